@@ -1,0 +1,62 @@
+"""The exception hierarchy of dse.
+
+Every error caused by user input derives from :class:`DseError` and carries a list of
+:class:`Problem` rows, so that one error reports every problem in a file at once, each naming
+the file, the path inside it, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["DseError", "OnnxError", "Problem", "SpecError", "WorkloadError"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in one input.
+
+    Attributes:
+        file: The file (or other source, such as a zoo name) the problem is in.
+        path: Where inside it: a YAML path (``platform.accelerators.ncs2.count``), an ONNX node
+            (``node 'conv1' (Conv)``), a CSV row and column; empty if the whole file is at fault.
+        message: What was expected and what was found.
+    """
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        return f"{where}: {self.message}"
+
+
+class DseError(Exception):
+    """The root of every error dse raises on purpose.
+
+    Args:
+        problems: The problems, or a single message string.
+    """
+
+    def __init__(self, problems: Iterable[Problem] | str) -> None:
+        if isinstance(problems, str):
+            self.problems: tuple[Problem, ...] = ()
+            text = problems
+        else:
+            self.problems = tuple(problems)
+            text = "\n".join(str(p) for p in self.problems)
+        super().__init__(text)
+
+
+class SpecError(DseError, ValueError):
+    """A YAML specification (device, platform, experiment) is invalid."""
+
+
+class WorkloadError(DseError, ValueError):
+    """A workload cannot be built: unknown zoo name, bad zoo options, unreadable source."""
+
+
+class OnnxError(WorkloadError):
+    """An ONNX file is malformed, hostile or uses operators dse does not know."""

@@ -1,0 +1,217 @@
+"""The workload: a layer graph with element counts, viewed at one precision.
+
+A :class:`Workload` wraps a ``networkx.DiGraph`` with one node per operator and one edge per
+tensor passed between operators. Node attributes (all counts are per inference, batch included):
+
+``name``, ``op`` (ONNX op type), ``op_class`` (see :data:`dse.workloads.ops.OP_CLASSES`),
+``macs``, ``ops`` (arithmetic operations, one MAC = 2 ops), ``params`` (learned parameters),
+``weight_elems`` (every constant element the operator reads: parameters plus statistics such as
+BatchNorm running mean and variance), ``in_elems`` (activation elements read), ``out_elems``,
+``in_shapes``, ``out_shapes``, ``weight_shapes``, ``inputs`` and ``outputs`` (tensor names).
+
+Edge attributes: ``tensors`` (names of the tensors passed), ``elems`` (their elements). The graph attribute ``inputs`` / ``outputs`` map
+the model's input and output tensors to their shapes.
+
+Bytes are element counts times the bytes of the precision in use, so the same graph serves every
+precision: :meth:`Workload.at` returns a view at another precision without copying the graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from dse.errors import Problem, WorkloadError
+from dse.workloads.ops import OP_CLASSES
+
+__all__ = ["PRECISION_BYTES", "Workload", "bytes_per_elem"]
+
+#: Bytes per tensor element at each supported precision.
+PRECISION_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
+
+LAYER_COLUMNS = (
+    "name",
+    "op",
+    "op_class",
+    "macs",
+    "ops",
+    "params",
+    "weight_elems",
+    "in_elems",
+    "out_elems",
+    "weight_bytes",
+    "in_bytes",
+    "out_bytes",
+    "in_shapes",
+    "out_shapes",
+)
+
+
+def bytes_per_elem(precision: str, *, source: str = "precision") -> float:
+    """Bytes per element at ``precision``.
+
+    Raises:
+        WorkloadError: If the precision is unknown (the message lists the known ones).
+    """
+    try:
+        return PRECISION_BYTES[precision]
+    except KeyError:
+        known = ", ".join(PRECISION_BYTES)
+        raise WorkloadError(
+            [Problem(source, "precision", f"expected one of {known}, got {precision!r}")]
+        ) from None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload graph at one precision.
+
+    Attributes:
+        name: Zoo name or file stem.
+        graph: The layer graph (see the module docstring for its attributes). Treat it as
+            read-only: views at other precisions share it.
+        precision: Precision used to turn element counts into bytes.
+        source: Where the graph came from (zoo name with options, or file path).
+    """
+
+    name: str
+    graph: nx.DiGraph
+    precision: str = "fp32"
+    source: str = ""
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        bytes_per_elem(self.precision, source=self.source or self.name)
+
+    def at(self, precision: str) -> Workload:
+        """The same graph viewed at another precision (no copy)."""
+        if precision == self.precision:
+            return self
+        return Workload(self.name, self.graph, precision, self.source, self._cache)
+
+    @property
+    def bytes_per_elem(self) -> float:
+        return PRECISION_BYTES[self.precision]
+
+    def _total(self, attr: str) -> int:
+        key = f"total:{attr}"
+        if key not in self._cache:
+            self._cache[key] = int(sum(d[attr] for _, d in self.graph.nodes(data=True)))
+        return int(self._cache[key])
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per inference."""
+        return self._total("macs")
+
+    @property
+    def ops(self) -> int:
+        """Arithmetic operations per inference (one MAC = 2 ops)."""
+        return self._total("ops")
+
+    @property
+    def params(self) -> int:
+        """Learned parameters (BatchNorm running statistics excluded)."""
+        return self._total("params")
+
+    @property
+    def weight_elems(self) -> int:
+        """Constant elements read per inference (parameters plus statistics)."""
+        return self._total("weight_elems")
+
+    @property
+    def weight_bytes(self) -> float:
+        return self.weight_elems * self.bytes_per_elem
+
+    @property
+    def nodes(self) -> int:
+        return int(self.graph.number_of_nodes())
+
+    @property
+    def other_ops(self) -> dict[str, int]:
+        """Op types recorded as class ``other``, with how many nodes each."""
+        return dict(
+            Counter(d["op"] for _, d in self.graph.nodes(data=True) if d["op_class"] == "other")
+        )
+
+    @property
+    def layers(self) -> pd.DataFrame:
+        """One row per operator, in topological order, with element counts and bytes."""
+        b = self.bytes_per_elem
+        rows = []
+        for node in nx.lexicographical_topological_sort(self.graph):
+            d = self.graph.nodes[node]
+            rows.append(
+                {
+                    "name": d["name"],
+                    "op": d["op"],
+                    "op_class": d["op_class"],
+                    "macs": d["macs"],
+                    "ops": d["ops"],
+                    "params": d["params"],
+                    "weight_elems": d["weight_elems"],
+                    "in_elems": d["in_elems"],
+                    "out_elems": d["out_elems"],
+                    "weight_bytes": d["weight_elems"] * b,
+                    "in_bytes": d["in_elems"] * b,
+                    "out_bytes": d["out_elems"] * b,
+                    "in_shapes": d["in_shapes"],
+                    "out_shapes": d["out_shapes"],
+                }
+            )
+        return pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
+
+    def by_op_class(self) -> pd.DataFrame:
+        """Totals per op class (every class listed, zeros included), with shares of MACs/ops."""
+        layers = self.layers
+        table = (
+            layers.groupby("op_class")[["macs", "ops", "params", "weight_bytes"]]
+            .sum()
+            .join(layers.groupby("op_class").size().rename("nodes"))
+            .reindex(list(OP_CLASSES), fill_value=0)
+        )
+        table["nodes"] = table["nodes"].astype(int)
+        total_macs = max(int(table["macs"].sum()), 1)
+        total_ops = max(int(table["ops"].sum()), 1)
+        table["macs_share"] = table["macs"] / total_macs
+        table["ops_share"] = table["ops"] / total_ops
+        return table
+
+    def summary(self) -> dict[str, Any]:
+        """Totals and per-op-class breakdown as plain JSON-ready values."""
+        classes = self.by_op_class()
+        inputs = self.graph.graph.get("inputs", {})
+        outputs = self.graph.graph.get("outputs", {})
+        return {
+            "name": self.name,
+            "source": self.source,
+            "precision": self.precision,
+            "params": self.params,
+            "macs": self.macs,
+            "ops": self.ops,
+            "nodes": self.nodes,
+            "weight_bytes": self.weight_bytes,
+            "inputs": {k: list(v) for k, v in inputs.items()},
+            "outputs": {k: list(v) for k, v in outputs.items()},
+            "other_ops": self.other_ops,
+            "op_classes": {
+                cls: {
+                    "nodes": int(row["nodes"]),
+                    "macs": int(row["macs"]),
+                    "ops": int(row["ops"]),
+                    "params": int(row["params"]),
+                }
+                for cls, row in classes.iterrows()
+                if row["nodes"]
+            },
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"Workload({self.name!r}, precision={self.precision!r}, nodes={self.nodes}, "
+            f"params={self.params:,}, macs={self.macs:,})"
+        )

@@ -1,0 +1,9 @@
+"""The built-in zoo: classic models built as ONNX in code (nothing is downloaded).
+
+Use :func:`build` for the ONNX model and :func:`names` for the list. See
+``workloads/README.md`` for how zoo names join the measurement tables.
+"""
+
+from dse.workloads.zoo.registry import ZooModel, build, get, names, register, resolve
+
+__all__ = ["ZooModel", "build", "get", "names", "register", "resolve"]

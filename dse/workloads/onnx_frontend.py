@@ -334,7 +334,8 @@ def _infer_shapes(
         else:
             skeleton_inputs.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
     skeleton_graph = helper.make_graph(
-        list(g.node), g.name or "graph", skeleton_inputs, list(g.output), initializer=kept
+        list(g.node), g.name or "graph", skeleton_inputs, list(g.output), initializer=kept,
+        value_info=list(g.value_info),
     )
     skeleton = helper.make_model(
         skeleton_graph, opset_imports=list(model.opset_import), ir_version=max(model.ir_version, 4)

@@ -1,8 +1,7 @@
 """dse: design-space exploration and simulation of neural-network inference on edge hardware."""
 
 from dse.errors import DseError, OnnxError, Problem, SpecError, WorkloadError
-from dse.workloads import Workload, workload
-from dse.workloads import zoo
+from dse.workloads import Workload, workload, zoo
 
 __all__ = [
     "DseError",

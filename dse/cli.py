@@ -64,8 +64,7 @@ def workloads_list(
     """List the built-in zoo (run a subcommand for one model)."""
     if ctx.invoked_subcommand is not None:
         return
-    from dse.workloads import workload
-    from dse.workloads import zoo
+    from dse.workloads import workload, zoo
 
     table = Table(title="dse zoo")
     for col in ("name", "task", "summary", "options"):
@@ -214,15 +213,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err.print("aborted")
         return 1
-    except Exception as exc:  # click's usage errors and real bugs
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show()
-            return 2
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return 1
+    except typer.TyperException as exc:  # usage errors: unknown flag, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(str(exc), markup=False, highlight=False)
+        return int(getattr(exc, "exit_code", 2))
+    except Exception:  # a bug: show everything
         err.print("[red]internal error (a bug in dse; please report it):[/red]")
         err.print(traceback.format_exc(), markup=False, highlight=False)
         return 1

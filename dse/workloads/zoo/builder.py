@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import onnx
@@ -75,6 +75,7 @@ class Net:
                value: float | None = None) -> str:
         """Add a float initializer and return its name."""
         shape = tuple(int(d) for d in shape)
+        arr: np.ndarray[Any, Any]
         if value is not None:
             arr = np.full(shape, value, dtype=np.float32)
         elif self._random:
@@ -86,16 +87,16 @@ class Net:
         self.shapes[name] = shape
         return name
 
-    def const(self, values: Sequence[int] | Sequence[float], *, name: str,
+    def const(self, values: float | Sequence[int] | Sequence[float], *, name: str,
               dtype: type = np.int64) -> str:
         """Add a small constant initializer (a shape, axes, a scalar) and return its name."""
-        arr = np.asarray(values, dtype=dtype)
+        arr: np.ndarray[Any, Any] = np.asarray(values, dtype=dtype)
         self.initializers.append(numpy_helper.from_array(arr, name))
         self.shapes[name] = tuple(arr.shape)
         return name
 
     def node(self, op: str, inputs: Sequence[str], out_shape: Sequence[int], *,
-             name: str | None = None, **attrs: object) -> str:
+             name: str | None = None, **attrs: Any) -> str:
         """Append a node with one output of the given shape and return the output's name."""
         name = name or self._name(op.lower())
         self.nodes.append(helper.make_node(op, list(inputs), [name], name=name, **attrs))
@@ -180,7 +181,7 @@ class Net:
             bias: float = 1.0) -> str:
         return self.node("LRN", [x], self.shapes[x], size=size, alpha=alpha, beta=beta, bias=bias)
 
-    def act(self, op: str, x: str, **attrs: object) -> str:
+    def act(self, op: str, x: str, **attrs: Any) -> str:
         """An element-wise activation (Relu, Sigmoid, Tanh, HardSwish, ...)."""
         return self.node(op, [x], self.shapes[x], **attrs)
 
@@ -211,7 +212,7 @@ class Net:
     # -- pooling -----------------------------------------------------------------------------
 
     def _pool(self, op: str, x: str, kernel: int | Sequence[int], stride: int | Sequence[int],
-              pad: Pad, ceil: bool, **extra: object) -> str:
+              pad: Pad, ceil: bool, **extra: Any) -> str:
         n, c, h, w = self.shapes[x]
         kh, kw = _pair(kernel)
         sh, sw = _pair(stride)
@@ -223,7 +224,7 @@ class Net:
             # As in Caffe and PyTorch, the last window must start inside the (left-padded) input.
             oh -= int((oh - 1) * sh >= h + pads[0])
             ow -= int((ow - 1) * sw >= w + pads[1])
-        attrs: dict[str, object] = {"kernel_shape": [kh, kw], "strides": [sh, sw],
+        attrs: dict[str, Any] = {"kernel_shape": [kh, kw], "strides": [sh, sw],
                                     "pads": list(pads), **extra}
         if ceil:
             attrs["ceil_mode"] = 1

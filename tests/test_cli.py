@@ -1,0 +1,78 @@
+"""The dse command: exit codes, JSON output, and no traceback on bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from dse.cli import main
+from tests.workloads.onnx_cases import small_mlp
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["workloads", "--help"], ["workloads", "show", "--help"],
+                 ["workloads", "export", "--help"]):
+        assert main(argv) == 0
+    assert "Usage" in capsys.readouterr().out
+
+
+def test_workloads_lists_the_zoo(capsys):
+    assert main(["workloads"]) == 0
+    text = capsys.readouterr().out
+    assert "resnet50" in text
+
+
+def test_show_json(capsys):
+    assert main(["workloads", "show", "resnet18", "--json", "--precision", "int8"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["params"] == 11689512
+    assert data["macs"] > 1.8e9
+    assert data["nodes"] == 69
+    assert data["precision"] == "int8"
+    # int8: one byte per weight element; BatchNorm running mean and variance are read too.
+    bn_params = data["op_classes"]["norm"]["params"]
+    assert data["weight_bytes"] == data["params"] + bn_params
+
+
+def test_show_text_and_layers(capsys):
+    assert main(["workloads", "show", "resnet18", "--layers"]) == 0
+    text = capsys.readouterr().out
+    assert "per op class" in text and "conv" in text and "layers" in text
+
+
+def test_bad_input_exits_2(capsys, tmp_path):
+    assert main(["workloads", "show", "nosuch"]) == 2
+    assert "known zoo models" in capsys.readouterr().err
+    assert main(["workloads", "show", "resnet18", "--precision", "fp8"]) == 2
+    assert main(["workloads", "show", "resnet18", "-o", "bogus=1"]) == 2
+    assert main(["workloads", "show", "resnet18", "-o", "resolution=-3"]) == 2
+    assert main(["workloads", "show", str(tmp_path / "x.onnx")]) == 2
+    assert main(["workloads", "show", "--bogus-flag", "resnet18"]) == 2
+
+
+def test_export_then_show_round_trip(tmp_path, capsys):
+    out = tmp_path / "m" / "r18.onnx"
+    assert main(["workloads", "export", "resnet18", str(out)]) == 0
+    assert out.is_file()
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+    capsys.readouterr()
+    assert main(["workloads", "show", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["params"] == 11689512
+
+
+def test_console_script_shows_no_traceback_for_hostile_onnx(tmp_path):
+    data = small_mlp().SerializeToString()
+    bad = tmp_path / "truncated.onnx"
+    bad.write_bytes(data[:40])
+    exe = shutil.which("dse") or shutil.which("dse", path=str(__import__("pathlib").Path(
+        sys.executable).parent))
+    if exe is None:
+        pytest.skip("dse console script is not installed")
+    proc = subprocess.run([exe, "workloads", "show", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "truncated.onnx" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout

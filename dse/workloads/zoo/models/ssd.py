@@ -1,1 +1,139 @@
-"""(being written)"""
+"""SSD detectors on MobileNet v1 and v2 (Liu et al., "SSD: Single Shot MultiBox Detector", ECCV
+2016), as the TensorFlow Object Detection API builds them from its sample configurations
+``research/object_detection/samples/configs/ssd_mobilenet_v1_coco.config`` and
+``ssd_mobilenet_v2_coco.config`` (tensorflow/models), 300x300 input, 90 COCO classes plus
+background.
+
+* Feature extractors (``ssd_mobilenet_v1_feature_extractor.py``,
+  ``ssd_mobilenet_v2_feature_extractor.py``; depth multiplier 1.0, min depth 16): the TF-slim
+  MobileNet (``same`` padding throughout, conv without bias + BatchNorm with scale and center +
+  ReLU6) gives the first two feature maps: v1 ``Conv2d_11_pointwise`` (512 channels, 19x19) and
+  ``Conv2d_13_pointwise`` (1024, 10x10); v2 ``layer_15/expansion_output`` (the 576-channel
+  expansion of the first 160-channel block, 19x19) and ``layer_19`` (the 1280-channel 1x1
+  convolution, 10x10). ``multi_resolution_feature_maps`` (``feature_map_generators.py``) adds four
+  more, of depth 512, 256, 256, 128, each a 1x1 convolution to half the depth then a 3x3 stride-2
+  convolution (5x5, 3x3, 2x2, 1x1); v1 uses plain 3x3 convolutions, v2 (``use_depthwise: true``)
+  a 3x3 depthwise then a 1x1 convolution, all with BatchNorm and ReLU6.
+* Box predictor (``ConvolutionalBoxPredictor``, no extra layers before the predictor): on each
+  of the six maps one convolution with bias predicts ``anchors * 4`` box encodings and one
+  predicts ``anchors * classes`` class scores; the kernel is 1x1 for v1 (``kernel_size: 1``) and
+  3x3 for v2 (``kernel_size: 3``). The SSD anchor generator (6 layers, aspect ratios 1, 2, 1/2,
+  3, 1/3, ``reduce_boxes_in_lowest_layer``) puts 3 anchors per location on the first map and 6 on
+  the others: 1917 anchors at 300x300.
+
+The graph ends at the raw predictions: ``box_encodings`` (batch, anchors, 4) and
+``class_predictions`` (batch, anchors, classes), concatenated in TF's order (map by map, rows,
+columns, anchors). Input preprocessing (scaling to [-1, 1]), anchor decoding, the score
+converter and non-maximum suppression are not part of the graph.
+"""
+
+from __future__ import annotations
+
+import onnx
+
+from dse.workloads.zoo.builder import Net
+from dse.workloads.zoo.models.mobilenet import (
+    V1_BLOCKS,
+    V2_SETTINGS,
+    inverted_residual,
+    v1_conv_bn,
+    v1_separable,
+    v2_conv_bn,
+)
+from dse.workloads.zoo.registry import register
+
+_V1_REFERENCE = ("Liu et al. ECCV 2016; Howard et al. arXiv:1704.04861 table 13; TF Object "
+                 "Detection API samples/configs/ssd_mobilenet_v1_coco.config")
+_V2_REFERENCE = ("Liu et al. ECCV 2016; Sandler et al. CVPR 2018; TF Object Detection API "
+                 "samples/configs/ssd_mobilenet_v2_coco.config")
+
+#: Depths of the four extra feature maps (``layer_depth`` of the feature map layout).
+EXTRA_DEPTHS = (512, 256, 256, 128)
+#: Feature extractor ``min_depth`` and ``depth_multiplier`` of both configs.
+MIN_DEPTH = 16
+DEPTH_MULTIPLIER = 1.0
+#: TF-slim / Object Detection API BatchNorm epsilon.
+EPS = 1e-3
+
+
+def _depth(d: int) -> int:
+    """``feature_map_generators.get_depth_fn``."""
+    return max(int(d * DEPTH_MULTIPLIER), MIN_DEPTH)
+
+
+def _conv_bn_relu6(net: Net, x: str, cout: int, k: int, stride: int = 1) -> str:
+    y = net.conv(x, cout, k, stride, pad="same", bias=False)
+    return net.relu6(net.bn(y, eps=EPS))
+
+
+def _extra_maps(net: Net, x: str, depthwise: bool) -> list[str]:
+    """``multi_resolution_feature_maps`` with ``insert_1x1_conv=True`` for the '' layers."""
+    maps = []
+    for depth in EXTRA_DEPTHS:
+        x = _conv_bn_relu6(net, x, _depth(depth // 2), 1)
+        if depthwise:
+            x = net.relu6(net.bn(net.dwconv(x, 3, 2, pad="same"), eps=EPS))
+            x = _conv_bn_relu6(net, x, _depth(depth), 1)
+        else:
+            x = _conv_bn_relu6(net, x, _depth(depth), 3, 2)
+        maps.append(x)
+    return maps
+
+
+def _predict(net: Net, maps: list[str], kernel: int, classes: int) -> onnx.ModelProto:
+    """``ConvolutionalBoxPredictor``: box and class convolutions on every map, flattened to
+    (batch, anchors, 4) and (batch, anchors, classes) and concatenated."""
+    boxes: list[str] = []
+    scores: list[str] = []
+    for i, x in enumerate(maps):
+        anchors = 3 if i == 0 else 6
+        n = net.shape(x)[0]
+        for outs, per_anchor in ((boxes, 4), (scores, classes)):
+            y = net.conv(x, anchors * per_anchor, kernel, pad="same", bias=True)
+            y = net.transpose(y, (0, 2, 3, 1))  # NHWC, as TF lays the anchors out
+            outs.append(net.reshape(y, (n, -1, per_anchor)))
+    b = net.node("Concat", boxes, _cat(net, boxes), name="box_encodings", axis=1)
+    s = net.node("Concat", scores, _cat(net, scores), name="class_predictions", axis=1)
+    return net.model(b, s)
+
+
+def _cat(net: Net, xs: list[str]) -> tuple[int, ...]:
+    n, _, c = net.shape(xs[0])
+    return (n, sum(net.shape(x)[1] for x in xs), c)
+
+
+@register("ssd_mobilenet_v1", summary="SSD MobileNet v1 300x300 COCO (TF Object Detection API)",
+          task="detection", reference=_V1_REFERENCE, resolution=300, classes=91)
+def ssd_mobilenet_v1(*, weights: bool, seed: int, resolution: int,
+                     classes: int) -> onnx.ModelProto:
+    net = Net("ssd_mobilenet_v1", (1, 3, resolution, resolution), seed=seed, weights=weights)
+    x = v1_conv_bn(net, net.input, _depth(32), 3, 2, eps=EPS)  # Conv2d_0
+    maps = []
+    for i, (filters, stride) in enumerate(V1_BLOCKS, start=1):  # Conv2d_1 ... Conv2d_13
+        x = v1_separable(net, x, _depth(filters), stride, eps=EPS, keras_pad=False)
+        if i in (11, 13):
+            maps.append(x)
+    maps += _extra_maps(net, x, depthwise=False)
+    return _predict(net, maps, 1, classes)
+
+
+@register("ssd_mobilenet_v2", summary="SSD MobileNet v2 300x300 COCO (TF Object Detection API)",
+          task="detection", reference=_V2_REFERENCE, resolution=300, classes=91)
+def ssd_mobilenet_v2(*, weights: bool, seed: int, resolution: int,
+                     classes: int) -> onnx.ModelProto:
+    net = Net("ssd_mobilenet_v2", (1, 3, resolution, resolution), seed=seed, weights=weights)
+    x = v2_conv_bn(net, net.input, 32, 3, 2, pad="same", eps=EPS)  # layer_1
+    maps = []
+    layer = 1
+    for t, c, n, s in V2_SETTINGS:  # layer_2 ... layer_18
+        for i in range(n):
+            layer += 1
+            x, expansion = inverted_residual(net, x, c, s if i == 0 else 1, t, pad="same",
+                                             eps=EPS)
+            if layer == 15:
+                assert expansion is not None
+                maps.append(expansion)  # layer_15/expansion_output
+    x = v2_conv_bn(net, x, 1280, 1, pad="same", eps=EPS)  # layer_19
+    maps.append(x)
+    maps += _extra_maps(net, x, depthwise=True)
+    return _predict(net, maps, 3, classes)

@@ -129,7 +129,7 @@ def test_parametric_names_and_options():
     with pytest.raises(dse.WorkloadError, match=r"zoo:resnet50: bogus: unknown option; known "
                        r"options: resolution, classes"):
         dse.workload("resnet50", bogus=1)
-    with pytest.raises(dse.WorkloadError, match=r"resolution: expected a positive int, got 'x'"):
+    with pytest.raises(dse.WorkloadError, match=r"resolution: expected an int, got 'x'"):
         dse.workload("resnet50", resolution="x")
     with pytest.raises(dse.WorkloadError, match=r"known zoo models: alexnet, "):
         zoo.get("nosuch")

@@ -64,22 +64,32 @@ class ZooModel:
                 problems.append(Problem(f"zoo:{self.name}", key,
                                         f"unknown option; known options: {known}"))
                 continue
-            default = self.options[key]
-            ok = isinstance(value, type(default)) or (
-                isinstance(default, float) and isinstance(value, int)
-            )
-            if isinstance(value, bool) and not isinstance(default, bool):
-                ok = False
-            if not ok or (isinstance(value, int | float) and not isinstance(value, bool)
-                          and value <= 0):
-                problems.append(Problem(f"zoo:{self.name}", key,
-                                        f"expected a positive {type(default).__name__}, "
+            expected = _option_error(value, self.options[key])
+            if expected:
+                problems.append(Problem(f"zoo:{self.name}", key, f"expected {expected}, "
                                         f"got {value!r}"))
                 continue
             merged[key] = value
         if problems:
             raise WorkloadError(problems)
         return merged
+
+
+def _option_error(value: Any, default: Any) -> str:
+    """What a value of this option should be, or "" if it is fine."""
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "true or false"
+    if isinstance(default, int | float):
+        kind = "a float" if isinstance(default, float) else "an int"
+        numeric = isinstance(value, int) or (isinstance(default, float) and isinstance(value, float))
+        if not numeric or isinstance(value, bool):
+            return kind
+        # Sizes are positive; an option whose default is 0 means "derive it" (BERT's
+        # feed-forward width) and accepts 0 too.
+        if value > 0 or (value == 0 and default == 0):
+            return ""
+        return f"{kind} > 0" if default != 0 else f"{kind} >= 0"
+    return "" if isinstance(value, type(default)) else f"a {type(default).__name__}"
 
 
 _REGISTRY: dict[str, ZooModel] = {}
@@ -135,7 +145,7 @@ def get(name: str) -> ZooModel:
     """
     found = resolve(name)
     if found is None:
-        raise WorkloadError([Problem(f"zoo:{name}", "", "unknown zoo model; known models: "
+        raise WorkloadError([Problem(f"zoo:{name}", "", "unknown zoo model; known zoo models: "
                                      + ", ".join(names()))])
     return found[0]
 

@@ -67,21 +67,24 @@ def workloads_list(
     from dse.workloads import workload, zoo
 
     table = Table(title="dse zoo")
-    for col in ("name", "task", "summary", "options"):
-        table.add_column(col)
+    table.add_column("name", no_wrap=True)
+    table.add_column("task")
     if counts:
-        table.add_column("params", justify="right")
-        table.add_column("GMACs", justify="right")
-    names = zoo.names()
+        for col in ("params", "MMACs", "nodes"):
+            table.add_column(col, justify="right")
+    else:
+        table.add_column("summary")
+        table.add_column("options")
     with err.status("building zoo models") if counts else _nullcontext():
-        for name in names:
+        for name in zoo.names():
             model = zoo.get(name)
-            row = [name, model.task, model.summary,
-                   ", ".join(f"{k}={v}" for k, v in model.options.items())]
             if counts:
                 w = workload(name)
-                row += [f"{w.params:,}", f"{w.macs / 1e9:.3f}"]
-            table.add_row(*row)
+                table.add_row(name, model.task, f"{w.params:,}", f"{w.macs / 1e6:,.1f}",
+                              f"{w.nodes}")
+            else:
+                table.add_row(name, model.task, model.summary,
+                              ", ".join(f"{k}={v}" for k, v in model.options.items()))
     out.print(table)
 
 

@@ -27,7 +27,7 @@ import onnx
 from onnx import ModelProto, TensorProto, helper, shape_inference
 
 from dse.errors import OnnxError, Problem
-from dse.workloads.ops import NodeView, count_node
+from dse.workloads.ops import COUNTERS, NodeView, count_node
 
 __all__ = ["graph_from_model", "load_onnx"]
 
@@ -192,7 +192,7 @@ def graph_from_model(
     unknown: dict[str, list[str]] = {}
     for node, nid in zip(g.node, names, strict=True):
         op = _op_key(node)
-        if op not in _counter_ops():
+        if op != "Constant" and op not in COUNTERS:
             unknown.setdefault(op, []).append(nid)
     if unknown and unknown_ops == "error":
         for op, nodes in sorted(unknown.items()):
@@ -209,16 +209,11 @@ def graph_from_model(
     shapes, types = _infer_shapes(model, initializers, source, input_shapes, problems)
     if problems:
         raise OnnxError(problems)
-    return _build(model, names, initializers, shapes, types, graph_inputs, source, problems)
+    return _build(model, names, dag, producer, initializers, shapes, types, graph_inputs, source,
+                  problems)
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def _counter_ops() -> frozenset[str]:
-    from dse.workloads.ops import COUNTERS
-
-    return frozenset(COUNTERS) | {"Constant"}
 
 
 def _op_key(node: onnx.NodeProto) -> str:
@@ -391,6 +386,8 @@ def _is_param(op: str, index: int, elems: int, dtype: int | None) -> bool:
 def _build(
     model: ModelProto,
     names: Sequence[str],
+    dag: nx.DiGraph,
+    producer: Mapping[str, str],
     initializers: Mapping[str, TensorProto],
     shapes: Mapping[str, tuple[int, ...]],
     types: Mapping[str, int],
@@ -401,21 +398,10 @@ def _build(
     g = model.graph
     constant = set(initializers)
     folded: set[str] = set()
-    # Nodes are topologically sorted by now (no cycles, every input defined), but ONNX does
-    # not require file order to be topological, so fold in graph order.
+    # ONNX does not require file order to be topological: walk the dependency graph (acyclic by
+    # now), ties broken by file order so that the result is deterministic.
     order = {nid: i for i, nid in enumerate(names)}
     node_by_id = dict(zip(names, g.node, strict=True))
-    dag = nx.DiGraph()
-    producer: dict[str, str] = {}
-    for nid, node in zip(names, g.node, strict=True):
-        for out in node.output:
-            if out:
-                producer[out] = nid
-    dag.add_nodes_from(names)
-    for nid, node in zip(names, g.node, strict=True):
-        for inp in node.input:
-            if inp in producer:
-                dag.add_edge(producer[inp], nid)
     for nid in nx.lexicographical_topological_sort(dag, key=lambda n: order[n]):
         node = node_by_id[nid]
         inputs = [i for i in node.input if i]

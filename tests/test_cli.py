@@ -76,3 +76,46 @@ def test_console_script_shows_no_traceback_for_hostile_onnx(tmp_path):
     assert proc.returncode == 2
     assert "truncated.onnx" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def _hostile(tmp_path, kind):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from tests.workloads.onnx_cases import conv_model, model, vi
+
+    path = tmp_path / f"{kind}.onnx"
+    if kind == "truncated":
+        path.write_bytes(conv_model().SerializeToString()[:100])
+        return path
+    if kind == "cyclic":
+        m = model([helper.make_node("Add", ["x", "b"], ["a"], name="first"),
+                   helper.make_node("Relu", ["a"], ["b"], name="second")],
+                  [vi("x", [1, 4])], [vi("b", [1, 4])])
+    elif kind == "unknown_op":
+        m = model([helper.make_node("Mystery", ["x"], ["y"], name="m1", domain="x.y")],
+                  [vi("x", [1, 4])], [vi("y", [1, 4])])
+    else:  # external data pointing outside the model's folder
+        m = conv_model(bias=False)
+        t = m.graph.initializer[0]
+        t.ClearField("raw_data")
+        t.data_location = TensorProto.EXTERNAL
+        entry = t.external_data.add()
+        entry.key, entry.value = "location", "../../etc/passwd"
+    onnx.save(m, str(path))
+    return path
+
+
+@pytest.mark.parametrize(("kind", "says"), [
+    ("truncated", "could not be parsed"),
+    ("cyclic", "expected an acyclic graph"),
+    ("unknown_op", "op type 'x.y::Mystery' is not known to dse"),
+    ("external", "expected external data at a relative path inside the model's folder"),
+])
+def test_hostile_onnx_gets_one_clear_error(tmp_path, capsys, kind, says):
+    path = _hostile(tmp_path, kind)
+    assert main(["workloads", "show", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert str(path) in captured.err.replace("\n", "")
+    assert says in captured.err.replace("\n", "")
+    assert "Traceback" not in captured.err + captured.out

@@ -7,6 +7,7 @@ traceback).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -75,7 +76,7 @@ def workloads_list(
     else:
         table.add_column("summary")
         table.add_column("options")
-    with err.status("building zoo models") if counts else _nullcontext():
+    with err.status("building zoo models") if counts else contextlib.nullcontext():
         for name in zoo.names():
             model = zoo.get(name)
             if counts:
@@ -86,14 +87,6 @@ def workloads_list(
                 table.add_row(name, model.task, model.summary,
                               ", ".join(f"{k}={v}" for k, v in model.options.items()))
     out.print(table)
-
-
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @workloads_app.command("show")

@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,8 +69,7 @@ def test_console_script_shows_no_traceback_for_hostile_onnx(tmp_path):
     data = small_mlp().SerializeToString()
     bad = tmp_path / "truncated.onnx"
     bad.write_bytes(data[:40])
-    exe = shutil.which("dse") or shutil.which("dse", path=str(__import__("pathlib").Path(
-        sys.executable).parent))
+    exe = shutil.which("dse", path=str(Path(sys.executable).parent)) or shutil.which("dse")
     if exe is None:
         pytest.skip("dse console script is not installed")
     proc = subprocess.run([exe, "workloads", "show", str(bad)], capture_output=True, text=True)

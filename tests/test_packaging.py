@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -18,15 +19,15 @@ def test_non_editable_install_finds_catalog(tmp_path, root):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     code = (
-        "import dse, dse.catalog as c; "
+        "import json, dse, dse.catalog as c; "
         "print(dse.__file__); "
-        f"print([str(c.catalog_dir(f)) for f in {CATALOG_FOLDERS!r}])"
+        f"print(json.dumps([str(c.catalog_dir(f)) for f in {CATALOG_FOLDERS!r}]))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=elsewhere, env={"PYTHONPATH": str(target), "PATH": ""}, check=True)
     module_file, dirs = proc.stdout.splitlines()
     assert module_file.startswith(str(target))
-    for folder, path in zip(CATALOG_FOLDERS, eval(dirs), strict=True):
+    for folder, path in zip(CATALOG_FOLDERS, json.loads(dirs), strict=True):
         assert path == str(target / "dse" / "_catalog" / folder)
     assert (target / "dse" / "_catalog" / "workloads" / "README.md").is_file()
     assert (target / "dse" / "py.typed").is_file()

@@ -401,8 +401,9 @@ def _build(
     # ONNX does not require file order to be topological: walk the dependency graph (acyclic by
     # now), ties broken by file order so that the result is deterministic.
     order = {nid: i for i, nid in enumerate(names)}
+    topo = list(nx.lexicographical_topological_sort(dag, key=lambda n: order[n]))
     node_by_id = dict(zip(names, g.node, strict=True))
-    for nid in nx.lexicographical_topological_sort(dag, key=lambda n: order[n]):
+    for nid in topo:
         node = node_by_id[nid]
         inputs = [i for i in node.input if i]
         if node.op_type == "Constant" or (
@@ -416,7 +417,7 @@ def _build(
         outputs={o.name: shapes.get(o.name, ()) for o in g.output},
         source=source,
     )
-    for nid in nx.lexicographical_topological_sort(dag, key=lambda n: order[n]):
+    for nid in topo:
         if nid in folded:
             continue
         node = node_by_id[nid]

@@ -10,9 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sys
-import tempfile
 import traceback
 from pathlib import Path
 from typing import Annotated, Any
@@ -182,16 +180,11 @@ def workloads_export(
 
     from dse.workloads import zoo
 
+    from dse.report.files import atomic_path
+
     model = zoo.build(name, seed=seed, **_parse_options(option or []))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(output) as tmp:
+        onnx.save(model, str(tmp))
     out.print(f"wrote {output}")
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from dse.errors import Problem, WorkloadError
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["PRECISION_BYTES", "Workload", "bytes_per_elem"]
+__all__ = ["EPILOGUE_OPS", "PRECISION_BYTES", "Workload", "bytes_per_elem", "fused_layers"]
 
 #: Bytes per tensor element at each supported precision.
 PRECISION_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
@@ -49,6 +49,39 @@ LAYER_COLUMNS = (
     "in_shapes",
     "out_shapes",
 )
+
+
+_COUNT_COLUMNS = ("name", "op", "op_class", "macs", "ops", "params", "weight_elems", "in_elems",
+                  "out_elems", "in_shapes", "out_shapes")
+
+
+#: Ops an inference runtime computes in the epilogue of the Conv/MatMul before them, on the
+#: output while it is still on chip (OpenVINO, TFLite, TensorRT and Vitis AI all fuse
+#: Conv+BatchNorm+activation).
+EPILOGUE_OPS = frozenset({"BatchNormalization", "Relu", "Clip", "LeakyRelu", "PRelu", "Sigmoid",
+                          "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Softplus", "Gelu",
+                          "Mish", "Swish"})
+_FUSE_INTO = frozenset({"conv", "dwconv", "matmul"})
+
+
+def fused_layers(graph: nx.DiGraph, order: Any = None) -> set[Any]:
+    """Layers computed in the epilogue of their producer rather than as a pass of their own.
+
+    A layer is fused when its op is in :data:`EPILOGUE_OPS`, it reads one activation, and that
+    activation comes from a conv/matmul (or from a layer fused into one) that no other layer
+    reads. A fused layer costs its arithmetic but moves no memory and launches no kernel.
+    """
+    fused: set[Any] = set()
+    for node in order if order is not None else nx.topological_sort(graph):
+        d = graph.nodes[node]
+        preds = list(graph.predecessors(node))
+        if d["op"] not in EPILOGUE_OPS or len(preds) != 1:
+            continue
+        (pred,) = preds
+        if graph.out_degree(pred) == 1 and (
+                graph.nodes[pred]["op_class"] in _FUSE_INTO or pred in fused):
+            fused.add(node)
+    return fused
 
 
 def bytes_per_elem(precision: str, *, source: str = "precision") -> float:
@@ -139,31 +172,37 @@ class Workload:
         )
 
     @property
+    def order(self) -> tuple[Any, ...]:
+        """Graph node keys in a deterministic topological order (cached)."""
+        if "order" not in self._cache:
+            self._cache["order"] = tuple(nx.lexicographical_topological_sort(self.graph))
+        return tuple(self._cache["order"])
+
+    @property
+    def counts(self) -> pd.DataFrame:
+        """Element counts per operator in topological order, indexed by graph node key.
+
+        Precision-independent and cached: cost functions read it on every evaluation. Treat it
+        as read-only. ``fused`` marks layers that run in the epilogue of the layer before them
+        (see :func:`fused_layers`).
+        """
+        if "counts" not in self._cache:
+            fused = fused_layers(self.graph, self.order)
+            rows = [{"node": n, **{c: self.graph.nodes[n][c] for c in _COUNT_COLUMNS},
+                     "fused": n in fused} for n in self.order]
+            self._cache["counts"] = pd.DataFrame(
+                rows, columns=["node", *_COUNT_COLUMNS, "fused"]).set_index("node")
+        table: pd.DataFrame = self._cache["counts"]
+        return table
+
+    @property
     def layers(self) -> pd.DataFrame:
         """One row per operator, in topological order, with element counts and bytes."""
         b = self.bytes_per_elem
-        rows = []
-        for node in nx.lexicographical_topological_sort(self.graph):
-            d = self.graph.nodes[node]
-            rows.append(
-                {
-                    "name": d["name"],
-                    "op": d["op"],
-                    "op_class": d["op_class"],
-                    "macs": d["macs"],
-                    "ops": d["ops"],
-                    "params": d["params"],
-                    "weight_elems": d["weight_elems"],
-                    "in_elems": d["in_elems"],
-                    "out_elems": d["out_elems"],
-                    "weight_bytes": d["weight_elems"] * b,
-                    "in_bytes": d["in_elems"] * b,
-                    "out_bytes": d["out_elems"] * b,
-                    "in_shapes": d["in_shapes"],
-                    "out_shapes": d["out_shapes"],
-                }
-            )
-        return pd.DataFrame(rows, columns=list(LAYER_COLUMNS))
+        table = self.counts.reset_index(drop=True)
+        for kind in ("weight", "in", "out"):
+            table[f"{kind}_bytes"] = table[f"{kind}_elems"] * b
+        return table[list(LAYER_COLUMNS)]
 
     def by_op_class(self) -> pd.DataFrame:
         """Totals per op class (every class listed, zeros included), with shares of MACs/ops."""

@@ -1,0 +1,7 @@
+"""Device and platform models: the kind registry, the catalog, and fitted overlays."""
+
+from dse.devices.catalog import Catalog, default_catalog
+from dse.devices.kinds import DeviceKind, device_kind, kind_names, register_kind
+
+__all__ = ["Catalog", "DeviceKind", "default_catalog", "device_kind", "kind_names",
+           "register_kind"]

@@ -1,0 +1,194 @@
+"""Device kinds: a registry of what differs between a CPU cluster, a GPU, an NPU, a DPU core
+and a microcontroller NPU.
+
+A kind checks the fields particular to it and may derive values from more basic ones before the
+spec is validated (a CPU cluster's peak from cores x clock x ops per cycle, a DPU core's from its
+size and clock), so that a spec built on another with ``base:`` and a different clock gets a
+consistent peak. The engine looks kinds up by name and never imports a concrete one; register
+your own with :func:`register_kind`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from dse.spec.units import parse_quantity
+
+if TYPE_CHECKING:
+    from dse.spec.device import DeviceSpec
+
+__all__ = ["DPU_ARCHS", "DeviceKind", "device_kind", "kind_names", "register_kind"]
+
+
+@dataclass(frozen=True)
+class DeviceKind:
+    """One kind of processing element.
+
+    Attributes:
+        name: Registry key used in YAML (``kind: cpu``).
+        description: One line for listings.
+        is_host: Whether devices of this kind can be a platform's host (run threads, drive
+            accelerators, take fallback layers).
+        onchip: How on-chip memory holds weights. ``scratchpad``: the compiler places layers'
+            weights in order until it is full (Edge TPU, DPU, micro-NPUs). ``cache``: weights
+            stay only if the whole model fits, since streaming a larger model evicts them.
+        streams_weights: Whether weights that do not fit on chip can be read from elsewhere
+            every inference; if not, such a model is infeasible (MAX78000).
+        required: Fields a spec of this kind must state.
+        derive_fn: ``(data) -> (data, derived paths)``; called on the raw mapping before
+            validation. Must not overwrite values the spec states.
+        check_fn: ``(spec) -> problems``; extra checks after validation.
+    """
+
+    name: str
+    description: str
+    is_host: bool = False
+    onchip: Literal["cache", "scratchpad"] = "scratchpad"
+    streams_weights: bool = True
+    required: tuple[str, ...] = ()
+    derive_fn: Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]] | None = None
+    check_fn: Callable[[DeviceSpec], list[str]] | None = field(default=None)
+
+    def derive(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Fill values this kind derives; returns the new mapping and the derived paths."""
+        if self.derive_fn is None:
+            return data, []
+        return self.derive_fn(data)
+
+    def check(self, spec: DeviceSpec) -> list[str]:
+        """Kind-specific problems of a validated spec (empty if none)."""
+        problems = [f"{name}: required for a device of kind {self.name!r}"
+                    for name in self.required if getattr(spec, name) is None]
+        if self.check_fn is not None and not problems:
+            problems += self.check_fn(spec)
+        return problems
+
+
+_KINDS: dict[str, DeviceKind] = {}
+
+
+def register_kind(kind: DeviceKind, *, replace: bool = False) -> DeviceKind:
+    """Add a device kind to the registry (``replace=True`` to redefine one)."""
+    if kind.name in _KINDS and not replace:
+        raise ValueError(f"device kind {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def device_kind(name: str) -> DeviceKind:
+    """The registered kind of this name.
+
+    Raises:
+        KeyError: Unknown kind; the message lists the known ones.
+    """
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise KeyError(f"unknown device kind {name!r}; known kinds: "
+                       f"{', '.join(kind_names())}") from None
+
+
+def kind_names() -> list[str]:
+    """Names of the registered kinds, in registration order."""
+    return list(_KINDS)
+
+
+# ----- built-in kinds ---------------------------------------------------------------------------
+
+def _number(value: Any, quantity: Any) -> float | None:
+    try:
+        return parse_quantity(value, quantity)
+    except ValueError:
+        return None  # the field validator reports it
+
+
+def _derive_from_cycles(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """peak = cores x clock x ops per cycle per core, for each precision not stated."""
+    cycles = data.get("ops_per_cycle_per_core")
+    cores = data.get("cores")
+    clock = _number(data.get("clock_hz"), "frequency") if "clock_hz" in data else None
+    if not isinstance(cycles, dict) or not isinstance(cores, int) or clock is None:
+        return data, []
+    peak = dict(data.get("peak_ops_s") or {})
+    derived = []
+    for precision, per_cycle in cycles.items():
+        if precision not in peak and isinstance(per_cycle, int | float):
+            peak[precision] = cores * clock * float(per_cycle)
+            derived.append(f"peak_ops_s.{precision}")
+    return {**data, "peak_ops_s": peak}, derived
+
+
+# Xilinx DPUCZDX8G sizes: pixel x input-channel x output-channel parallelism per clock; the
+# size name is the peak ops per clock (one MAC = 2 ops). Source: Xilinx PG338 (DPUCZDX8G
+# product guide), table "Deep-Learning Processor Unit Architectures", as quoted in
+# ../shared/data/README.md.
+DPU_ARCHS: dict[str, tuple[int, int, int]] = {
+    "B512": (4, 8, 8), "B800": (4, 10, 10), "B1024": (8, 8, 8), "B1152": (4, 12, 12),
+    "B1600": (8, 10, 10), "B2304": (8, 12, 12), "B3136": (8, 14, 14), "B4096": (8, 16, 16),
+}
+
+
+def _dpu_ops_per_clock(arch: str) -> int:
+    pixel, icp, ocp = DPU_ARCHS[arch]
+    return 2 * pixel * icp * ocp
+
+
+def _derive_dpu(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    arch = data.get("dpu_arch")
+    clock = _number(data.get("clock_hz"), "frequency") if "clock_hz" in data else None
+    peak = dict(data.get("peak_ops_s") or {})
+    if arch not in DPU_ARCHS or clock is None or "int8" in peak:
+        return data, []
+    peak["int8"] = _dpu_ops_per_clock(str(arch)) * clock
+    return {**data, "peak_ops_s": peak}, ["peak_ops_s.int8"]
+
+
+def _check_dpu(spec: DeviceSpec) -> list[str]:
+    problems = []
+    if spec.dpu_arch not in DPU_ARCHS:
+        problems.append(f"dpu_arch: expected one of {', '.join(DPU_ARCHS)}, "
+                        f"got {spec.dpu_arch!r}")
+    else:
+        size = int(re.sub(r"\D", "", spec.dpu_arch))
+        if _dpu_ops_per_clock(spec.dpu_arch) != size:
+            problems.append(f"dpu_arch: {spec.dpu_arch} parallelism does not give "
+                            f"{size} ops/clock")
+    if set(spec.peak_ops_s) - {"int8"}:
+        problems.append(f"peak_ops_s: a DPU core runs int8 only, got "
+                        f"{', '.join(spec.peak_ops_s)}")
+    return problems
+
+
+def _check_cpu(spec: DeviceSpec) -> list[str]:
+    if spec.link is not None:
+        return [f"link: a CPU cluster is the host and sits on no link, got {spec.link!r}"]
+    return []
+
+
+def _check_micro(spec: DeviceSpec) -> list[str]:
+    if spec.onchip_mem_bytes <= 0:
+        return ["onchip_mem_bytes: a microcontroller NPU runs from on-chip memory; must be > 0"]
+    return []
+
+
+register_kind(DeviceKind(
+    "cpu", "CPU cluster (cores of one type sharing a cache); a platform's host",
+    is_host=True, onchip="cache", required=("cores", "clock_hz"), derive_fn=_derive_from_cycles,
+    check_fn=_check_cpu))
+register_kind(DeviceKind(
+    "gpu", "GPU (integrated or discrete), driven by a host thread", onchip="cache",
+    derive_fn=_derive_from_cycles))
+register_kind(DeviceKind(
+    "npu", "Neural accelerator: NPU, VPU (Myriad), TPU (Edge TPU), DSP (Hexagon)"))
+register_kind(DeviceKind(
+    "dpu", "Xilinx DPU core (DPUCZDX8G) in FPGA fabric; peak from size and clock",
+    required=("dpu_arch", "clock_hz"), derive_fn=_derive_dpu, check_fn=_check_dpu))
+register_kind(DeviceKind(
+    "micro_npu", "Microcontroller NPU running from on-chip SRAM/flash (MAX78000, Ethos-U55)",
+    streams_weights=False, check_fn=_check_micro))
+register_kind(DeviceKind(
+    "mcu", "Microcontroller CPU core without NPU (Cortex-M)", is_host=True, onchip="cache",
+    required=("cores", "clock_hz"), derive_fn=_derive_from_cycles, check_fn=_check_cpu))

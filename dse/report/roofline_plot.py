@@ -1,0 +1,101 @@
+"""The roofline chart: a device's ceilings and a workload's layers as points under them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from dse.cost.roofline import Roofline
+from dse.report.files import atomic_path
+from dse.workloads.ops import OP_CLASSES
+
+__all__ = ["plot_roofline"]
+
+
+def plot_roofline(roof: Roofline, stem: Path | str, *,
+                  formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Draw ``roof`` and write it as ``stem.png`` and ``stem.svg`` (atomically).
+
+    x: operational intensity (ops per byte of memory traffic), y: ops/s, both log. The memory
+    ceiling rises to the ridge point, the compute ceiling is flat after it; dashed lines are the
+    compute ceilings at the device's per-op-class efficiency. Each layer is a point at its
+    intensity and achieved ops/s, coloured by op class; layers the device does not support are
+    crosses, layers whose weights stream over the link are hollow. Layers with no memory traffic
+    of their own (fused into the layer before) or no arithmetic are counted in the caption.
+
+    Returns:
+        The files written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    layers = roof.layers
+    shown = layers[np.isfinite(layers["intensity"]) & (layers["achieved_ops_s"] > 0)]
+    hidden = len(layers) - len(shown)
+    lo = min(float(shown["intensity"].min()) if len(shown) else 1.0, roof.ridge_intensity) / 4
+    hi = max(float(shown["intensity"].max()) if len(shown) else 1.0, roof.ridge_intensity) * 4
+    x = np.geomspace(lo, hi, 200)
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
+    ax.plot(x, np.minimum(roof.peak_ops_s, x * roof.mem_bw_bytes_s), color="black", lw=2,
+            label=f"roofline: {roof.peak_ops_s / 1e9:,.1f} GOP/s, "
+                  f"{roof.mem_bw_bytes_s / 1e9:,.2f} GB/s")
+    ax.axvline(roof.ridge_intensity, color="grey", lw=0.8, ls=":")
+    cmap = plt.get_cmap("tab10")
+    colours = {cls: cmap(i % 10) for i, cls in enumerate(OP_CLASSES)}
+    for cls, group in shown.groupby("op_class", sort=False):
+        colour = colours.get(str(cls), "grey")
+        eff_peak = roof.class_peaks_ops_s[str(cls)]
+        if eff_peak < roof.peak_ops_s * 0.999:
+            ax.axhline(eff_peak, color=colour, lw=0.8, ls="--")
+        for supported, streamed, marker_kw in (
+                (True, False, {"marker": "o"}),
+                (True, True, {"marker": "o", "facecolors": "none"}),
+                (False, False, {"marker": "x"}), (False, True, {"marker": "x"})):
+            pts = group[(group["supported"] == supported) &
+                        ((group["weights"] == "link") == streamed)]
+            if len(pts):
+                kw = dict(marker_kw)
+                if kw.get("facecolors") == "none":
+                    kw["edgecolors"] = colour
+                else:
+                    kw["color"] = colour
+                ax.scatter(pts["intensity"], pts["achieved_ops_s"], s=22, alpha=0.8,
+                           label=f"{cls}" if supported and not streamed else None, **kw)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(lo, hi)
+    ymin = float(shown["achieved_ops_s"].min()) / 3 if len(shown) else roof.peak_ops_s / 1e3
+    ax.set_ylim(min(ymin, roof.peak_ops_s / 100), roof.peak_ops_s * 3)
+    ax.set_xlabel("operational intensity (ops / byte of memory traffic)")
+    ax.set_ylabel("ops / s")
+    total = float(layers["time_s"].sum())
+    ax.set_title(f"{roof.workload} on {roof.device} ({roof.precision}): "
+                 f"{total * 1e3:,.2f} ms of layers", fontsize=11)
+    notes = []
+    if hidden:
+        notes.append(f"{hidden} layers not shown (fused or no arithmetic)")
+    if (~layers["supported"]).any():
+        notes.append(f"x = unsupported on this device ({int((~layers['supported']).sum())})")
+    if (layers["weights"] == "link").any():
+        notes.append("hollow = weights streamed over the link")
+    if notes:
+        ax.text(0.01, 0.01, "; ".join(notes), transform=ax.transAxes, fontsize=8,
+                va="bottom", color="dimgrey")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    written = []
+    stem = Path(stem)
+    try:
+        for fmt in formats:
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=110)
+            written.append(target)
+    finally:
+        plt.close(fig)
+    return written

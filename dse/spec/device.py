@@ -1,0 +1,251 @@
+"""The device model: one processing element (a CPU cluster, a GPU, an NPU, a DPU core, ...).
+
+A :class:`DeviceSpec` is frozen and validated once, when it is loaded; after that no code sees a
+raw dict. Every number a spec states must be covered by one of its :class:`Source` entries
+(datasheet, paper, measured table, derivation or stated estimate), so the catalog can always say
+where a figure came from. Fitted values from calibration never replace these numbers: they live
+in an :class:`~dse.devices.overlay.Overlay` applied on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from dse.spec.sources import Frozen, Source, coverage_problems
+from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
+from dse.workloads.graph import PRECISION_BYTES
+from dse.workloads.ops import OP_CLASSES
+
+__all__ = ["DeviceSpec", "DvfsLevel", "PowerSpec"]
+
+OnUnsupported = Literal["infeasible", "fallback_layer", "fallback_tail"]
+
+
+class DvfsLevel(Frozen):
+    """One operating point of a device with frequency scaling."""
+
+    name: str = Field(min_length=1)
+    clock_hz: Frequency = Field(gt=0)
+    active_w: Power = Field(gt=0)
+
+
+class PowerSpec(Frozen):
+    """Power draw of one device: idle (powered, nothing running) and active (running).
+
+    ``active_w`` is the draw at the nominal clock; ``dvfs`` optionally lists other operating
+    points, whose compute peak scales with ``clock_hz`` relative to the device's clock.
+    """
+
+    idle_w: Power = Field(ge=0)
+    active_w: Power = Field(gt=0)
+    dvfs: tuple[DvfsLevel, ...] = ()
+
+    @model_validator(mode="after")
+    def _active_not_below_idle(self) -> PowerSpec:
+        if self.active_w < self.idle_w:
+            raise ValueError(f"active_w ({self.active_w:g} W) must be >= idle_w "
+                             f"({self.idle_w:g} W)")
+        names = [level.name for level in self.dvfs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"dvfs level names must be unique, got {names}")
+        return self
+
+
+class DeviceSpec(Frozen):
+    """One processing element, as a datasheet (or paper) describes it.
+
+    Units are in the field names; YAML may give strings with units (``"25.6 GB/s"``), parsed
+    strictly. The ``kind`` names an entry of the device-kind registry
+    (:mod:`dse.devices.kinds`), which checks kind-specific fields and may derive some values
+    (a CPU cluster's peak from cores x clock x ops per cycle; a DPU core's from its size and
+    clock); derived paths are listed in ``derived``.
+
+    Attributes:
+        peak_ops_s: Peak throughput per precision in ops/s (1 MAC = 2 ops). A precision absent
+            here is one the device cannot run.
+        mem_bw_bytes_s: Sustained bandwidth to the memory holding activations and (non-resident)
+            weights.
+        onchip_mem_bytes: On-chip memory for weights. Weights that fit stay resident across
+            inferences; the rest are read again every inference.
+        dram_bytes: Memory of the device's own; ``None`` means it has none, so weights that do
+            not fit on chip are streamed over its link every inference (the Edge TPU case).
+        efficiency: Achieved/peak compute per op class (``default`` for classes not listed).
+        overhead_per_inference_s: Fixed cost of one inference (driver, launch, sync).
+        overhead_per_layer_s: Fixed cost of each layer (kernel launch, descriptor setup).
+        slots: Inferences the device runs concurrently (OpenVINO streams, DPU runner threads).
+        slot_speedup: Throughput with k slots busy, relative to one (k = 1..slots); the default
+            is linear (independent slots).
+        supported_ops: Op classes or ONNX op types the device runs; ``None`` means all.
+        on_unsupported: What happens to other layers: ``infeasible``; ``fallback_layer`` (each
+            runs on the fallback device, with transfers at every crossing); ``fallback_tail``
+            (the first unsupported layer and everything after it run on the fallback device,
+            as the Edge TPU compiler does).
+        fallback_device: Which device runs the rest: ``host`` (the platform's host CPU) or a
+            device name.
+        needs_host_core: A host CPU thread is busy while the device works (it feeds a USB stick,
+            drives a GPU/NPU).
+        link: The interconnect type the device sits on (``usb3``, ``pcie_gen2_x1``, ``soc_bus``),
+            or ``None`` for the host itself.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
+    kind: str
+    description: str = ""
+    vendor: str = ""
+    peak_ops_s: dict[str, Annotated[OpsPerSecond, Field(gt=0)]] = Field(default_factory=dict)
+    cores: PositiveInt | None = None
+    clock_hz: Frequency | None = Field(default=None, gt=0)
+    ops_per_cycle_per_core: dict[str, PositiveFloat] | None = None
+    dpu_arch: str | None = None
+    mem_bw_bytes_s: Bandwidth = Field(gt=0)
+    onchip_mem_bytes: Bytes = Field(ge=0)
+    dram_bytes: Bytes | None = Field(default=None, gt=0)
+    efficiency: dict[str, float] = Field(default_factory=dict)
+    overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
+    overhead_per_layer_s: Seconds = Field(default=0.0, ge=0)
+    slots: PositiveInt = 1
+    slot_speedup: tuple[PositiveFloat, ...] | None = None
+    supported_ops: tuple[str, ...] | None = None
+    on_unsupported: OnUnsupported = "infeasible"
+    fallback_device: str = "host"
+    needs_host_core: bool = False
+    link: str | None = None
+    power: PowerSpec
+    price_usd: NonNegativeFloat | None = None
+    sources: tuple[Source, ...] = Field(min_length=1)
+    derived: tuple[str, ...] = ()
+    notes: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_from_kind(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        # Re-derive on every validation, so a copy with a new clock gets a consistent peak.
+        for path in data.pop("derived", None) or ():
+            top, _, key = str(path).partition(".")
+            if isinstance(data.get(top), Mapping) and key:
+                data[top] = {k: v for k, v in data[top].items() if k != key}
+        from dse.devices.kinds import device_kind
+
+        kind = data.get("kind")
+        try:
+            spec_kind = device_kind(kind) if isinstance(kind, str) else None
+        except KeyError:
+            return data  # reported by the field validator below
+        if spec_kind is None:
+            return data
+        values, derived = spec_kind.derive(data)
+        values["derived"] = tuple(derived)
+        return values
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from dse.devices.kinds import kind_names
+
+        if value not in kind_names():
+            raise ValueError(f"unknown device kind {value!r}; known kinds: "
+                             f"{', '.join(kind_names())}")
+        return value
+
+    @field_validator("peak_ops_s", "ops_per_cycle_per_core")
+    @classmethod
+    def _known_precisions(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        problems = [f"{precision}: unknown precision; known precisions: "
+                    f"{', '.join(PRECISION_BYTES)}" for precision in value or {}
+                    if precision not in PRECISION_BYTES]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return value
+
+    @field_validator("efficiency")
+    @classmethod
+    def _efficiency_range(cls, value: dict[str, float]) -> dict[str, float]:
+        problems = []
+        for op_class, number in value.items():
+            if op_class != "default" and op_class not in OP_CLASSES:
+                problems.append(f"{op_class}: unknown op class; known: default, "
+                                f"{', '.join(OP_CLASSES)}")
+            elif not 0 < number <= 1:
+                problems.append(f"{op_class}: must be in (0, 1], got {number:g}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeviceSpec:
+        problems: list[str] = []
+        if not self.peak_ops_s:
+            problems.append("peak_ops_s: must give at least one precision (or the fields its "
+                            "kind derives it from)")
+        if self.slot_speedup is not None:
+            s = self.slot_speedup
+            if len(s) != self.slots:
+                problems.append(f"slot_speedup: must have one entry per slot ({self.slots}), "
+                                f"got {len(s)}")
+            elif s[0] != 1.0:
+                problems.append(f"slot_speedup: first entry (one slot busy) must be 1, "
+                                f"got {s[0]:g}")
+            elif any(b < a for a, b in zip(s, s[1:], strict=False)):
+                problems.append(f"slot_speedup: must not decrease, got {list(s)}")
+            elif any(x > k + 1 for k, x in enumerate(s)):
+                problems.append(f"slot_speedup: k busy slots cannot be more than k times "
+                                f"faster than one, got {list(s)}")
+        if self.supported_ops is None and self.on_unsupported != "infeasible":
+            problems.append("on_unsupported: only meaningful with a supported_ops list")
+        problems += coverage_problems(self, self.sources, derived=self.derived,
+                                      skip=_NOT_NUMBERS)
+        from dse.devices.kinds import device_kind
+
+        problems += device_kind(self.kind).check(self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    # ----- derived views -------------------------------------------------------------------
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions the device runs, in the order of its ``peak_ops_s``."""
+        return tuple(self.peak_ops_s)
+
+    def efficiency_for(self, op_class: str) -> float:
+        """Achieved/peak compute for one op class (``default``, else 1.0)."""
+        return self.efficiency.get(op_class, self.efficiency.get("default", 1.0))
+
+    def supports(self, op: str, op_class: str) -> bool:
+        """Whether the device runs a layer of this ONNX op type and class."""
+        return self.supported_ops is None or op in self.supported_ops or \
+            op_class in self.supported_ops
+
+    def speedup(self, busy_slots: int) -> float:
+        """Throughput with ``busy_slots`` inferences in flight, relative to one."""
+        k = max(1, min(busy_slots, self.slots))
+        return self.slot_speedup[k - 1] if self.slot_speedup is not None else float(k)
+
+    def source_of(self, path: str) -> Source | None:
+        """The source covering one spec path, if any (the most specific one)."""
+        best: Source | None = None
+        best_len = -1
+        for source in self.sources:
+            for field in source.fields:
+                if (path == field or path.startswith(field + ".")) and len(field) > best_len:
+                    best, best_len = source, len(field)
+        return best
+
+
+_NOT_NUMBERS = frozenset({"name", "kind", "description", "vendor", "dpu_arch", "supported_ops",
+                          "on_unsupported", "fallback_device", "needs_host_core", "link",
+                          "sources", "derived", "notes"})

@@ -1,0 +1,96 @@
+"""Links and platforms: how devices are connected and what they share.
+
+A :class:`LinkSpec` is an interconnect type (USB 2.0, USB 3.0, a USB 3.0 hub, PCIe lanes, an SoC
+bus) with its sustained bandwidth and latency. A :class:`PlatformSpec` is a host (CPU clusters)
+plus accelerators with counts, each attached to a link, plus shared resources: a link marked
+``shared`` is one instance for everything attached to it (four sticks on one hub share it), and
+``dram_bw_bytes_s`` caps the total memory traffic of the components of one SoC.
+
+Names inside a platform (devices, links) are checked against the catalog when the platform is
+loaded through it (:func:`dse.devices.platform`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, model_validator
+
+from dse.spec.sources import Frozen, Source, coverage_problems
+from dse.spec.units import Bandwidth, Power, Seconds
+
+__all__ = ["AcceleratorGroup", "LinkSpec", "PlatformSpec"]
+
+_NAME = r"^[a-z0-9][a-z0-9_.\-]*$"
+
+
+class LinkSpec(Frozen):
+    """One interconnect type.
+
+    Attributes:
+        bandwidth_bytes_s: Sustained payload bandwidth (not the signalling rate).
+        latency_s: Fixed cost of one transfer (a USB round trip, a PCIe doorbell).
+        shared: One instance shared by every device attached to it (a hub, a bus); otherwise
+            every attached device gets a link of its own (a root port each).
+    """
+
+    name: str = Field(min_length=1, pattern=_NAME)
+    description: str = ""
+    bandwidth_bytes_s: Bandwidth = Field(gt=0)
+    latency_s: Seconds = Field(default=0.0, ge=0)
+    shared: bool = False
+    sources: tuple[Source, ...] = Field(min_length=1)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _sourced(self) -> LinkSpec:
+        problems = coverage_problems(self, self.sources,
+                                     skip={"name", "description", "shared", "sources", "notes"})
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+class AcceleratorGroup(Frozen):
+    """``count`` identical accelerators, attached to ``link`` (default: the device's own)."""
+
+    count: NonNegativeInt = 1
+    link: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_only(cls, data: Any) -> Any:
+        return {"count": data} if isinstance(data, int) and not isinstance(data, bool) else data
+
+
+class PlatformSpec(Frozen):
+    """A host plus accelerators plus what they share.
+
+    Attributes:
+        host: CPU-cluster devices of the host and how many of each (usually 1 per cluster).
+        accelerators: Accelerator device name -> count (or ``{count, link}``).
+        dram_bw_bytes_s: Ceiling on the summed memory traffic of the SoC's components
+            (``None``: no shared ceiling beyond each device's own bandwidth).
+        board_idle_w: Power of the board itself beyond its devices' idle power (regulators,
+            USB controller, DRAM refresh).
+        price_usd: Price of the board (accelerators are priced by their device specs).
+    """
+
+    name: str = Field(min_length=1, pattern=_NAME)
+    description: str = ""
+    host: dict[str, PositiveInt] = Field(min_length=1)
+    accelerators: dict[str, AcceleratorGroup] = Field(default_factory=dict)
+    dram_bw_bytes_s: Bandwidth | None = Field(default=None, gt=0)
+    board_idle_w: Power = Field(default=0.0, ge=0)
+    price_usd: NonNegativeFloat | None = None
+    sources: tuple[Source, ...] = ()
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _sourced(self) -> PlatformSpec:
+        problems = coverage_problems(self, self.sources,
+                                     skip={"name", "description", "host", "accelerators",
+                                           "sources", "notes"})
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self

@@ -1,0 +1,102 @@
+"""Sources: every number in the catalog says where it comes from.
+
+Shared by the device, link and platform specs: :class:`Source` names a document and the spec
+paths it supports, and :func:`coverage_problems` lists the numbers a spec states without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Frozen", "Source", "SourceKind", "coverage_problems", "numeric_paths"]
+
+SourceKind = Literal["datasheet", "paper", "measured", "derived", "estimate", "assumption"]
+
+
+class Frozen(BaseModel):
+    """Base of every spec model: immutable, no unknown keys, defaults validated too."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class Source(Frozen):
+    """Where some of a spec's numbers come from.
+
+    Attributes:
+        id: Short handle, unique within the spec (``intel-ncs2-brief``).
+        kind: ``datasheet``, ``paper``, ``measured`` (a measured table), ``derived`` (computed
+            from other sourced numbers; say how in ``cite``), ``estimate`` (no public figure;
+            ``cite`` says the reasoning) or ``assumption`` (a what-if a user sets on purpose).
+        cite: The document, table or reasoning.
+        url: Where to find it, if it is online.
+        fields: The spec paths it supports: ``peak_ops_s.fp16``, ``power`` (a prefix covers
+            everything under it).
+    """
+
+    id: str = Field(min_length=1)
+    kind: SourceKind
+    cite: str = Field(min_length=1)
+    url: str | None = None
+    fields: tuple[str, ...] = Field(min_length=1)
+
+
+def numeric_paths(spec: BaseModel, *, skip: Iterable[str] = ()) -> list[str]:
+    """Dotted paths of every number a spec states explicitly (defaults are not stated).
+
+    Args:
+        spec: The validated model.
+        skip: Top-level fields that hold no sourced number (names, flags, the sources).
+    """
+    return list(_walk(spec, "", frozenset(skip)))
+
+
+def _walk(value: Any, prefix: str, skip: frozenset[str]) -> Iterator[str]:
+    def join(name: object) -> str:
+        return f"{prefix}.{name}" if prefix else str(name)
+
+    if isinstance(value, BaseModel):
+        for name in value.model_fields_set:
+            if not (not prefix and name in skip):
+                yield from _walk(getattr(value, name), join(name), skip)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk(item, join(key), skip)
+    elif isinstance(value, tuple):
+        if value and all(isinstance(v, BaseModel) for v in value):
+            for item in value:
+                yield from _walk(item, join(getattr(item, "name", "")), skip)
+        elif value:
+            yield prefix
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield prefix
+
+
+def _covers(field: str, path: str) -> bool:
+    return path == field or path.startswith(field + ".")
+
+
+def coverage_problems(spec: BaseModel, sources: Iterable[Source], *,
+                      derived: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+    """Numbers stated without a source, and source fields that name nothing.
+
+    Returns:
+        Problem lines ``path: message``; empty when every number is covered.
+    """
+    sources = tuple(sources)
+    derived = tuple(derived)
+    covered = [f for s in sources for f in s.fields]
+    stated = [p for p in numeric_paths(spec, skip=skip) if p not in derived]
+    problems = [f"{path}: no source given for this number (add the path to the fields of an "
+                f"entry in sources)" for path in stated
+                if not any(_covers(c, path) for c in covered)]
+    known = [*stated, *derived]
+    for source in sources:
+        problems += [f"sources.{source.id}: field {f!r} names no number this spec states"
+                     for f in source.fields if not any(_covers(f, p) for p in known)]
+    ids = [s.id for s in sources]
+    if len(set(ids)) != len(ids):
+        problems.append(f"sources: ids must be unique, got {ids}")
+    return problems

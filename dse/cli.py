@@ -32,6 +32,11 @@ workloads_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(workloads_app, name="workloads")
+devices_app = typer.Typer(
+    help="The device catalog: devices, links and platforms, every number with its source.",
+    invoke_without_command=True,
+)
+app.add_typer(devices_app, name="devices")
 
 out = Console()
 err = Console(stderr=True)
@@ -186,6 +191,235 @@ def workloads_export(
     with atomic_path(output) as tmp:
         onnx.save(model, str(tmp))
     out.print(f"wrote {output}")
+
+
+_DEVICE_UNITS = {"mem_bw_bytes_s": "bandwidth", "onchip_mem_bytes": "bytes",
+                 "dram_bytes": "bytes", "overhead_per_inference_s": "seconds",
+                 "overhead_per_layer_s": "seconds", "clock_hz": "frequency",
+                 "bandwidth_bytes_s": "bandwidth", "latency_s": "seconds", "idle_w": "power",
+                 "active_w": "power", "board_idle_w": "power", "dram_bw_bytes_s": "bandwidth",
+                 "peak_ops_s": "ops_s"}
+
+
+def _fmt(path: str, value: Any) -> str:
+    from dse.spec.units import format_quantity
+
+    unit = _DEVICE_UNITS.get(path.split(".")[-1]) or _DEVICE_UNITS.get(path.split(".")[0])
+    if unit and isinstance(value, int | float) and not isinstance(value, bool):
+        return format_quantity(float(value), unit)  # type: ignore[arg-type]
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _catalog(folders: list[Path] | None) -> Any:
+    from dse.catalog import catalog_dir
+    from dse.devices import Catalog, default_catalog
+
+    return Catalog(catalog_dir("devices"), *folders) if folders else default_catalog()
+
+
+CatalogOption = Annotated[list[Path] | None, typer.Option(
+    "--catalog", help="An extra catalog folder (devices/*.yaml, links/, platforms/); "
+    "repeatable.")]
+
+
+@devices_app.callback()
+def devices_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """List the devices, links and platforms of the catalog."""
+    if ctx.invoked_subcommand is not None:
+        return
+    cat = _catalog(catalog)
+    if as_json:
+        out.print_json(json.dumps({
+            "devices": {n: d.model_dump(mode="json") for n, d in cat.devices.items()},
+            "links": {n: v.model_dump(mode="json") for n, v in cat.links.items()},
+            "platforms": {n: p.model_dump(mode="json") for n, p in cat.platforms.items()},
+        }))
+        return
+    table = Table(title="devices")
+    for col in ("name", "kind", "peak", "memory bw", "on-chip", "link", "active W", "USD"):
+        table.add_column(col, justify="left" if col in ("name", "kind", "link") else "right")
+    for name, d in sorted(cat.devices.items()):
+        peak = ", ".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
+        table.add_row(name, d.kind, peak, _fmt("mem_bw_bytes_s", d.mem_bw_bytes_s),
+                      _fmt("onchip_mem_bytes", d.onchip_mem_bytes), d.link or "-",
+                      f"{d.power.active_w:g}", "-" if d.price_usd is None else f"{d.price_usd:g}")
+    out.print(table)
+    links = Table(title="links")
+    for col in ("name", "bandwidth", "latency", "shared", "description"):
+        links.add_column(col)
+    for name, link in sorted(cat.links.items()):
+        links.add_row(name, _fmt("bandwidth_bytes_s", link.bandwidth_bytes_s),
+                      _fmt("latency_s", link.latency_s), "yes" if link.shared else "no",
+                      link.description)
+    out.print(links)
+    platforms = Table(title="platforms")
+    for col in ("name", "host", "accelerators", "description"):
+        platforms.add_column(col)
+    for name, p in sorted(cat.platforms.items()):
+        platforms.add_row(name, ", ".join(p.host),
+                          ", ".join(f"{g.count}x {a}" for a, g in p.accelerators.items()) or "-",
+                          p.description)
+    out.print(platforms)
+
+
+@devices_app.command("show")
+def devices_show(
+    name: Annotated[str, typer.Argument(help="A device, link or platform name.")],
+    overlay: Annotated[Path | None, typer.Option(
+        help="An overlay YAML of fitted values to show next to the datasheet values.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """One catalog entry, every number with its source (and fitted values, with --overlay)."""
+    from dse.devices.overlay import apply_overlay, load_overlay
+    from dse.errors import SpecError
+    from dse.spec.sources import numeric_paths, source_for
+
+    cat = _catalog(catalog)
+    spec: Any
+    if name in cat.devices:
+        spec = cat.devices[name]
+    elif name in cat.links:
+        spec = cat.links[name]
+    elif name in cat.platforms:
+        spec = cat.platforms[name]
+    else:
+        known = sorted([*cat.devices, *cat.links, *cat.platforms])
+        raise SpecError([Problem("catalog", name, f"unknown device, link or platform; known: "
+                                 f"{', '.join(known)}")])
+    fitted = apply_overlay(spec, load_overlay(overlay), label=str(overlay)) if overlay else None
+    if as_json:
+        data = {"spec": spec.model_dump(mode="json")}
+        if fitted is not None:
+            data["fitted"] = fitted.model_dump(mode="json")
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"[bold]{name}[/bold]  {getattr(spec, 'description', '')}")
+    file = cat.files.get(f"{'devices' if name in cat.devices else 'links' if name in cat.links else 'platforms'}/{name}")
+    if file is not None:
+        out.print(f"file: {file}", highlight=False)
+    table = Table()
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    if fitted is not None:
+        table.add_column("fitted", justify="right")
+    table.add_column("source")
+    derived = set(getattr(spec, "derived", ()))
+    sources = {s.id: s for s in spec.sources}
+    for path in sorted(set(numeric_paths(spec)) | derived, key=_field_order(spec)):
+        value = _value_at(spec, path)
+        if path in derived:
+            where = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
+        else:
+            src = source_for(spec.sources, path)
+            where = f"{src.id} ({src.kind})" if src else "-"
+        row = [path, _fmt(path, value)]
+        if fitted is not None:
+            new = _value_at(fitted, path)
+            row.append("" if new == value else _fmt(path, new))
+        table.add_row(*row, where)
+    out.print(table)
+    for key in ("kind", "link", "needs_host_core", "supported_ops", "on_unsupported",
+                "fallback_device", "host", "accelerators", "shared"):
+        if hasattr(spec, key) and getattr(spec, key) is not None:
+            value = getattr(spec, key)
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}: {getattr(v, 'count', v)}" for k, v in value.items())
+            elif isinstance(value, tuple):
+                value = ", ".join(value)
+            out.print(f"{key}: {value}", highlight=False, markup=False)
+    out.print("[bold]sources[/bold]")
+    for sid, src in sources.items():
+        out.print(f"  {sid} ({src.kind}): {src.cite}" + (f" <{src.url}>" if src.url else ""),
+                  highlight=False, markup=False)
+    if getattr(spec, "notes", ""):
+        out.print(f"notes: {spec.notes}", highlight=False, markup=False)
+
+
+def _field_order(spec: Any) -> Any:
+    order = {name: i for i, name in enumerate(type(spec).model_fields)}
+    return lambda path: (order.get(path.split(".")[0], 99), path)
+
+
+def _value_at(spec: Any, path: str) -> Any:
+    value = spec
+    for part in path.split("."):
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, tuple):
+            value = next((v for v in value if getattr(v, "name", None) == part), value)
+        else:
+            value = getattr(value, part, None)
+    return value
+
+
+@app.command("roofline")
+def roofline_cmd(
+    device: Annotated[str, typer.Argument(help="A catalog device name.")],
+    source: Annotated[str, typer.Argument(help="Zoo name or path to an .onnx file.")],
+    precision: Annotated[str | None, typer.Option(
+        help="fp32, fp16, int8, ... (default: the device's first precision).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the plot (PNG and SVG).")
+                       ] = Path("."),
+    dvfs: Annotated[str | None, typer.Option(help="DVFS level of the device.")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="Zoo model option KEY=VALUE (repeatable).")] = None,
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="Only print the table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """Per-layer roofline of a workload on one device: table and plot."""
+    from dse.cost import roofline
+    from dse.report import plot_roofline
+    from dse.workloads import workload
+
+    cat = _catalog(catalog)
+    spec = cat.device(device)
+    precision = precision or spec.precisions[0]
+    if precision not in spec.peak_ops_s:
+        raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
+                                f"runs {', '.join(spec.precisions)}")])
+    w = workload(source, precision=precision, **_parse_options(option or []))
+    link = cat.link(spec.link) if spec.link else None
+    try:
+        roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
+    except KeyError as exc:
+        raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
+    layers = roof.layers
+    if as_json:
+        out.print_json(layers.drop(columns=[]).to_json(orient="records"))
+    else:
+        table = Table(title=f"{w.name} on {device} ({precision})")
+        for col in ("layer", "op", "class", "MOPs", "traffic", "ops/B", "attainable", "time",
+                    "bound", "weights"):
+            table.add_column(col, justify="left" if col in ("layer", "op", "class", "bound",
+                                                            "weights") else "right")
+        for _, r in layers.iterrows():
+            table.add_row(str(r["name"]), str(r["op"]), str(r["op_class"]),
+                          f"{r['ops'] / 1e6:,.2f}", _fmt("dram_bytes", r["traffic_bytes"]),
+                          "-" if r["intensity"] == float("inf") else f"{r['intensity']:.3g}",
+                          _fmt("peak_ops_s", r["attainable_ops_s"]),
+                          _fmt("latency_s", r["time_s"]),
+                          str(r["bound"]) + ("" if r["supported"] else " (unsupported)"),
+                          str(r["weights"]))
+        out.print(table)
+        unsupported = int((~layers["supported"]).sum())
+        bounds = layers.groupby("bound")["time_s"].sum()
+        out.print(f"layers {len(layers)}, {_fmt('latency_s', layers['time_s'].sum())} in total: "
+                  + ", ".join(f"{b} {t / max(layers['time_s'].sum(), 1e-30):.0%}"
+                              for b, t in bounds.items())
+                  + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
+                  + (f"; {unsupported} layers unsupported on {device}" if unsupported else ""))
+    if not no_plot:
+        stem = out_dir / f"roofline_{w.name}_{device}_{precision}"
+        for path in plot_roofline(roof, stem):
+            err.print(f"wrote {path}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -102,7 +102,7 @@ def place_weights(counts: pd.DataFrame, device: DeviceSpec, precision: str,
     A scratchpad (Edge TPU parameter cache, DPU, micro-NPU) is filled layer by layer in
     topological order, as the Edge TPU compiler does, until the next layer's weights do not fit.
     A cache (CPU, GPU) keeps the weights only if the whole model fits; a larger model streams
-    through it and evicts them.
+    through it and evicts them. A buffer (the Xilinx DPU's BRAM) keeps none across inferences.
 
     Args:
         counts: :attr:`Workload.counts` (topological order).
@@ -117,7 +117,9 @@ def place_weights(counts: pd.DataFrame, device: DeviceSpec, precision: str,
     where = np.full(len(footprint), "none", dtype=object)
     has = footprint > 0
     capacity = device.onchip_mem_bytes
-    if kind.onchip == "cache":
+    if kind.onchip == "buffer":
+        resident = np.zeros_like(has)
+    elif kind.onchip == "cache":
         resident = has if footprint.sum() <= capacity else np.zeros_like(has)
     else:
         # A prefix of the layers in order stays resident; from the first layer that does not fit

@@ -87,7 +87,8 @@ class Catalog:
         self.platforms: dict[str, PlatformSpec] = {}
         for name, (label, data) in raw_platforms.items():
             platform, found = validate(PlatformSpec, data, file=label)
-            problems += found or self.platform_problems(platform, file=label)
+            found += self.platform_problems(data, file=label)
+            problems += found
             if platform is not None and not found:
                 self.platforms[name] = platform
         if problems:
@@ -169,32 +170,44 @@ class Catalog:
             raise SpecError(problems)
         return platform
 
-    def platform_problems(self, platform: PlatformSpec | None, *, file: str,
+    def platform_problems(self, platform: PlatformSpec | Mapping[str, Any], *, file: str,
                           prefix: str = "") -> list[Problem]:
-        """Names in a platform that this catalog does not know or that cannot go there."""
-        if platform is None:
-            return []
+        """Names in a platform (validated, or raw YAML data) that this catalog does not know
+        or that cannot go where they are."""
+        if isinstance(platform, PlatformSpec):
+            host: Any = platform.host
+            groups: Any = {n: g.link for n, g in platform.accelerators.items()}
+        else:
+            host = platform.get("host") if isinstance(platform, Mapping) else None
+            raw = platform.get("accelerators") if isinstance(platform, Mapping) else None
+            groups = {n: g.get("link") if isinstance(g, Mapping) else None
+                      for n, g in raw.items()} if isinstance(raw, Mapping) else {}
         problems = []
-        at = (lambda *p: ".".join(x for x in (prefix, *p) if x))
-        for name in platform.host:
+
+        def at(*parts: str) -> str:
+            return ".".join(x for x in (prefix, *parts) if x)
+
+        for name in host if isinstance(host, Mapping) else ():
             if name not in self.devices:
-                problems.append(Problem(file, at("host", name), _unknown(self.devices, name,
-                                                                         "device")))
+                if name not in self._raw_devices:  # a broken device is reported on its own
+                    problems.append(Problem(file, at("host", name),
+                                            _unknown(self._raw_devices, name, "device")))
             elif not device_kind(self.devices[name].kind).is_host:
                 problems.append(Problem(file, at("host", name), f"a host must be a CPU "
                                         f"cluster, {name!r} is a {self.devices[name].kind}"))
-        for name, group in platform.accelerators.items():
+        for name, link in groups.items():
             if name not in self.devices:
-                problems.append(Problem(file, at("accelerators", name),
-                                        _unknown(self.devices, name, "device")))
+                if name not in self._raw_devices:
+                    problems.append(Problem(file, at("accelerators", name),
+                                            _unknown(self._raw_devices, name, "device")))
                 continue
-            link = group.link or self.devices[name].link
+            link = link or self.devices[name].link
             if link is None:
                 problems.append(Problem(file, at("accelerators", name, "link"),
                                         f"{name!r} names no link of its own; give one"))
-            elif link not in self.links:
+            elif not isinstance(link, str) or link not in self.links:
                 problems.append(Problem(file, at("accelerators", name, "link"),
-                                        _unknown(self.links, link, "link")))
+                                        _unknown(self.links, str(link), "link")))
         return problems
 
     def attached_link(self, platform: PlatformSpec, accelerator: str) -> LinkSpec:
@@ -222,8 +235,7 @@ class Catalog:
                                   f"{' -> '.join([*seen, base_name])}")]
         if base_name not in self._raw_devices:
             return None, [Problem(file, where, _unknown(self._raw_devices, base_name, "device"))]
-        base, problems = self._merged(dict(self._raw_devices[base_name][1]),
-                                      self._raw_devices[base_name][0], "",
+        base, problems = self._merged(dict(self._raw_devices[base_name][1]), file, prefix,
                                       seen=(*seen, base_name))
         if problems:
             return None, problems

@@ -35,6 +35,8 @@ class DeviceKind:
         onchip: How on-chip memory holds weights. ``scratchpad``: the compiler places layers'
             weights in order until it is full (Edge TPU, DPU, micro-NPUs). ``cache``: weights
             stay only if the whole model fits, since streaming a larger model evicts them.
+            ``buffer``: a working buffer that weights pass through; they are read from memory
+            again every inference (the Xilinx DPU reloads every layer's weights from DDR).
         streams_weights: Whether weights that do not fit on chip can be read from elsewhere
             every inference; if not, such a model is infeasible (MAX78000).
         required: Fields a spec of this kind must state.
@@ -46,7 +48,7 @@ class DeviceKind:
     name: str
     description: str
     is_host: bool = False
-    onchip: Literal["cache", "scratchpad"] = "scratchpad"
+    onchip: Literal["cache", "scratchpad", "buffer"] = "scratchpad"
     streams_weights: bool = True
     required: tuple[str, ...] = ()
     derive_fn: Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]] | None = None
@@ -158,7 +160,7 @@ def _check_dpu(spec: DeviceSpec) -> list[str]:
                             f"{size} ops/clock")
     if set(spec.peak_ops_s) - {"int8"}:
         problems.append(f"peak_ops_s: a DPU core runs int8 only, got "
-                        f"{', '.join(spec.peak_ops_s)}")
+                        f"{', '.join(sorted(spec.peak_ops_s))}")
     return problems
 
 
@@ -185,7 +187,8 @@ register_kind(DeviceKind(
     "npu", "Neural accelerator: NPU, VPU (Myriad), TPU (Edge TPU), DSP (Hexagon)"))
 register_kind(DeviceKind(
     "dpu", "Xilinx DPU core (DPUCZDX8G) in FPGA fabric; peak from size and clock",
-    required=("dpu_arch", "clock_hz"), derive_fn=_derive_dpu, check_fn=_check_dpu))
+    onchip="buffer", required=("dpu_arch", "clock_hz"), derive_fn=_derive_dpu,
+    check_fn=_check_dpu))
 register_kind(DeviceKind(
     "micro_npu", "Microcontroller NPU running from on-chip SRAM/flash (MAX78000, Ethos-U55)",
     streams_weights=False, check_fn=_check_micro))

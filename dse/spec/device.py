@@ -10,7 +10,7 @@ in an :class:`~dse.devices.overlay.Overlay` applied on top.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from dse.spec.sources import Frozen, Source, coverage_problems
+from dse.spec.sources import Frozen, Source, coverage_problems, source_for
 from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
 from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.ops import OP_CLASSES
@@ -97,6 +97,10 @@ class DeviceSpec(Frozen):
         link: The interconnect type the device sits on (``usb3``, ``pcie_gen2_x1``, ``soc_bus``),
             or ``None`` for the host itself.
     """
+
+    NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({
+        "name", "kind", "description", "vendor", "dpu_arch", "supported_ops", "on_unsupported",
+        "fallback_device", "needs_host_core", "link", "sources", "derived", "notes"})
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     kind: str
@@ -205,8 +209,7 @@ class DeviceSpec(Frozen):
                                 f"faster than one, got {list(s)}")
         if self.supported_ops is None and self.on_unsupported != "infeasible":
             problems.append("on_unsupported: only meaningful with a supported_ops list")
-        problems += coverage_problems(self, self.sources, derived=self.derived,
-                                      skip=_NOT_NUMBERS)
+        problems += coverage_problems(self, self.sources, derived=self.derived)
         from dse.devices.kinds import device_kind
 
         problems += device_kind(self.kind).check(self)
@@ -237,15 +240,4 @@ class DeviceSpec(Frozen):
 
     def source_of(self, path: str) -> Source | None:
         """The source covering one spec path, if any (the most specific one)."""
-        best: Source | None = None
-        best_len = -1
-        for source in self.sources:
-            for field in source.fields:
-                if (path == field or path.startswith(field + ".")) and len(field) > best_len:
-                    best, best_len = source, len(field)
-        return best
-
-
-_NOT_NUMBERS = frozenset({"name", "kind", "description", "vendor", "dpu_arch", "supported_ops",
-                          "on_unsupported", "fallback_device", "needs_host_core", "link",
-                          "sources", "derived", "notes"})
+        return source_for(self.sources, path)

@@ -80,7 +80,7 @@ def problems_from_validation(exc: ValidationError, model: type[BaseModel], *, fi
 
 def _message(error: Any, model: type[BaseModel], loc: list[str]) -> str:
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
-    got = f"got {value!r}"
+    got = f"got {_show(value)}"
     if kind == "missing":
         return "required, but missing"
     if kind == "extra_forbidden":
@@ -90,11 +90,13 @@ def _message(error: Any, model: type[BaseModel], loc: list[str]) -> str:
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
               "less_than_equal": "<="}[kind]
         bound = next(iter(ctx.values()))
-        return f"must be {op} {bound}, {got}"
+        return f"must be {op} {_show(bound)}, {got}"
     if kind == "literal_error":
         return f"expected {ctx.get('expected')}, {got}"
-    if kind in ("too_short", "too_long"):
-        return f"{error['msg'].lower()}, {got}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} entries, {got}"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} entries, {got}"
     if kind.startswith(("int_", "float_", "bool_", "string_", "dict_", "tuple_", "list_")):
         expected = kind.split("_")[0].replace("dict", "mapping").replace("tuple", "list")
         if kind.endswith("_from_float"):
@@ -103,6 +105,12 @@ def _message(error: Any, model: type[BaseModel], loc: list[str]) -> str:
     if kind == "string_pattern_mismatch":
         return f"expected lower-case letters, digits, '_', '.', '-', {got}"
     return f"{error['msg']}, {got}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
 
 
 def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ loaded through it (:func:`dse.devices.platform`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, model_validator
 
@@ -34,6 +34,9 @@ class LinkSpec(Frozen):
             every attached device gets a link of its own (a root port each).
     """
 
+    NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({"name", "description", "shared",
+                                                       "sources", "notes"})
+
     name: str = Field(min_length=1, pattern=_NAME)
     description: str = ""
     bandwidth_bytes_s: Bandwidth = Field(gt=0)
@@ -44,8 +47,7 @@ class LinkSpec(Frozen):
 
     @model_validator(mode="after")
     def _sourced(self) -> LinkSpec:
-        problems = coverage_problems(self, self.sources,
-                                     skip={"name", "description", "shared", "sources", "notes"})
+        problems = coverage_problems(self, self.sources)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -76,6 +78,9 @@ class PlatformSpec(Frozen):
         price_usd: Price of the board (accelerators are priced by their device specs).
     """
 
+    NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({"name", "description", "host",
+                                                       "accelerators", "sources", "notes"})
+
     name: str = Field(min_length=1, pattern=_NAME)
     description: str = ""
     host: dict[str, PositiveInt] = Field(min_length=1)
@@ -88,9 +93,7 @@ class PlatformSpec(Frozen):
 
     @model_validator(mode="after")
     def _sourced(self) -> PlatformSpec:
-        problems = coverage_problems(self, self.sources,
-                                     skip={"name", "description", "host", "accelerators",
-                                           "sources", "notes"})
+        problems = coverage_problems(self, self.sources)
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -7,19 +7,23 @@ paths it supports, and :func:`coverage_problems` lists the numbers a spec states
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["Frozen", "Source", "SourceKind", "coverage_problems", "numeric_paths"]
+__all__ = ["Frozen", "Source", "SourceKind", "coverage_problems", "numeric_paths", "source_for"]
 
-SourceKind = Literal["datasheet", "paper", "measured", "derived", "estimate", "assumption"]
+SourceKind = Literal["datasheet", "paper", "measured", "derived", "estimate", "assumption",
+                     "fitted"]
 
 
 class Frozen(BaseModel):
     """Base of every spec model: immutable, no unknown keys, defaults validated too."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    #: Top-level fields that hold no sourced number (names, flags, references, the sources).
+    NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({"name", "description", "sources", "notes"})
 
 
 class Source(Frozen):
@@ -29,7 +33,8 @@ class Source(Frozen):
         id: Short handle, unique within the spec (``intel-ncs2-brief``).
         kind: ``datasheet``, ``paper``, ``measured`` (a measured table), ``derived`` (computed
             from other sourced numbers; say how in ``cite``), ``estimate`` (no public figure;
-            ``cite`` says the reasoning) or ``assumption`` (a what-if a user sets on purpose).
+            ``cite`` says the reasoning) ``assumption`` (a what-if a user sets on purpose) or ``fitted`` (by calibration,
+            written only by :func:`dse.devices.overlay.apply_overlay`).
         cite: The document, table or reasoning.
         url: Where to find it, if it is online.
         fields: The spec paths it supports: ``peak_ops_s.fp16``, ``power`` (a prefix covers
@@ -43,14 +48,12 @@ class Source(Frozen):
     fields: tuple[str, ...] = Field(min_length=1)
 
 
-def numeric_paths(spec: BaseModel, *, skip: Iterable[str] = ()) -> list[str]:
+def numeric_paths(spec: BaseModel) -> list[str]:
     """Dotted paths of every number a spec states explicitly (defaults are not stated).
 
-    Args:
-        spec: The validated model.
-        skip: Top-level fields that hold no sourced number (names, flags, the sources).
+    Top-level fields in the model's ``NOT_NUMBERS`` are skipped.
     """
-    return list(_walk(spec, "", frozenset(skip)))
+    return list(_walk(spec, "", getattr(spec, "NOT_NUMBERS", frozenset())))
 
 
 def _walk(value: Any, prefix: str, skip: frozenset[str]) -> Iterator[str]:
@@ -74,12 +77,23 @@ def _walk(value: Any, prefix: str, skip: frozenset[str]) -> Iterator[str]:
         yield prefix
 
 
+def source_for(sources: Iterable[Source], path: str) -> Source | None:
+    """The source covering a spec path: the one naming the longest prefix, the first on ties."""
+    best: Source | None = None
+    best_len = -1
+    for source in sources:
+        for field in source.fields:
+            if _covers(field, path) and len(field) > best_len:
+                best, best_len = source, len(field)
+    return best
+
+
 def _covers(field: str, path: str) -> bool:
     return path == field or path.startswith(field + ".")
 
 
 def coverage_problems(spec: BaseModel, sources: Iterable[Source], *,
-                      derived: Iterable[str] = (), skip: Iterable[str] = ()) -> list[str]:
+                      derived: Iterable[str] = ()) -> list[str]:
     """Numbers stated without a source, and source fields that name nothing.
 
     Returns:
@@ -88,7 +102,7 @@ def coverage_problems(spec: BaseModel, sources: Iterable[Source], *,
     sources = tuple(sources)
     derived = tuple(derived)
     covered = [f for s in sources for f in s.fields]
-    stated = [p for p in numeric_paths(spec, skip=skip) if p not in derived]
+    stated = [p for p in numeric_paths(spec) if p not in derived]
     problems = [f"{path}: no source given for this number (add the path to the fields of an "
                 f"entry in sources)" for path in stated
                 if not any(_covers(c, path) for c in covered)]

@@ -22,6 +22,7 @@ __all__ = [
     "Power",
     "Quantity",
     "Seconds",
+    "format_quantity",
     "parse_quantity",
 ]
 
@@ -114,3 +115,25 @@ OpsPerSecond = Annotated[float, _validator("ops_s")]
 Seconds = Annotated[float, _validator("seconds")]
 Power = Annotated[float, _validator("power")]
 Frequency = Annotated[float, _validator("frequency")]
+
+
+_FORMAT: dict[Quantity, tuple[str, tuple[tuple[float, str], ...]]] = {
+    "bytes": ("B", ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"))),
+    "bandwidth": ("B/s", ((1e9, "GB/s"), (1e6, "MB/s"), (1e3, "kB/s"))),
+    "ops_s": ("OPS", ((1e12, "TOPS"), (1e9, "GOPS"), (1e6, "MOPS"))),
+    "seconds": ("s", ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))),
+    "power": ("W", ((1.0, "W"), (1e-3, "mW"), (1e-6, "uW"))),
+    "frequency": ("Hz", ((1e9, "GHz"), (1e6, "MHz"), (1e3, "kHz"))),
+}
+
+
+def format_quantity(value: float, quantity: Quantity, *, digits: int = 3) -> str:
+    """``value`` (SI base units) with the largest unit that keeps it >= 1: ``'25.6 GB/s'``.
+
+    The result parses back with :func:`parse_quantity` to within ``digits`` significant digits.
+    """
+    base, scales = _FORMAT[quantity]
+    for factor, unit in scales:
+        if abs(value) >= factor:
+            return f"{value / factor:.{digits}g} {unit}"
+    return f"{value:.{digits}g} {base}" if value else f"0 {base}"

@@ -243,7 +243,8 @@ def devices_list(
         return
     table = Table(title="devices")
     for col in ("name", "kind", "peak", "memory bw", "on-chip", "link", "active W", "USD"):
-        table.add_column(col, justify="left" if col in ("name", "kind", "link") else "right")
+        table.add_column(col, justify="left" if col in ("name", "kind", "link") else "right",
+                         overflow="fold", no_wrap=col == "name")
     for name, d in sorted(cat.devices.items()):
         peak = ", ".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
         table.add_row(name, d.kind, peak, _fmt("mem_bw_bytes_s", d.mem_bw_bytes_s),
@@ -252,7 +253,7 @@ def devices_list(
     out.print(table)
     links = Table(title="links")
     for col in ("name", "bandwidth", "latency", "shared", "description"):
-        links.add_column(col)
+        links.add_column(col, no_wrap=col == "name")
     for name, link in sorted(cat.links.items()):
         links.add_row(name, _fmt("bandwidth_bytes_s", link.bandwidth_bytes_s),
                       _fmt("latency_s", link.latency_s), "yes" if link.shared else "no",
@@ -260,7 +261,7 @@ def devices_list(
     out.print(links)
     platforms = Table(title="platforms")
     for col in ("name", "host", "accelerators", "description"):
-        platforms.add_column(col)
+        platforms.add_column(col, no_wrap=col == "name")
     for name, p in sorted(cat.platforms.items()):
         platforms.add_row(name, ", ".join(p.host),
                           ", ".join(f"{g.count}x {a}" for a, g in p.accelerators.items()) or "-",
@@ -312,14 +313,18 @@ def devices_show(
     table.add_column("source")
     derived = set(getattr(spec, "derived", ()))
     sources = {s.id: s for s in spec.sources}
-    for path in sorted(set(numeric_paths(spec)) | derived, key=_field_order(spec)):
+    paths = set(numeric_paths(spec)) | derived
+    if fitted is not None:
+        paths |= set(numeric_paths(fitted))
+    for path in sorted(paths, key=_field_order(spec)):
         value = _value_at(spec, path)
         if path in derived:
             where = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
         else:
-            src = source_for(spec.sources, path)
+            src = source_for(spec.sources, path) or (
+                source_for(fitted.sources, path) if fitted is not None else None)
             where = f"{src.id} ({src.kind})" if src else "-"
-        row = [path, _fmt(path, value)]
+        row = [path, "-" if value is None else _fmt(path, value)]
         if fitted is not None:
             new = _value_at(fitted, path)
             row.append("" if new == value else _fmt(path, new))

@@ -16,7 +16,8 @@ from tests.workloads.onnx_cases import small_mlp
 
 def test_help_everywhere(capsys):
     for argv in (["--help"], ["workloads", "--help"], ["workloads", "show", "--help"],
-                 ["workloads", "export", "--help"]):
+                 ["workloads", "export", "--help"], ["devices", "--help"],
+                 ["devices", "show", "--help"], ["roofline", "--help"]):
         assert main(argv) == 0
     assert "Usage" in capsys.readouterr().out
 
@@ -119,3 +120,66 @@ def test_hostile_onnx_gets_one_clear_error(tmp_path, capsys, kind, says):
     assert str(path) in captured.err.replace("\n", "")
     assert says in captured.err.replace("\n", "")
     assert "Traceback" not in captured.err + captured.out
+
+
+def test_devices_list_and_json(capsys):
+    assert main(["devices"]) == 0
+    text = capsys.readouterr().out
+    for name in ("ncs2", "coral_usb", "usb3_hub", "zcu102"):
+        assert name in text
+    assert main(["devices", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["devices"]["coral_usb"]["onchip_mem_bytes"] == 8 * 2**20
+    assert set(data) == {"devices", "links", "platforms"}
+
+
+def test_devices_show_prints_every_number_with_its_source(capsys):
+    assert main(["devices", "show", "ncs2"]) == 0
+    text = capsys.readouterr().out
+    assert "peak_ops_s.fp16" in text and "1 TOPS" in text
+    assert "sources" in text and "(datasheet)" in text
+    assert main(["devices", "show", "usb3_hub"]) == 0
+    assert "shared: True" in capsys.readouterr().out
+    assert main(["devices", "show", "rpi4_cpu"]) == 0
+    assert "derived by the kind" in capsys.readouterr().out
+
+
+def test_devices_show_with_an_overlay(tmp_path, capsys):
+    overlay = tmp_path / "ncs2.overlay.yaml"
+    overlay.write_text("device: ncs2\nvalues: {efficiency.conv: 0.4, overhead_per_inference_s: "
+                       "2 ms}\nprovenance: {method: test}\n")
+    assert main(["devices", "show", "ncs2", "--overlay", str(overlay)]) == 0
+    text = capsys.readouterr().out
+    assert "fitted" in text and "2 ms" in text and "0.4" in text
+    overlay.write_text("device: ncs2\nvalues: {efficiency.conv: 4, clock: 1}\n")
+    assert main(["devices", "show", "ncs2", "--overlay", str(overlay)]) == 2
+    err = capsys.readouterr().err
+    assert "values.clock: not a fittable path" in err
+
+
+def test_devices_unknown_name_lists_known(capsys):
+    assert main(["devices", "show", "ncs3"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device, link or platform; known:" in err and "ncs2" in err
+    assert "Traceback" not in err
+
+
+def test_bad_user_catalog_is_one_error(tmp_path, capsys):
+    (tmp_path / "mine.yaml").write_text("base: ncs2\npeak_ops_s: {fp16: -1}\nslots: 0\n")
+    assert main(["devices", "--catalog", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "mine.yaml: peak_ops_s.fp16: must be > 0, got -1" in err
+    assert "mine.yaml: slots: must be > 0, got 0" in err
+    assert "Traceback" not in err
+
+
+def test_roofline_writes_png_and_svg(tmp_path, capsys):
+    assert main(["roofline", "ncs2", "mobilenet_v2", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "ridge at" in captured.out
+    png = tmp_path / "roofline_mobilenet_v2_ncs2_fp16.png"
+    svg = tmp_path / "roofline_mobilenet_v2_ncs2_fp16.svg"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "<svg" in svg.read_text()[:500]
+    assert main(["roofline", "ncs2", "resnet18", "--precision", "int8", "--no-plot"]) == 2
+    assert "ncs2 does not run int8; it runs fp16" in capsys.readouterr().err

@@ -1,0 +1,50 @@
+"""Benchmarks of the cost model (deselected by default; run with ``-m benchmark -s``).
+
+The search evaluates a model on a device thousands of times, so :func:`dse.cost.model_cost` is
+vectorised over layers. Baseline, measured in the same run: pricing the same layers one at a
+time with the scalar :func:`dse.cost.layer_time` (what a straightforward loop would do).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import dse
+from dse.cost import layer_time, model_cost
+from dse.devices import default_catalog
+
+pytestmark = pytest.mark.benchmark
+
+
+def _best_of(fn, repeat=5):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize(("name", "device"), [("resnet50", "ncs2"), ("mobilenet_v2", "coral_usb"),
+                                              ("bert_encoder", "rpi4_cpu"),
+                                              ("inception_v4", "dpu_b4096")])
+def test_model_cost_against_a_per_layer_loop(name, device):
+    cat = default_catalog()
+    spec = cat.device(device)
+    precision = spec.precisions[0]
+    w = dse.workload(name, precision=precision)
+    link = cat.link(spec.link) if spec.link else None
+    w.counts  # build the cached table once, outside the timing
+    graph = w.graph
+
+    def loop():
+        for node in w.order:
+            layer_time(graph.nodes[node], spec, precision, link=link)
+
+    baseline = _best_of(loop, repeat=2)
+    ours = _best_of(lambda: model_cost(w, spec, link=link, fallback=cat.device("rpi4_cpu")))
+    print(f"\n{name} on {device}: {w.nodes} layers, per-layer loop {baseline * 1e3:.1f} ms, "
+          f"model_cost {ours * 1e3:.2f} ms, ratio {ours / baseline:.3f}x")
+    assert ours > 0

@@ -183,9 +183,8 @@ def workloads_export(
     """Write a zoo model, with random weights, as an ONNX file (atomically)."""
     import onnx
 
-    from dse.workloads import zoo
-
     from dse.report.files import atomic_path
+    from dse.workloads import zoo
 
     model = zoo.build(name, seed=seed, **_parse_options(option or []))
     with atomic_path(output) as tmp:

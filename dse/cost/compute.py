@@ -126,5 +126,10 @@ def layer_time(layer: Mapping[str, Any], device: DeviceSpec, precision: str, *,
                             "fused": bool(layer.get("fused", False))}])
     where = np.array([weights if layer["weight_elems"] else "none"], dtype=object)
     row = layer_table(counts, device, precision, where, link=link, dvfs=dvfs).iloc[0]
-    return LayerCost(**{f: (str(row[f]) if f == "bound" else float(row[f]))
-                        for f in LayerCost.__dataclass_fields__})
+    return LayerCost(
+        ops=float(row["ops"]), traffic_bytes=float(row["traffic_bytes"]),
+        stream_bytes=float(row["stream_bytes"]), compute_s=float(row["compute_s"]),
+        memory_s=float(row["memory_s"]), stream_s=float(row["stream_s"]),
+        overhead_s=float(row["overhead_s"]), time_s=float(row["time_s"]),
+        intensity=float(row["intensity"]), attainable_ops_s=float(row["attainable_ops_s"]),
+        bound=str(row["bound"]))

@@ -117,11 +117,13 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
         ValueError: A link is needed and not given (a programming error, not bad input).
     """
     precision = precision or workload.precision
-    result = {"workload": workload.name, "device": device.name, "precision": precision}
+
+    def infeasible(reason: str) -> ModelCost:
+        return ModelCost(workload.name, device.name, precision, feasible=False, reason=reason)
+
     if precision not in device.peak_ops_s:
-        return ModelCost(**result, feasible=False,
-                         reason=f"{device.name} does not run {precision}; it runs "
-                                f"{', '.join(device.precisions)}")
+        return infeasible(f"{device.name} does not run {precision}; it runs "
+                          f"{', '.join(device.precisions)}")
     if device.link is not None and link is None:
         raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
     counts = workload.counts
@@ -134,22 +136,19 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
         missing = Counter(counts["op"][~supported])
         listing = ", ".join(f"{op} x{n}" for op, n in sorted(missing.items()))
         if device.on_unsupported == "infeasible":
-            return ModelCost(**result, feasible=False,
-                             reason=f"{device.name} does not support {listing}")
+            return infeasible(f"{device.name} does not support {listing}")
         if fallback is None:
-            return ModelCost(**result, feasible=False,
-                             reason=f"{device.name} falls back to {device.fallback_device!r} "
-                                    f"for {listing}, but no fallback device was given")
+            return infeasible(f"{device.name} falls back to {device.fallback_device!r} for "
+                              f"{listing}, but no fallback device was given")
         if precision not in fallback.peak_ops_s:
-            return ModelCost(**result, feasible=False,
-                             reason=f"fallback {fallback.name} does not run {precision}")
+            return infeasible(f"fallback {fallback.name} does not run {precision}")
         if device.on_unsupported == "fallback_layer":
             on_device = supported
         else:
             on_device = np.arange(len(counts)) < int(np.argmin(supported))
     placement = place_weights(counts, device, precision, mask=on_device)
     if placement.infeasible:
-        return ModelCost(**result, feasible=False, reason=placement.infeasible)
+        return infeasible(placement.infeasible)
     table = layer_table(counts, device, precision, placement.where, link=link, dvfs=dvfs)
     runs_on = np.where(on_device, device.name, fallback.name if fallback else "")
     if not on_device.all():
@@ -164,7 +163,8 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                         pd.DataFrame({"runs_on": runs_on, "weights": placement_where},
                                      index=counts.index), table], axis=1)
     segments = _segments(workload, device, layers, precision, link)
-    return ModelCost(**result, feasible=True, layers=layers.reset_index(drop=True),
+    return ModelCost(workload.name, device.name, precision, feasible=True,
+                     layers=layers.reset_index(drop=True),
                      segments=segments, onchip_weight_bytes=placement.onchip_bytes,
                      offchip_weight_bytes=placement.offchip_bytes)
 

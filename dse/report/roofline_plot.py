@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,20 +53,20 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
         eff_peak = roof.class_peaks_ops_s[str(cls)]
         if eff_peak < roof.peak_ops_s * 0.999:
             ax.axhline(eff_peak, color=colour, lw=0.8, ls="--")
-        for supported, streamed, marker_kw in (
-                (True, False, {"marker": "o"}),
-                (True, True, {"marker": "o", "facecolors": "none"}),
-                (False, False, {"marker": "x"}), (False, True, {"marker": "x"})):
+        label: str | None = str(cls)  # once per class, whichever marker comes first
+        for supported, streamed in ((True, False), (True, True), (False, False), (False, True)):
             pts = group[(group["supported"] == supported) &
                         ((group["weights"] == "link") == streamed)]
-            if len(pts):
-                kw = dict(marker_kw)
-                if kw.get("facecolors") == "none":
-                    kw["edgecolors"] = colour
-                else:
-                    kw["color"] = colour
-                ax.scatter(pts["intensity"], pts["achieved_ops_s"], s=22, alpha=0.8,
-                           label=f"{cls}" if supported and not streamed else None, **kw)
+            if not len(pts):
+                continue
+            kw: dict[str, Any] = {"marker": "o" if supported else "x"}
+            if supported and streamed:
+                kw.update(facecolors="none", edgecolors=colour)
+            else:
+                kw.update(color=colour)
+            ax.scatter(pts["intensity"], pts["achieved_ops_s"], s=22, alpha=0.8, label=label,
+                       **kw)
+            label = None
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
@@ -87,7 +88,7 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
         ax.text(0.01, 0.01, "; ".join(notes), transform=ax.transAxes, fontsize=8,
                 va="bottom", color="dimgrey")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     written = []
     stem = Path(stem)
     try:

@@ -9,6 +9,7 @@ in an :class:`~dse.devices.overlay.Overlay` applied on top.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -202,7 +203,7 @@ class DeviceSpec(Frozen):
             elif s[0] != 1.0:
                 problems.append(f"slot_speedup: first entry (one slot busy) must be 1, "
                                 f"got {s[0]:g}")
-            elif any(b < a for a, b in zip(s, s[1:], strict=False)):
+            elif any(b < a for a, b in itertools.pairwise(s)):
                 problems.append(f"slot_speedup: must not decrease, got {list(s)}")
             elif any(x > k + 1 for k, x in enumerate(s)):
                 problems.append(f"slot_speedup: k busy slots cannot be more than k times "

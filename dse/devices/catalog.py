@@ -159,12 +159,20 @@ class Catalog:
                                      f"{', '.join(hosts)}")])
         groups = dict(base.accelerators)
         for device, group in (accelerators or {}).items():
-            g = AcceleratorGroup.model_validate(group)
+            g, problems = validate(AcceleratorGroup, group if isinstance(group, Mapping) else
+                                   {"count": group}, file="platform",
+                                   prefix=f"accelerators.{device}")
+            if g is None:
+                raise SpecError(problems)
             groups[device] = AcceleratorGroup(count=g.count, link=g.link or link)
         parts = [base.name, *(f"{g.count}x{d}" for d, g in groups.items()
                               if d not in base.accelerators or groups[d] != base.accelerators[d])]
-        platform = base.model_copy(update={"name": name or "+".join(parts),
-                                           "accelerators": groups})
+        data = base.model_dump(exclude_unset=True)
+        data.update(name=name or "+".join(parts),
+                    accelerators={d: g.model_dump() for d, g in groups.items()})
+        platform, problems = validate(PlatformSpec, data, file="platform")
+        if platform is None:
+            raise SpecError(problems)
         problems = self.platform_problems(platform, file="platform")
         if problems:
             raise SpecError(problems)

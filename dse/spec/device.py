@@ -239,6 +239,32 @@ class DeviceSpec(Frozen):
         k = max(1, min(busy_slots, self.slots))
         return self.slot_speedup[k - 1] if self.slot_speedup is not None else float(k)
 
+    def with_changes(self, reason: str, **changes: Any) -> DeviceSpec:
+        """A what-if copy: this device with some fields changed, validated again.
+
+        Derived values follow (a new ``clock_hz`` gives a new derived peak). The changed fields
+        are sourced to an ``assumption`` citing ``reason``; ``self`` is unchanged.
+
+        Example:
+            ``tpu.with_changes("twice the parameter memory", onchip_mem_bytes="16 MiB")``
+
+        Raises:
+            SpecError: A changed value is invalid (the message names the field).
+        """
+        from dse.errors import SpecError
+        from dse.spec.loading import validate
+
+        data = self.model_dump(exclude_unset=True)
+        data.update(changes)
+        fields = [name for name, value in changes.items() if value is not None]
+        if fields:
+            data["sources"] = [{"id": f"what-if-{len(self.sources)}", "kind": "assumption",
+                                "cite": reason, "fields": fields}, *data["sources"]]
+        spec, problems = validate(DeviceSpec, data, file=f"{self.name} (what-if)")
+        if spec is None:
+            raise SpecError(problems)
+        return spec
+
     def source_of(self, path: str) -> Source | None:
         """The source covering one spec path, if any (the most specific one)."""
         return source_for(self.sources, path)

@@ -97,13 +97,13 @@ def _message(error: Any, model: type[BaseModel], loc: list[str]) -> str:
         return f"must have at least {ctx.get('min_length')} entries, {got}"
     if kind == "too_long":
         return f"must have at most {ctx.get('max_length')} entries, {got}"
+    if kind == "string_pattern_mismatch":
+        return f"expected lower-case letters, digits, '_', '.', '-', {got}"
     if kind.startswith(("int_", "float_", "bool_", "string_", "dict_", "tuple_", "list_")):
         expected = kind.split("_")[0].replace("dict", "mapping").replace("tuple", "list")
         if kind.endswith("_from_float"):
             return f"expected a whole number, {got}"
         return f"expected a {expected}, {got}"
-    if kind == "string_pattern_mismatch":
-        return f"expected lower-case letters, digits, '_', '.', '-', {got}"
     return f"{error['msg']}, {got}"
 
 

@@ -81,7 +81,7 @@ class PlatformSpec(Frozen):
     NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({"name", "description", "host",
                                                        "accelerators", "sources", "notes"})
 
-    name: str = Field(min_length=1, pattern=_NAME)
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.+\-]*$")  # + for composed
     description: str = ""
     host: dict[str, PositiveInt] = Field(min_length=1)
     accelerators: dict[str, AcceleratorGroup] = Field(default_factory=dict)

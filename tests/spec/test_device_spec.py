@@ -197,3 +197,17 @@ def test_specs_are_frozen(tmp_path):
     spec = load(tmp_path).device("npu")
     with pytest.raises(Exception, match="frozen"):
         spec.slots = 4  # type: ignore[misc]
+
+
+def test_what_if_copies_are_validated_and_sourced(tmp_path):
+    cat = load(tmp_path)
+    host = cat.device("cpu")
+    faster = host.with_changes("overclocked to 3 GHz", clock_hz="3 GHz")
+    assert faster.peak_ops_s["fp32"] == 2 * host.peak_ops_s["fp32"]
+    assert faster.source_of("clock_hz").kind == "assumption"
+    assert faster.source_of("clock_hz").cite == "overclocked to 3 GHz"
+    assert host.clock_hz == 1.5e9
+    with pytest.raises(SpecError, match=r"cpu \(what-if\): onchip_mem_bytes: must be >= 0"):
+        host.with_changes("broken", onchip_mem_bytes=-1)
+    with pytest.raises(SpecError, match=r"platform: accelerators.npu.count: must be >= 0, got -2"):
+        cat.compose("cpu", {"npu": -2})

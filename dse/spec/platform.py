@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, model_validator
 
-from dse.spec.sources import Frozen, Source, coverage_problems
+from dse.spec.sources import Frozen, Source, Sourced
 from dse.spec.units import Bandwidth, Power, Seconds
 
 __all__ = ["AcceleratorGroup", "LinkSpec", "PlatformSpec"]
@@ -24,7 +24,7 @@ __all__ = ["AcceleratorGroup", "LinkSpec", "PlatformSpec"]
 _NAME = r"^[a-z0-9][a-z0-9_.\-]*$"
 
 
-class LinkSpec(Frozen):
+class LinkSpec(Sourced):
     """One interconnect type.
 
     Attributes:
@@ -45,12 +45,6 @@ class LinkSpec(Frozen):
     sources: tuple[Source, ...] = Field(min_length=1)
     notes: str = ""
 
-    @model_validator(mode="after")
-    def _sourced(self) -> LinkSpec:
-        problems = coverage_problems(self, self.sources)
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
 
 
 class AcceleratorGroup(Frozen):
@@ -65,7 +59,7 @@ class AcceleratorGroup(Frozen):
         return {"count": data} if isinstance(data, int) and not isinstance(data, bool) else data
 
 
-class PlatformSpec(Frozen):
+class PlatformSpec(Sourced):
     """A host plus accelerators plus what they share.
 
     Attributes:
@@ -91,9 +85,3 @@ class PlatformSpec(Frozen):
     sources: tuple[Source, ...] = ()
     notes: str = ""
 
-    @model_validator(mode="after")
-    def _sourced(self) -> PlatformSpec:
-        problems = coverage_problems(self, self.sources)
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self

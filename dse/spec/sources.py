@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["Frozen", "Source", "SourceKind", "coverage_problems", "numeric_paths", "source_for"]
+__all__ = ["Frozen", "Source", "SourceKind", "Sourced", "coverage_problems", "numeric_paths", "source_for"]
 
 SourceKind = Literal["datasheet", "paper", "measured", "derived", "estimate", "assumption",
                      "fitted"]
@@ -46,6 +46,19 @@ class Source(Frozen):
     cite: str = Field(min_length=1)
     url: str | None = None
     fields: tuple[str, ...] = Field(min_length=1)
+
+
+class Sourced(Frozen):
+    """A spec whose every stated number must be covered by one of its ``sources``."""
+
+    sources: tuple[Source, ...] = ()
+
+    @model_validator(mode="after")
+    def _every_number_sourced(self) -> Sourced:
+        problems = coverage_problems(self, self.sources)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
 
 def numeric_paths(spec: BaseModel) -> list[str]:

@@ -9,24 +9,15 @@ layer (the least any per-layer implementation must do; no placement, fusion or f
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import dse
 from dse.cost import layer_time, model_cost
 from dse.devices import default_catalog
+from tests.benchmarks.timing import best_of
 
 pytestmark = pytest.mark.benchmark
 
-
-def _best_of(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.mark.parametrize(("name", "device"), [("resnet50", "ncs2"), ("mobilenet_v2", "coral_usb"),
@@ -55,9 +46,9 @@ def test_model_cost_against_a_per_layer_loop(name, device):
             total += max(d["ops"] / peak, moved / bw)
         return total
 
-    baseline = _best_of(loop, repeat=2)
-    floor = _best_of(bare)
-    ours = _best_of(lambda: model_cost(w, spec, link=link, fallback=cat.device("rpi4_cpu")))
+    baseline = best_of(loop, repeat=2)
+    floor = best_of(bare)
+    ours = best_of(lambda: model_cost(w, spec, link=link, fallback=cat.device("rpi4_cpu")))
     print(f"\n{name} on {device}: {w.nodes} layers, model_cost {ours * 1e3:.2f} ms; "
           f"layer_time loop {baseline * 1e3:.1f} ms (ratio {ours / baseline:.3f}x); bare "
           f"float loop {floor * 1e3:.2f} ms (ratio {ours / floor:.2f}x)")

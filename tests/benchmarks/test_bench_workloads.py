@@ -11,32 +11,24 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 
 import onnx
 import pytest
 
 import dse
 from dse.workloads import zoo
+from tests.benchmarks.timing import best_of
 
 pytestmark = pytest.mark.benchmark
 
-
-def _best_of(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "bert_encoder", "inception_v4"])
 def test_frontend_speed_against_onnx_load(name, tmp_path):
     path = tmp_path / f"{name}.onnx"
     onnx.save(zoo.build(name), str(path))
-    baseline = _best_of(lambda: onnx.load(str(path)))
-    ours = _best_of(lambda: dse.workload(path))
+    baseline = best_of(lambda: onnx.load(str(path)))
+    ours = best_of(lambda: dse.workload(path))
     nodes = dse.workload(path).nodes
     print(f"\n{name}: {nodes} nodes, onnx.load {baseline * 1e3:.1f} ms, dse.workload "
           f"{ours * 1e3:.1f} ms, ratio {ours / baseline:.2f}x")

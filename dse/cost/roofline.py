@@ -25,6 +25,8 @@ class Roofline:
         ridge_intensity: Ops per byte where the two meet.
         class_peaks_ops_s: Compute ceiling of each op class present, at the device's
             efficiency for that class.
+        placement_problem: Why the weights cannot be placed at all (the layers are still
+            priced, as if they could); empty if they can.
         layers: Per layer: name, op, op_class, supported, weights (placement) and the columns of
             :func:`dse.cost.compute.layer_table`, plus ``achieved_ops_s`` (ops / time).
     """
@@ -36,6 +38,7 @@ class Roofline:
     mem_bw_bytes_s: float
     layers: pd.DataFrame
     class_peaks_ops_s: dict[str, float]
+    placement_problem: str = ""
 
     @property
     def ridge_intensity(self) -> float:
@@ -69,4 +72,4 @@ def roofline(workload: Workload, device: DeviceSpec, precision: str | None = Non
     peak = device.peak_ops_s[precision] * clock_scale(device, dvfs)
     classes = {str(c): peak * device.efficiency_for(str(c)) for c in counts["op_class"].unique()}
     return Roofline(device.name, workload.name, precision, peak, device.mem_bw_bytes_s,
-                    layers.reset_index(drop=True), classes)
+                    layers.reset_index(drop=True), classes, placement.infeasible)

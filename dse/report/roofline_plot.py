@@ -24,7 +24,8 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
     compute ceilings at the device's per-op-class efficiency. Each layer is a point at its
     intensity and achieved ops/s, coloured by op class; layers the device does not support are
     crosses, layers whose weights stream over the link are hollow. Layers with no memory traffic
-    of their own (fused into the layer before) or no arithmetic are counted in the caption.
+    of their own (fused into the layer before) or no arithmetic are counted in the caption, and
+    a model whose weights cannot be placed at all says so.
 
     Returns:
         The files written.
@@ -84,9 +85,12 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
         notes.append(f"x = unsupported on this device ({int((~layers['supported']).sum())})")
     if (layers["weights"] == "link").any():
         notes.append("hollow = weights streamed over the link")
+    if roof.placement_problem:
+        notes.insert(0, f"INFEASIBLE: {roof.placement_problem}")
     if notes:
-        ax.text(0.01, 0.01, "; ".join(notes), transform=ax.transAxes, fontsize=8,
-                va="bottom", color="dimgrey")
+        # Above the memory roof nothing can sit, so the upper left is free for text.
+        ax.text(0.01, 0.99, "\n".join(notes), transform=ax.transAxes, fontsize=8, va="top",
+                color="firebrick" if roof.placement_problem else "dimgrey", wrap=True)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     written = []

@@ -1,0 +1,109 @@
+"""SimPy resources for hardware that SimPy does not model directly.
+
+Devices with concurrency slots and host cores are plain ``simpy.Resource`` s. A link or a DRAM
+bus is different: concurrent transfers do not queue behind a lock, they *share* the bandwidth.
+:class:`SharedBandwidth` is that resource (processor sharing): with ``k`` transfers in flight each
+moves at ``bandwidth / k``, so a transfer slows down while others run and speeds up when they
+end.
+"""
+
+from __future__ import annotations
+
+import simpy
+
+__all__ = ["SharedBandwidth"]
+
+# Bytes left below which a transfer counts as done (float error of the rate arithmetic).
+_EPS_BYTES = 1e-6
+
+
+class SharedBandwidth:
+    """A link or memory bus whose bandwidth is shared equally by the transfers in flight.
+
+    ``yield link.transfer(nbytes)`` waits ``latency_s`` (the fixed cost of a transfer, not
+    shared), then moves ``nbytes`` at an equal share of the bandwidth, re-shared whenever a
+    transfer starts or ends. Events are scheduled with callbacks only: one pending timer for
+    the next completion, replaced when the set of transfers changes.
+
+    Args:
+        env: The SimPy environment.
+        bandwidth_bytes_s: Total sustained bandwidth.
+        latency_s: Fixed cost of each transfer.
+        name: For traces and metrics.
+
+    Attributes:
+        busy_s: Time with at least one transfer moving data (utilization = busy_s / now).
+        bytes_moved: Payload bytes delivered so far.
+        transfers: Transfers completed so far.
+    """
+
+    def __init__(self, env: simpy.Environment, bandwidth_bytes_s: float, latency_s: float = 0.0,
+                 name: str = "") -> None:
+        if bandwidth_bytes_s <= 0 or latency_s < 0:
+            raise ValueError(f"need bandwidth > 0 and latency >= 0, got {bandwidth_bytes_s}, "
+                             f"{latency_s}")
+        self.env = env
+        self.bandwidth_bytes_s = float(bandwidth_bytes_s)
+        self.latency_s = float(latency_s)
+        self.name = name
+        self.busy_s = 0.0
+        self.bytes_moved = 0.0
+        self.transfers = 0
+        self._active: dict[simpy.Event, list[float]] = {}  # done event -> [left, total]
+        self._last = env.now
+        self._version = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Transfers currently moving data (after their latency)."""
+        return len(self._active)
+
+    def transfer(self, nbytes: float) -> simpy.Event:
+        """An event that succeeds when ``nbytes`` have been moved (immediately for 0 bytes)."""
+        if nbytes < 0:
+            raise ValueError(f"nbytes must be >= 0, got {nbytes}")
+        done = self.env.event()
+        if nbytes == 0:
+            done.succeed()
+        elif self.latency_s:
+            self.env.timeout(self.latency_s).callbacks.append(
+                lambda _: self._join(done, float(nbytes)))
+        else:
+            self._join(done, float(nbytes))
+        return done
+
+    def _advance(self) -> None:
+        """Move every active transfer forward to ``now`` at the share it had."""
+        elapsed = self.env.now - self._last
+        if self._active and elapsed > 0:
+            share = self.bandwidth_bytes_s * elapsed / len(self._active)
+            for state in self._active.values():
+                state[0] -= share
+            self.busy_s += elapsed
+        self._last = self.env.now
+
+    def _join(self, done: simpy.Event, nbytes: float) -> None:
+        self._advance()
+        self._active[done] = [nbytes, nbytes]
+        self._schedule()
+
+    def _schedule(self) -> None:
+        self._version += 1
+        if not self._active:
+            return
+        version = self._version
+        rate = self.bandwidth_bytes_s / len(self._active)
+        first = max(0.0, min(state[0] for state in self._active.values()))
+        self.env.timeout(first / rate).callbacks.append(lambda _: self._complete(version))
+
+    def _complete(self, version: int) -> None:
+        if version != self._version:
+            return  # the set of transfers changed since this timer was set
+        self._advance()
+        finished = [done for done, (left, total) in self._active.items()
+                    if left <= max(_EPS_BYTES, 1e-12 * total)]
+        for done in finished:
+            self.bytes_moved += self._active.pop(done)[1]
+            self.transfers += 1
+            done.succeed()
+        self._schedule()

@@ -4,7 +4,9 @@ Devices with concurrency slots and host cores are plain ``simpy.Resource`` s. A 
 bus is different: concurrent transfers do not queue behind a lock, they *share* the bandwidth.
 :class:`SharedBandwidth` is that resource (processor sharing): with ``k`` transfers in flight each
 moves at ``bandwidth / k``, so a transfer slows down while others run and speeds up when they
-end.
+end. A transfer may have a rate cap of its own (a device cannot read DRAM faster than its own
+memory interface); the bandwidth is then shared max-min fairly: capped transfers get their cap,
+the others split what is left.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ class SharedBandwidth:
         name: For traces and metrics.
 
     Attributes:
-        busy_s: Time with at least one transfer moving data (utilization = busy_s / now).
+        busy_s: Time with at least one transfer moving data.
+        busy_bytes_s: Integral of the rate in use over time (bandwidth utilization =
+            busy_bytes_s / (bandwidth x now); equals ``bytes_moved`` once transfers are done).
         bytes_moved: Payload bytes delivered so far.
         transfers: Transfers completed so far.
     """
@@ -47,9 +51,10 @@ class SharedBandwidth:
         self.latency_s = float(latency_s)
         self.name = name
         self.busy_s = 0.0
+        self.busy_bytes_s = 0.0
         self.bytes_moved = 0.0
         self.transfers = 0
-        self._active: dict[simpy.Event, list[float]] = {}  # done event -> [left, total]
+        self._active: dict[simpy.Event, list[float]] = {}  # done -> [left, total, cap, rate]
         self._last = env.now
         self._version = 0
 
@@ -58,49 +63,61 @@ class SharedBandwidth:
         """Transfers currently moving data (after their latency)."""
         return len(self._active)
 
-    def transfer(self, nbytes: float) -> simpy.Event:
-        """An event that succeeds when ``nbytes`` have been moved (immediately for 0 bytes)."""
-        if nbytes < 0:
-            raise ValueError(f"nbytes must be >= 0, got {nbytes}")
+    def transfer(self, nbytes: float, *, max_rate: float | None = None) -> simpy.Event:
+        """An event that succeeds when ``nbytes`` have been moved (immediately for 0 bytes).
+
+        Args:
+            nbytes: Payload bytes.
+            max_rate: The most this transfer can take, bytes/s (default: the whole bandwidth).
+        """
+        if nbytes < 0 or (max_rate is not None and max_rate <= 0):
+            raise ValueError(f"nbytes must be >= 0 and max_rate > 0, got {nbytes}, {max_rate}")
         done = self.env.event()
+        cap = self.bandwidth_bytes_s if max_rate is None else min(max_rate,
+                                                                  self.bandwidth_bytes_s)
         if nbytes == 0:
             done.succeed()
         elif self.latency_s:
             self.env.timeout(self.latency_s).callbacks.append(
-                lambda _: self._join(done, float(nbytes)))
+                lambda _: self._join(done, float(nbytes), cap))
         else:
-            self._join(done, float(nbytes))
+            self._join(done, float(nbytes), cap)
         return done
 
     def _advance(self) -> None:
-        """Move every active transfer forward to ``now`` at the share it had."""
+        """Move every active transfer forward to ``now`` at the rate it had."""
         elapsed = self.env.now - self._last
         if self._active and elapsed > 0:
-            share = self.bandwidth_bytes_s * elapsed / len(self._active)
             for state in self._active.values():
-                state[0] -= share
+                state[0] -= state[3] * elapsed
             self.busy_s += elapsed
+            self.busy_bytes_s += elapsed * sum(state[3] for state in self._active.values())
         self._last = self.env.now
 
-    def _join(self, done: simpy.Event, nbytes: float) -> None:
+    def _join(self, done: simpy.Event, nbytes: float, cap: float) -> None:
         self._advance()
-        self._active[done] = [nbytes, nbytes]
+        self._active[done] = [nbytes, nbytes, cap, 0.0]
         self._schedule()
 
     def _schedule(self) -> None:
         self._version += 1
         if not self._active:
             return
+        # Max-min fair shares (water filling): the smallest caps are met first.
+        left_bw, left_n = self.bandwidth_bytes_s, len(self._active)
+        for state in sorted(self._active.values(), key=lambda s: s[2]):
+            state[3] = min(state[2], left_bw / left_n)
+            left_bw -= state[3]
+            left_n -= 1
         version = self._version
-        rate = self.bandwidth_bytes_s / len(self._active)
-        first = max(0.0, min(state[0] for state in self._active.values()))
-        self.env.timeout(first / rate).callbacks.append(lambda _: self._complete(version))
+        first = min(max(0.0, s[0]) / s[3] for s in self._active.values())
+        self.env.timeout(first).callbacks.append(lambda _: self._complete(version))
 
     def _complete(self, version: int) -> None:
         if version != self._version:
             return  # the set of transfers changed since this timer was set
         self._advance()
-        finished = [done for done, (left, total) in self._active.items()
+        finished = [done for done, (left, total, _, _) in self._active.items()
                     if left <= max(_EPS_BYTES, 1e-12 * total)]
         for done in finished:
             self.bytes_moved += self._active.pop(done)[1]

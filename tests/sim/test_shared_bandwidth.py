@@ -88,3 +88,41 @@ def test_simultaneous_start_finishes_in_size_order_and_last_at_total_over_bandwi
             if sizes_[a] < sizes_[b]:
                 assert log[a] <= log[b] * (1 + 1e-9)  # the smaller never finishes later
     assert max(log.values()) == pytest.approx(sum(sizes_) / bw, rel=1e-9)
+
+
+def test_capped_transfers_share_max_min_fairly():
+    env = simpy.Environment()
+    bus = SharedBandwidth(env, 100.0)
+    log = {}
+
+    def one(name, nbytes, cap):
+        yield bus.transfer(nbytes, max_rate=cap)
+        log[name] = env.now
+
+    env.process(one("slow", 20, 10.0))    # capped at 10 B/s: 2 s
+    env.process(one("fast", 180, None))   # gets the other 90 B/s: 2 s
+    env.run()
+    assert log == {"slow": pytest.approx(2.0), "fast": pytest.approx(2.0)}
+    assert bus.busy_bytes_s == pytest.approx(200.0)
+    with pytest.raises(ValueError, match="max_rate > 0"):
+        bus.transfer(1, max_rate=0)
+
+
+@settings(max_examples=40)
+@given(st.lists(st.tuples(st.floats(1, 1e3), st.floats(0.5, 50)), min_size=1, max_size=8),
+       st.floats(1, 100))
+def test_caps_are_never_exceeded_and_the_bus_never_beats_its_bandwidth(flows, bw):
+    env = simpy.Environment()
+    bus = SharedBandwidth(env, bw)
+    log = {}
+
+    def one(i, nbytes, cap):
+        yield bus.transfer(nbytes, max_rate=cap)
+        log[i] = env.now
+
+    for i, (nbytes, cap) in enumerate(flows):
+        env.process(one(i, nbytes, cap))
+    env.run()
+    for i, (nbytes, cap) in enumerate(flows):
+        assert log[i] >= nbytes / min(cap, bw) * (1 - 1e-9)
+    assert max(log.values()) >= sum(n for n, _ in flows) / bw * (1 - 1e-9)

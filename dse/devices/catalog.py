@@ -16,6 +16,7 @@ lists every problem of every file.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -217,6 +218,20 @@ class Catalog:
                 problems.append(Problem(file, at("accelerators", name, "link"),
                                         _unknown(self.links, str(link), "link")))
         return problems
+
+    def with_devices(self, devices: Mapping[str, DeviceSpec]) -> Catalog:
+        """A copy of this catalog with more devices (what-ifs of an experiment).
+
+        Raises:
+            SpecError: A name is already in the catalog.
+        """
+        clash = sorted(set(devices) & set(self.devices))
+        if clash:
+            raise SpecError([Problem("catalog", name, "already a catalog device")
+                             for name in clash])
+        extended = copy.copy(self)
+        extended.devices = {**self.devices, **devices}
+        return extended
 
     def attached_link(self, platform: PlatformSpec, accelerator: str) -> LinkSpec:
         """The link type an accelerator group of a platform is attached to."""

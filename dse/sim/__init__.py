@@ -1,5 +1,14 @@
-"""The discrete-event simulator: SimPy orchestration only (costs come from :mod:`dse.cost`)."""
+"""The discrete-event simulator: SimPy orchestration only (costs come from :mod:`dse.cost`).
 
+``plan`` turns a configuration into workers and resources, ``policies`` decide the workers,
+``engine`` runs them on SimPy, ``bound`` bounds them in closed form, ``run`` ties it together.
+"""
+
+from dse.sim.bound import Bound, bound
+from dse.sim.engine import SimResult, Simulation
+from dse.sim.plan import Plan, build_plan
 from dse.sim.resources import SharedBandwidth
+from dse.sim.run import Report, simulate
 
-__all__ = ["SharedBandwidth"]
+__all__ = ["Bound", "Plan", "Report", "SharedBandwidth", "SimResult", "Simulation", "bound",
+           "build_plan", "simulate"]

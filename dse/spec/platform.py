@@ -32,16 +32,19 @@ class LinkSpec(Sourced):
         latency_s: Fixed cost of one transfer (a USB round trip, a PCIe doorbell).
         shared: One instance shared by every device attached to it (a hub, a bus); otherwise
             every attached device gets a link of its own (a root port each).
+        shared_memory: Devices on this link work out of the platform's DRAM (an SoC bus, the
+            Zynq AXI ports), so their memory traffic counts against its ``dram_bw_bytes_s``.
     """
 
     NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({"name", "description", "shared",
-                                                       "sources", "notes"})
+                                                       "shared_memory", "sources", "notes"})
 
     name: str = Field(min_length=1, pattern=_NAME)
     description: str = ""
     bandwidth_bytes_s: Bandwidth = Field(gt=0)
     latency_s: Seconds = Field(default=0.0, ge=0)
     shared: bool = False
+    shared_memory: bool = False
     sources: tuple[Source, ...] = Field(min_length=1)
     notes: str = ""
 

@@ -1,0 +1,126 @@
+"""From a :class:`~dse.sim.engine.SimResult` to the metrics a user reads (pure functions).
+
+- Throughput is steady state: frames finishing after the warm-up frames, over the time from the
+  last warm-up completion to the last completion.
+- Latency is from arrival (closed loop: from when a worker takes the frame) to release; with a
+  reorder buffer a frame is released only after every earlier frame, and that wait counts.
+- Utilization of a device: time with at least one inference in flight over the makespan; of a
+  host cluster: core-seconds over cores x makespan; of a link: bytes over bandwidth x makespan.
+- Energy is the integral of power: every device of the platform draws idle power for the whole
+  run and active power while busy; a host cluster is busy for its core-seconds / cores (plus the
+  time it computes as a unit); the board draws its own idle power.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dse.cost import energy_j
+from dse.sim.engine import SimResult
+
+__all__ = ["Metrics", "summarize"]
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The metrics of one run. ``to_dict()`` gives the JSON form ``dse simulate --json`` prints.
+
+    Attributes:
+        frames: Per frame: arrival, start, done, release (after reordering), latency, unit.
+        utilization: Per resource (``device ncs2:0``, ``cores rpi4_cpu``, ``link usb3_hub``,
+            ``dram``): fraction of the makespan in use.
+        energy: Per powered part: joules over the run.
+    """
+
+    throughput_fps: float
+    latency_ms: dict[str, float]
+    utilization: dict[str, float]
+    frames_per_device: dict[str, int]
+    energy_per_inference_j: float
+    average_power_w: float
+    price_usd: float | None
+    makespan_s: float
+    sustained: bool | None
+    frames: pd.DataFrame = field(repr=False)
+    energy: dict[str, float] = field(repr=False)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "throughput_fps": self.throughput_fps,
+            "latency_ms": self.latency_ms,
+            "energy_per_inference_j": self.energy_per_inference_j,
+            "average_power_w": self.average_power_w,
+            "price_usd": self.price_usd,
+            "utilization": self.utilization,
+            "frames_per_device": self.frames_per_device,
+            "makespan_s": self.makespan_s,
+            "sustained": self.sustained,
+            "energy_j": self.energy,
+            "notes": list(self.notes),
+        }
+
+
+def summarize(result: SimResult) -> Metrics:
+    """Metrics of one simulation run (see the module docstring for the definitions)."""
+    plan = result.plan
+    stream = plan.config.stream
+    frames = result.frames.copy()
+    done = frames["done_s"].to_numpy(dtype=float)
+    frames["release_s"] = np.maximum.accumulate(done) if plan.ordered else done
+    frames["latency_s"] = frames["release_s"] - frames["arrival_s"]
+    warm = min(stream.warmup_frames, len(frames) - 2) if len(frames) > 2 else 0
+    release = np.sort(frames["release_s"].to_numpy())
+    steady = frames[frames["frame"] >= warm]
+    t0 = release[warm - 1] if warm > 0 else float(frames["start_s"].min())
+    span = release[-1] - t0
+    count = len(release) - warm
+    throughput = count / span if span > 0 else float("inf")
+    lat = steady["latency_s"].to_numpy() * 1e3
+    latency = {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
+               "p99": float(np.percentile(lat, 99)), "mean": float(lat.mean()),
+               "max": float(lat.max())}
+    makespan = result.makespan_s
+    util: dict[str, float] = {}
+    for name, d in result.devices.items():
+        util[f"device {name}"] = d["busy_s"] / makespan if makespan else 0.0
+    for name, d in result.cores.items():
+        util[f"cores {name}"] = d["load_s"] / (d["cores"] * makespan) if makespan else 0.0
+    for name, d in result.links.items():
+        util[f"link {name}"] = d["bytes"] / (d["bandwidth_bytes_s"] * makespan) \
+            if makespan else 0.0
+    if result.dram is not None:
+        util["dram"] = result.dram["bytes"] / (result.dram["bandwidth_bytes_s"] * makespan) \
+            if makespan else 0.0
+    energy: dict[str, float] = {}
+    dvfs = plan.config.execution.dvfs
+    for name, unit in plan.units.items():
+        busy = result.devices[name]["busy_s"]
+        if name in result.cores:
+            c = result.cores[name]
+            busy = min(makespan, busy + c["load_s"] / c["cores"])
+        energy[name] = energy_j(unit.spec, min(busy, makespan), makespan,
+                                dvfs=dvfs.get(unit.device))
+    energy["board"] = plan.board_idle_w * makespan
+    total = sum(energy.values())
+    per_device = frames.groupby("unit").size().to_dict() if len(frames) else {}
+    for name, d in result.devices.items():
+        if d["uses"] and name not in per_device:
+            per_device[name] = 0
+    holds = {n: int(d["uses"]) for n, d in result.devices.items() if d["uses"]}
+    frames_per_device = holds if plan.config.execution.policy in ("pipeline", "mapping") \
+        else {k: int(v) for k, v in per_device.items()}
+    sustained = None
+    if stream.fps is not None:
+        sustained = bool(throughput >= stream.fps * 0.99)
+    return Metrics(
+        throughput_fps=float(throughput), latency_ms=latency, utilization=util,
+        frames_per_device=frames_per_device,
+        energy_per_inference_j=total / max(len(frames), 1),
+        average_power_w=total / makespan if makespan else 0.0, price_usd=plan.price_usd,
+        makespan_s=makespan, sustained=sustained, frames=frames, energy=energy,
+        notes=plan.notes)

@@ -1,0 +1,137 @@
+"""Closed-form bound on steady-state throughput (no SimPy).
+
+Every worker ``w`` completes frames at some rate ``r_w``. Each resource caps the rates through
+what one frame demands of it:
+
+- a worker does one frame at a time: ``r_w x latency_w <= 1``;
+- a device with ``s`` usable slots: ``sum r_w x hold_w(device) <= speedup(s)``;
+- a host cluster: ``sum r_w x core_seconds_w(cluster) <= cores``;
+- a link or the shared DRAM: ``sum r_w x bytes_w <= bandwidth``;
+- frames flow: what leaves a queue equals what enters it; round-robin entry queues get equal
+  shares; an open-loop stream caps the total at its rate.
+
+The largest total rate under these linear constraints (a tiny linear program) bounds what any
+schedule can reach: the simulator never beats it, and matches it when one resource is the only
+one contended. The binding constraints name the bottleneck.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from dse.sim.plan import Plan, Route
+
+__all__ = ["Bound", "bound"]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The throughput bound and what limits it.
+
+    Attributes:
+        throughput_fps: Largest steady-state frame rate any schedule can reach.
+        bottlenecks: The constraints that bind, most utilised first (``device ncs2:0``,
+            ``link usb3_hub``, ``worker ncs2:0/0``, ``stream``).
+        rates: Frames per second per worker at the bound.
+        latency_s: Latency of one frame alone, per worker (its shortest possible latency).
+    """
+
+    throughput_fps: float
+    bottlenecks: tuple[str, ...]
+    rates: dict[str, float]
+    latency_s: dict[str, float]
+
+
+def _demands(route: Route, plan: Plan) -> dict[str, float]:
+    """Per-frame demand of a route on every resource, keyed ``kind name``."""
+    d: dict[str, float] = defaultdict(float)
+    for hold in route:
+        if hold.device is not None:
+            d[f"device {hold.device}"] += hold.time_s
+        if hold.driver is not None:
+            d[f"cores {hold.driver}"] += hold.time_s
+        for step in hold.steps:
+            if step.kind == "transfer":
+                d[f"link {step.resource}"] += step.nbytes
+            elif step.kind == "host" and step.resource != hold.driver:
+                d[f"cores {step.resource}"] += step.time_s
+            elif step.kind == "compute" and plan.dram_bw_bytes_s and step.dram_bytes:
+                d["dram"] += step.dram_bytes
+    return d
+
+
+def _capacity(key: str, plan: Plan) -> float:
+    kind, _, name = key.partition(" ")
+    if kind == "device":
+        unit = plan.units[name]
+        return unit.spec.speedup(unit.slots)
+    if kind == "cores":
+        return float(plan.cores[name])
+    if kind == "link":
+        return plan.links[name].bandwidth_bytes_s
+    return float(plan.dram_bw_bytes_s or np.inf)
+
+
+def bound(plan: Plan) -> Bound:
+    """The closed-form throughput bound of a plan (see the module docstring).
+
+    Multi-workload streams are bounded per worker on the average of the routes it runs; the
+    share of each workload is not constrained, which keeps this an upper bound.
+    """
+    workers = plan.workers
+    if plan.infeasible or not workers:
+        return Bound(0.0, ("infeasible",), {}, {})
+    n = len(workers)
+    demands, latency = [], {}
+    for w in workers:
+        routes = list(w.routes.values())
+        per = [_demands(r, plan) for r in routes]
+        keys = {k for d in per for k in d}
+        demands.append({k: float(np.mean([d.get(k, 0.0) for d in per])) for k in keys})
+        latency[w.name] = float(np.mean([sum(h.time_s for h in r) for r in routes]))
+    rows, rhs, names = [], [], []
+    for i, w in enumerate(workers):  # one frame at a time per worker
+        row = np.zeros(n)
+        row[i] = latency[w.name]
+        rows.append(row)
+        rhs.append(1.0)
+        names.append(f"worker {w.name}")
+    for key in sorted({k for d in demands for k in d}):
+        row = np.array([d.get(key, 0.0) for d in demands])
+        if row.any():
+            rows.append(row)
+            rhs.append(_capacity(key, plan))
+            names.append(key)
+    finishing = np.array([1.0 if w.sink is None else 0.0 for w in workers])
+    fps = plan.config.stream.fps
+    if fps is not None:
+        rows.append(finishing.copy())
+        rhs.append(fps)
+        names.append("stream")
+    eq_rows, eq_rhs = [], []
+    for q in plan.queues:
+        into = np.array([1.0 if w.sink == q else 0.0 for w in workers])
+        out = np.array([1.0 if w.source == q else 0.0 for w in workers])
+        if into.any():
+            eq_rows.append(into - out)
+            eq_rhs.append(0.0)
+    entries = plan.entry_queues
+    for a, b in zip(entries, entries[1:], strict=False):  # round robin: equal shares
+        eq_rows.append(np.array([(w.source == a) - (w.source == b) for w in workers], float))
+        eq_rhs.append(0.0)
+    res = linprog(-finishing, A_ub=np.array(rows), b_ub=np.array(rhs),
+                  A_eq=np.array(eq_rows) if eq_rows else None,
+                  b_eq=np.array(eq_rhs) if eq_rhs else None, bounds=[(0, None)] * n,
+                  method="highs")
+    if not res.success:  # cannot happen for a well-formed plan; keep the result honest
+        raise RuntimeError(f"bound: linear program failed: {res.message}")
+    rates = {w.name: float(r) for w, r in zip(workers, res.x, strict=True)}
+    used = np.array(rows) @ res.x
+    util = used / np.array(rhs)
+    binding = sorted((i for i in range(len(names)) if util[i] > 1 - 1e-6),
+                     key=lambda i: -util[i])
+    return Bound(float(finishing @ res.x), tuple(names[i] for i in binding), rates, latency)

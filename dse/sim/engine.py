@@ -1,0 +1,235 @@
+"""The SimPy engine: runs the workers of a :class:`~dse.sim.plan.Plan` on its resources.
+
+One SimPy primitive per hardware concept: a device's concurrency slots are a
+``simpy.Resource(capacity=slots)``, a host cluster's cores a ``simpy.Resource(capacity=cores)``,
+links and shared DRAM are :class:`~dse.sim.resources.SharedBandwidth`, queues between stages are
+``simpy.FilterStore`` s. Durations come from the plan (that is, from :mod:`dse.cost`); the engine
+only decides when things happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from dse.sim.plan import Hold, Plan, Step, Worker
+from dse.sim.resources import SharedBandwidth
+
+__all__ = ["Meter", "SimResult", "Simulation"]
+
+
+class Meter:
+    """Busy time of a resource: time with at least one user, and the integral of users."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = 0.0
+        self.busy_s = 0.0
+        self.load_s = 0.0
+        self.uses = 0
+
+    def change(self, now: float, delta: int) -> None:
+        elapsed = now - self.last
+        if self.count > 0:
+            self.busy_s += elapsed
+            self.load_s += self.count * elapsed
+        self.count += delta
+        self.last = now
+        if delta > 0:
+            self.uses += 1
+
+
+@dataclass
+class Frame:
+    id: int
+    workload: int
+    arrival: float | None
+    start: float | None = None
+    done: float | None = None
+    unit: str = ""
+
+
+@dataclass
+class SimResult:
+    """What a run produced: frame records, resource usage, and (optionally) the timeline.
+
+    Attributes:
+        frames: One row per frame: ``frame``, ``workload``, ``arrival_s``, ``start_s``,
+            ``done_s``, ``unit``.
+        makespan_s: Time of the last event.
+        devices / cores / links: Per resource: busy time, load, uses, capacity.
+        events: Timeline rows ``(track, name, start_s, end_s, frame)`` if traced.
+    """
+
+    plan: Plan
+    frames: pd.DataFrame
+    makespan_s: float
+    devices: dict[str, dict[str, float]]
+    cores: dict[str, dict[str, float]]
+    links: dict[str, dict[str, float]]
+    dram: dict[str, float] | None
+    events: list[tuple[str, str, float, float, int]] | None = field(default=None, repr=False)
+
+
+class Simulation:
+    """One run of one plan.
+
+    Args:
+        plan: What to run.
+        trace: Keep every step as a timeline event (for Chrome trace export).
+    """
+
+    def __init__(self, plan: Plan, *, trace: bool = False) -> None:
+        if plan.infeasible:
+            raise ValueError(f"cannot simulate an infeasible plan: {plan.infeasible}")
+        self.plan = plan
+        self.env = env = simpy.Environment()
+        stream = plan.config.stream
+        self.rng = np.random.default_rng(stream.seed)
+        self.jitter = stream.jitter
+        self.devices = {n: simpy.Resource(env, capacity=u.slots) for n, u in plan.units.items()}
+        self.cores = {c: simpy.Resource(env, capacity=n) for c, n in plan.cores.items()}
+        self.links = {n: SharedBandwidth(env, link.bandwidth_bytes_s, link.latency_s, n)
+                      for n, link in plan.links.items()}
+        self.dram = SharedBandwidth(env, plan.dram_bw_bytes_s, 0.0, "dram") \
+            if plan.dram_bw_bytes_s else None
+        depth = plan.config.execution.queue_depth
+        self.queues = {q: simpy.FilterStore(env, capacity=float("inf") if q in plan.entry_queues
+                                            else depth) for q in plan.queues}
+        self.device_meters = {n: Meter() for n in self.devices}
+        self.core_meters = {c: Meter() for c in self.cores}
+        self.last_workload: dict[str, int] = {}
+        self.finished: list[Frame] = []
+        self.events: list[tuple[str, str, float, float, int]] | None = [] if trace else None
+
+    # ----- processes -----------------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        """Run every frame to completion and return the records."""
+        for worker in self.plan.workers:
+            self.env.process(self._worker(worker))
+        self.env.process(self._arrivals())
+        self.env.run()
+        return self._result()
+
+    def _arrivals(self) -> Generator[simpy.Event, Any, None]:
+        stream = self.plan.config.stream
+        entry = self.plan.entry_queues
+        n_workloads = len(self.plan.config.workloads)
+        for i in range(stream.frames):
+            if stream.fps is not None and i > 0:
+                gap = 1.0 / stream.fps
+                if stream.arrival == "poisson":
+                    gap = float(self.rng.exponential(gap))
+                yield self.env.timeout(gap)
+            arrival = self.env.now if stream.fps is not None else None
+            yield self.queues[entry[i % len(entry)]].put(Frame(i, i % n_workloads, arrival))
+
+    def _worker(self, worker: Worker) -> Generator[simpy.Event, Any, None]:
+        queue = self.queues[worker.source]
+        routes = worker.routes
+        while True:
+            frame = yield queue.get(lambda f: f.workload in routes)
+            if frame.start is None:
+                frame.start = self.env.now
+                if frame.arrival is None:  # closed loop: a frame arrives when it is taken
+                    frame.arrival = self.env.now
+            for hold in routes[frame.workload]:
+                yield from self._hold(hold, frame)
+            if worker.sink is not None:
+                yield self.queues[worker.sink].put(frame)
+            else:
+                frame.done = self.env.now
+                frame.unit = worker.unit
+                self.finished.append(frame)
+
+    def _hold(self, hold: Hold, frame: Frame) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        device_req = core_req = None
+        if hold.device is not None:
+            device_req = self.devices[hold.device].request()
+            yield device_req
+            self.device_meters[hold.device].change(env.now, +1)
+        if hold.driver is not None:
+            core_req = self.cores[hold.driver].request()
+            yield core_req
+            self.core_meters[hold.driver].change(env.now, +1)
+        try:
+            if hold.device is not None:
+                last = self.last_workload.get(hold.device)
+                if hold.reload is not None and last is not None and last != frame.workload:
+                    yield from self._step(hold.reload, frame, hold)
+                self.last_workload[hold.device] = frame.workload
+            for step in hold.steps:
+                yield from self._step(step, frame, hold)
+        finally:
+            if core_req is not None and hold.driver is not None:
+                self.core_meters[hold.driver].change(env.now, -1)
+                self.cores[hold.driver].release(core_req)
+            if device_req is not None and hold.device is not None:
+                self.device_meters[hold.device].change(env.now, -1)
+                self.devices[hold.device].release(device_req)
+
+    def _step(self, step: Step, frame: Frame, hold: Hold) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        start = env.now
+        if step.kind == "transfer":
+            yield self.links[step.resource].transfer(step.nbytes)
+        elif step.kind == "compute":
+            t = step.time_s * self._noise()
+            device = self.devices[step.resource]
+            busy = max(1, device.count)
+            t *= busy / self.plan.units[step.resource].spec.speedup(busy)
+            if self.dram is not None and step.dram_bytes > 0 and t > 0:
+                yield self.dram.transfer(step.dram_bytes, max_rate=step.dram_bytes / t)
+            else:
+                yield env.timeout(t)
+        else:  # host work on a core: the driving core if this hold has one there
+            t = step.time_s * self._noise()
+            if hold.driver == step.resource:
+                yield env.timeout(t)
+            else:
+                cores, meter = self.cores[step.resource], self.core_meters[step.resource]
+                with cores.request() as req:
+                    yield req
+                    meter.change(env.now, +1)
+                    start = env.now
+                    yield env.timeout(t)
+                    meter.change(env.now, -1)
+        if self.events is not None:
+            self.events.append((step.resource, step.what or step.kind, start, env.now, frame.id))
+
+    def _noise(self) -> float:
+        if not self.jitter:
+            return 1.0
+        sigma = self.jitter
+        return float(self.rng.lognormal(-sigma * sigma / 2, sigma))
+
+    # ----- result --------------------------------------------------------------------------
+
+    def _result(self) -> SimResult:
+        now = self.env.now
+        for meter in [*self.device_meters.values(), *self.core_meters.values()]:
+            meter.change(now, 0)
+        frames = pd.DataFrame(
+            [(f.id, f.workload, f.arrival, f.start, f.done, f.unit) for f in self.finished],
+            columns=["frame", "workload", "arrival_s", "start_s", "done_s", "unit"],
+        ).sort_values("frame", ignore_index=True)
+        devices = {n: {"busy_s": m.busy_s, "load_s": m.load_s, "uses": m.uses,
+                       "slots": self.devices[n].capacity}
+                   for n, m in self.device_meters.items()}
+        cores = {c: {"busy_s": m.busy_s, "load_s": m.load_s, "uses": m.uses,
+                     "cores": self.cores[c].capacity} for c, m in self.core_meters.items()}
+        links = {n: {"busy_s": lk.busy_s, "bytes": lk.bytes_moved,
+                     "bandwidth_bytes_s": lk.bandwidth_bytes_s, "transfers": lk.transfers}
+                 for n, lk in self.links.items()}
+        dram = None
+        if self.dram is not None:
+            dram = {"busy_s": self.dram.busy_s, "bytes": self.dram.bytes_moved,
+                    "bandwidth_bytes_s": self.dram.bandwidth_bytes_s}
+        return SimResult(self.plan, frames, now, devices, cores, links, dram, self.events)

@@ -1,0 +1,392 @@
+"""From an experiment configuration to a plan: who does what, for how long (pure, no SimPy).
+
+A :class:`Plan` is the whole simulated system as data: the device instances and their slots, the
+host CPU clusters and their cores, the link instances, the shared DRAM, and the *workers*. A
+worker is a loop that takes a frame from a queue, runs a :class:`Route` on it and hands it on:
+a host thread feeding an NCS2, one component of a co-executing SoC, one stage of a pipeline.
+Execution policies (:mod:`dse.sim.policies`) only decide which workers exist; the simulator
+(:mod:`dse.sim.engine`) runs any set of workers, and :mod:`dse.sim.bound` bounds any set in closed
+form.
+
+Every duration comes from :mod:`dse.cost`; the plan never computes a cost itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from dse.cost import ModelCost, model_cost
+from dse.devices import Catalog, default_catalog
+from dse.errors import Problem, SpecError
+from dse.spec.device import DeviceSpec
+from dse.spec.experiment import ExperimentConfig, WorkloadRef
+from dse.spec.platform import LinkSpec, PlatformSpec
+from dse.workloads import Workload, workload
+
+__all__ = ["Hold", "Infeasible", "Plan", "PlanContext", "Route", "Step", "Unit", "Worker",
+           "build_plan"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One timed step of a frame.
+
+    Attributes:
+        kind: ``compute`` (on the device held), ``transfer`` (over a link instance) or ``host``
+            (on a core of a host cluster).
+        resource: Device instance, link instance or host cluster.
+        time_s: Duration on an idle platform (transfers: latency plus bytes at full bandwidth).
+        nbytes: Bytes moved (transfers).
+        dram_bytes: Bytes a compute step moves through the platform's shared DRAM.
+    """
+
+    kind: Literal["compute", "transfer", "host"]
+    resource: str
+    time_s: float
+    nbytes: float = 0.0
+    dram_bytes: float = 0.0
+    what: str = ""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Steps run while holding a slot of ``device`` (and, if ``driver``, a core of that host
+    cluster driving it). ``device=None``: host work that holds nothing but its own steps."""
+
+    device: str | None
+    driver: str | None
+    steps: tuple[Step, ...]
+    reload: Step | None = None  # weights to upload when the device last ran another workload
+
+    @property
+    def time_s(self) -> float:
+        return sum(s.time_s for s in self.steps)
+
+
+Route = tuple[Hold, ...]
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A loop: take a frame from ``source``, run its route, put it into ``sink`` (or finish).
+
+    Attributes:
+        routes: Workload index -> route; the worker only takes frames of these workloads.
+        unit: The device (or component) it stands for, for per-device frame counts.
+    """
+
+    name: str
+    source: str
+    sink: str | None
+    routes: Mapping[int, Route]
+    unit: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A device instance in the plan (``ncs2:0``) or a host cluster used as a compute unit."""
+
+    name: str
+    device: str
+    spec: DeviceSpec
+    link: str | None
+    driver: str | None
+    slots: int
+    shares_dram: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the simulator and the closed-form bound need, as data."""
+
+    config: ExperimentConfig
+    platform: PlatformSpec
+    units: Mapping[str, Unit]
+    clusters: Mapping[str, DeviceSpec]
+    cores: Mapping[str, int]
+    links: Mapping[str, LinkSpec]
+    dram_bw_bytes_s: float | None
+    workers: tuple[Worker, ...]
+    entry_queues: tuple[str, ...]
+    ordered: bool
+    workload_labels: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    price_usd: float | None = None
+    board_idle_w: float = 0.0
+    infeasible: str = ""
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        names = {*self.entry_queues, *(w.source for w in self.workers),
+                 *(w.sink for w in self.workers if w.sink)}
+        return tuple(sorted(names))
+
+
+@dataclass
+class PlanContext:
+    """What an execution policy builds its workers from.
+
+    Policies call :meth:`units`, :meth:`route` and friends; they never touch costs directly.
+    """
+
+    config: ExperimentConfig
+    catalog: Catalog
+    platform: PlatformSpec
+    base_dir: Path
+    notes: list[str] = field(default_factory=list)
+    _units: dict[str, Unit] = field(default_factory=dict)
+    _workloads: list[Workload] = field(default_factory=list)
+
+    # ----- platform ------------------------------------------------------------------------
+
+    @functools.cached_property
+    def clusters(self) -> dict[str, DeviceSpec]:
+        """Host CPU clusters in platform order (the first runs pre/post-processing)."""
+        return {name: self.catalog.device(name) for name in self.platform.host}
+
+    @property
+    def main_cluster(self) -> str:
+        return next(iter(self.clusters))
+
+    @functools.cached_property
+    def driver_cluster(self) -> str:
+        """The cluster whose cores drive accelerators: the smallest (the little cluster)."""
+        return min(self.clusters, key=lambda n: max(self.clusters[n].peak_ops_s.values()))
+
+    @functools.cached_property
+    def links(self) -> dict[str, LinkSpec]:
+        """Link instances: a shared link is one instance; others one per attached device."""
+        out: dict[str, LinkSpec] = {}
+        for unit in self.all_units.values():
+            if unit.link is not None:
+                out[unit.link] = self.catalog.link(unit.link.split(":")[0])
+        return out
+
+    @functools.cached_property
+    def all_units(self) -> dict[str, Unit]:
+        """Every accelerator instance (``name:i``) and every host cluster, by name."""
+        units: dict[str, Unit] = {}
+        for name, group in self.platform.accelerators.items():
+            spec = self.catalog.device(name)
+            link = self.catalog.attached_link(self.platform, name)
+            for i in range(group.count):
+                inst = f"{name}:{i}"
+                link_inst = link.name if link.shared else f"{link.name}:{inst}"
+                requests = self.config.execution.infer_requests
+                slots = min(spec.slots, requests) if requests else spec.slots
+                units[inst] = Unit(inst, name, spec, link_inst,
+                                   self.driver_cluster if spec.needs_host_core else None, slots,
+                                   link.shared_memory)
+        for name, spec in self.clusters.items():
+            units[name] = Unit(name, name, spec, None, None, 1, True)
+        return units
+
+    def units(self, default: Literal["accelerators", "all"] = "accelerators") -> list[Unit]:
+        """The units taking part: ``execution.devices`` (a device name selects all its
+        instances), else every accelerator (the main host cluster if there are none), or with
+        ``default="all"`` every accelerator and every host cluster.
+
+        Raises:
+            SpecError: A listed name is not on the platform.
+        """
+        wanted = self.config.execution.devices
+        units = self.all_units
+        if wanted is None:
+            accel = [u for u in units.values() if u.name not in self.clusters]
+            if default == "all":
+                return list(units.values())
+            return accel or [units[self.main_cluster]]
+        chosen, problems = [], []
+        for i, name in enumerate(wanted):
+            match = [u for u in units.values() if u.name == name or u.device == name]
+            if not match:
+                problems.append(Problem("experiment", f"execution.devices.{i}",
+                                        f"{name!r} is not on the platform; it has: "
+                                        f"{', '.join(units)}"))
+            chosen += [u for u in match if u not in chosen]
+        if problems:
+            raise SpecError(problems)
+        return chosen
+
+    # ----- workloads and costs -------------------------------------------------------------
+
+    @property
+    def workload_refs(self) -> tuple[WorkloadRef, ...]:
+        return self.config.workloads
+
+    def workload(self, wid: int, precision: str) -> Workload:
+        ref = self.config.workloads[wid]
+        if ref.zoo is not None:
+            return workload(ref.zoo, precision=precision, **ref.options)
+        path = Path(ref.onnx or "")
+        path = path if path.is_absolute() else self.base_dir / path
+        return workload(path, precision=precision, **ref.options)
+
+    def precision(self, wid: int, spec: DeviceSpec) -> str:
+        ref = self.config.workloads[wid]
+        return ref.precision or spec.precisions[0]
+
+    def runs(self, wid: int, unit: Unit) -> bool:
+        allowed = self.config.workloads[wid].devices
+        return allowed is None or unit.name in allowed or unit.device in allowed
+
+    def cost(self, wid: int, unit: Unit, w: Workload | None = None) -> ModelCost:
+        """The model cost of workload ``wid`` (or the part ``w``) on ``unit``."""
+        precision = self.precision(wid, unit.spec)
+        w = w or self.workload(wid, precision)
+        spec = self._spec_for(wid, unit)
+        dvfs = self.config.execution.dvfs.get(unit.device)
+        link = self.links.get(unit.link) if unit.link else None
+        fallback = self.clusters[self.main_cluster] if unit.name not in self.clusters else None
+        return model_cost(w.at(precision), spec, precision, fallback=fallback, link=link,
+                          dvfs=dvfs)
+
+    def _spec_for(self, wid: int, unit: Unit) -> DeviceSpec:
+        """The unit's spec, with its on-chip memory split among co-compiled workloads."""
+        spec = unit.spec
+        sharing = [i for i in range(len(self.config.workloads)) if self.runs(i, unit)]
+        if len(sharing) < 2 or not self.config.execution.cocompiled or not spec.onchip_mem_bytes:
+            return spec
+        # The compiler caches the first model's weights first, the next in what is left.
+        left = spec.onchip_mem_bytes
+        for i in sharing:
+            if i == wid:
+                break
+            precision = self.precision(i, spec)
+            used = model_cost(self.workload(i, precision), spec.with_changes(
+                "co-compiled share", onchip_mem_bytes=left), precision,
+                fallback=self.clusters[self.main_cluster],
+                link=self.links.get(unit.link) if unit.link else None).onchip_weight_bytes
+            left = max(0.0, left - used)
+        return spec.with_changes("co-compiled: on-chip memory left by the models before",
+                                 onchip_mem_bytes=left)
+
+    # ----- routes --------------------------------------------------------------------------
+
+    def host_steps(self, what: Literal["pre", "post"]) -> tuple[Step, ...]:
+        t = self.config.execution.preprocess_s if what == "pre" else \
+            self.config.execution.postprocess_s
+        return (Step("host", self.main_cluster, t, what=what),) if t > 0 else ()
+
+    def hold(self, unit: Unit, cost: ModelCost, wid: int) -> Hold:
+        """The steps of one model cost on ``unit``, as one hold of the unit."""
+        steps = []
+        scale = self.cluster_scale(unit)
+        for seg in cost.segments:
+            if seg.kind == "transfer":
+                steps.append(Step("transfer", unit.link or seg.resource, seg.time_s, seg.nbytes,
+                                  what=seg.what))
+            elif seg.resource == unit.device:
+                steps.append(Step("compute", unit.name, seg.time_s * scale,
+                                  dram_bytes=seg.nbytes if unit.shares_dram else 0.0,
+                                  what=seg.what))
+            else:
+                steps.append(Step("host", self.main_cluster, seg.time_s, what="fallback"))
+        reload = None
+        if not self.config.execution.cocompiled and cost.onchip_weight_bytes and unit.link and \
+                sum(self.runs(i, unit) for i in range(len(self.config.workloads))) > 1:
+            link = self.links[unit.link]
+            reload = Step("transfer", unit.link, link.latency_s +
+                          cost.onchip_weight_bytes / link.bandwidth_bytes_s,
+                          cost.onchip_weight_bytes, what="reload")
+        return Hold(unit.name, unit.driver, tuple(steps), reload)
+
+    def route(self, unit: Unit, wid: int) -> Route:
+        """Pre-processing, the whole model on ``unit``, post-processing."""
+        cost = self.cost(wid, unit)
+        if not cost.feasible:
+            raise Infeasible(f"{self.config.workloads[wid].label} on {unit.name}: "
+                              f"{cost.reason}")
+        pre, post = self.host_steps("pre"), self.host_steps("post")
+        return ((Hold(None, None, pre),) if pre else ()) + (self.hold(unit, cost, wid),) + \
+            ((Hold(None, None, post),) if post else ())
+
+    def reserved_cores(self, cluster: str) -> int:
+        """Cores of ``cluster`` pinned to driving the accelerators that take part."""
+        if cluster != self.driver_cluster:
+            return 0
+        return sum(1 for u in self.units("all") if u.driver == cluster
+                   and u.name not in self.clusters)
+
+    def cluster_scale(self, unit: Unit) -> float:
+        """A host cluster computing with some cores pinned to drivers is that much slower."""
+        if unit.name not in self.clusters:
+            return 1.0
+        cores = unit.spec.cores or 1
+        free = cores - self.reserved_cores(unit.name)
+        return cores / free if free > 0 else float("inf")
+
+
+class Infeasible(Exception):
+    """A policy cannot place the work (a result, not an error): becomes
+    :attr:`Plan.infeasible`."""
+
+
+def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
+               base_dir: Path | str = ".") -> Plan:
+    """The plan of one fixed configuration.
+
+    Args:
+        config: The configuration.
+        catalog: Device catalog (default: the built-in one); inline devices of the experiment
+            are added to a copy.
+        base_dir: Folder ONNX paths are relative to (the experiment file's).
+
+    Raises:
+        SpecError: Unknown names in the configuration (listing the known ones).
+    """
+    from dse.sim.policies import get_policy
+
+    catalog = _with_inline_devices(catalog or default_catalog(), config)
+    ref = config.platform
+    platform = catalog.compose(ref.host, ref.accelerators, link=ref.link)
+    ctx = PlanContext(config, catalog, platform, Path(base_dir))
+    policy = get_policy(config.execution.policy)
+    labels = tuple(w.label for w in config.workloads)
+    common = dict(config=config, platform=platform, clusters=ctx.clusters,
+                  dram_bw_bytes_s=platform.dram_bw_bytes_s, workload_labels=labels,
+                  price_usd=_price(platform, catalog), board_idle_w=platform.board_idle_w)
+    try:
+        workers, entry, ordered = policy.workers(ctx)
+    except Infeasible as exc:
+        return Plan(units={}, cores={}, links={}, workers=(), entry_queues=(), ordered=False,
+                    notes=tuple(ctx.notes), infeasible=str(exc), **common)  # type: ignore[arg-type]
+    cores = {name: spec.cores or 1 for name, spec in ctx.clusters.items()}
+    return Plan(units=ctx.all_units, cores=cores, links=ctx.links, workers=tuple(workers),
+                entry_queues=tuple(entry), ordered=ordered, notes=tuple(ctx.notes),
+                **common)  # type: ignore[arg-type]
+
+
+def _with_inline_devices(catalog: Catalog, config: ExperimentConfig) -> Catalog:
+    if not config.platform.devices:
+        return catalog
+    problems, specs = [], {}
+    for name, data in config.platform.devices.items():
+        if name in catalog.devices:
+            problems.append(Problem("experiment", f"platform.devices.{name}",
+                                    f"{name!r} is already a catalog device; choose a new name "
+                                    f"for the what-if"))
+            continue
+        try:
+            specs[name] = catalog.device_from({"name": name, **data}, file="experiment",
+                                              prefix=f"platform.devices.{name}")
+        except SpecError as exc:
+            problems += exc.problems
+    if problems:
+        raise SpecError(problems)
+    return catalog.with_devices(specs)
+
+
+def _price(platform: PlatformSpec, catalog: Catalog) -> float | None:
+    parts: list[float | None] = [platform.price_usd]
+    parts += [catalog.device(n).price_usd for n in platform.host
+              if catalog.device(n).price_usd is not None]
+    for name, group in platform.accelerators.items():
+        price = catalog.device(name).price_usd
+        parts.append(None if price is None else price * group.count)
+    known = [p for p in parts if p is not None]
+    return float(sum(known)) if known else None

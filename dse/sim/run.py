@@ -1,0 +1,85 @@
+"""``dse.simulate``: one configuration, planned, simulated, summarized and bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dse.devices import Catalog
+from dse.metrics import Metrics, summarize
+from dse.sim.bound import Bound, bound
+from dse.sim.engine import SimResult, Simulation
+from dse.sim.plan import Plan, build_plan
+from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment
+
+__all__ = ["Report", "simulate"]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The outcome of one simulated configuration.
+
+    Attributes:
+        infeasible: Why it cannot run (then ``metrics`` and ``result`` are ``None``).
+        bound: The closed-form throughput bound (:mod:`dse.sim.bound`).
+    """
+
+    config: ExperimentConfig
+    plan: Plan
+    bound: Bound
+    metrics: Metrics | None
+    result: SimResult | None
+
+    @property
+    def infeasible(self) -> str:
+        return self.plan.infeasible
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.config.name, "policy": self.config.execution.policy,
+                               "platform": self.plan.platform.name}
+        if self.infeasible:
+            out["infeasible"] = self.infeasible
+        if self.metrics is not None:
+            out.update(self.metrics.to_dict())
+        out["bound"] = {"throughput_fps": self.bound.throughput_fps,
+                        "bottlenecks": list(self.bound.bottlenecks)}
+        return out
+
+
+def simulate(experiment: Experiment | ExperimentConfig | str | Path | Mapping[str, Any], *,
+             choices: Mapping[str, Any] | None = None,
+             overrides: Mapping[str, Any] | Sequence[str] | None = None,
+             catalog: Catalog | None = None, trace: bool = False) -> Report:
+    """Simulate one configuration of an experiment.
+
+    Args:
+        experiment: A loaded experiment, a fixed configuration, a YAML path or a mapping.
+        choices: Value per search dimension (default: the first of each).
+        overrides: YAML-path overrides applied before validation (``--set``).
+        catalog: Device catalog (default: the built-in one).
+        trace: Keep the timeline (``report.result.events``) for Chrome trace export.
+
+    Raises:
+        SpecError: The experiment is invalid (every problem, with file and YAML path).
+    """
+    base_dir = Path(".")
+    if isinstance(experiment, ExperimentConfig):
+        config = experiment
+    else:
+        if not isinstance(experiment, Experiment):
+            if isinstance(experiment, str | Path):
+                base_dir = Path(experiment).parent
+            experiment = load_experiment(experiment, overrides=overrides)
+        elif overrides:
+            experiment = load_experiment(experiment.data, overrides=overrides)
+        if experiment.file not in ("<experiment>",):
+            base_dir = Path(experiment.file).parent
+        config = experiment.fixed(choices)
+    plan = build_plan(config, catalog=catalog, base_dir=base_dir)
+    limit = bound(plan)
+    if plan.infeasible:
+        return Report(config, plan, limit, None, None)
+    result = Simulation(plan, trace=trace).run()
+    return Report(config, plan, limit, summarize(result), result)

@@ -1,0 +1,440 @@
+"""Experiment YAML: what to simulate, and which values the search may vary.
+
+An experiment names a workload (or several, alternating on one stream), a platform (a catalog
+platform, or a host plus accelerators), an execution policy with its parameters, a frame stream,
+and, for ``dse explore``, objectives, constraints and search settings.
+
+A fixed value is fixed. A *dimension* is a value the search varies:
+
+- a list where the schema wants one value: ``count: [1, 4]`` (two numbers: the integer or float
+  range from the first to the second), ``policy: [data_parallel, threads]`` (choices);
+- ``{choices: [...]}`` or ``{range: [low, high], log: true}``, to say it explicitly (three or
+  more numbers in a plain list are choices).
+
+:meth:`Experiment.fixed` picks one value per dimension (by default the first, the low end of a
+range) and validates the result as an :class:`ExperimentConfig`: ``dse simulate`` runs that.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from dse.errors import Problem, SpecError
+from dse.spec.loading import load_yaml, validate
+from dse.spec.sources import Frozen
+from dse.spec.units import Seconds
+
+__all__ = [
+    "Dimension",
+    "Execution",
+    "Experiment",
+    "ExperimentConfig",
+    "PlatformRef",
+    "Stage",
+    "Stream",
+    "WorkloadRef",
+    "load_experiment",
+    "parse_override",
+]
+
+#: Paths whose value is a list by nature (never a search dimension).
+LIST_PATHS = ("workloads", "execution.devices", "execution.stages", "objectives",
+              "workloads.*.devices", "platform.devices.*.sources", "platform.devices.*.supported_ops",
+              "platform.devices.*.slot_speedup", "platform.devices.*.power.dvfs",
+              "search.storage_args")
+
+
+class WorkloadRef(Frozen):
+    """One workload: a zoo model or an ONNX file, at a precision.
+
+    Attributes:
+        zoo: Zoo model name (with ``options``), or
+        onnx: Path of an ONNX file, relative to the experiment file.
+        precision: Default: the first precision of the device running it.
+        name: Label in metrics (default: the zoo name or file stem).
+        devices: Devices this workload may run on (default: every device of the policy).
+    """
+
+    zoo: str | None = None
+    onnx: str | None = None
+    precision: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    name: str | None = None
+    devices: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkloadRef:
+        if (self.zoo is None) == (self.onnx is None):
+            raise ValueError("give exactly one of zoo: NAME or onnx: PATH")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.zoo or Path(self.onnx or "").stem
+
+
+class PlatformRef(Frozen):
+    """The platform: a catalog platform (or a CPU device) plus accelerators.
+
+    Attributes:
+        host: A catalog platform (``raspberry_pi4``) or host CPU device.
+        accelerators: Device name -> count, or ``{count, link}``, added to the host's.
+        link: Link for added accelerators that do not name one (``usb3_hub``).
+        devices: What-if devices defined here (``{base: coral_usb, onchip_mem_bytes: 16 MiB}``),
+            usable by name in ``accelerators``.
+    """
+
+    host: str
+    accelerators: dict[str, Any] = Field(default_factory=dict)
+    link: str | None = None
+    devices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+class Stage(Frozen):
+    """One pipeline stage: layers up to and including ``until`` (the last stage: to the end)."""
+
+    device: str
+    until: str | None = None
+
+
+class Execution(Frozen):
+    """How frames are executed on the platform.
+
+    Attributes:
+        policy: ``single``, ``threads``, ``data_parallel``, ``coexec``, ``pipeline`` or
+            ``mapping`` (see :mod:`dse.sim.policies`).
+        devices: Device instances or names taking part (default: every accelerator; the host
+            CPU if there is none). For ``coexec``, host CPU clusters may be listed too.
+        threads: Host threads submitting frames, per device.
+        infer_requests: Inferences in flight per device (default: the device's slots).
+        dispatch: ``work_stealing`` (idle workers pull from one queue) or ``round_robin``.
+        stages: Pipeline stages (``pipeline``).
+        queue_depth: Capacity of the queue between pipeline stages.
+        mapping: Layer name, op type or op class -> device (``mapping``); the rest run on the
+            first device.
+        preprocess_s / postprocess_s: Host CPU time per frame before and after inference.
+        cocompiled: Workloads sharing a device were compiled together and split its on-chip
+            memory (Edge TPU co-compilation); otherwise switching models reloads the weights.
+        dvfs: Device name -> DVFS level.
+    """
+
+    policy: str = "single"
+    devices: tuple[str, ...] | None = None
+    threads: PositiveInt = 1
+    infer_requests: PositiveInt | None = None
+    dispatch: Literal["work_stealing", "round_robin"] = "work_stealing"
+    stages: tuple[Stage, ...] = ()
+    queue_depth: PositiveInt = 2
+    mapping: dict[str, str] = Field(default_factory=dict)
+    preprocess_s: Seconds = Field(default=0.0, ge=0)
+    postprocess_s: Seconds = Field(default=0.0, ge=0)
+    cocompiled: bool = True
+    dvfs: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        from dse.sim.policies import policy_names
+
+        if value not in policy_names():
+            raise ValueError(f"unknown policy {value!r}; known policies: "
+                             f"{', '.join(policy_names())}")
+        return value
+
+
+class Stream(Frozen):
+    """The frames.
+
+    Attributes:
+        frames: Frames to run.
+        warmup: Frames excluded from steady-state metrics (default: 10% of ``frames``).
+        fps: Arrival rate (open loop); ``None``: closed loop, frames as fast as possible.
+        arrival: ``periodic`` or ``poisson`` (open loop).
+        seed: Seed of every random choice (Poisson arrivals, jitter).
+        jitter: Relative standard deviation of service times (0: deterministic).
+    """
+
+    frames: PositiveInt = 200
+    warmup: NonNegativeInt | None = None
+    fps: PositiveFloat | None = None
+    arrival: Literal["periodic", "poisson"] = "periodic"
+    seed: int = 0
+    jitter: float = Field(default=0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _warmup_below_frames(self) -> Stream:
+        if self.warmup is not None and self.warmup >= self.frames:
+            raise ValueError(f"warmup: must be < frames ({self.frames}), got {self.warmup}")
+        return self
+
+    @property
+    def warmup_frames(self) -> int:
+        return self.warmup if self.warmup is not None else self.frames // 10
+
+
+class ExperimentConfig(Frozen):
+    """One fully fixed configuration of an experiment (no dimensions left)."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    workloads: tuple[WorkloadRef, ...] = Field(min_length=1)
+    platform: PlatformRef
+    execution: Execution = Field(default_factory=Execution)
+    stream: Stream = Field(default_factory=Stream)
+    objectives: tuple[dict[str, str], ...] = ()
+    constraints: dict[str, dict[str, float]] = Field(default_factory=dict)
+    search: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_or_many_workloads(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "workload" in data:
+            data = dict(data)
+            if "workloads" in data:
+                raise ValueError("give workload: or workloads:, not both")
+            data["workloads"] = [data.pop("workload")]
+        return data
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One value the search varies.
+
+    Attributes:
+        path: YAML path (``platform.accelerators.ncs2.count``).
+        kind: ``int``, ``float`` (a range) or ``choice``.
+    """
+
+    path: str
+    kind: Literal["int", "float", "choice"]
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+    log: bool = False
+
+    @property
+    def first(self) -> Any:
+        """The value ``dse simulate`` uses: the first choice, the low end of a range."""
+        if self.kind == "choice":
+            return self.choices[0]
+        return int(self.low) if self.kind == "int" else self.low  # type: ignore[arg-type]
+
+
+@dataclass
+class Experiment:
+    """An experiment file: raw data with its dimensions, not yet fixed.
+
+    Attributes:
+        file: Where it came from (for messages and relative ONNX paths).
+        data: The YAML data, overrides applied.
+        dimensions: The values the search may vary.
+    """
+
+    file: str
+    data: dict[str, Any]
+    dimensions: tuple[Dimension, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("name", Path(self.file).stem))
+
+    def fixed(self, choices: Mapping[str, Any] | None = None) -> ExperimentConfig:
+        """The configuration with one value per dimension (default: each one's first).
+
+        Raises:
+            SpecError: The result is invalid; every problem, with file and YAML path.
+        """
+        data = copy.deepcopy(self.data)
+        choices = dict(choices or {})
+        unknown = set(choices) - {d.path for d in self.dimensions}
+        if unknown:
+            raise SpecError([Problem(self.file, p, "not a search dimension of this experiment; "
+                                     f"dimensions: {', '.join(d.path for d in self.dimensions)}")
+                             for p in sorted(unknown)])
+        for dim in self.dimensions:
+            _set_path(data, dim.path, choices.get(dim.path, dim.first))
+        config, problems = validate(ExperimentConfig, data, file=self.file)
+        if config is None:
+            raise SpecError(problems)
+        return config
+
+
+def load_experiment(source: str | Path | Mapping[str, Any], *,
+                    overrides: Mapping[str, Any] | Sequence[str] | None = None) -> Experiment:
+    """Read an experiment YAML (or a mapping) and check its first configuration.
+
+    Args:
+        source: Path of the YAML file, or the data itself.
+        overrides: ``{"platform.accelerators.ncs2.count": 2}`` or ``["path=value", ...]``
+            (values parsed as YAML), applied before anything is checked.
+
+    Raises:
+        SpecError: Every problem at once, each with the file and the YAML path.
+    """
+    if isinstance(source, Mapping):
+        file, data, problems = "<experiment>", copy.deepcopy(dict(source)), []
+    else:
+        file = str(source)
+        data, problems = load_yaml(source)
+        if not problems and not isinstance(data, dict):
+            problems = [Problem(file, "", f"expected a mapping of keys to values, got "
+                                f"{'an empty file' if data is None else type(data).__name__}")]
+    if problems:
+        raise SpecError(problems)
+    data.setdefault("name", Path(file).stem if file != "<experiment>" else "experiment")
+    problems = []
+    for path, value in _overrides(overrides, file, problems):
+        _set_path(data, path, value)
+    if problems:
+        raise SpecError(problems)
+    dims, problems = _dimensions(data, file)
+    if problems:
+        raise SpecError(problems)
+    experiment = Experiment(file, data, tuple(dims))
+    experiment.fixed()  # every problem of the first configuration, now
+    return experiment
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"platform.accelerators.ncs2.count=2"`` -> (path, 2); the value is parsed as YAML.
+
+    Raises:
+        ValueError: Not ``PATH=VALUE``.
+    """
+    path, sep, value = text.partition("=")
+    if not sep or not path.strip():
+        raise ValueError(f"expected PATH=VALUE such as platform.accelerators.ncs2.count=2, "
+                         f"got {text!r}")
+    try:
+        return path.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        return path.strip(), value
+
+
+def _overrides(overrides: Mapping[str, Any] | Sequence[str] | None, file: str,
+               problems: list[Problem]) -> Iterator[tuple[str, Any]]:
+    if overrides is None:
+        return
+    items = overrides.items() if isinstance(overrides, Mapping) else overrides
+    for item in items:
+        if isinstance(item, str):
+            try:
+                yield parse_override(item)
+            except ValueError as exc:
+                problems.append(Problem("--set", item, str(exc)))
+        else:
+            yield item
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    node = data
+    *parents, leaf = path.split(".")
+    for part in parents:
+        if isinstance(node, list) and part.isdigit():
+            node = node[int(part)]
+            continue
+        child = node.get(part)
+        if not isinstance(child, dict | list):
+            child = {}
+            node[part] = child
+        node = child
+    if isinstance(node, list) and leaf.isdigit():
+        node[int(leaf)] = value
+    else:
+        node[leaf] = value
+
+
+def _is_list_path(path: str) -> bool:
+    parts = path.split(".")
+    for pattern in LIST_PATHS:
+        pat = pattern.split(".")
+        if len(pat) == len(parts) and all(p == "*" or p == q for p, q in zip(pat, parts,
+                                                                              strict=True)):
+            return True
+    return False
+
+
+def _dimensions(data: Any, file: str, prefix: str = "") -> tuple[list[Dimension], list[Problem]]:
+    dims: list[Dimension] = []
+    problems: list[Problem] = []
+    items: Iterator[tuple[str, Any]]
+    if isinstance(data, dict):
+        items = ((str(k), v) for k, v in data.items())
+    elif isinstance(data, list) and _is_list_path(prefix.rstrip(".")):
+        items = ((str(i), v) for i, v in enumerate(data))
+        prefix = prefix  # elements of a list by nature: look inside them
+    else:
+        return dims, problems
+    for key, value in items:
+        path = f"{prefix}{key}"
+        generic = path.split(".")
+        generic = [g if not g.isdigit() else "*" for g in generic]
+        if isinstance(value, dict) and set(value) & {"choices", "range"}:
+            dim, problem = _explicit(path, value, file)
+            dims += [dim] if dim else []
+            problems += [problem] if problem else []
+        elif isinstance(value, list) and not _is_list_path(path) and not _is_list_path(
+                ".".join(generic)):
+            dim, problem = _implicit(path, value, file)
+            dims += [dim] if dim else []
+            problems += [problem] if problem else []
+        else:
+            sub_dims, sub_problems = _dimensions(value, file, f"{path}.")
+            dims += sub_dims
+            problems += sub_problems
+    return dims, problems
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _implicit(path: str, values: list[Any], file: str) -> tuple[Dimension | None, Problem | None]:
+    if not values:
+        return None, Problem(file, path, "an empty list is not a value; give a value, or a list "
+                             "of choices")
+    if len(values) == 2 and all(_number(v) for v in values):
+        low, high = values
+        if low > high:
+            return None, Problem(file, path, f"range [{low}, {high}]: low must be <= high")
+        kind: Literal["int", "float"] = "int" if all(isinstance(v, int) for v in values) \
+            else "float"
+        return Dimension(path, kind, float(low), float(high)), None
+    return Dimension(path, "choice", choices=tuple(values)), None
+
+
+def _explicit(path: str, spec: dict[str, Any], file: str
+              ) -> tuple[Dimension | None, Problem | None]:
+    extra = set(spec) - {"choices", "range", "log"}
+    if extra or ("choices" in spec) == ("range" in spec):
+        return None, Problem(file, path, "expected {choices: [...]} or {range: [low, high], "
+                             f"log: bool}}, got keys {sorted(spec)}")
+    if "choices" in spec:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            return None, Problem(file, f"{path}.choices", "expected a non-empty list")
+        return Dimension(path, "choice", choices=tuple(choices)), None
+    rng = spec["range"]
+    if not (isinstance(rng, list) and len(rng) == 2 and all(_number(v) for v in rng)) \
+            or rng[0] > rng[1]:
+        return None, Problem(file, f"{path}.range", f"expected [low, high] numbers with low <= "
+                             f"high, got {rng!r}")
+    log = bool(spec.get("log", False))
+    if log and rng[0] <= 0:
+        return None, Problem(file, f"{path}.range", "a log range needs low > 0")
+    kind: Literal["int", "float"] = "int" if all(isinstance(v, int) for v in rng) else "float"
+    return Dimension(path, kind, float(rng[0]), float(rng[1]), log=log), None

@@ -426,6 +426,62 @@ def roofline_cmd(
             err.print(f"wrote {path}", highlight=False)
 
 
+@app.command("simulate")
+def simulate_cmd(
+    experiment: Annotated[Path, typer.Argument(help="An experiment YAML.")],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a YAML path, e.g. --set platform.accelerators.ncs2.count=2 "
+        "(repeatable; the value is read as YAML).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    trace: Annotated[Path | None, typer.Option(
+        help="Write the timeline as Chrome trace JSON (open in Perfetto).")] = None,
+) -> None:
+    """Simulate one configuration of an experiment (the first value of every search list)."""
+    from dse.report.trace import write_chrome_trace
+    from dse.sim import simulate
+
+    with err.status("simulating") if not as_json else contextlib.nullcontext():
+        report = simulate(experiment, overrides=set_ or [], trace=trace is not None)
+    if trace is not None and report.result is not None:
+        write_chrome_trace(report.result, trace)
+        err.print(f"wrote {trace}", highlight=False)
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    cfg = report.config
+    out.print(f"[bold]{cfg.name}[/bold]: {', '.join(w.label for w in cfg.workloads)} on "
+              f"{report.plan.platform.name}, policy {cfg.execution.policy}", highlight=False)
+    if report.infeasible:
+        out.print(f"[red]infeasible:[/red] {report.infeasible}", highlight=False)
+        return
+    m = report.metrics
+    assert m is not None
+    table = Table(show_header=False)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("throughput", f"{m.throughput_fps:,.2f} fps  (bound "
+                  f"{report.bound.throughput_fps:,.2f}: {', '.join(report.bound.bottlenecks)})")
+    table.add_row("latency p50 / p95 / p99", " / ".join(f"{m.latency_ms[k]:,.2f}"
+                                                      for k in ("p50", "p95", "p99")) + " ms")
+    table.add_row("energy per inference", f"{m.energy_per_inference_j * 1e3:,.2f} mJ")
+    table.add_row("average power", f"{m.average_power_w:,.2f} W")
+    table.add_row("price", "-" if m.price_usd is None else f"${m.price_usd:,.2f}")
+    if m.sustained is not None:
+        table.add_row("sustains the stream", "yes" if m.sustained else "no")
+    table.add_row("frames per device", ", ".join(f"{k}: {v}"
+                                                 for k, v in m.frames_per_device.items()))
+    out.print(table)
+    util = Table(title="utilization")
+    util.add_column("resource")
+    util.add_column("busy", justify="right")
+    for name, value in sorted(m.utilization.items(), key=lambda kv: -kv[1]):
+        if value > 0:
+            util.add_row(name, f"{value:.1%}")
+    out.print(util)
+    for note in m.notes:
+        out.print(f"note: {note}", highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dse`` console script; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

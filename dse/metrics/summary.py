@@ -1,7 +1,7 @@
 """From a :class:`~dse.sim.engine.SimResult` to the metrics a user reads (pure functions).
 
-- Throughput is steady state: frames finishing after the warm-up frames, over the time from the
-  last warm-up completion to the last completion.
+- Throughput is steady state: completions after the warm-up frames and before the drain (closed
+  loop: the last completion per worker, which meet less competition), over the time they span.
 - Latency is from arrival (closed loop: from when a worker takes the frame) to release; with a
   reorder buffer a frame is released only after every earlier frame, and that wait counts.
 - Utilization of a device: time with at least one inference in flight over the makespan; of a
@@ -73,13 +73,17 @@ def summarize(result: SimResult) -> Metrics:
     done = frames["done_s"].to_numpy(dtype=float)
     frames["release_s"] = np.maximum.accumulate(done) if plan.ordered else done
     frames["latency_s"] = frames["release_s"] - frames["arrival_s"]
-    warm = min(stream.warmup_frames, len(frames) - 2) if len(frames) > 2 else 0
+    # Steady state: after the warm-up frames, and before the drain at the end of a finite run
+    # (the last frames, one per worker, finish with less competition than in steady state).
     release = np.sort(frames["release_s"].to_numpy())
+    warm = min(stream.warmup_frames, max(len(release) - 2, 0))
+    drain = min(len(plan.workers), max(len(release) - warm - 1, 0)) \
+        if stream.fps is None else 0
     steady = frames[frames["frame"] >= warm]
     t0 = release[warm - 1] if warm > 0 else float(frames["start_s"].min())
-    span = release[-1] - t0
-    count = len(release) - warm
-    throughput = count / span if span > 0 else float("inf")
+    t1 = release[len(release) - 1 - drain]
+    count = len(release) - warm - drain
+    throughput = count / (t1 - t0) if t1 > t0 else float("inf")
     lat = steady["latency_s"].to_numpy() * 1e3
     latency = {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
                "p99": float(np.percentile(lat, 99)), "mean": float(lat.mean()),

@@ -17,6 +17,7 @@ one contended. The binding constraints name the bottleneck.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -34,8 +35,9 @@ class Bound:
 
     Attributes:
         throughput_fps: Largest steady-state frame rate any schedule can reach.
-        bottlenecks: The constraints that bind, most utilised first (``device ncs2:0``,
-            ``link usb3_hub``, ``worker ncs2:0/0``, ``stream``).
+        bottlenecks: The resources that bind (``device ncs2:0``, ``link usb3_hub``,
+            ``cores rpi4_cpu``, ``dram``, ``stream``), or ``workers (frames in flight)`` when
+            none does and more threads would help.
         rates: Frames per second per worker at the bound.
         latency_s: Latency of one frame alone, per worker (its shortest possible latency).
     """
@@ -52,12 +54,14 @@ def _demands(route: Route, plan: Plan) -> dict[str, float]:
     for hold in route:
         if hold.device is not None:
             d[f"device {hold.device}"] += hold.time_s
-        if hold.driver is not None:
-            d[f"cores {hold.driver}"] += hold.time_s
         for step in hold.steps:
             if step.kind == "transfer":
                 d[f"link {step.resource}"] += step.nbytes
-            elif step.kind == "host" and step.resource != hold.driver:
+            elif hold.driver is not None:  # the driving core is busy for every other step
+                d[f"cores {hold.driver}"] += step.time_s
+                if step.kind == "host" and step.resource != hold.driver:
+                    d[f"cores {step.resource}"] += step.time_s
+            elif step.kind == "host":
                 d[f"cores {step.resource}"] += step.time_s
             elif step.kind == "compute" and plan.dram_bw_bytes_s and step.dram_bytes:
                 d["dram"] += step.dram_bytes
@@ -120,7 +124,7 @@ def bound(plan: Plan) -> Bound:
             eq_rows.append(into - out)
             eq_rhs.append(0.0)
     entries = plan.entry_queues
-    for a, b in zip(entries, entries[1:], strict=False):  # round robin: equal shares
+    for a, b in itertools.pairwise(entries):  # round robin: equal shares
         eq_rows.append(np.array([(w.source == a) - (w.source == b) for w in workers], float))
         eq_rhs.append(0.0)
     res = linprog(-finishing, A_ub=np.array(rows), b_ub=np.array(rhs),
@@ -134,4 +138,8 @@ def bound(plan: Plan) -> Bound:
     util = used / np.array(rhs)
     binding = sorted((i for i in range(len(names)) if util[i] > 1 - 1e-6),
                      key=lambda i: -util[i])
-    return Bound(float(finishing @ res.x), tuple(names[i] for i in binding), rates, latency)
+    # A resource that binds is the bottleneck; only if none does is it the number of workers
+    # (which worker constraints the solver leaves tight is arbitrary among equal optima).
+    resources = tuple(names[i] for i in binding if not names[i].startswith("worker "))
+    limits = resources or ("workers (frames in flight)",)
+    return Bound(float(finishing @ res.x), limits, rates, latency)

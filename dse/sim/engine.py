@@ -150,15 +150,11 @@ class Simulation:
 
     def _hold(self, hold: Hold, frame: Frame) -> Generator[simpy.Event, Any, None]:
         env = self.env
-        device_req = core_req = None
+        device_req = None
         if hold.device is not None:
             device_req = self.devices[hold.device].request()
             yield device_req
             self.device_meters[hold.device].change(env.now, +1)
-        if hold.driver is not None:
-            core_req = self.cores[hold.driver].request()
-            yield core_req
-            self.core_meters[hold.driver].change(env.now, +1)
         try:
             if hold.device is not None:
                 last = self.last_workload.get(hold.device)
@@ -166,14 +162,25 @@ class Simulation:
                     yield from self._step(hold.reload, frame, hold)
                 self.last_workload[hold.device] = frame.workload
             for step in hold.steps:
-                yield from self._step(step, frame, hold)
+                if hold.driver is not None and step.kind != "transfer":
+                    yield from self._driven(step, frame, hold)
+                else:
+                    yield from self._step(step, frame, hold)
         finally:
-            if core_req is not None and hold.driver is not None:
-                self.core_meters[hold.driver].change(env.now, -1)
-                self.cores[hold.driver].release(core_req)
             if device_req is not None and hold.device is not None:
                 self.device_meters[hold.device].change(env.now, -1)
                 self.devices[hold.device].release(device_req)
+
+    def _driven(self, step: Step, frame: Frame, hold: Hold) -> Generator[simpy.Event, Any, None]:
+        """A compute step of a device that needs a host core: the core is busy meanwhile.
+        (Transfers are DMA: the link works, the core does not.)"""
+        assert hold.driver is not None
+        cores, meter = self.cores[hold.driver], self.core_meters[hold.driver]
+        with cores.request() as req:
+            yield req
+            meter.change(self.env.now, +1)
+            yield from self._step(step, frame, hold)
+            meter.change(self.env.now, -1)
 
     def _step(self, step: Step, frame: Frame, hold: Hold) -> Generator[simpy.Event, Any, None]:
         env = self.env

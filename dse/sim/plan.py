@@ -54,8 +54,9 @@ class Step:
 
 @dataclass(frozen=True)
 class Hold:
-    """Steps run while holding a slot of ``device`` (and, if ``driver``, a core of that host
-    cluster driving it). ``device=None``: host work that holds nothing but its own steps."""
+    """Steps run while holding a slot of ``device``. If ``driver``, a core of that host cluster
+    is busy during every step but the transfers (which are DMA). ``device=None``: host work
+    that holds nothing but its own steps."""
 
     device: str | None
     driver: str | None
@@ -138,6 +139,7 @@ class PlanContext:
     platform: PlatformSpec
     base_dir: Path
     notes: list[str] = field(default_factory=list)
+    pin_drivers: bool = False
     _units: dict[str, Unit] = field(default_factory=dict)
     _workloads: list[Workload] = field(default_factory=list)
 
@@ -306,8 +308,9 @@ class PlanContext:
             ((Hold(None, None, post),) if post else ())
 
     def reserved_cores(self, cluster: str) -> int:
-        """Cores of ``cluster`` pinned to driving the accelerators that take part."""
-        if cluster != self.driver_cluster:
+        """Cores of ``cluster`` pinned to driving the accelerators that take part (only when the
+        policy pins drivers, as co-execution does)."""
+        if cluster != self.driver_cluster or not self.pin_drivers:
             return 0
         return sum(1 for u in self.units("all") if u.driver == cluster
                    and u.name not in self.clusters)

@@ -285,6 +285,7 @@ def load_experiment(source: str | Path | Mapping[str, Any], *,
     Raises:
         SpecError: Every problem at once, each with the file and the YAML path.
     """
+    problems: list[Problem]
     if isinstance(source, Mapping):
         file, data, problems = "<experiment>", copy.deepcopy(dict(source)), []
     else:
@@ -341,7 +342,7 @@ def _overrides(overrides: Mapping[str, Any] | Sequence[str] | None, file: str,
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    node = data
+    node: Any = data
     *parents, leaf = path.split(".")
     for part in parents:
         if isinstance(node, list) and part.isdigit():

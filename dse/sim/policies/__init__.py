@@ -23,7 +23,8 @@ class Policy(Protocol):
     steal from it) and whether a reorder buffer restores the stream order.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def workers(self, ctx: PlanContext) -> tuple[list[Worker], list[str], bool]: ...
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import networkx as nx
 
 from dse.errors import Problem, SpecError
-from dse.sim.plan import Hold, PlanContext, Route, Unit, Worker, Infeasible
+from dse.sim.plan import Hold, Infeasible, PlanContext, Route, Unit, Worker
 from dse.sim.policies import register_policy
 from dse.workloads.graph import Workload
 
@@ -80,6 +81,7 @@ class Coexec:
     name: str = "coexec"
 
     def workers(self, ctx: PlanContext) -> tuple[list[Worker], list[str], bool]:
+        ctx.pin_drivers = True
         workers = []
         for unit in ctx.units("all"):
             if ctx.cluster_scale(unit) == float("inf"):
@@ -134,7 +136,7 @@ def split(w: Workload, cuts: list[str]) -> list[Workload]:
                                  f"cuts must follow the layer order and leave layers for the "
                                  f"last stage, got {cuts}")])
     edges = [0, *bounds, len(names)]
-    return [part(w, a, b) for a, b in zip(edges, edges[1:], strict=False)]
+    return [part(w, a, b) for a, b in itertools.pairwise(edges)]
 
 
 @dataclass(frozen=True)

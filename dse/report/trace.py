@@ -1,0 +1,42 @@
+"""Chrome trace JSON of a simulated timeline (opens in Perfetto and chrome://tracing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dse.report.files import atomic_path
+from dse.sim.engine import SimResult
+
+__all__ = ["chrome_trace", "write_chrome_trace"]
+
+
+def chrome_trace(result: SimResult) -> dict[str, object]:
+    """The trace as a dict: one track (thread) per device, link and host cluster.
+
+    Raises:
+        ValueError: The run was not traced (``simulate(..., trace=True)``).
+    """
+    if result.events is None:
+        raise ValueError("the run kept no timeline; simulate with trace=True")
+    tracks = sorted({e[0] for e in result.events})
+    tid = {name: i + 1 for i, name in enumerate(tracks)}
+    events: list[dict[str, object]] = [
+        {"name": "thread_name", "ph": "M", "pid": 1, "tid": tid[t], "args": {"name": t}}
+        for t in tracks
+    ]
+    events.append({"name": "process_name", "ph": "M", "pid": 1, "tid": 0,
+                   "args": {"name": result.plan.config.name}})
+    for track, name, start, end, frame in result.events:
+        events.append({"name": f"{name} #{frame}", "cat": name, "ph": "X", "pid": 1,
+                       "tid": tid[track], "ts": start * 1e6, "dur": (end - start) * 1e6,
+                       "args": {"frame": frame}})
+    return {"traceEvents": events, "displayTimeUnit": "ms"}
+
+
+def write_chrome_trace(result: SimResult, path: Path | str) -> Path:
+    """Write :func:`chrome_trace` to ``path`` atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(chrome_trace(result)))
+    return path

@@ -183,3 +183,38 @@ def test_roofline_writes_png_and_svg(tmp_path, capsys):
     assert "<svg" in svg.read_text()[:500]
     assert main(["roofline", "ncs2", "resnet18", "--precision", "int8", "--no-plot"]) == 2
     assert "ncs2 does not run int8; it runs fp16" in capsys.readouterr().err
+
+
+def test_simulate_json_trace_and_overrides(tmp_path, capsys):
+    exp = tmp_path / "x.yaml"
+    exp.write_text("workload: {zoo: mobilenet_v1, precision: fp16}\n"
+                   "platform: {host: raspberry_pi4, accelerators: {ncs2: [1, 4]}, link: usb3_hub}\n"
+                   "execution: {policy: data_parallel, preprocess_s: 2 ms}\n"
+                   "stream: {frames: 40}\n")
+    trace = tmp_path / "trace.json"
+    assert main(["simulate", str(exp), "--json", "--trace", str(trace),
+                 "--set", "platform.accelerators.ncs2=2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    for key in ("throughput_fps", "latency_ms", "energy_per_inference_j", "utilization",
+                "frames_per_device", "bound"):
+        assert key in data
+    assert set(data["latency_ms"]) >= {"p50", "p95", "p99"}
+    assert set(data["frames_per_device"]) == {"ncs2:0", "ncs2:1"}
+    assert data["throughput_fps"] <= data["bound"]["throughput_fps"] * 1.2
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert {e["args"]["name"] for e in events if e["ph"] == "M" and e["tid"]} >= {
+        "ncs2:0", "ncs2:1", "usb3_hub", "rpi4_cpu"}
+    assert main(["simulate", str(exp)]) == 0
+    assert "throughput" in capsys.readouterr().out
+
+
+def test_simulate_bad_experiment_is_one_error(tmp_path, capsys):
+    exp = tmp_path / "bad.yaml"
+    exp.write_text("workload: {zoo: googlenet}\nplatform: {host: raspberry_pi9}\n"
+                   "execution: {policy: magic}\n")
+    assert main(["simulate", str(exp)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml: execution.policy: unknown policy 'magic'" in err
+    assert "Traceback" not in err
+    assert main(["simulate", str(exp), "--set", "execution.policy=single"]) == 2
+    assert "bad.yaml: platform.host: unknown host 'raspberry_pi9'; known:" in capsys.readouterr().err

@@ -133,7 +133,8 @@ class Catalog:
         return spec
 
     def compose(self, host: str, accelerators: Mapping[str, int | Mapping[str, Any]] | None = None,
-                *, link: str | None = None, name: str | None = None) -> PlatformSpec:
+                *, link: str | None = None, name: str | None = None, file: str = "platform",
+                prefix: str = "") -> PlatformSpec:
         """A platform from a host board (or CPU device) plus accelerators.
 
         ``compose("raspberry_pi4", {"ncs2": 4}, link="usb3_hub")`` is four NCS2 sticks on one
@@ -145,6 +146,8 @@ class Catalog:
             accelerators: Device name -> count or ``{count, link}``, added to the host's.
             link: Link for the added accelerators that do not name one.
             name: Name of the result (default: derived from the parts).
+            file / prefix: Where the request came from, for messages (an experiment file and
+                ``platform``).
 
         Raises:
             SpecError: Unknown names (listing the known ones), or a group that cannot attach.
@@ -156,13 +159,13 @@ class Catalog:
         else:
             hosts = sorted([*self.platforms, *(n for n, d in self.devices.items()
                                                 if device_kind(d.kind).is_host)])
-            raise SpecError([Problem("platform", "host", f"unknown host {host!r}; known: "
-                                     f"{', '.join(hosts)}")])
+            raise SpecError([Problem(file, ".".join(p for p in (prefix, "host") if p),
+                                     f"unknown host {host!r}; known: {', '.join(hosts)}")])
         groups = dict(base.accelerators)
         for device, group in (accelerators or {}).items():
+            at = ".".join(p for p in (prefix, "accelerators", device) if p)
             g, problems = validate(AcceleratorGroup, group if isinstance(group, Mapping) else
-                                   {"count": group}, file="platform",
-                                   prefix=f"accelerators.{device}")
+                                   {"count": group}, file=file, prefix=at)
             if g is None:
                 raise SpecError(problems)
             groups[device] = AcceleratorGroup(count=g.count, link=g.link or link)
@@ -171,10 +174,10 @@ class Catalog:
         data = base.model_dump(exclude_unset=True)
         data.update(name=name or "+".join(parts),
                     accelerators={d: g.model_dump() for d, g in groups.items()})
-        platform, problems = validate(PlatformSpec, data, file="platform")
+        platform, problems = validate(PlatformSpec, data, file=file, prefix=prefix)
         if platform is None:
             raise SpecError(problems)
-        problems = self.platform_problems(platform, file="platform")
+        problems = self.platform_problems(platform, file=file, prefix=prefix)
         if problems:
             raise SpecError(problems)
         return platform

@@ -138,6 +138,7 @@ class PlanContext:
     catalog: Catalog
     platform: PlatformSpec
     base_dir: Path
+    file: str = "experiment"
     notes: list[str] = field(default_factory=list)
     pin_drivers: bool = False
     _units: dict[str, Unit] = field(default_factory=dict)
@@ -206,7 +207,7 @@ class PlanContext:
         for i, name in enumerate(wanted):
             match = [u for u in units.values() if u.name == name or u.device == name]
             if not match:
-                problems.append(Problem("experiment", f"execution.devices.{i}",
+                problems.append(Problem(self.file, f"execution.devices.{i}",
                                         f"{name!r} is not on the platform; it has: "
                                         f"{', '.join(units)}"))
             chosen += [u for u in match if u not in chosen]
@@ -330,7 +331,7 @@ class Infeasible(Exception):
 
 
 def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
-               base_dir: Path | str = ".") -> Plan:
+               base_dir: Path | str = ".", file: str = "experiment") -> Plan:
     """The plan of one fixed configuration.
 
     Args:
@@ -338,16 +339,18 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
         catalog: Device catalog (default: the built-in one); inline devices of the experiment
             are added to a copy.
         base_dir: Folder ONNX paths are relative to (the experiment file's).
+        file: The experiment file, for messages.
 
     Raises:
         SpecError: Unknown names in the configuration (listing the known ones).
     """
     from dse.sim.policies import get_policy
 
-    catalog = _with_inline_devices(catalog or default_catalog(), config)
+    catalog = _with_inline_devices(catalog or default_catalog(), config, file)
     ref = config.platform
-    platform = catalog.compose(ref.host, ref.accelerators, link=ref.link)
-    ctx = PlanContext(config, catalog, platform, Path(base_dir))
+    platform = catalog.compose(ref.host, ref.accelerators, link=ref.link, file=file,
+                               prefix="platform")
+    ctx = PlanContext(config, catalog, platform, Path(base_dir), file)
     policy = get_policy(config.execution.policy)
     labels = tuple(w.label for w in config.workloads)
     common = dict(config=config, platform=platform, clusters=ctx.clusters,
@@ -364,18 +367,18 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
                 **common)  # type: ignore[arg-type]
 
 
-def _with_inline_devices(catalog: Catalog, config: ExperimentConfig) -> Catalog:
+def _with_inline_devices(catalog: Catalog, config: ExperimentConfig, file: str) -> Catalog:
     if not config.platform.devices:
         return catalog
     problems, specs = [], {}
     for name, data in config.platform.devices.items():
         if name in catalog.devices:
-            problems.append(Problem("experiment", f"platform.devices.{name}",
+            problems.append(Problem(file, f"platform.devices.{name}",
                                     f"{name!r} is already a catalog device; choose a new name "
                                     f"for the what-if"))
             continue
         try:
-            specs[name] = catalog.device_from({"name": name, **data}, file="experiment",
+            specs[name] = catalog.device_from({"name": name, **data}, file=file,
                                               prefix=f"platform.devices.{name}")
         except SpecError as exc:
             problems += exc.problems

@@ -64,7 +64,7 @@ def simulate(experiment: Experiment | ExperimentConfig | str | Path | Mapping[st
     Raises:
         SpecError: The experiment is invalid (every problem, with file and YAML path).
     """
-    base_dir = Path(".")
+    base_dir, file = Path("."), "experiment"
     if isinstance(experiment, ExperimentConfig):
         config = experiment
     else:
@@ -74,10 +74,11 @@ def simulate(experiment: Experiment | ExperimentConfig | str | Path | Mapping[st
             experiment = load_experiment(experiment, overrides=overrides)
         elif overrides:
             experiment = load_experiment(experiment.data, overrides=overrides)
-        if experiment.file not in ("<experiment>",):
-            base_dir = Path(experiment.file).parent
+        file = experiment.file
+        if file != "<experiment>":
+            base_dir = Path(file).parent
         config = experiment.fixed(choices)
-    plan = build_plan(config, catalog=catalog, base_dir=base_dir)
+    plan = build_plan(config, catalog=catalog, base_dir=base_dir, file=file)
     limit = bound(plan)
     if plan.infeasible:
         return Report(config, plan, limit, None, None)

@@ -117,7 +117,7 @@ def part(w: Workload, start: int, end: int) -> Workload:
     return Workload(f"{w.name}[{start}:{end}]", nx.freeze(sub), w.precision, w.source)
 
 
-def split(w: Workload, cuts: list[str]) -> list[Workload]:
+def split(w: Workload, cuts: list[str], *, file: str = "experiment") -> list[Workload]:
     """The workload cut after each named layer, as consecutive parts (topological order).
 
     Raises:
@@ -125,14 +125,14 @@ def split(w: Workload, cuts: list[str]) -> list[Workload]:
     """
     names = [w.graph.nodes[n]["name"] for n in w.order]
     index = {name: i for i, name in enumerate(names)}
-    problems = [Problem("experiment", f"execution.stages.{i}.until",
+    problems = [Problem(file, f"execution.stages.{i}.until",
                         f"no layer named {c!r} in {w.name}")
                 for i, c in enumerate(cuts) if c not in index]
     if problems:
         raise SpecError(problems)
     bounds = [index[c] + 1 for c in cuts]
     if bounds != sorted(bounds) or len(set(bounds)) != len(bounds) or len(names) in bounds:
-        raise SpecError([Problem("experiment", "execution.stages",
+        raise SpecError([Problem(file, "execution.stages",
                                  f"cuts must follow the layer order and leave layers for the "
                                  f"last stage, got {cuts}")])
     edges = [0, *bounds, len(names)]
@@ -149,10 +149,10 @@ class Pipeline:
     def workers(self, ctx: PlanContext) -> tuple[list[Worker], list[str], bool]:
         stages = ctx.config.execution.stages
         if not stages:
-            raise SpecError([Problem("experiment", "execution.stages",
+            raise SpecError([Problem(ctx.file, "execution.stages",
                                      "the pipeline policy needs stages: [{device, until}, ...]")])
         if len(ctx.config.workloads) > 1:
-            raise SpecError([Problem("experiment", "workloads",
+            raise SpecError([Problem(ctx.file, "workloads",
                                      "the pipeline policy runs one workload")])
         units = []
         for i, stage in enumerate(stages):
@@ -160,19 +160,19 @@ class Pipeline:
                      if u.name == stage.device or u.device == stage.device]
             taken = [u for u in match if u not in units]
             if not taken:
-                raise SpecError([Problem("experiment", f"execution.stages.{i}.device",
+                raise SpecError([Problem(ctx.file, f"execution.stages.{i}.device",
                                          f"no free instance of {stage.device!r} on the platform; "
                                          f"it has: {', '.join(ctx.all_units)}")])
             units.append(taken[0])
         cuts = [s.until for s in stages[:-1]]
         if any(c is None for c in cuts) or stages[-1].until is not None:
-            raise SpecError([Problem("experiment", "execution.stages",
+            raise SpecError([Problem(ctx.file, "execution.stages",
                                      "every stage but the last needs until: LAYER; the last "
                                      "runs to the end")])
         workers = []
         first = units[0]
         whole = ctx.workload(0, ctx.precision(0, first.spec))
-        parts = split(whole, [c for c in cuts if c is not None])
+        parts = split(whole, [c for c in cuts if c is not None], file=ctx.file)
         for i, (unit, part) in enumerate(zip(units, parts, strict=True)):
             cost = ctx.cost(0, unit, part.at(ctx.precision(0, unit.spec)))
             if not cost.feasible:
@@ -208,7 +208,7 @@ class Mapping:
         for key, dev in ctx.config.execution.mapping.items():
             unit = by_name.get(dev) or by_device.get(dev)
             if unit is None:
-                problems.append(Problem("experiment", f"execution.mapping.{key}",
+                problems.append(Problem(ctx.file, f"execution.mapping.{key}",
                                         f"{dev!r} is not on the platform; it has: "
                                         f"{', '.join(ctx.all_units)}"))
             else:

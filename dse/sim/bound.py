@@ -57,14 +57,13 @@ def _demands(route: Route, plan: Plan) -> dict[str, float]:
         for step in hold.steps:
             if step.kind == "transfer":
                 d[f"link {step.resource}"] += step.nbytes
-            elif hold.driver is not None:  # the driving core is busy for every other step
-                d[f"cores {hold.driver}"] += step.time_s
-                if step.kind == "host" and step.resource != hold.driver:
-                    d[f"cores {step.resource}"] += step.time_s
             elif step.kind == "host":
                 d[f"cores {step.resource}"] += step.time_s
-            elif step.kind == "compute" and plan.dram_bw_bytes_s and step.dram_bytes:
-                d["dram"] += step.dram_bytes
+            else:
+                if hold.driver is not None:  # a core drives the device while it computes
+                    d[f"cores {hold.driver}"] += step.time_s
+                if plan.dram_bw_bytes_s and step.dram_bytes:
+                    d["dram"] += step.dram_bytes
     return d
 
 

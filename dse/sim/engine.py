@@ -99,8 +99,17 @@ class Simulation:
         self.dram = SharedBandwidth(env, plan.dram_bw_bytes_s, 0.0, "dram") \
             if plan.dram_bw_bytes_s else None
         depth = plan.config.execution.queue_depth
-        self.queues = {q: simpy.FilterStore(env, capacity=float("inf") if q in plan.entry_queues
-                                            else depth) for q in plan.queues}
+        # NOTE: a plain Store when every worker takes every workload: FilterStore's filtered
+        # get is several times slower and only needed for workers restricted to some models.
+        everyone = set(range(len(plan.config.workloads)))
+        store = simpy.Store if all(set(w.routes) == everyone for w in plan.workers) \
+            else simpy.FilterStore
+        self.filtered = store is simpy.FilterStore
+        self.queues = {q: store(env, capacity=float("inf") if q in plan.entry_queues else depth)
+                       for q in plan.queues}
+        # k / speedup(k) for k busy slots, per device: the slowdown of one inference.
+        self.slowdown = {n: [1.0] + [k / u.spec.speedup(k) for k in range(1, u.slots + 1)]
+                         for n, u in plan.units.items()}
         self.device_meters = {n: Meter() for n in self.devices}
         self.core_meters = {c: Meter() for c in self.cores}
         self.last_workload: dict[str, int] = {}
@@ -134,7 +143,8 @@ class Simulation:
         queue = self.queues[worker.source]
         routes = worker.routes
         while True:
-            frame = yield queue.get(lambda f: f.workload in routes)
+            frame = yield (queue.get(lambda f: f.workload in routes)  # type: ignore[call-arg]
+                           if self.filtered else queue.get())
             if frame.start is None:
                 frame.start = self.env.now
                 if frame.arrival is None:  # closed loop: a frame arrives when it is taken
@@ -155,61 +165,58 @@ class Simulation:
             device_req = self.devices[hold.device].request()
             yield device_req
             self.device_meters[hold.device].change(env.now, +1)
-        try:
-            if hold.device is not None:
-                last = self.last_workload.get(hold.device)
-                if hold.reload is not None and last is not None and last != frame.workload:
-                    yield from self._step(hold.reload, frame, hold)
-                self.last_workload[hold.device] = frame.workload
-            for step in hold.steps:
-                if hold.driver is not None and step.kind != "transfer":
-                    yield from self._driven(step, frame, hold)
-                else:
-                    yield from self._step(step, frame, hold)
-        finally:
-            if device_req is not None and hold.device is not None:
-                self.device_meters[hold.device].change(env.now, -1)
-                self.devices[hold.device].release(device_req)
+            last = self.last_workload.get(hold.device)
+            if hold.reload is not None and last is not None and last != frame.workload:
+                start = env.now
+                yield self.links[hold.reload.resource].transfer(hold.reload.nbytes)
+                self._record(hold.reload, start, frame)
+            self.last_workload[hold.device] = frame.workload
+        events = self.events
+        for step in hold.steps:
+            start = env.now
+            # NOTE: transfers and undriven compute yield one event directly (the hot path);
+            # work needing a host core goes through _on_core.
+            if step.kind == "transfer":
+                yield self.links[step.resource].transfer(step.nbytes)
+            elif step.kind == "compute" and hold.driver is None:
+                yield self._compute(step)
+            else:
+                start = yield from self._on_core(step, hold)
+            if events is not None:
+                self._record(step, start, frame)
+        if device_req is not None and hold.device is not None:
+            self.device_meters[hold.device].change(env.now, -1)
+            self.devices[hold.device].release(device_req)
 
-    def _driven(self, step: Step, frame: Frame, hold: Hold) -> Generator[simpy.Event, Any, None]:
-        """A compute step of a device that needs a host core: the core is busy meanwhile.
-        (Transfers are DMA: the link works, the core does not.)"""
-        assert hold.driver is not None
-        cores, meter = self.cores[hold.driver], self.core_meters[hold.driver]
+    def _compute(self, step: Step) -> simpy.Event:
+        t = step.time_s * (self._noise() if self.jitter else 1.0)
+        t *= self.slowdown[step.resource][self.devices[step.resource].count]
+        if self.dram is not None and step.dram_bytes > 0 and t > 0:
+            return self.dram.transfer(step.dram_bytes, max_rate=step.dram_bytes / t)
+        return self.env.timeout(t)
+
+    def _on_core(self, step: Step, hold: Hold) -> Generator[simpy.Event, Any, float]:
+        """Work that keeps a host core busy: a device's compute while a core drives it (the
+        transfers are DMA and need none), or host work (pre/post-processing, fallback layers)
+        on a core of its cluster. Returns when the work started."""
+        cluster = hold.driver if step.kind == "compute" else step.resource
+        assert cluster is not None
+        cores, meter = self.cores[cluster], self.core_meters[cluster]
         with cores.request() as req:
             yield req
             meter.change(self.env.now, +1)
-            yield from self._step(step, frame, hold)
+            start = self.env.now
+            if step.kind == "compute":
+                yield self._compute(step)
+            else:
+                yield self.env.timeout(step.time_s * (self._noise() if self.jitter else 1.0))
             meter.change(self.env.now, -1)
+        return start
 
-    def _step(self, step: Step, frame: Frame, hold: Hold) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        start = env.now
-        if step.kind == "transfer":
-            yield self.links[step.resource].transfer(step.nbytes)
-        elif step.kind == "compute":
-            t = step.time_s * self._noise()
-            device = self.devices[step.resource]
-            busy = max(1, device.count)
-            t *= busy / self.plan.units[step.resource].spec.speedup(busy)
-            if self.dram is not None and step.dram_bytes > 0 and t > 0:
-                yield self.dram.transfer(step.dram_bytes, max_rate=step.dram_bytes / t)
-            else:
-                yield env.timeout(t)
-        else:  # host work on a core: the driving core if this hold has one there
-            t = step.time_s * self._noise()
-            if hold.driver == step.resource:
-                yield env.timeout(t)
-            else:
-                cores, meter = self.cores[step.resource], self.core_meters[step.resource]
-                with cores.request() as req:
-                    yield req
-                    meter.change(env.now, +1)
-                    start = env.now
-                    yield env.timeout(t)
-                    meter.change(env.now, -1)
+    def _record(self, step: Step, start: float, frame: Frame) -> None:
         if self.events is not None:
-            self.events.append((step.resource, step.what or step.kind, start, env.now, frame.id))
+            self.events.append((step.resource, step.what or step.kind, start, self.env.now,
+                                frame.id))
 
     def _noise(self) -> float:
         if not self.jitter:

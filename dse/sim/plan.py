@@ -55,8 +55,8 @@ class Step:
 @dataclass(frozen=True)
 class Hold:
     """Steps run while holding a slot of ``device``. If ``driver``, a core of that host cluster
-    is busy during every step but the transfers (which are DMA). ``device=None``: host work
-    that holds nothing but its own steps."""
+    is busy while the device computes (transfers are DMA and need none; host steps take a core
+    of their own cluster). ``device=None``: host work that holds nothing but its steps."""
 
     device: str | None
     driver: str | None

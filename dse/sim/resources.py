@@ -57,6 +57,7 @@ class SharedBandwidth:
         self._active: dict[simpy.Event, list[float]] = {}  # done -> [left, total, cap, rate]
         self._last = env.now
         self._version = 0
+        self._rate = 0.0  # bytes/s in use
 
     @property
     def in_flight(self) -> int:
@@ -86,13 +87,14 @@ class SharedBandwidth:
 
     def _advance(self) -> None:
         """Move every active transfer forward to ``now`` at the rate it had."""
-        elapsed = self.env.now - self._last
-        if self._active and elapsed > 0:
+        now = self.env.now
+        elapsed = now - self._last
+        if elapsed > 0 and self._active:
             for state in self._active.values():
                 state[0] -= state[3] * elapsed
             self.busy_s += elapsed
-            self.busy_bytes_s += elapsed * sum(state[3] for state in self._active.values())
-        self._last = self.env.now
+            self.busy_bytes_s += elapsed * self._rate
+        self._last = now
 
     def _join(self, done: simpy.Event, nbytes: float, cap: float) -> None:
         self._advance()
@@ -101,24 +103,38 @@ class SharedBandwidth:
 
     def _schedule(self) -> None:
         self._version += 1
-        if not self._active:
+        active = self._active
+        if not active:
+            self._rate = 0.0
             return
         # Max-min fair shares (water filling): the smallest caps are met first.
-        left_bw, left_n = self.bandwidth_bytes_s, len(self._active)
-        for state in sorted(self._active.values(), key=lambda s: s[2]):
-            state[3] = min(state[2], left_bw / left_n)
-            left_bw -= state[3]
-            left_n -= 1
+        if len(active) == 1:  # NOTE: the common case, without the sort
+            state = next(iter(active.values()))
+            state[3] = state[2]
+            self._rate = state[2]
+            first = max(0.0, state[0]) / state[2]
+        else:
+            left_bw, left_n = self.bandwidth_bytes_s, len(active)
+            first = float("inf")
+            for state in sorted(active.values(), key=lambda s: s[2]):
+                rate = state[2] if state[2] * left_n < left_bw else left_bw / left_n
+                state[3] = rate
+                left_bw -= rate
+                left_n -= 1
+                first = min(first, max(0.0, state[0]) / rate)
+            self._rate = self.bandwidth_bytes_s - left_bw
         version = self._version
-        first = min(max(0.0, s[0]) / s[3] for s in self._active.values())
         self.env.timeout(first).callbacks.append(lambda _: self._complete(version))
 
     def _complete(self, version: int) -> None:
         if version != self._version:
             return  # the set of transfers changed since this timer was set
         self._advance()
-        finished = [done for done, (left, total, _, _) in self._active.items()
-                    if left <= max(_EPS_BYTES, 1e-12 * total)]
+        # Done when the bytes left are float noise, or would take less time than the clock can
+        # still resolve at ``now`` (else a timer of ~1e-17 s would never advance it).
+        now = self.env.now
+        finished = [done for done, (left, total, _, rate) in self._active.items()
+                    if left <= max(_EPS_BYTES, 1e-12 * total) or now + left / rate <= now]
         for done in finished:
             self.bytes_moved += self._active.pop(done)[1]
             self.transfers += 1

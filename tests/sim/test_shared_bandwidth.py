@@ -126,3 +126,12 @@ def test_caps_are_never_exceeded_and_the_bus_never_beats_its_bandwidth(flows, bw
     for i, (nbytes, cap) in enumerate(flows):
         assert log[i] >= nbytes / min(cap, bw) * (1 - 1e-9)
     assert max(log.values()) >= sum(n for n, _ in flows) / bw * (1 - 1e-9)
+
+
+def test_transfers_shorter_than_the_clock_resolution_still_finish():
+    # At t = 1e6 s a 1e-12 s timer cannot advance a float clock; the transfer must still end.
+    env = simpy.Environment(initial_time=1e6)
+    bus = SharedBandwidth(env, 1e12)
+    done = bus.transfer(1.0)
+    env.run(until=1e6 + 1)
+    assert done.triggered and bus.transfers == 1

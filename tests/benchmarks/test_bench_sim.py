@@ -1,0 +1,106 @@
+"""Benchmarks of the simulator (deselected by default; run with ``-m benchmark -s``).
+
+Reported as ratios against baselines measured in the same run (the machine is shared):
+- engine events/s (SimPy events scheduled per second of wall time) against raw SimPy processing
+  a bare loop of resource requests and timeouts; also frame steps/s against raw loop steps/s
+  (a step of the engine costs more events: shared-bandwidth re-scheduling, queues);
+- time of a 1,000-frame whole-model simulation on 4 components (Kirin 970 co-execution), and
+  of the closed-form bound;
+- growth of simulation time with frames, and of planning time with graph nodes.
+"""
+
+from __future__ import annotations
+
+import pytest
+import simpy
+
+from dse.sim import Simulation, bound, build_plan
+from dse.spec.experiment import load_experiment
+from tests.benchmarks.timing import best_of
+
+pytestmark = pytest.mark.benchmark
+
+COEXEC = {
+    "name": "bench",
+    "workload": {"zoo": "googlenet"},
+    "platform": {"host": "hikey970"},
+    "execution": {"policy": "coexec", "preprocess_s": 0.001},
+    "stream": {"frames": 1000},
+}
+
+
+def _plan(frames=1000, **over):
+    data = {**COEXEC, "stream": {"frames": frames}, **over}
+    return build_plan(load_experiment(data).fixed())
+
+
+def _raw_simpy(steps: int, workers: int = 4) -> simpy.Environment:
+    env = simpy.Environment()
+    res = [simpy.Resource(env, capacity=1) for _ in range(workers)]
+    per = steps // workers
+
+    def loop(r):
+        for _ in range(per):
+            with r.request() as req:
+                yield req
+                yield env.timeout(0.001)
+
+    for r in res:
+        env.process(loop(r))
+    env.run()
+    return env
+
+
+def _events(env: simpy.Environment) -> int:
+    # NOTE: SimPy numbers every scheduled event from one counter; reading it is the cheapest
+    # way to count events (a benchmark may use the private attribute, library code does not).
+    return next(env._eid)  # type: ignore[attr-defined]
+
+
+def test_engine_against_raw_simpy():
+    plan = _plan()
+    traced = Simulation(plan, trace=True)
+    steps = len(traced.run().events or [])
+    sim = Simulation(plan)
+    ours = best_of(lambda: Simulation(plan).run(), repeat=3)
+    sim.run()
+    ours_events = _events(sim.env)
+    raw = best_of(lambda: _raw_simpy(steps), repeat=3)
+    raw_events = _events(_raw_simpy(steps))
+    ratio = (ours_events / ours) / (raw_events / raw)
+    print(f"\nengine: {ours_events} events, {ours_events / ours:,.0f} events/s, "
+          f"{steps / ours:,.0f} steps/s; raw SimPy: {raw_events / raw:,.0f} events/s, "
+          f"{steps / raw:,.0f} steps/s; events/s ratio {ratio:.2f} (goal >= 0.6), "
+          f"steps/s ratio {raw / ours:.2f}")
+    assert steps > 0
+
+
+def test_thousand_frames_on_four_components_and_the_bound():
+    plan = _plan()
+    assert len({w.unit for w in plan.workers}) == 4
+    sim_s = best_of(lambda: Simulation(plan).run(), repeat=3)
+    bound_s = best_of(lambda: bound(plan), repeat=20)
+    plan_s = best_of(lambda: _plan(), repeat=3)
+    print(f"\n1000 frames, coexec on 4 components: simulation {sim_s * 1e3:.1f} ms "
+          f"(goal <= 50), bound {bound_s * 1e3:.2f} ms (goal <= 1), planning "
+          f"{plan_s * 1e3:.1f} ms")
+    assert sim_s > 0
+
+
+def test_growth_with_frames_and_nodes():
+    times = {}
+    for frames in (250, 500, 1000, 2000, 4000):
+        plan = _plan(frames)
+        times[frames] = best_of(lambda p=plan: Simulation(p).run(), repeat=2)
+    base = times[250]
+    print("\nframes -> simulation time (relative to 250 frames): " + ", ".join(
+        f"{f}: {t * 1e3:.1f} ms ({t / base:.2f}x)" for f, t in times.items()))
+    plans = {}
+    for zoo in ("squeezenet1_1", "resnet50", "inception_v4", "bert_encoder"):
+        from dse import workload
+
+        nodes = workload(zoo).nodes
+        plans[zoo] = (nodes, best_of(lambda z=zoo: _plan(200, workload={"zoo": z}), repeat=2))
+    print("graph nodes -> planning time: " + ", ".join(
+        f"{z} {n} nodes: {t * 1e3:.1f} ms" for z, (n, t) in plans.items()))
+    assert times[4000] > 0

@@ -83,7 +83,10 @@ def summarize(result: SimResult) -> Metrics:
     t0 = release[warm - 1] if warm > 0 else float(frames["start_s"].min())
     t1 = release[len(release) - 1 - drain]
     count = len(release) - warm - drain
-    throughput = count / (t1 - t0) if t1 > t0 else float("inf")
+    if t1 > t0 and count > 0:
+        throughput = count / (t1 - t0)
+    else:  # too few frames for a steady-state window: the whole run
+        throughput = len(release) / result.makespan_s if result.makespan_s > 0 else 0.0
     lat = steady["latency_s"].to_numpy() * 1e3
     latency = {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
                "p99": float(np.percentile(lat, 99)), "mean": float(lat.mean()),

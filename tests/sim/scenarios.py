@@ -29,9 +29,11 @@ TRANSFER_S = 1e-4 + 256 / 1e6
 def catalog(tmp_path: Path, *, host_cores: int = 2, usb_bandwidth: float = 1e6,
             **npu_changes: Any) -> Catalog:
     usb = changed(USB, bandwidth_bytes_s=usb_bandwidth)
+    npu = changed(NPU, **npu_changes)
+    npu["sources"] = [source(*(f for f in NPU["sources"][0]["fields"] if f in npu))]
     return Catalog(write_catalog(
         tmp_path / "catalog",
-        devices={"npu": changed(NPU, **npu_changes), "host": changed(CPU, cores=host_cores)},
+        devices={"npu": npu, "host": changed(CPU, cores=host_cores)},
         links={"usb": usb, "hub": changed(usb, shared=True)},
         platforms={"board": {"host": {"host": 1}, "board_idle_w": 1.0,
                              "sources": [source("board_idle_w")]}}))
@@ -54,5 +56,20 @@ def experiment(tmp_path: Path, **sections: Any) -> dict[str, Any]:
         "stream": {"frames": 20, "warmup": 2},
     }
     for key, value in sections.items():
-        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     return data
+
+
+def chain_onnx(tmp_path: Path) -> Path:
+    """fc1 (Gemm) -> act (Sigmoid) -> fc2 (Gemm), 64 wide."""
+    nodes = [helper.make_node("Gemm", ["x", "w1"], ["h"], name="fc1", transB=1),
+             helper.make_node("Softmax", ["h"], ["a"], name="act"),
+             helper.make_node("Gemm", ["a", "w2"], ["y"], name="fc2", transB=1)]
+    m = model(nodes, [vi("x", [1, 64])], [vi("y", [1, 64])],
+              [init("w1", (64, 64)), init("w2", (64, 64))])
+    path = tmp_path / "chain.onnx"
+    onnx.save(m, str(path))
+    return path

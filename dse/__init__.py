@@ -1,15 +1,22 @@
 """dse: design-space exploration and simulation of neural-network inference on edge hardware."""
 
 from dse.errors import DseError, OnnxError, Problem, SpecError, WorkloadError
+from dse.sim.run import Report, simulate
+from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment
 from dse.workloads import Workload, workload, zoo
 
 __all__ = [
     "DseError",
+    "Experiment",
+    "ExperimentConfig",
     "OnnxError",
     "Problem",
+    "Report",
     "SpecError",
     "Workload",
     "WorkloadError",
+    "load_experiment",
+    "simulate",
     "workload",
     "zoo",
 ]

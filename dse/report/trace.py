@@ -12,14 +12,26 @@ __all__ = ["chrome_trace", "write_chrome_trace"]
 
 
 def chrome_trace(result: SimResult) -> dict[str, object]:
-    """The trace as a dict: one track (thread) per device, link and host cluster.
+    """The trace as a dict: one track (thread) per device slot, link and host core.
 
     Raises:
         ValueError: The run was not traced (``simulate(..., trace=True)``).
     """
     if result.events is None:
         raise ValueError("the run kept no timeline; simulate with trace=True")
-    tracks = sorted({e[0] for e in result.events})
+    # Overlapping steps on one resource (the cores of a cluster, the slots of a device,
+    # transfers sharing a link) go on lanes of their own: rpi4_cpu/1, rpi4_cpu/2, ...
+    lanes: dict[str, list[float]] = {}
+    placed = []
+    for track, name, start, end, frame in sorted(result.events, key=lambda e: (e[2], e[3])):
+        ends = lanes.setdefault(track, [])
+        lane = next((i for i, t in enumerate(ends) if t <= start), len(ends))
+        if lane == len(ends):
+            ends.append(end)
+        else:
+            ends[lane] = end
+        placed.append((f"{track}/{lane}" if lane else track, name, start, end, frame))
+    tracks = sorted({p[0] for p in placed})
     tid = {name: i + 1 for i, name in enumerate(tracks)}
     events: list[dict[str, object]] = [
         {"name": "thread_name", "ph": "M", "pid": 1, "tid": tid[t], "args": {"name": t}}
@@ -27,7 +39,7 @@ def chrome_trace(result: SimResult) -> dict[str, object]:
     ]
     events.append({"name": "process_name", "ph": "M", "pid": 1, "tid": 0,
                    "args": {"name": result.plan.config.name}})
-    for track, name, start, end, frame in result.events:
+    for track, name, start, end, frame in placed:
         events.append({"name": f"{name} #{frame}", "cat": name, "ph": "X", "pid": 1,
                        "tid": tid[track], "ts": start * 1e6, "dur": (end - start) * 1e6,
                        "args": {"frame": frame}})

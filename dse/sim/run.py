@@ -12,7 +12,7 @@ from dse.metrics import Metrics, summarize
 from dse.sim.bound import Bound, bound
 from dse.sim.engine import SimResult, Simulation
 from dse.sim.plan import Plan, build_plan
-from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment
+from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment, parse_override
 
 __all__ = ["Report", "simulate"]
 
@@ -51,8 +51,11 @@ class Report:
 def simulate(experiment: Experiment | ExperimentConfig | str | Path | Mapping[str, Any], *,
              choices: Mapping[str, Any] | None = None,
              overrides: Mapping[str, Any] | Sequence[str] | None = None,
-             catalog: Catalog | None = None, trace: bool = False) -> Report:
+             catalog: Catalog | None = None, trace: bool = False, **more: Any) -> Report:
     """Simulate one configuration of an experiment.
+
+    ``dse.simulate("experiments/multi_ncs.yaml", **{"platform.accelerators.ncs2.count": 2})``
+    overrides YAML paths given as keywords, like ``--set``.
 
     Args:
         experiment: A loaded experiment, a fixed configuration, a YAML path or a mapping.
@@ -64,6 +67,10 @@ def simulate(experiment: Experiment | ExperimentConfig | str | Path | Mapping[st
     Raises:
         SpecError: The experiment is invalid (every problem, with file and YAML path).
     """
+    if more:
+        merged = dict(overrides) if isinstance(overrides, Mapping) else dict(
+            parse_override(o) for o in overrides or [])
+        overrides = {**merged, **more}
     base_dir, file = Path("."), "experiment"
     if isinstance(experiment, ExperimentConfig):
         config = experiment

@@ -88,7 +88,9 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     if streamed.any():
         if link is None:
             raise ValueError(f"{device.name} streams weights but no link was given")
-        stream_s = np.where(streamed > 0, link.latency_s + streamed / link.bandwidth_bytes_s, 0.0)
+        # The per-transfer latency is paid once per run of layers, where the weights of the run
+        # go over the link in one bulk transfer (see dse.cost.model).
+        stream_s = streamed / link.bandwidth_bytes_s
     else:
         stream_s = np.zeros_like(ops)
     overhead_s = np.where(no_pass(counts), 0.0, device.overhead_per_layer_s)

@@ -40,7 +40,8 @@ class Segment:
         time_s: Duration on an otherwise idle platform.
         nbytes: Bytes moved (transfers) or memory traffic (compute).
         layers: Layers in a compute segment.
-        what: ``input``, ``output``, ``crossing``, ``layers`` or ``overhead``.
+        what: ``input``, ``output``, ``crossing``, ``weights`` (streamed every inference),
+            ``layers`` or ``overhead``.
     """
 
     kind: Literal["compute", "transfer"]
@@ -197,7 +198,14 @@ def _segments(workload: Workload, device: DeviceSpec, layers: pd.DataFrame, prec
             crossing = sum(d["elems"] for u, v, d in graph.in_edges(run.index, data=True)
                            if runs_on[u] != owner)
             move(float(crossing) * b, "crossing")
-        segments.append(Segment("compute", owner, float(run["time_s"].sum()),
+        streamed = float(run["stream_bytes"].sum())
+        if streamed and owner == device.name:
+            # Weights that do not fit on chip go over the link before the run that needs
+            # them, one bulk transfer per run (one link latency).
+            move(streamed, "weights")
+        compute_s = float((run["time_s"] - run["stream_s"]).sum()) if streamed else \
+            float(run["time_s"].sum())
+        segments.append(Segment("compute", owner, compute_s,
                                 float(run["traffic_bytes"].sum()), len(run)))
     outputs = graph.graph.get("outputs", {})
     produced = {t for n in layers.index[runs_on == device.name]

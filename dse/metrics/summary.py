@@ -82,7 +82,9 @@ def summarize(result: SimResult) -> Metrics:
     steady = frames[frames["frame"] >= warm]
     t0 = release[warm - 1] if warm > 0 else float(frames["start_s"].min())
     t1 = release[len(release) - 1 - drain]
-    count = len(release) - warm - drain
+    # Frames released at t0 itself belong to the warm-up side of the window (ties are common:
+    # a reorder buffer releases frames in bursts, identical workers finish together).
+    count = int(np.sum((release > t0) & (release <= t1)))
     if t1 > t0 and count > 0:
         throughput = count / (t1 - t0)
     else:  # too few frames for a steady-state window: the whole run

@@ -157,8 +157,10 @@ class PlanContext:
 
     @functools.cached_property
     def driver_cluster(self) -> str:
-        """The cluster whose cores drive accelerators: the smallest (the little cluster)."""
-        return min(self.clusters, key=lambda n: max(self.clusters[n].peak_ops_s.values()))
+        """The cluster whose cores drive accelerators: the little cluster (the lowest peak per
+        core; the mobile-SoC study drives the GPU and NPU from small-cluster cores)."""
+        return min(self.clusters, key=lambda n: max(self.clusters[n].peak_ops_s.values())
+                   / (self.clusters[n].cores or 1))
 
     @functools.cached_property
     def links(self) -> dict[str, LinkSpec]:
@@ -181,6 +183,10 @@ class PlanContext:
                 link_inst = link.name if link.shared else f"{link.name}:{inst}"
                 requests = self.config.execution.infer_requests
                 slots = min(spec.slots, requests) if requests else spec.slots
+                if requests and requests > spec.slots and i == 0:
+                    self.notes.append(f"{name}: infer_requests {requests} > its {spec.slots} "
+                                      f"slots; at most {spec.slots} run at once (the rest wait "
+                                      f"in the host's queue)")
                 units[inst] = Unit(inst, name, spec, link_inst,
                                    self.driver_cluster if spec.needs_host_core else None, slots,
                                    link.shared_memory)

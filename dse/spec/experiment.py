@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
+    AliasChoices,
     Field,
     NonNegativeInt,
     PositiveFloat,
@@ -119,7 +120,8 @@ class Execution(Frozen):
             ``mapping`` (see :mod:`dse.sim.policies`).
         devices: Device instances or names taking part (default: every accelerator; the host
             CPU if there is none). For ``coexec``, host CPU clusters may be listed too.
-        threads: Host threads submitting frames, per device.
+        threads: Host threads submitting frames, per device (``threads_per_device`` is the
+            same key, as DESIGN.md writes it).
         infer_requests: Inferences in flight per device (default: the device's slots).
         dispatch: ``work_stealing`` (idle workers pull from one queue) or ``round_robin``.
         stages: Pipeline stages (``pipeline``).
@@ -134,7 +136,8 @@ class Execution(Frozen):
 
     policy: str = "single"
     devices: tuple[str, ...] | None = None
-    threads: PositiveInt = 1
+    threads: PositiveInt = Field(default=1, validation_alias=AliasChoices(
+        "threads", "threads_per_device"))
     infer_requests: PositiveInt | None = None
     dispatch: Literal["work_stealing", "round_robin"] = "work_stealing"
     stages: tuple[Stage, ...] = ()

@@ -48,7 +48,7 @@ def test_single_gemm_matches_a_hand_computation():
 def test_segments_sum_to_latency_and_transfers_use_the_link():
     w = chain("Relu")
     lk = link(bandwidth=1e6, latency=1e-4)
-    dev = device(link="usb3", needs_host_core=True)
+    dev = device(link="usb3", needs_host_core=True, dram_bytes=2**30)
     cost = model_cost(w, dev, link=lk)
     assert math.isclose(cost.time_s, sum(s.time_s for s in cost.segments))
     ins = [s for s in cost.segments if s.what == "input"]
@@ -93,7 +93,9 @@ def test_unsupported_layers_infeasible_or_fallback():
                   link="usb3")
     cost = model_cost(w, tail, fallback=host, link=link())
     assert list(cost.layers["runs_on"]) == ["dev"] + ["host"] * 6
-    assert [s.what for s in cost.segments] == ["input", "layers", "crossing", "layers"]
+    # no memory of its own: the Gemm's weights stream in before it runs
+    assert [s.what for s in cost.segments] == ["input", "weights", "layers", "crossing",
+                                               "layers"]
 
 
 def test_fallback_without_the_precision_is_infeasible():
@@ -117,6 +119,11 @@ def test_edge_tpu_streams_what_does_not_fit_and_more_memory_helps():
                         + place_weights(w.counts, tpu, "int8").offchip_bytes)
     assert (cost.layers["weights"] == "link").sum() > 0
     assert cost.layers["stream_s"].sum() >= cost.offchip_weight_bytes / lk.bandwidth_bytes_s
+    # streamed weights are transfers over the link, before the compute that needs them
+    weights = [s for s in cost.segments if s.what == "weights"]
+    assert sum(s.nbytes for s in weights) == pytest.approx(cost.offchip_weight_bytes)
+    assert all(s.kind == "transfer" and s.resource == "usb3" for s in weights)
+    assert cost.time_s == pytest.approx(sum(s.time_s for s in cost.segments))
 
     big = device(peak_ops_s={"int8": 4e12}, mem_bw_bytes_s=1e11, onchip_mem_bytes=64 * 2**20,
                  dram_bytes=None, link="usb3")

@@ -22,7 +22,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 # The main job. Until `dse explore` exists (issue 5), the best available job is the workload
 # summary of every zoo model: it builds each one as ONNX and counts it.
-MAIN_JOB = ["dse", "workloads", "--counts"]
+MAIN_JOB = ["dse", "simulate", "experiments/multi_ncs.yaml"]
 
 
 def _stamp() -> str:

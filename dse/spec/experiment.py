@@ -6,10 +6,12 @@ and, for ``dse explore``, objectives, constraints and search settings.
 
 A fixed value is fixed. A *dimension* is a value the search varies:
 
-- a list where the schema wants one value: ``count: [1, 4]`` (two numbers: the integer or float
-  range from the first to the second), ``policy: [data_parallel, threads]`` (choices);
-- ``{choices: [...]}`` or ``{range: [low, high], log: true}``, to say it explicitly (three or
-  more numbers in a plain list are choices).
+- a list where the schema wants one value is a categorical choice: ``policy: [data_parallel,
+  threads]``, ``count: [1, 2, 4]``;
+- ``{min: 1, max: 4}`` (optionally ``step``, ``log: true``) is a numeric range: integers if the
+  bounds and step are integers, floats otherwise;
+- ``{choices: [...]}`` says "choice" explicitly, for values that are lists themselves
+  (``devices: {choices: [[gpu], [gpu, npu]]}``).
 
 :meth:`Experiment.fixed` picks one value per dimension (by default the first, the low end of a
 range) and validates the result as an :class:`ExperimentConfig`: ``dse simulate`` runs that.
@@ -228,6 +230,7 @@ class Dimension:
     high: float | None = None
     choices: tuple[Any, ...] = ()
     log: bool = False
+    step: float | None = None
 
     @property
     def first(self) -> Any:
@@ -387,7 +390,7 @@ def _dimensions(data: Any, file: str, prefix: str = "") -> tuple[list[Dimension]
         path = f"{prefix}{key}"
         generic = path.split(".")
         generic = [g if not g.isdigit() else "*" for g in generic]
-        if isinstance(value, dict) and set(value) & {"choices", "range"}:
+        if isinstance(value, dict) and ({"choices"} <= set(value) or {"min", "max"} <= set(value)):
             dim, problem = _explicit(path, value, file)
             dims += [dim] if dim else []
             problems += [problem] if problem else []
@@ -411,34 +414,38 @@ def _implicit(path: str, values: list[Any], file: str) -> tuple[Dimension | None
     if not values:
         return None, Problem(file, path, "an empty list is not a value; give a value, or a list "
                              "of choices")
-    if len(values) == 2 and all(_number(v) for v in values):
-        low, high = values
-        if low > high:
-            return None, Problem(file, path, f"range [{low}, {high}]: low must be <= high")
-        kind: Literal["int", "float"] = "int" if all(isinstance(v, int) for v in values) \
-            else "float"
-        return Dimension(path, kind, float(low), float(high)), None
     return Dimension(path, "choice", choices=tuple(values)), None
 
 
 def _explicit(path: str, spec: dict[str, Any], file: str
               ) -> tuple[Dimension | None, Problem | None]:
-    extra = set(spec) - {"choices", "range", "log"}
-    if extra or ("choices" in spec) == ("range" in spec):
-        return None, Problem(file, path, "expected {choices: [...]} or {range: [low, high], "
-                             f"log: bool}}, got keys {sorted(spec)}")
     if "choices" in spec:
+        extra = set(spec) - {"choices"}
         choices = spec["choices"]
+        if extra:
+            return None, Problem(file, path, f"expected {{choices: [...]}} alone, got keys "
+                                 f"{sorted(spec)}")
         if not isinstance(choices, list) or not choices:
             return None, Problem(file, f"{path}.choices", "expected a non-empty list")
         return Dimension(path, "choice", choices=tuple(choices)), None
-    rng = spec["range"]
-    if not (isinstance(rng, list) and len(rng) == 2 and all(_number(v) for v in rng)) \
-            or rng[0] > rng[1]:
-        return None, Problem(file, f"{path}.range", f"expected [low, high] numbers with low <= "
-                             f"high, got {rng!r}")
-    log = bool(spec.get("log", False))
-    if log and rng[0] <= 0:
-        return None, Problem(file, f"{path}.range", "a log range needs low > 0")
-    kind: Literal["int", "float"] = "int" if all(isinstance(v, int) for v in rng) else "float"
-    return Dimension(path, kind, float(rng[0]), float(rng[1]), log=log), None
+    extra = set(spec) - {"min", "max", "step", "log"}
+    if extra:
+        return None, Problem(file, path, f"expected {{min, max, step, log}}, got unknown keys "
+                             f"{sorted(extra)}")
+    low, high, step = spec["min"], spec["max"], spec.get("step")
+    if not (_number(low) and _number(high)) or low > high:
+        return None, Problem(file, path, f"expected numbers min <= max, got min {low!r}, "
+                             f"max {high!r}")
+    if step is not None and (not _number(step) or step <= 0):
+        return None, Problem(file, f"{path}.step", f"expected a number > 0, got {step!r}")
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        return None, Problem(file, f"{path}.log", f"expected true or false, got {log!r}")
+    if log and low <= 0:
+        return None, Problem(file, path, "a log range needs min > 0")
+    if log and step is not None:
+        return None, Problem(file, path, "give step or log, not both")
+    ints = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) and (
+        step is None or isinstance(step, int))
+    return Dimension(path, "int" if ints else "float", float(low), float(high), log=log,
+                     step=None if step is None else float(step)), None

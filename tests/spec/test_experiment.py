@@ -10,9 +10,10 @@ from dse.spec.experiment import Dimension, load_experiment, parse_override
 BASE = {
     "name": "x",
     "workload": {"zoo": "googlenet", "precision": "fp16"},
-    "platform": {"host": "raspberry_pi4", "accelerators": {"ncs2": {"count": [1, 4]}},
+    "platform": {"host": "raspberry_pi4", "accelerators": {"ncs2": {"count": {"min": 1,
+                                                                              "max": 4}}},
                  "link": "usb3_hub"},
-    "execution": {"policy": ["data_parallel", "threads"], "threads": [1, 8],
+    "execution": {"policy": ["data_parallel", "threads"], "threads": [1, 2, 8],
                   "devices": ["ncs2"]},
     "stream": {"frames": 100},
     "objectives": [{"maximize": "throughput_fps"}],
@@ -27,7 +28,7 @@ def test_lists_become_dimensions_and_natural_lists_do_not():
                                                       1.0, 4.0),
         "execution.policy": Dimension("execution.policy", "choice",
                                       choices=("data_parallel", "threads")),
-        "execution.threads": Dimension("execution.threads", "int", 1.0, 8.0),
+        "execution.threads": Dimension("execution.threads", "choice", choices=(1, 2, 8)),
     }
     config = exp.fixed()
     assert config.platform.accelerators["ncs2"]["count"] == 1
@@ -38,7 +39,7 @@ def test_lists_become_dimensions_and_natural_lists_do_not():
 
 
 def test_explicit_dimensions():
-    data = {**BASE, "stream": {"frames": 100, "fps": {"range": [10, 60.0], "log": True}},
+    data = {**BASE, "stream": {"frames": 100, "fps": {"min": 10, "max": 60.0, "log": True}},
             "execution": {"policy": "single", "devices": {"choices": [["ncs2"], ["rpi4_cpu"]]}}}
     exp = load_experiment(data)
     dims = {d.path: d for d in exp.dimensions}
@@ -81,12 +82,16 @@ def test_every_problem_at_once_with_yaml_paths(tmp_path):
 
 @pytest.mark.parametrize(("data", "message"), [
     ({**BASE, "stream": {"frames": []}}, r"stream.frames: an empty list is not a value"),
-    ({**BASE, "stream": {"frames": [10, 2]}}, r"stream.frames: range \[10, 2\]: low must be"),
-    ({**BASE, "stream": {"frames": {"range": [0, 5], "log": True}}},
-     r"stream.frames.range: a log range needs low > 0"),
+    ({**BASE, "stream": {"frames": {"min": 10, "max": 2}}},
+     r"stream.frames: expected numbers min <= max, got min 10, max 2"),
+    ({**BASE, "stream": {"frames": {"min": 0, "max": 5, "log": True}}},
+     r"stream.frames: a log range needs min > 0"),
     ({**BASE, "stream": {"frames": {"choices": 3}}}, r"stream.frames.choices: expected a "
                                                      r"non-empty list"),
-    ({**BASE, "stream": {"frames": {"range": [1, 2], "step": 1}}}, r"expected \{choices"),
+    ({**BASE, "stream": {"frames": {"min": 1, "max": 9, "stride": 1}}},
+     r"stream.frames: expected \{min, max, step, log\}, got unknown keys \['stride'\]"),
+    ({**BASE, "stream": {"frames": {"min": 1, "max": 9, "step": 0}}},
+     r"stream.frames.step: expected a number > 0, got 0"),
     ({**BASE, "stream": {"frames": 10, "warmup": 10}}, r"<experiment>: stream.warmup: must be < frames \(10\), got 10"),
     ({**BASE, "workloads": [{"zoo": "resnet18"}]}, r"give workload: or workloads:, not both"),
 ])

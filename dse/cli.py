@@ -482,6 +482,81 @@ def simulate_cmd(
         out.print(f"note: {note}", highlight=False)
 
 
+@app.command("explore")
+def explore_cmd(
+    experiment: Annotated[Path, typer.Argument(help="An experiment YAML with search dimensions.")],
+    trials: Annotated[int | None, typer.Option(help="Total finished trials wanted (a resumed "
+                                               "study runs only what is missing).")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop starting trials after this many "
+                                                  "seconds.")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL, e.g. postgresql+psycopg2://user@host/db (default: a journal "
+        "file in the output folder).")] = None,
+    workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
+    sampler: Annotated[str | None, typer.Option(help="tpe, nsga2, random or grid.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: "
+                                                 "out/<experiment name>).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override a YAML path before searching (repeatable).")] = None,
+) -> None:
+    """Search an experiment's dimensions with Optuna; resumable, with Pareto front and report."""
+    import optuna
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from dse.search import explore
+    from dse.spec.experiment import load_experiment
+
+    exp = load_experiment(experiment, overrides=set_ or [])
+    total = trials or (exp.data.get("search") or {}).get("trials") or 100
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
+                        TimeElapsedColumn(), TimeRemainingColumn(), console=err)
+
+    def done(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
+        finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+        ok = [t for t in finished if t.user_attrs.get("feasible") and t.values]
+        best = ""
+        if ok and len(study.directions) == 1:
+            pick = max if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else min
+            best = f"best {pick(t.values[0] for t in ok):.4g}"
+        elif ok:
+            best = f"{len(ok)} feasible"
+        progress.update(task, completed=min(len(finished), int(total)), best=best)
+
+    with progress:
+        task = progress.add_task(exp.name, total=int(total), best="")
+        result = explore(exp, trials=trials, timeout_s=timeout, storage=storage,
+                         workers=workers, sampler=sampler, seed=seed, out=out_dir,
+                         callbacks=[done])
+        progress.update(task, completed=len(result.trials))
+    front = result.pareto
+    table = Table(title=f"{exp.name}: {len(result.trials)} trials, "
+                        f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "
+                        f"feasible, Pareto front of {len(front)}")
+    params = [c for c in front.columns if c.startswith("param:")]
+    values = [f"value:{g.metric}" for g in result.objectives]
+    for col in ["trial", *params, *values, "bottlenecks"]:
+        table.add_column(col.split(":", 1)[-1].split(".")[-1], overflow="fold")
+    for _, row in front.head(10).iterrows():
+        table.add_row(str(row["trial"]), *(f"{row[c]:.4g}" if isinstance(row[c], float)
+                                           else str(row[c]) for c in [*params, *values]),
+                      str(row["bottlenecks"]))
+    out.print(table)
+    if front.empty:
+        out.print("[yellow]no feasible configuration found; see report.md for the reasons"
+                  "[/yellow]")
+    out.print(f"results in {result.out}/ (report.md, trials.csv, pareto.csv, best_1.yaml, ...)",
+              highlight=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dse`` console script; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

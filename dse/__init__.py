@@ -1,6 +1,7 @@
 """dse: design-space exploration and simulation of neural-network inference on edge hardware."""
 
 from dse.errors import DseError, OnnxError, Problem, SpecError, WorkloadError
+from dse.search import ExploreResult, explore
 from dse.sim.run import Report, simulate
 from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment
 from dse.workloads import Workload, workload, zoo
@@ -9,12 +10,14 @@ __all__ = [
     "DseError",
     "Experiment",
     "ExperimentConfig",
+    "ExploreResult",
     "OnnxError",
     "Problem",
     "Report",
     "SpecError",
     "Workload",
     "WorkloadError",
+    "explore",
     "load_experiment",
     "simulate",
     "workload",

@@ -514,8 +514,15 @@ def explore_cmd(
     from dse.search import explore
     from dse.spec.experiment import load_experiment
 
+    from dse.search.space import grid_space
+
     exp = load_experiment(experiment, overrides=set_ or [])
-    total = trials or (exp.data.get("search") or {}).get("trials") or 100
+    search = exp.data.get("search") or {}
+    total = trials or search.get("trials") or 100
+    if not trials and (sampler or search.get("sampler")) == "grid":
+        total = 1
+        for values in grid_space(exp.dimensions, exp.file).values():
+            total *= len(values)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err)

@@ -27,3 +27,25 @@ def test_experiment_runs(path):
     m = report.metrics
     assert m is not None and m.throughput_fps > 0
     assert len(m.frames) / m.makespan_s <= report.bound.throughput_fps * (1 + 1e-9)
+
+
+EXPLORED = ["multi_ncs", "mobile_soc_coexec", "edgetpu_pipeline", "what_to_buy"]
+
+
+@pytest.mark.parametrize("name", EXPLORED)
+def test_experiment_explores(name, tmp_path):
+    path = catalog_dir("experiments") / f"{name}.yaml"
+    experiment = dse.load_experiment(path, overrides={"stream.frames": 30, "stream.warmup": 3})
+    assert experiment.dimensions, f"{name} has nothing to search"
+    result = dse.explore(experiment, trials=4, out=tmp_path)
+    assert len(result.trials) == 4
+    assert (tmp_path / "report.md").is_file()
+
+
+def test_what_to_buy_finds_a_platform_that_sustains_30_fps(tmp_path):
+    result = dse.explore(catalog_dir("experiments") / "what_to_buy.yaml", out=tmp_path)
+    assert len(result.trials) == 40
+    best = result.pareto.iloc[0]
+    assert best["throughput_fps"] >= 29.7 and best["latency_p99_ms"] <= 100
+    feasible = result.trials[result.trials["feasible"]]
+    assert best["price_usd"] == feasible["price_usd"].min()

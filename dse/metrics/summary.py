@@ -14,13 +14,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from dse.cost import energy_j
-from dse.sim.engine import SimResult
+
+if TYPE_CHECKING:
+    from dse.sim.engine import SimResult
 
 __all__ = ["Metrics", "summarize"]
 

@@ -23,7 +23,7 @@ import copy
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -108,10 +108,12 @@ class PlatformRef(Frozen):
 
 
 class Stage(Frozen):
-    """One pipeline stage: layers up to and including ``until`` (the last stage: to the end)."""
+    """One pipeline stage: layers up to and including the layer named ``until``, or up to where
+    the cumulative weight bytes reach the fraction ``until`` (0..1) of the model's, a compact
+    encoding the search can vary (the last stage: to the end)."""
 
     device: str
-    until: str | None = None
+    until: str | Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class Execution(Frozen):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import itertools
+
 import networkx as nx
+import numpy as np
 
 from dse.errors import Problem, SpecError
 from dse.sim.plan import Hold, Infeasible, PlanContext, Route, Unit, Worker
@@ -117,6 +120,21 @@ def part(w: Workload, start: int, end: int) -> Workload:
     return Workload(f"{w.name}[{start}:{end}]", nx.freeze(sub), w.precision, w.source)
 
 
+def _cut_index(w: Workload, cut: str | float | None) -> int:
+    """Layers before the cut: after the named layer, or where the cumulative weight bytes
+    reach the fraction (0..1) of the model's."""
+    if isinstance(cut, str):
+        return split_index(w, cut)
+    weights = w.counts["weight_elems"].to_numpy(dtype=float).cumsum()
+    total = weights[-1] if len(weights) and weights[-1] > 0 else 1.0
+    return int(np.searchsorted(weights / total, float(cut or 0.0), side="right"))
+
+
+def split_index(w: Workload, layer: str) -> int:
+    names = [w.graph.nodes[n]["name"] for n in w.order]
+    return names.index(layer) + 1 if layer in names else -1
+
+
 def split(w: Workload, cuts: list[str], *, file: str = "experiment") -> list[Workload]:
     """The workload cut after each named layer, as consecutive parts (topological order).
 
@@ -154,8 +172,39 @@ class Pipeline:
         if len(ctx.config.workloads) > 1:
             raise SpecError([Problem(ctx.file, "workloads",
                                      "the pipeline policy runs one workload")])
-        units = []
-        for i, stage in enumerate(stages):
+        cuts = [s.until for s in stages[:-1]]
+        if any(c is None for c in cuts) or stages[-1].until is not None:
+            raise SpecError([Problem(ctx.file, "execution.stages",
+                                     "every stage but the last needs until: LAYER (or a "
+                                     "fraction of the weights); the last runs to the end")])
+        workers = []
+        first = next((u for u in ctx.all_units.values()
+                      if stages[0].device in (u.name, u.device)), None)
+        if first is None:
+            raise SpecError([Problem(ctx.file, "execution.stages.0.device",
+                                     f"{stages[0].device!r} is not on the platform; it has: "
+                                     f"{', '.join(ctx.all_units)}")])
+        whole = ctx.workload(0, ctx.precision(0, first.spec))
+        names = [whole.graph.nodes[n]["name"] for n in whole.order]
+        missing = [Problem(ctx.file, f"execution.stages.{i}.until",
+                           f"no layer named {c!r} in {whole.name}")
+                   for i, c in enumerate(cuts) if isinstance(c, str) and c not in names]
+        if missing:
+            raise SpecError(missing)
+        index = [_cut_index(whole, c) for c in cuts]
+        # Fractions make a compact search encoding of 1..N stages: cuts that coincide (or fall
+        # at an end) leave empty stages, which are dropped with their devices.
+        bounds = [0, *index, len(names)]
+        keep = [i for i in range(len(stages)) if bounds[i + 1] > bounds[i]]
+        if any(isinstance(c, str) for c in cuts) and len(keep) < len(stages):
+            raise SpecError([Problem(ctx.file, "execution.stages",
+                                     f"cuts must follow the layer order and leave layers for "
+                                     f"every stage, got {cuts}")])
+        if any(b < a for a, b in itertools.pairwise(bounds)):
+            raise Infeasible(f"pipeline cuts out of order: {cuts}")
+        units: list[Unit] = []
+        for i in keep:
+            stage = stages[i]
             match = [u for u in ctx.all_units.values()
                      if u.name == stage.device or u.device == stage.device]
             taken = [u for u in match if u not in units]
@@ -164,17 +213,9 @@ class Pipeline:
                                          f"no free instance of {stage.device!r} on the platform; "
                                          f"it has: {', '.join(ctx.all_units)}")])
             units.append(taken[0])
-        cuts = [s.until for s in stages[:-1]]
-        if any(c is None for c in cuts) or stages[-1].until is not None:
-            raise SpecError([Problem(ctx.file, "execution.stages",
-                                     "every stage but the last needs until: LAYER; the last "
-                                     "runs to the end")])
-        workers = []
-        first = units[0]
-        whole = ctx.workload(0, ctx.precision(0, first.spec))
-        parts = split(whole, [c for c in cuts if c is not None], file=ctx.file)
-        for i, (unit, part) in enumerate(zip(units, parts, strict=True)):
-            cost = ctx.cost(0, unit, part.at(ctx.precision(0, unit.spec)))
+        parts = [part(whole, bounds[i], bounds[i + 1]) for i in keep]
+        for i, (unit, piece) in enumerate(zip(units, parts, strict=True)):
+            cost = ctx.cost(0, unit, piece.at(ctx.precision(0, unit.spec)))
             if not cost.feasible:
                 raise Infeasible(f"stage {i} on {unit.name}: {cost.reason}")
             route: list[Hold] = []

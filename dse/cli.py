@@ -512,9 +512,8 @@ def explore_cmd(
     )
 
     from dse.search import explore
-    from dse.spec.experiment import load_experiment
-
     from dse.search.space import grid_space
+    from dse.spec.experiment import load_experiment
 
     exp = load_experiment(experiment, overrides=set_ or [])
     search = exp.data.get("search") or {}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-import itertools
-
 import networkx as nx
 import numpy as np
 

@@ -1,0 +1,136 @@
+"""Measurements: the CSV format calibration reads, and its validation.
+
+One row per measured number, long format::
+
+    device,host,link,workload,options,precision,policy,threads,streams,count,metric,value,unit,
+    source,dataset
+
+- ``device``: a catalog device (``kirin970_npu``); ``host``: the catalog platform (or host CPU
+  device) it was measured on, empty for the device's own board; ``link``: the catalog link an
+  accelerator was attached by (``usb2`` vs ``usb3``), empty for its default;
+  ``workload``: a zoo model (``googlenet``) with
+  zoo ``options`` as JSON (``{"width": 0.5}``) or empty; ``precision`` as dse names it.
+- ``policy``/``threads``/``streams``/``count``: the configuration (``single`` with 1/1/1 is one
+  inference at a time on one device).
+- ``metric``: ``latency`` (unit ``s``/``ms``/``us``), ``throughput`` (``fps``, ``img/s``,
+  ``inf/s``), ``power`` (``W``/``mW``), ``energy`` (``J``/``mJ``/``uJ``) per inference.
+- ``source``: where the number was published; ``dataset``: which shipped table it came from.
+
+:func:`read_measurements` checks every row and raises one error naming file, row and column of
+every problem; values are converted to SI (seconds, frames/s, watts, joules) in ``value_si``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dse.errors import DseError, Problem
+from dse.workloads.graph import PRECISION_BYTES
+
+__all__ = ["COLUMNS", "METRIC_UNITS", "MeasurementError", "read_measurements", "validate"]
+
+COLUMNS = ("device", "host", "link", "workload", "options", "precision", "policy", "threads",
+           "streams", "count", "metric", "value", "unit", "source", "dataset")
+
+#: metric -> unit -> factor to its SI unit (s, frames/s, W, J).
+METRIC_UNITS: dict[str, dict[str, float]] = {
+    "latency": {"s": 1.0, "ms": 1e-3, "us": 1e-6},
+    "throughput": {"fps": 1.0, "img/s": 1.0, "inf/s": 1.0},
+    "power": {"W": 1.0, "mW": 1e-3},
+    "energy": {"J": 1.0, "mJ": 1e-3, "uJ": 1e-6},
+}
+POLICIES = ("single", "threads", "data_parallel", "coexec")
+
+
+class MeasurementError(DseError, ValueError):
+    """A measurement file is malformed."""
+
+
+def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
+             known_devices: set[str] | None = None) -> pd.DataFrame:
+    """Check a measurement table and add ``value_si``; every problem in one error.
+
+    Rows are numbered as in the file (header = row 1).
+
+    Raises:
+        MeasurementError: Missing columns, unknown metrics or units, values that are not
+            positive numbers, unknown precisions, policies or devices, bad options JSON.
+    """
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise MeasurementError([Problem(file, "header", f"missing columns {missing}; expected "
+                                        f"{', '.join(COLUMNS)}")])
+    problems: list[Problem] = []
+    frame = frame.copy()
+    si = []
+    for i, row in enumerate(frame.itertuples(index=False), start=2):
+        at = (lambda col, i=i: f"row {i}, column {col}")
+        metric, unit = str(row.metric), str(row.unit)
+        factor = None
+        if metric not in METRIC_UNITS:
+            problems.append(Problem(file, at("metric"), f"expected one of "
+                                    f"{', '.join(METRIC_UNITS)}, got {metric!r}"))
+        elif unit not in METRIC_UNITS[metric]:
+            problems.append(Problem(file, at("unit"), f"a {metric} in {unit!r}? expected "
+                                    f"{', '.join(METRIC_UNITS[metric])}"))
+        else:
+            factor = METRIC_UNITS[metric][unit]
+        try:
+            value = float(row.value)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not np.isfinite(value) or value <= 0:
+            problems.append(Problem(file, at("value"), f"expected a number > 0, got "
+                                    f"{row.value!r}"))
+        si.append(value * factor if factor is not None and np.isfinite(value) else np.nan)
+        if str(row.precision) not in PRECISION_BYTES:
+            problems.append(Problem(file, at("precision"), f"expected one of "
+                                    f"{', '.join(PRECISION_BYTES)}, got {row.precision!r}"))
+        if str(row.policy) not in POLICIES:
+            problems.append(Problem(file, at("policy"), f"expected one of {', '.join(POLICIES)}"
+                                    f", got {row.policy!r}"))
+        for col in ("threads", "streams", "count"):
+            v = getattr(row, col)
+            if not (isinstance(v, int | np.integer) or (isinstance(v, float) and v.is_integer()))\
+                    or v < 1:
+                problems.append(Problem(file, at(col), f"expected a whole number >= 1, got "
+                                        f"{v!r}"))
+        if known_devices is not None and str(row.device) not in known_devices:
+            problems.append(Problem(file, at("device"), f"unknown device {row.device!r}"))
+        options = row.options
+        if isinstance(options, str) and options.strip():
+            try:
+                if not isinstance(json.loads(options), dict):
+                    raise ValueError
+            except ValueError:
+                problems.append(Problem(file, at("options"), f"expected a JSON object such as "
+                                        f'{{"width": 0.5}}, got {options!r}'))
+    if problems:
+        raise MeasurementError(problems)
+    frame["value_si"] = si
+    for col in ("threads", "streams", "count"):
+        frame[col] = frame[col].astype(int)
+    for col in ("options", "host", "link"):
+        frame[col] = frame[col].fillna("").astype(str)
+    return frame
+
+
+def read_measurements(path: Path | str, *, known_devices: set[str] | None = None
+                      ) -> pd.DataFrame:
+    """Read and validate a measurement CSV (see the module docstring).
+
+    Raises:
+        MeasurementError: The file cannot be read, or any row is invalid.
+    """
+    try:
+        frame = pd.read_csv(path, comment="#", dtype={"options": str, "host": str,
+                                                      "link": str})
+    except FileNotFoundError:
+        raise MeasurementError([Problem(str(path), "", "file not found")]) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise MeasurementError([Problem(str(path), "", f"not a readable CSV: {exc}")]) from None
+    return validate(frame, file=str(path), known_devices=known_devices)

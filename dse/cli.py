@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -561,6 +562,120 @@ def explore_cmd(
                   "[/yellow]")
     out.print(f"results in {result.out}/ (report.md, trials.csv, pareto.csv, best_1.yaml, ...)",
               highlight=False)
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name "
+                                        "(mobile_soc, vitis, coral, ...).")],
+    device: Annotated[str, typer.Option(help="The catalog device to fit.")],
+    free: Annotated[list[str] | None, typer.Option(
+        help="A spec path to fit (repeatable); default: efficiency.default and "
+        "overhead_per_inference_s.")] = None,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write the fitted overlay "
+                                                   "YAML here (and a PNG/SVG plot beside it)."
+                                                   )] = None,
+    no_cv: Annotated[bool, typer.Option("--no-cv", help="Skip leave-one-model-out "
+                                        "cross-validation.")] = False,
+) -> None:
+    """Fit a device's free parameters to measurements; report in-sample and LOO error."""
+    from dse.calibrate import DEFAULT_FREE, calibrate, read_measurements
+    from dse.calibrate.loaders import load, loader_names
+
+    if Path(data).suffix == ".csv" or Path(data).is_file():
+        measurements = read_measurements(data)
+    elif data in loader_names():
+        measurements = load(data).measurements
+    else:
+        raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
+                                f"{', '.join(loader_names())}")])
+    with err.status(f"fitting {device}"):
+        cal = calibrate(measurements, device=device, free=tuple(free or DEFAULT_FREE),
+                        cross_validation=not no_cv)
+    table = Table(title=f"{device}: fitted")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    table.add_column("x/÷ (1 sd)", justify="right")
+    for k, v in cal.overlay.values.items():
+        table.add_row(k, _fmt(k, v), f"{math.exp(cal.uncertainty[k]):.2f}")
+    out.print(table)
+    points = Table(title="predicted vs measured")
+    for col in ("workload", "metric", "measured", "predicted", "error", "90% interval"):
+        points.add_column(col, justify="left" if col in ("workload", "metric") else "right")
+    for _, r in cal.table.iterrows():
+        points.add_row(str(r["workload"]), str(r["metric"]), f"{r['measured']:.4g}",
+                       f"{r['predicted']:.4g}", f"{r['rel_error']:+.1%}",
+                       f"{r['low_90']:.3g}-{r['high_90']:.3g}")
+    out.print(points)
+    out.print(f"in-sample MAPE {cal.mape:.1%}, within ±10% {cal.within_10:.0%}" +
+              (f"; leave-one-model-out MAPE {cal.cv_mape:.1%}, within ±10% "
+               f"{cal.cv_within_10:.0%}" if cal.cv_mape is not None else ""))
+    if out_file is not None:
+        from dse.report.files import atomic_path
+
+        with atomic_path(out_file) as tmp:
+            tmp.write_text(cal.overlay_yaml())
+        _plot_calibration(cal, out_file.with_suffix(""))
+        out.print(f"wrote {out_file}", highlight=False)
+
+
+def _plot_calibration(cal: Any, stem: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from dse.report.files import atomic_path
+
+    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
+    t = cal.table
+    ax.errorbar(t["measured"], t["predicted"], yerr=[t["predicted"] - t["low_90"],
+                t["high_90"] - t["predicted"]], fmt="o", label="in sample (90% interval)")
+    if cal.cv is not None and not cal.cv.empty:
+        ax.scatter(cal.cv["measured"], cal.cv["predicted"], marker="x", color="tab:red",
+                   label="left out (LOO)")
+    lo = float(min(t["measured"].min(), t["predicted"].min())) / 1.5
+    hi = float(max(t["measured"].max(), t["predicted"].max())) * 1.5
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1)
+    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey",
+                    alpha=0.2, label="±10%")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured (SI)")
+    ax.set_ylabel("predicted (SI)")
+    ax.set_title(f"{cal.device}: calibrated")
+    ax.legend(fontsize=8)
+    for fmt in ("png", "svg"):
+        with atomic_path(stem.with_name(f"{stem.name}.{fmt}")) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=110)
+    plt.close(fig)
+
+
+@app.command("validate")
+def validate_cmd(
+    dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."
+                                                      )] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Leave-one-model-out prediction error over every shipped dataset."""
+    from dse.calibrate.validation import validate_all
+
+    with err.status("cross-validating") as status:
+        table = validate_all(dataset, progress=lambda s: status.update(f"cross-validating {s}"))
+    if as_json:
+        out.print_json(table.to_json(orient="records"))
+        return
+    t = Table(title="leave-one-model-out error (fit on the other models, predict this one)")
+    for col in ("dataset", "device", "points", "models", "MAPE", "within ±10%", "worst"):
+        t.add_column(col, justify="left" if col in ("dataset", "device") else "right")
+    for _, r in table.iterrows():
+        if r["error"]:
+            t.add_row(str(r["dataset"]), str(r["device"]), str(r["points"]), str(r["models"]),
+                      "error", str(r["error"])[:40], "")
+        else:
+            t.add_row(str(r["dataset"]), str(r["device"]), str(r["points"]), str(r["models"]),
+                      f"{r['mape']:.1%}", f"{r['within_10']:.0%}", f"{r['worst']:.0%}")
+    out.print(t)
 
 
 def main(argv: list[str] | None = None) -> int:

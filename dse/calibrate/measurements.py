@@ -68,7 +68,9 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
     frame = frame.copy()
     si = []
     for i, row in enumerate(frame.itertuples(index=False), start=2):
-        at = (lambda col, i=i: f"row {i}, column {col}")
+        def at(col: str, i: int = i) -> str:
+            return f"row {i}, column {col}"
+
         metric, unit = str(row.metric), str(row.unit)
         factor = None
         if metric not in METRIC_UNITS:

@@ -222,14 +222,16 @@ class Catalog:
                                         _unknown(self.links, str(link), "link")))
         return problems
 
-    def with_devices(self, devices: Mapping[str, DeviceSpec]) -> Catalog:
-        """A copy of this catalog with more devices (what-ifs of an experiment).
+    def with_devices(self, devices: Mapping[str, DeviceSpec], *, replace: bool = False
+                     ) -> Catalog:
+        """A copy of this catalog with more devices (what-ifs of an experiment), or with some
+        replaced (``replace=True``: a calibrated spec in place of the datasheet one).
 
         Raises:
-            SpecError: A name is already in the catalog.
+            SpecError: A name is already in the catalog (unless ``replace``).
         """
         clash = sorted(set(devices) & set(self.devices))
-        if clash:
+        if clash and not replace:
             raise SpecError([Problem("catalog", name, "already a catalog device")
                              for name in clash])
         extended = copy.copy(self)

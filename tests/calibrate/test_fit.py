@@ -1,0 +1,117 @@
+"""Calibration: validation of measurement files, and fits that recover known parameters."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dse.calibrate import MeasurementError, calibrate, predict, read_measurements, validate
+from dse.calibrate.loaders import load
+from dse.calibrate.measurements import COLUMNS
+from dse.cli import main
+from dse.devices import default_catalog
+from dse.devices.overlay import Overlay, apply_overlay
+
+MODELS = ["squeezenet1_1", "mobilenet_v1", "resnet18", "googlenet", "mobilenet_v2",
+          "efficientnet_b0"]
+
+
+def rows(device, metric="latency", host="raspberry_pi4", values=None, precision="fp32"):
+    return pd.DataFrame([{
+        "device": device, "host": host, "link": "", "workload": m, "options": "",
+        "precision": precision, "policy": "single", "threads": 1, "streams": 1, "count": 1,
+        "metric": metric, "value": 1.0 if values is None else values[i],
+        "unit": "s" if metric == "latency" else "fps", "source": "synthetic",
+        "dataset": "synthetic"} for i, m in enumerate(MODELS)])
+
+
+def test_a_fit_recovers_the_parameters_that_made_the_data():
+    cat = default_catalog()
+    spec = cat.device("rpi4_cpu")
+    truth = {"efficiency.default": 0.23, "overhead_per_inference_s": 0.004}
+    true_spec = apply_overlay(spec, Overlay(device="rpi4_cpu", values=truth))
+    frame = rows("rpi4_cpu")
+    frame["value"] = predict(true_spec, validate(frame))
+    data = validate(frame)
+    cal = calibrate(data, device="rpi4_cpu")
+    for k, v in truth.items():
+        assert cal.overlay.values[k] == pytest.approx(v, rel=1e-3)
+    assert cal.mape < 1e-3 and cal.within_10 == 1.0
+    assert cal.cv_mape < 1e-3            # the model family is exact: held-out models too
+    assert (cal.table["low_90"] <= cal.table["predicted"]).all()
+    assert spec.efficiency_for("conv") == 1.0  # the datasheet spec is untouched
+
+
+def test_throughput_and_simulated_concurrency_are_fitted_too():
+    cat = default_catalog()
+    spec = cat.device("ncs2")
+    truth = {"efficiency.default": 0.3, "overhead_per_inference_s": 0.002}
+    true_spec = apply_overlay(spec, Overlay(device="ncs2", values=truth))
+    frame = rows("ncs2", metric="throughput", precision="fp16")
+    frame["link"] = "usb3"
+    frame.loc[:2, "policy"] = "threads"
+    frame.loc[:2, "threads"] = 4
+    frame["value"] = predict(true_spec, validate(frame), catalog=cat)
+    cal = calibrate(validate(frame), device="ncs2", cross_validation=False)
+    for k, v in truth.items():
+        assert cal.overlay.values[k] == pytest.approx(v, rel=0.02)
+
+
+def test_too_few_points_and_unknown_parameters():
+    data = validate(rows("rpi4_cpu")).head(2)
+    with pytest.raises(Exception, match=r"2 latency/throughput points for 2 free parameters"):
+        calibrate(data, device="rpi4_cpu")
+    with pytest.raises(Exception, match=r"--free: cores: not fittable"):
+        calibrate(validate(rows("rpi4_cpu")), device="rpi4_cpu", free=["cores"])
+
+
+def test_bad_measurement_files_name_file_row_and_column(tmp_path):
+    good = rows("rpi4_cpu")
+    bad = good.copy()
+    bad.loc[0, "value"] = -3
+    bad.loc[1, "unit"] = "furlongs"
+    bad.loc[2, "metric"] = "speed"
+    bad.loc[3, "precision"] = "fp64"
+    bad.loc[4, "threads"] = 0
+    bad.loc[5, "options"] = "{width"
+    path = tmp_path / "m.csv"
+    bad.to_csv(path, index=False)
+    with pytest.raises(MeasurementError) as info:
+        read_measurements(path)
+    text = str(info.value)
+    for line in (f"{path}: row 2, column value: expected a number > 0, got -3",
+                 f"{path}: row 3, column unit: a latency in 'furlongs'? expected s, ms, us",
+                 f"{path}: row 4, column metric: expected one of latency, throughput, power",
+                 f"{path}: row 5, column precision: expected one of fp32",
+                 f"{path}: row 6, column threads: expected a whole number >= 1, got 0",
+                 f"{path}: row 7, column options: expected a JSON object"):
+        assert line in text, text
+    (tmp_path / "short.csv").write_text("device,value\nx,1\n")
+    with pytest.raises(MeasurementError, match=r"short.csv: header: missing columns"):
+        read_measurements(tmp_path / "short.csv")
+
+
+def test_mobile_soc_loader_maps_every_row():
+    result = load("mobile_soc")
+    assert len(result.measurements) == 34 and result.unmapped.empty
+    assert set(result.measurements.columns) >= set(COLUMNS)
+    row = result.measurements.iloc[0]
+    assert (row["device"], row["workload"], row["value_si"]) == ("exynos5422_a7", "alexnet", 1.1)
+
+
+def test_calibrate_cli_writes_an_overlay_that_devices_show_reads(tmp_path, capsys):
+    frame = rows("rpi4_cpu")
+    true_spec = apply_overlay(default_catalog().device("rpi4_cpu"), Overlay(
+        device="rpi4_cpu", values={"efficiency.default": 0.5}))
+    frame["value"] = predict(true_spec, validate(frame))
+    path = tmp_path / "m.csv"
+    frame.to_csv(path, index=False)
+    overlay = tmp_path / "rpi4.yaml"
+    assert main(["calibrate", str(path), "--device", "rpi4_cpu", "--out", str(overlay)]) == 0
+    text = capsys.readouterr().out
+    assert "leave-one-model-out MAPE" in text
+    assert (tmp_path / "rpi4.png").is_file()
+    assert main(["devices", "show", "rpi4_cpu", "--overlay", str(overlay)]) == 0
+    assert "fitted" in capsys.readouterr().out
+    assert main(["calibrate", "nope", "--device", "rpi4_cpu"]) == 2
+    assert "neither a CSV file nor a dataset" in capsys.readouterr().err

@@ -1,0 +1,112 @@
+"""``deepedgebench_latency_power.csv``: DeepEdgeBench (Baller et al. 2021) latency and board power.
+
+Mapping (also in calibration/mappings/deepedgebench.md): (board, framework) -> catalog device by
+:data:`DEVICES`; one runtime per device is kept (the Edge TPU delegate, TensorRT, TFLite on the
+CPU). Models through :func:`dse.workloads.zoo.aliases.match`, except that the table's
+"MobileNet v1 quantized" is given width 0.25 at 128x128 (:data:`MODEL_OPTIONS`; the table does not
+state them, the repository's scripts and the model's accuracy do).
+
+Latency: the median over 5000 inferences (``latency_median``); the mean rows are left out.
+Power: ``board_power_mean_during_run`` is the whole board's supply power (HM310P lab supply)
+averaged over the run, recorded as ``power`` of that run (it includes the board's idle power).
+The idle rows (``board_power_idle_mean``) have no workload and are left out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.workloads.zoo.aliases import match
+
+#: board (start of the table's device text) -> framework -> (device, host, threads).
+#: Threads: DeepEdgeBench's tflite_runtime Interpreter is built without num_threads, so TFLite's
+#: CPU backend runs its default of one thread (cpu_backend_context.cc kDefaultNumThreadpoolThreads).
+DEVICES: dict[str, dict[str, tuple[str, str, int]]] = {
+    "Coral Dev Board": {
+        "TFLite + Edge TPU delegate": ("coral_devboard_tpu", "coral_devboard", 1),
+        "TFLite (CPU)": ("imx8m_cpu", "coral_devboard", 1),
+    },
+    "Jetson Nano (backend per framework": {
+        "ONNX->TensorRT": ("jetson_nano_gpu", "jetson_nano", 1),
+        "TFLite (CPU)": ("jetson_nano_cpu", "jetson_nano", 1),
+    },
+    "Jetson Nano (CPU only": {},
+    "Raspberry Pi 4 Model B": {
+        "TFLite (CPU)": ("rpi4_cpu", "raspberry_pi4", 1),
+    },
+}
+#: Boards with no catalog device.
+NO_DEVICE = ("ASUS Tinker Edge R", "Arduino Nano 33")
+#: Frameworks left out on a mapped board, with the reason.
+OTHER_FRAMEWORKS = {
+    "TensorFlow": "full TensorFlow runtime (thread use not stated; the TFLite/TensorRT run of "
+                  "the device is kept)",
+    "TensorFlow frozen graph": "full TensorFlow runtime (thread use not stated; the TFLite/"
+                               "TensorRT run of the device is kept)",
+    "TF-TRT": "TF-TRT: same GPU, model and precision as the ONNX->TensorRT run kept",
+}
+#: Zoo options where the table's model name leaves them open (see the mapping file).
+MODEL_OPTIONS = {"mobilenet_v1": {"width": 0.25, "resolution": 128}}
+METRICS = {"latency_median": ("latency", "ms"), "board_power_mean_during_run": ("power", "W")}
+SOURCE = "DeepEdgeBench (Baller et al. 2021), {path}"
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _board(device: str) -> str | None:
+    for board in (*DEVICES, *NO_DEVICE):
+        if device.startswith(board):
+            return board
+    return None
+
+
+def load(file: Path) -> LoadResult:
+    table = pd.read_csv(file, comment="#")
+    rows, unmapped = [], []
+    for i, r in enumerate(table.itertuples(index=False), start=2):
+        device, model = _text(r.device), _text(r.model)
+        framework, metric = _text(r.framework), _text(r.metric)
+
+        def leave(reason: str, i: int = i, device: str = device, model: str = model) -> None:
+            unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+
+        board = _board(device)
+        if board is None or board in NO_DEVICE:
+            leave("no catalog device")
+            continue
+        if metric == "board_power_idle_mean":
+            leave("idle board power (no inference running)")
+            continue
+        if metric == "latency_mean":
+            leave("mean latency (the median is kept)")
+            continue
+        target = DEVICES[board].get(framework)
+        if target is None:
+            leave(OTHER_FRAMEWORKS.get(framework, f"framework {framework!r} not mapped"))
+            continue
+        if metric not in METRICS:
+            leave(f"metric {metric!r} not used")
+            continue
+        found = match(model, table="deepedgebench")
+        if found is None:
+            leave("no zoo model")
+            continue
+        options = {**found.options, **MODEL_OPTIONS.get(found.zoo, {})}
+        cat_device, host, threads = target
+        name, unit = METRICS[metric]
+        rows.append({"device": cat_device, "host": host, "link": "", "workload": found.zoo,
+                     "options": json.dumps(options, sort_keys=True) if options else "",
+                     "precision": _text(r.precision), "policy": "single", "threads": threads,
+                     "streams": 1, "count": 1, "metric": name, "value": float(r.value),
+                     "unit": unit, "source": SOURCE.format(path=_text(r.source))})
+    return finish("deepedgebench", rows, unmapped, file)
+
+
+register_loader("deepedgebench", "deepedgebench_latency_power.csv", load)

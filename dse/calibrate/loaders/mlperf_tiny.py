@@ -1,0 +1,187 @@
+"""``mlperf_tiny_results.csv``: MLPerf Tiny v0.5-1.3 on microcontroller boards.
+
+Mapping (also in calibration/mappings/mlperf_tiny.md): a submission's ``device`` (the board name
+the submitter gave) -> catalog device by :data:`DEVICES`; the benchmark code (``ic``, ``kws``,
+``vww``, ``ad``) -> zoo model through :func:`dse.workloads.zoo.aliases.match` (table
+``mlperf_tiny``). Only the four catalog micro devices are mapped: the MAX78000 CNN accelerator,
+the Ethos-U55 of the Alif E7 AppKit, the Neutron NPU of the FRDM-MCXN947 and the STM32H743 of the
+NUCLEO-H743ZI2. Every other board (other STM32 parts, Syntiant, GAP9, Renesas, FPGAs, ...) is
+left out as "no catalog device".
+
+Metrics: performance mode gives ``median_throughput`` (inferences/s, one inference at a time);
+it becomes ``latency`` in ms from the table's ``latency_ms`` column (= 1000 / median throughput;
+checked). Energy mode gives ``median_energy_per_inference`` in uJ -> ``energy``. The energy-mode
+throughput is left out (the performance-mode latency is kept); no power is published.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.workloads.zoo.aliases import match
+
+
+@dataclass(frozen=True)
+class Board:
+    """A catalog device an MLPerf Tiny board name maps to."""
+
+    pattern: str            # regex on the lower-cased board name
+    device: str
+    host: str
+    clock: float = 0.0      # core clock in MHz the submission must run at, when it states one
+    needs_accelerator: str = ""  # regex the accelerator/processor text must match ("" = none)
+    refuse: str = ""        # regex on board + processor + accelerator text that rules it out
+    note: str = ""
+
+
+#: board name -> catalog device; first match wins. Names in the table so far: see the mapping
+#: file (none of these four boards has a submission in v0.5-v1.3).
+DEVICES: tuple[Board, ...] = (
+    Board(r"max[-_ ]?78000(?!\d)", "max78000_cnn", "max78000_feather",
+          note="MAX78000 submissions run the network on the CNN accelerator"),
+    Board(r"nucleo[-_ ]?h743zi2", "stm32h743_m7", "nucleo_h743zi2", clock=480.0,
+          note="NUCLEO-H743ZI2 only; other STM32 parts (H7A3, L4R5, U575, F746, ...) differ"),
+    Board(r"mcx[-_ ]?n94[57]", "mcxn947_neutron", "frdm_mcxn947",
+          needs_accelerator=r"npu|neutron",
+          note="only runs that name the Neutron NPU in the accelerator column"),
+    Board(r"(alif|ensemble).*(app ?kit|ak[-_ ]?e7)|(app ?kit|ak[-_ ]?e7).*(alif|ensemble)",
+          "ethos_u55_alif", "alif_e7_appkit", needs_accelerator=r"ethos|u55",
+          refuse=r"\bhe\b|u55[-_ ]?128|128 ?mac",
+          note="E7 AppKit, Ethos-U55-256 of the HP subsystem only"),
+)
+
+LATENCY_METRIC = "median_throughput"
+ENERGY_METRIC = "median_energy_per_inference"
+SOURCE = "MLCommons MLPerf Tiny results ({version}, {submitter}): {path}"
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def _board(name: str) -> Board | None:
+    low = name.lower()
+    for board in DEVICES:
+        if re.search(board.pattern, low):
+            return board
+    return None
+
+
+def _clocks_mhz(text: str) -> list[float]:
+    """Every clock named in ``text`` ("480 MHz", "1.6GHz", "_400MHz"), in MHz."""
+    out = []
+    for num, unit in re.findall(r"(\d+(?:\.\d+)?) ?([mg])(?:hz)?\b", text.lower()):
+        out.append(float(num) * (1000.0 if unit == "g" else 1.0))
+    return out
+
+
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in re.findall(r"\d+", v))
+
+
+def load(file: Path) -> LoadResult:
+    table = pd.read_csv(file, comment="#")
+    candidates: list[tuple[int, dict[str, object], tuple[object, ...]]] = []
+    unmapped: list[dict[str, object]] = []
+    for i, r in enumerate(table.itertuples(index=False), start=2):
+        name, bench = _text(r.device), _text(r.benchmark)
+
+        def leave(reason: str, i: int = i, name: str = name, bench: str = bench) -> None:
+            unmapped.append({"row": i, "device": name, "model": bench, "reason": reason})
+
+        board = _board(name)
+        if board is None:
+            leave("no catalog device")
+            continue
+        detail = " ".join((name, _text(r.processor), _text(r.accelerator),
+                           _text(r.proc_freq))).lower()
+        if board.refuse and re.search(board.refuse, detail):
+            leave("other configuration of the chip than the catalog device")
+            continue
+        if board.needs_accelerator and not re.search(
+                board.needs_accelerator, f"{_text(r.accelerator)} {_text(r.framework)}".lower()):
+            leave("accelerator not named: run may be on the host CPU")
+            continue
+        if board.clock and any(abs(f - board.clock) > 0.5
+                               for f in _clocks_mhz(f"{name} {_text(r.proc_freq)}")):
+            leave("core clock differs from the catalog device")
+            continue
+        if _text(r.division).lower() != "closed":
+            leave("open division (model may differ from the reference)")
+            continue
+        quant = f"{_text(r.quantization)} {name}".lower()
+        if re.search(r"fp16|fp32|float", quant):
+            leave("not int8")
+            continue
+        found = match(bench, table="mlperf_tiny")
+        if found is None:
+            leave("no zoo model")
+            continue
+        metric, unit, value = _metric(r)
+        if metric is None:
+            leave("energy-mode throughput (performance-mode latency kept)")
+            continue
+        row = {"device": board.device, "host": board.host, "link": "", "workload": found.zoo,
+               "options": json.dumps(found.options, sort_keys=True) if found.options else "",
+               "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,
+               "metric": metric, "value": value, "unit": unit,
+               "source": SOURCE.format(version=_text(r.mlperf_tiny_version),
+                                       submitter=_text(r.submitter), path=_text(r.source))}
+        # Order: latest MLPerf Tiny version first, then the best (lowest) value.
+        rank = (tuple(-x for x in _version(_text(r.mlperf_tiny_version))), value)
+        candidates.append((i, row, rank))
+    rows = _dedup(candidates, unmapped, table)
+    return finish("mlperf_tiny", rows, unmapped, file)
+
+
+def _metric(r: Any) -> tuple[str | None, str, float]:
+    """``(metric, unit, value)`` of a row, or ``(None, ...)`` for rows not used."""
+    metric = _text(r.metric)
+    value = float(r.value)
+    if metric == LATENCY_METRIC and _text(r.unit) == "inf/s":
+        latency = r.latency_ms
+        try:
+            latency = float(latency)
+        except (TypeError, ValueError):
+            latency = float("nan")
+        if not math.isfinite(latency) or latency <= 0:
+            latency = 1000.0 / value
+        return "latency", "ms", latency
+    if metric == ENERGY_METRIC and _text(r.unit) == "uJ":
+        return "energy", "uJ", value
+    return None, "", value
+
+
+def _dedup(candidates: list[tuple[int, dict[str, object], tuple[object, ...]]],
+           unmapped: list[dict[str, object]], table: pd.DataFrame) -> list[dict[str, object]]:
+    """One row per (device, host, workload, options, precision, metric): the best-ranked."""
+    best: dict[tuple[object, ...], tuple[int, dict[str, object], tuple[object, ...]]] = {}
+    for cand in candidates:
+        _, row, rank = cand
+        key = tuple(row[c] for c in ("device", "host", "link", "workload", "options",
+                                     "precision", "metric"))
+        if key not in best or rank < best[key][2]:
+            best[key] = cand
+    kept = {id(c[1]) for c in best.values()}
+    rows = []
+    for i, row, _ in candidates:
+        if id(row) in kept:
+            rows.append(row)
+        else:
+            src = table.iloc[i - 2]
+            unmapped.append({"row": i, "device": _text(src["device"]),
+                             "model": _text(src["benchmark"]),
+                             "reason": "duplicate: another submission kept (latest version, "
+                                       "then best value)"})
+    return rows
+
+
+register_loader("mlperf_tiny", "mlperf_tiny_results.csv", load)

@@ -625,7 +625,7 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from dse.report.files import atomic_path
+    from dse.report.files import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
     t = cal.table
@@ -645,10 +645,7 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     ax.set_ylabel("predicted (SI)")
     ax.set_title(f"{cal.device}: calibrated")
     ax.legend(fontsize=8)
-    for fmt in ("png", "svg"):
-        with atomic_path(stem.with_name(f"{stem.name}.{fmt}")) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=110)
-    plt.close(fig)
+    save_figure(fig, stem)
 
 
 @app.command("validate")

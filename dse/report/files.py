@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_path"]
+__all__ = ["atomic_path", "save_figure"]
 
 
 @contextlib.contextmanager
@@ -28,3 +29,20 @@ def atomic_path(path: Path | str) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def save_figure(fig: Any, stem: Path | str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
+    """Write a matplotlib figure as ``stem.png``, ``stem.svg``, ... atomically, then close it."""
+    import matplotlib.pyplot as plt
+
+    stem = Path(stem)
+    written = []
+    try:
+        for fmt in formats:
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=110)
+            written.append(target)
+    finally:
+        plt.close(fig)
+    return written

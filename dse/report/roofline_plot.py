@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from dse.cost.roofline import Roofline
-from dse.report.files import atomic_path
+from dse.report.files import save_figure
 from dse.workloads.ops import OP_CLASSES
 
 __all__ = ["plot_roofline"]
@@ -93,14 +93,4 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
                 color="firebrick" if roof.placement_problem else "dimgrey", wrap=True)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    written = []
-    stem = Path(stem)
-    try:
-        for fmt in formats:
-            target = stem.with_name(f"{stem.name}.{fmt}")
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=110)
-            written.append(target)
-    finally:
-        plt.close(fig)
-    return written
+    return save_figure(fig, stem, formats)

@@ -19,7 +19,7 @@ import optuna
 import pandas as pd
 import yaml
 
-from dse.report.files import atomic_path
+from dse.report.files import atomic_path, save_figure
 from dse.search.space import METRICS, Objective, decode
 from dse.spec.experiment import Experiment
 
@@ -132,16 +132,7 @@ def _plot(front: pd.DataFrame, trials: pd.DataFrame, goals: list[Objective],
         ax.set_ylabel(f"{goals[j].metric} ({goals[j].direction})")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    written = []
-    try:
-        for fmt in ("png", "svg"):
-            target = stem.with_name(f"{stem.name}.{fmt}")
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=110)
-            written.append(target)
-    finally:
-        plt.close(fig)
-    return written
+    return save_figure(fig, stem)
 
 
 def _report(result: ExploreResult, files: list[str]) -> str:

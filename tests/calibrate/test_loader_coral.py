@@ -9,13 +9,13 @@ import pytest
 
 import dse
 from dse.calibrate.loaders import data_dir, load
+from dse.calibrate.measurements import COLUMNS
 from dse.devices import default_catalog
 
 FILE = "coral_edgetpu_reference_benchmarks.csv"
 pytestmark = pytest.mark.skipif(not (data_dir() / FILE).is_file(),
                                 reason=f"shared table {FILE} not found")
-KEY = ["device", "host", "link", "workload", "options", "precision", "policy", "threads",
-       "streams", "count", "metric"]
+KEY = [c for c in COLUMNS if c not in ("value", "unit", "source", "dataset")]
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,10 @@ Register a loader with :func:`register_loader`.
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +20,8 @@ import pandas as pd
 from dse.calibrate.measurements import COLUMNS, validate
 from dse.errors import DseError, Problem
 
-__all__ = ["LoadResult", "data_dir", "load", "loader_names", "register_loader"]
+__all__ = ["LoadResult", "data_dir", "load", "loader_names", "options_json", "register_loader",
+           "text"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,16 @@ def load(name: str, path: Path | str | None = None) -> LoadResult:
         raise DseError([Problem(str(file), "", "file not found (set DSE_DATA to the folder of "
                                 "the shared measurement tables)")])
     return loader(file)
+
+
+def text(value: object) -> str:
+    """A CSV cell as text: empty for a missing value (pandas reads those as NaN)."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def options_json(options: Mapping[str, object] | None) -> str:
+    """Zoo options as the measurement format's ``options`` cell (empty when there are none)."""
+    return json.dumps(dict(options), sort_keys=True) if options else ""
 
 
 def finish(name: str, rows: list[dict[str, object]], unmapped: list[dict[str, object]],

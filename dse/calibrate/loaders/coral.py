@@ -13,13 +13,11 @@ later step; both are returned in ``unmapped`` with the reason.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
 #: Device text of the table -> (catalog device, host platform, link, CPU threads).
@@ -73,12 +71,6 @@ DUPLICATE = ("duplicate of an earlier row (same device, host, link, model and co
              "model re-listed under a new name at commit 285cacf, the 75e6756 row is kept")
 
 
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-
-def _json(options: dict[str, object]) -> str:
-    return json.dumps(options, sort_keys=True) if options else ""
 
 
 def load(file: Path) -> LoadResult:
@@ -87,7 +79,7 @@ def load(file: Path) -> LoadResult:
     unmapped: list[dict[str, object]] = []
     seen: dict[tuple[object, ...], int] = {}
     for i, r in enumerate(table.itertuples(index=False), start=2):
-        device_text, model, metric = _text(r.device), _text(r.model), _text(r.metric)
+        device_text, model, metric = text(r.device), text(r.model), text(r.metric)
 
         def leave(reason: str, i: int = i, device: str = device_text, model: str = model) -> None:
             unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
@@ -102,18 +94,18 @@ def load(file: Path) -> LoadResult:
             leave("no catalog device")
             continue
         device, host, link, threads = DEVICES[device_text]
-        on_tpu = _text(r.target) == "edgetpu"
+        on_tpu = text(r.target) == "edgetpu"
         if not on_tpu == model.endswith("_edgetpu") == (device in EDGE_TPUS):
             leave("target, device and model compilation disagree")
             continue
-        if not _text(r.precision).startswith("int8") or int(r.batch) != 1:
+        if not text(r.precision).startswith("int8") or int(r.batch) != 1:
             leave(f"precision {r.precision!r} / batch {r.batch!r} not int8 at batch 1")
             continue
         found = match(model, table="coral")
         if found is None:
             leave("no zoo model")
             continue
-        options = _json(found.options)
+        options = options_json(found.options)
         key = (device, host, link, found.zoo, options, "int8", "single", threads, "latency")
         if key in seen:
             leave(DUPLICATE)
@@ -122,7 +114,7 @@ def load(file: Path) -> LoadResult:
         rows.append({"device": device, "host": host, "link": link, "workload": found.zoo,
                      "options": options, "precision": "int8", "policy": "single",
                      "threads": threads, "streams": 1, "count": 1, "metric": "latency",
-                     "value": float(r.value), "unit": _text(r.unit), "source": _text(r.source)})
+                     "value": float(r.value), "unit": text(r.unit), "source": text(r.source)})
     return finish("coral", rows, unmapped, file)
 
 

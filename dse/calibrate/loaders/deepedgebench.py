@@ -14,13 +14,11 @@ The idle rows (``board_power_idle_mean``) have no workload and are left out.
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
 #: board (start of the table's device text) -> framework -> (device, host, threads).
@@ -56,9 +54,6 @@ METRICS = {"latency_median": ("latency", "ms"), "board_power_mean_during_run": (
 SOURCE = "DeepEdgeBench (Baller et al. 2021), {path}"
 
 
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
 
 def _board(device: str) -> str | None:
     for board in (*DEVICES, *NO_DEVICE):
@@ -71,8 +66,8 @@ def load(file: Path) -> LoadResult:
     table = pd.read_csv(file, comment="#")
     rows, unmapped = [], []
     for i, r in enumerate(table.itertuples(index=False), start=2):
-        device, model = _text(r.device), _text(r.model)
-        framework, metric = _text(r.framework), _text(r.metric)
+        device, model = text(r.device), text(r.model)
+        framework, metric = text(r.framework), text(r.metric)
 
         def leave(reason: str, i: int = i, device: str = device, model: str = model) -> None:
             unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
@@ -102,10 +97,10 @@ def load(file: Path) -> LoadResult:
         cat_device, host, threads = target
         name, unit = METRICS[metric]
         rows.append({"device": cat_device, "host": host, "link": "", "workload": found.zoo,
-                     "options": json.dumps(options, sort_keys=True) if options else "",
-                     "precision": _text(r.precision), "policy": "single", "threads": threads,
+                     "options": options_json(options),
+                     "precision": text(r.precision), "policy": "single", "threads": threads,
                      "streams": 1, "count": 1, "metric": name, "value": float(r.value),
-                     "unit": unit, "source": SOURCE.format(path=_text(r.source))})
+                     "unit": unit, "source": SOURCE.format(path=text(r.source))})
     return finish("deepedgebench", rows, unmapped, file)
 
 

@@ -13,14 +13,12 @@ model, int8).
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
 #: (device, host, link, precision, threads)
@@ -79,12 +77,6 @@ DUPLICATE = "duplicate of an earlier row (same device, host, link, model and con
 CORAL_SOURCE = "page:https://coral.ai/docs/edgetpu/benchmarks"
 
 
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-
-def _json(options: dict[str, object]) -> str:
-    return json.dumps(options, sort_keys=True) if options else ""
 
 
 def _target(source: str, device: str, note: str) -> Target | str:
@@ -102,15 +94,15 @@ def load(file: Path) -> LoadResult:
     unmapped: list[dict[str, object]] = []
     seen: dict[tuple[object, ...], int] = {}
     for i, r in enumerate(table.itertuples(index=False), start=2):
-        device_text, model, source = _text(r.device), _text(r.model), _text(r.source)
+        device_text, model, source = text(r.device), text(r.model), text(r.source)
 
         def leave(reason: str, i: int = i, device: str = device_text, model: str = model) -> None:
             unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
 
-        if _text(r.metric) != "latency" or int(r.batch) != 1:
+        if text(r.metric) != "latency" or int(r.batch) != 1:
             leave(f"metric {r.metric!r} at batch {r.batch!r} not loaded")
             continue
-        target = _target(source, device_text, _text(r.note))
+        target = _target(source, device_text, text(r.note))
         if isinstance(target, str):
             leave(target)
             continue
@@ -122,7 +114,7 @@ def load(file: Path) -> LoadResult:
         if found is None:
             leave("no zoo model")
             continue
-        options = _json(found.options)
+        options = options_json(found.options)
         key = (device, host, link, found.zoo, options, precision, "single", threads, "latency")
         if key in seen:
             leave(DUPLICATE)
@@ -131,7 +123,7 @@ def load(file: Path) -> LoadResult:
         rows.append({"device": device, "host": host, "link": link, "workload": found.zoo,
                      "options": options, "precision": precision, "policy": "single",
                      "threads": threads, "streams": 1, "count": 1, "metric": "latency",
-                     "value": float(r.value), "unit": _text(r.unit), "source": source})
+                     "value": float(r.value), "unit": text(r.unit), "source": source})
     return finish("edge_accel", rows, unmapped, file)
 
 

@@ -13,14 +13,12 @@ left out, and so are Offline throughputs (batching and concurrency are not state
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
 #: SoC (regex on the lower-cased soc/system text) -> (device, host). "855" alone, not 855+/860.
@@ -31,9 +29,6 @@ SOCS: dict[str, tuple[str, str]] = {
 NOT_NPU = r"gpu|adreno|\bcpu\b|kryo"
 SOURCE = "MLCommons MLPerf Mobile {version} ({submitter}): {path}"
 
-
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 def _soc(text: str) -> tuple[str, str] | None:
@@ -53,26 +48,26 @@ def load(file: Path) -> LoadResult:
     table = pd.read_csv(file, comment="#")
     rows, unmapped = [], []
     for i, r in enumerate(table.itertuples(index=False), start=2):
-        soc = _text(r.soc) or _text(r.system)
-        model = _text(r.task_or_model)
+        soc = text(r.soc) or text(r.system)
+        model = text(r.task_or_model)
 
         def leave(reason: str, i: int = i, soc: str = soc, model: str = model) -> None:
             unmapped.append({"row": i, "device": soc, "model": model, "reason": reason})
 
-        target = _soc(f"{_text(r.soc)} {_text(r.system)}")
+        target = _soc(f"{text(r.soc)} {text(r.system)}")
         if target is None:
             leave("no catalog device")
             continue
-        if re.search(NOT_NPU, _text(r.accelerator).lower()):
+        if re.search(NOT_NPU, text(r.accelerator).lower()):
             leave("run not on the NPU/DSP")
             continue
-        if _text(r.result_validity).upper() not in ("", "VALID"):
+        if text(r.result_validity).upper() not in ("", "VALID"):
             leave("result not valid")
             continue
-        if _text(r.scenario) != "SingleStream":
+        if text(r.scenario) != "SingleStream":
             leave("offline throughput (batching/concurrency not stated)")
             continue
-        if _text(r.metric) != "p50_latency":
+        if text(r.metric) != "p50_latency":
             leave("mean/p90 latency (the median is kept)")
             continue
         found = match(_model(model), table="mlperf_mobile")
@@ -81,13 +76,12 @@ def load(file: Path) -> LoadResult:
             continue
         device, host = target
         rows.append({"device": device, "host": host, "link": "", "workload": found.zoo,
-                     "options": json.dumps(found.options, sort_keys=True)
-                     if found.options else "",
+                     "options": options_json(found.options),
                      "precision": "int8", "policy": "single", "threads": 1, "streams": 1,
                      "count": 1, "metric": "latency", "value": float(r.value), "unit": "ms",
-                     "source": SOURCE.format(version=_text(r.mlperf_mobile_version),
-                                             submitter=_text(r.submitter),
-                                             path=_text(r.source))})
+                     "source": SOURCE.format(version=text(r.mlperf_mobile_version),
+                                             submitter=text(r.submitter),
+                                             path=text(r.source))})
     return finish("mlperf_mobile", rows, unmapped, file)
 
 

@@ -16,7 +16,6 @@ throughput is left out (the performance-mode latency is kept); no power is publi
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
 
@@ -63,9 +62,6 @@ ENERGY_METRIC = "median_energy_per_inference"
 SOURCE = "MLCommons MLPerf Tiny results ({version}, {submitter}): {path}"
 
 
-def _text(value: object) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
 
 def _board(name: str) -> Board | None:
     low = name.lower()
@@ -92,7 +88,7 @@ def load(file: Path) -> LoadResult:
     candidates: list[tuple[int, dict[str, object], tuple[object, ...]]] = []
     unmapped: list[dict[str, object]] = []
     for i, r in enumerate(table.itertuples(index=False), start=2):
-        name, bench = _text(r.device), _text(r.benchmark)
+        name, bench = text(r.device), text(r.benchmark)
 
         def leave(reason: str, i: int = i, name: str = name, bench: str = bench) -> None:
             unmapped.append({"row": i, "device": name, "model": bench, "reason": reason})
@@ -101,23 +97,23 @@ def load(file: Path) -> LoadResult:
         if board is None:
             leave("no catalog device")
             continue
-        detail = " ".join((name, _text(r.processor), _text(r.accelerator),
-                           _text(r.proc_freq))).lower()
+        detail = " ".join((name, text(r.processor), text(r.accelerator),
+                           text(r.proc_freq))).lower()
         if board.refuse and re.search(board.refuse, detail):
             leave("other configuration of the chip than the catalog device")
             continue
         if board.needs_accelerator and not re.search(
-                board.needs_accelerator, f"{_text(r.accelerator)} {_text(r.framework)}".lower()):
+                board.needs_accelerator, f"{text(r.accelerator)} {text(r.framework)}".lower()):
             leave("accelerator not named: run may be on the host CPU")
             continue
         if board.clock and any(abs(f - board.clock) > 0.5
-                               for f in _clocks_mhz(f"{name} {_text(r.proc_freq)}")):
+                               for f in _clocks_mhz(f"{name} {text(r.proc_freq)}")):
             leave("core clock differs from the catalog device")
             continue
-        if _text(r.division).lower() != "closed":
+        if text(r.division).lower() != "closed":
             leave("open division (model may differ from the reference)")
             continue
-        quant = f"{_text(r.quantization)} {name}".lower()
+        quant = f"{text(r.quantization)} {name}".lower()
         if re.search(r"fp16|fp32|float", quant):
             leave("not int8")
             continue
@@ -130,13 +126,13 @@ def load(file: Path) -> LoadResult:
             leave("energy-mode throughput (performance-mode latency kept)")
             continue
         row = {"device": board.device, "host": board.host, "link": "", "workload": found.zoo,
-               "options": json.dumps(found.options, sort_keys=True) if found.options else "",
+               "options": options_json(found.options),
                "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,
                "metric": metric, "value": value, "unit": unit,
-               "source": SOURCE.format(version=_text(r.mlperf_tiny_version),
-                                       submitter=_text(r.submitter), path=_text(r.source))}
+               "source": SOURCE.format(version=text(r.mlperf_tiny_version),
+                                       submitter=text(r.submitter), path=text(r.source))}
         # Order: latest MLPerf Tiny version first, then the best (lowest) value.
-        rank = (tuple(-x for x in _version(_text(r.mlperf_tiny_version))), value)
+        rank = (tuple(-x for x in _version(text(r.mlperf_tiny_version))), value)
         candidates.append((i, row, rank))
     rows = _dedup(candidates, unmapped, table)
     return finish("mlperf_tiny", rows, unmapped, file)
@@ -144,9 +140,9 @@ def load(file: Path) -> LoadResult:
 
 def _metric(r: Any) -> tuple[str | None, str, float]:
     """``(metric, unit, value)`` of a row, or ``(None, ...)`` for rows not used."""
-    metric = _text(r.metric)
+    metric = text(r.metric)
     value = float(r.value)
-    if metric == LATENCY_METRIC and _text(r.unit) == "inf/s":
+    if metric == LATENCY_METRIC and text(r.unit) == "inf/s":
         latency = r.latency_ms
         try:
             latency = float(latency)
@@ -155,7 +151,7 @@ def _metric(r: Any) -> tuple[str | None, str, float]:
         if not math.isfinite(latency) or latency <= 0:
             latency = 1000.0 / value
         return "latency", "ms", latency
-    if metric == ENERGY_METRIC and _text(r.unit) == "uJ":
+    if metric == ENERGY_METRIC and text(r.unit) == "uJ":
         return "energy", "uJ", value
     return None, "", value
 
@@ -177,8 +173,8 @@ def _dedup(candidates: list[tuple[int, dict[str, object], tuple[object, ...]]],
             rows.append(row)
         else:
             src = table.iloc[i - 2]
-            unmapped.append({"row": i, "device": _text(src["device"]),
-                             "model": _text(src["benchmark"]),
+            unmapped.append({"row": i, "device": text(src["device"]),
+                             "model": text(src["benchmark"]),
                              "reason": "duplicate: another submission kept (latest version, "
                                        "then best value)"})
     return rows

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import match
 
 DEVICES = {
@@ -37,18 +37,13 @@ def load(file: Path) -> LoadResult:
             continue
         rows.append({"device": device, "host": HOSTS[r.soc], "link": "",
                      "workload": found.zoo,
-                     "options": _json(found.options),
+                     "options": options_json(found.options),
                      "precision": "fp16" if r.component == "NPU" else "fp32",
                      "policy": "single", "threads": 1, "streams": 1, "count": 1,
                      "metric": "throughput", "value": r.throughput_img_s, "unit": "img/s",
                      "source": SOURCE})
     return finish("mobile_soc", rows, unmapped, file)
 
-
-def _json(options: dict[str, object]) -> str:
-    import json
-
-    return json.dumps(options, sort_keys=True) if options else ""
 
 
 register_loader("mobile_soc", "mobile_soc_throughput.csv", load)

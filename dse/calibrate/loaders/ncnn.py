@@ -18,7 +18,6 @@ is "no catalog device". Models through :func:`dse.workloads.zoo.aliases.match` (
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import match
 
 FILENAME = "ncnn_benchncnn_results.csv"
@@ -152,7 +151,7 @@ def _map(r: Any, device_name: str, model: str) -> tuple[dict[str, object] | None
         return None, "no latency value"
     run = r.run_id
     return {"device": device, "host": board.host, "link": "", "workload": found.zoo,
-            "options": json.dumps(options, sort_keys=True) if options else "",
+            "options": options_json(options),
             "precision": precision, "policy": "single", "threads": threads, "streams": 1,
             "count": 1, "metric": "latency", "value": value, "unit": str(r.unit),
             "source": f"{r.source}, {device_name}, run {int(run)}"}, ""

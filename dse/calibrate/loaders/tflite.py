@@ -14,13 +14,12 @@ recorded as fp16. Values are ``benchmark_model``'s average latency (ms).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import match
 
 FILENAME = "tflite_official_mobile_latency.csv"
@@ -82,7 +81,7 @@ def _map(r: Any) -> tuple[dict[str, object] | None, str]:
         return None, "no zoo model"
     device, host = target
     return {"device": device, "host": host, "link": "", "workload": found.zoo,
-            "options": json.dumps(found.options, sort_keys=True) if found.options else "",
+            "options": options_json(found.options),
             "precision": GPU_PRECISION, "policy": "single", "threads": 1, "streams": 1,
             "count": 1, "metric": "latency", "value": float(r.value), "unit": str(r.unit),
             "source": f"{r.source}, {device_name}"}, ""

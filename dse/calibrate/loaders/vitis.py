@@ -21,14 +21,13 @@ Mapping (also in calibration/mappings/vitis.md):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, register_loader
+from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import ZooMatch, match
 
 NAME = "vitis"
@@ -123,7 +122,7 @@ def _options(found: ZooMatch) -> str:
 
     defaults = registry.get(found.zoo).options
     options = {k: v for k, v in found.options.items() if defaults.get(k) != v}
-    return json.dumps(options, sort_keys=True) if options else ""
+    return options_json(options)
 
 
 def _board_problem(board: Board, dpu_config: str) -> str | None:

@@ -570,8 +570,10 @@ def calibrate_cmd(
                                         "(mobile_soc, vitis, coral, ...).")],
     device: Annotated[str, typer.Option(help="The catalog device to fit.")],
     free: Annotated[list[str] | None, typer.Option(
-        help="A spec path to fit (repeatable); default: efficiency.default and "
-        "overhead_per_inference_s.")] = None,
+        help="A spec path to fit (repeatable); default: what the data can tell "
+        "(efficiency.default and overhead_per_inference_s, plus parallel_fraction, "
+        "host_overhead_per_inference_s, slot_scaling or power.active_w where the data has "
+        "thread counts, concurrency or power).")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="Write the fitted overlay "
                                                    "YAML here (and a PNG/SVG plot beside it)."
                                                    )] = None,
@@ -579,7 +581,7 @@ def calibrate_cmd(
                                         "cross-validation.")] = False,
 ) -> None:
     """Fit a device's free parameters to measurements; report in-sample and LOO error."""
-    from dse.calibrate import DEFAULT_FREE, calibrate, read_measurements
+    from dse.calibrate import calibrate, read_measurements
     from dse.calibrate.loaders import load, loader_names
 
     if Path(data).suffix == ".csv" or Path(data).is_file():
@@ -590,13 +592,13 @@ def calibrate_cmd(
         raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
                                 f"{', '.join(loader_names())}")])
     with err.status(f"fitting {device}"):
-        cal = calibrate(measurements, device=device, free=tuple(free or DEFAULT_FREE),
+        cal = calibrate(measurements, device=device, free=tuple(free) if free else None,
                         cross_validation=not no_cv)
     table = Table(title=f"{device}: fitted")
     table.add_column("parameter")
     table.add_column("value", justify="right")
     table.add_column("x/÷ (1 sd)", justify="right")
-    for k, v in cal.overlay.values.items():
+    for k, v in cal.overlay.provenance["fitted"].items():
         table.add_row(k, _fmt(k, v), f"{math.exp(cal.uncertainty[k]):.2f}")
     out.print(table)
     points = Table(title="predicted vs measured")
@@ -617,6 +619,36 @@ def calibrate_cmd(
             tmp.write_text(cal.overlay_yaml())
         _plot_calibration(cal, out_file.with_suffix(""))
         out.print(f"wrote {out_file}", highlight=False)
+
+
+@app.command("calibrate-catalog")
+def calibrate_catalog_cmd(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the overlays.")
+                       ] = Path("calibration/overlays"),
+    dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets "
+                                                      "(repeatable).")] = None,
+    no_cv: Annotated[bool, typer.Option("--no-cv", help="Skip leave-one-model-out "
+                                        "cross-validation.")] = False,
+) -> None:
+    """Fit every catalog device the shipped datasets cover; write one overlay per device."""
+    from dse.calibrate.shipped import fit_catalog
+
+    with err.status("fitting") as status:
+        summary = fit_catalog(out_dir, datasets=dataset, cross_validation=not no_cv,
+                              progress=lambda d: status.update(f"fitting {d}"))
+    t = Table(title=f"overlays in {out_dir}")
+    for col in ("device", "datasets", "points", "models", "free", "MAPE", "LOO MAPE"):
+        t.add_column(col, justify="left" if col in ("device", "datasets", "free") else "right")
+    for _, r in summary.iterrows():
+        if r["error"]:
+            t.add_row(str(r["device"]), str(r["datasets"]), str(r["points"]), str(r["models"]),
+                      f"not fitted: {r['error']}", "", "")
+            continue
+        loo = "" if r["loo_mape"] is None or math.isnan(r["loo_mape"]) else \
+            f"{r['loo_mape']:.1%}"
+        t.add_row(str(r["device"]), str(r["datasets"]), str(r["points"]), str(r["models"]),
+                  str(r["free"]), f"{r['mape']:.1%}", loo)
+    out.print(t)
 
 
 def _plot_calibration(cal: Any, stem: Path) -> None:
@@ -648,6 +680,76 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     save_figure(fig, stem)
 
 
+@app.command("measure")
+def measure_cmd(
+    workloads: Annotated[list[str], typer.Argument(
+        help="Zoo names (mobilenet_v2, mobilenet_v1_0.5_160) or .onnx files.")],
+    threads: Annotated[str, typer.Option(
+        help="Intra-op threads per inference, comma-separated (1,2).")] = "1",
+    streams: Annotated[str, typer.Option(
+        help="Sessions in flight (concurrent inferences), comma-separated (1,2).")] = "1",
+    warmup: Annotated[int, typer.Option(help="Untimed runs per session before each "
+                                        "configuration.")] = 5,
+    repeats: Annotated[int, typer.Option(help="Timed runs per session in each "
+                                         "configuration.")] = 30,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Also time every node with ONNX Runtime's profiler, into "
+        "<out stem>.nodes.csv.")] = False,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="Zoo model option KEY=VALUE for every zoo workload "
+        "(repeatable).")] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="The measurement CSV to write.")
+                        ] = Path("out/host.csv"),
+    device: Annotated[str, typer.Option(help="The device column of the rows (host: this "
+                                        "machine's CPU, see `dse devices show host`).")
+                      ] = "host",
+) -> None:
+    """Time workloads with ONNX Runtime on this machine; write measurements to calibrate."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dse.measure import MeasureError, measure
+
+    problems = []
+    parsed: dict[str, list[int]] = {}
+    for flag, text in (("--threads", threads), ("--streams", streams)):
+        try:
+            parsed[flag] = [int(part) for part in text.split(",")]
+        except ValueError:
+            problems.append(Problem(flag, text, "expected whole numbers separated by commas, "
+                                    "such as 1,2"))
+    if problems:
+        raise MeasureError(problems)
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("measuring", total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        result = measure(workloads, threads=parsed["--threads"], streams=parsed["--streams"],
+                         warmup=warmup, repeats=repeats, profile=profile, device=device,
+                         options=_parse_options(option or []), progress=step)
+    table = Table(title=f"{device}: ONNX Runtime on this machine, {repeats} timed runs per "
+                        f"session")
+    for col in ("workload", "threads", "streams", "latency ms", "p10-p90 ms", "n", "fps"):
+        table.add_column(col, justify="left" if col == "workload" else "right",
+                         no_wrap=col != "workload")
+    for _, r in result.runs.iterrows():
+        options = ", ".join(f"{k}={v}" for k, v in json.loads(r["options"] or "{}").items())
+        table.add_row(f"{r['workload']}" + (f" ({options})" if options else ""),
+                      str(r["threads"]), str(r["streams"]), f"{r['latency_ms']:.3f}",
+                      f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}", str(r["n"]),
+                      f"{r['throughput_fps']:,.1f}")
+    out.print(table)
+    if result.nodes is not None:
+        matched = (result.nodes["graph_node"] != "").mean() if len(result.nodes) else 0.0
+        out.print(f"profiled {len(result.nodes)} node timings; {matched:.0%} matched to dse "
+                  f"graph nodes", highlight=False)
+    for path in result.write(out_file):
+        out.print(f"wrote {path}", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."
@@ -663,15 +765,16 @@ def validate_cmd(
         out.print_json(table.to_json(orient="records"))
         return
     t = Table(title="leave-one-model-out error (fit on the other models, predict this one)")
-    for col in ("dataset", "device", "points", "models", "MAPE", "within ±10%", "worst"):
-        t.add_column(col, justify="left" if col in ("dataset", "device") else "right")
+    for col in ("dataset", "device", "kind", "points", "models", "MAPE", "within ±10%",
+                "worst"):
+        t.add_column(col, justify="left" if col in ("dataset", "device", "kind") else "right")
     for _, r in table.iterrows():
+        head = (str(r["dataset"]), str(r["device"]), str(r["kind"]), str(r["points"]),
+                str(r["models"]))
         if r["error"]:
-            t.add_row(str(r["dataset"]), str(r["device"]), str(r["points"]), str(r["models"]),
-                      "error", str(r["error"])[:40], "")
+            t.add_row(*head, "error", str(r["error"])[:40], "")
         else:
-            t.add_row(str(r["dataset"]), str(r["device"]), str(r["points"]), str(r["models"]),
-                      f"{r['mape']:.1%}", f"{r['within_10']:.0%}", f"{r['worst']:.0%}")
+            t.add_row(*head, f"{r['mape']:.1%}", f"{r['within_10']:.0%}", f"{r['worst']:.0%}")
     out.print(t)
 
 

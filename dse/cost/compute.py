@@ -60,7 +60,8 @@ def clock_scale(device: DeviceSpec, dvfs: str | None = None) -> float:
 
 
 def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where: np.ndarray, *,
-                link: LinkSpec | None = None, dvfs: str | None = None) -> pd.DataFrame:
+                link: LinkSpec | None = None, dvfs: str | None = None,
+                threads: int | None = None) -> pd.DataFrame:
     """Roofline cost of every layer on ``device`` (all layers, as if it ran them all).
 
     Args:
@@ -70,6 +71,8 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         where: Weight placement per layer (:func:`dse.cost.memory.place_weights`).
         link: The link streamed weights come over (required if any are placed on ``link``).
         dvfs: DVFS level name, or ``None`` for the nominal clock.
+        threads: Threads of one inference on a CPU cluster (default: all its cores); see
+            :meth:`DeviceSpec.core_scale`.
 
     Returns:
         One row per layer: ``ops``, ``traffic_bytes``, ``stream_bytes``, ``compute_s``,
@@ -82,7 +85,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     traffic = activation_bytes(counts, precision) + np.where(where == DRAM, weights, 0.0)
     streamed = np.where(where == LINK, weights, 0.0)
     eff = counts["op_class"].map(device.efficiency_for).to_numpy(dtype=float)
-    peak = device.peak_ops_s[precision] * clock_scale(device, dvfs)
+    peak = device.peak_ops_s[precision] * clock_scale(device, dvfs) * device.core_scale(threads)
     compute_s = ops / (peak * eff)
     memory_s = traffic / device.mem_bw_bytes_s
     if streamed.any():

@@ -41,7 +41,8 @@ class Segment:
         nbytes: Bytes moved (transfers) or memory traffic (compute).
         layers: Layers in a compute segment.
         what: ``input``, ``output``, ``crossing``, ``weights`` (streamed every inference),
-            ``layers`` or ``overhead``.
+            ``layers``, ``overhead`` or ``driver`` (host CPU work outside the device, see
+            ``DeviceSpec.host_overhead_per_inference_s``).
     """
 
     kind: Literal["compute", "transfer"]
@@ -102,7 +103,7 @@ class ModelCost:
 
 def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = None, *,
                fallback: DeviceSpec | None = None, link: LinkSpec | None = None,
-               dvfs: str | None = None) -> ModelCost:
+               dvfs: str | None = None, threads: int | None = None) -> ModelCost:
     """Cost of one inference of ``workload`` on ``device``.
 
     Args:
@@ -113,6 +114,8 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
         link: The link between host and device: inputs, outputs, crossings and streamed
             weights go over it. Required if the device sits on a link (``device.link``).
         dvfs: DVFS level of the device.
+        threads: Intra-op threads of one inference when ``device`` is a CPU cluster (default:
+            all its cores).
 
     Raises:
         ValueError: A link is needed and not given (a programming error, not bad input).
@@ -150,7 +153,8 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
     placement = place_weights(counts, device, precision, mask=on_device)
     if placement.infeasible:
         return infeasible(placement.infeasible)
-    table = layer_table(counts, device, precision, placement.where, link=link, dvfs=dvfs)
+    table = layer_table(counts, device, precision, placement.where, link=link, dvfs=dvfs,
+                        threads=threads)
     runs_on = np.where(on_device, device.name, fallback.name if fallback else "")
     if not on_device.all():
         assert fallback is not None  # checked above
@@ -164,6 +168,9 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                         pd.DataFrame({"runs_on": runs_on, "weights": placement_where},
                                      index=counts.index), table], axis=1)
     segments = _segments(workload, device, layers, precision, link)
+    if device.host_overhead_per_inference_s and device.kind != "cpu":
+        segments = (Segment("compute", fallback.name if fallback else "host",
+                            device.host_overhead_per_inference_s, what="driver"), *segments)
     return ModelCost(workload.name, device.name, precision, feasible=True,
                      layers=layers.reset_index(drop=True),
                      segments=segments, onchip_weight_bytes=placement.onchip_bytes,

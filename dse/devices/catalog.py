@@ -103,6 +103,12 @@ class Catalog:
         Raises:
             SpecError: Unknown name; the message lists the known ones.
         """
+        # "host" is the machine dse runs on (what `dse measure` times), detected at first use
+        # when the catalog defines no device of that name; see dse.devices.host.
+        if name == "host" and name not in self.devices:
+            from dse.devices.host import detect_host
+
+            return detect_host()
         return name if isinstance(name, DeviceSpec) else _lookup(self.devices, name, "device")
 
     def link(self, name: str | LinkSpec) -> LinkSpec:
@@ -113,6 +119,12 @@ class Catalog:
         """A platform by name."""
         if isinstance(name, PlatformSpec):
             return name
+        # "host": this machine as a platform (its CPU as the host cluster, no accelerators),
+        # when the catalog defines no platform of that name; see dse.devices.host.
+        if name == "host" and name not in self.platforms:
+            from dse.devices.host import host_platform
+
+            return host_platform()
         return _lookup(self.platforms, name, "platform")
 
     # ----- building ---------------------------------------------------------------------------

@@ -31,8 +31,8 @@ __all__ = ["FITTABLE", "Overlay", "apply_overlay", "load_overlay"]
 
 #: Spec paths calibration may fit (a ``.`` path selects an entry of a mapping).
 FITTABLE = ("peak_ops_s", "mem_bw_bytes_s", "onchip_mem_bytes", "efficiency",
-            "overhead_per_inference_s", "overhead_per_layer_s", "slot_speedup", "power.idle_w",
-            "power.active_w")
+            "overhead_per_inference_s", "overhead_per_layer_s", "host_overhead_per_inference_s",
+            "slot_speedup", "parallel_fraction", "power.idle_w", "power.active_w")
 
 
 class Overlay(Frozen):

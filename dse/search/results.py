@@ -153,6 +153,12 @@ def _report(result: ExploreResult, files: list[str]) -> str:
         lines.append("Constraints: " + ", ".join(
             f"{c.metric} {'<=' if c.kind == 'max' else '>='} {c.bound:g}"
             for c in result.constraints) + ".")
+    if exp.data.get("calibration", "shipped") == "datasheet":
+        lines.append("Devices: datasheet values (`calibration: datasheet`).")
+    else:
+        lines.append("Devices: calibrated (`calibration: shipped`): devices with an overlay in "
+                     "calibration/overlays run with the values fitted to measurements, the "
+                     "others with datasheet values; `dse simulate` on a best_N.yaml lists which.")
     lines += ["", f"{len(trials)} trials, {n_ok} feasible, {len(front)} on the Pareto front.",
               "", "## Pareto front", ""]
     if front.empty:

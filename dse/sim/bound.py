@@ -71,6 +71,8 @@ def _capacity(key: str, plan: Plan) -> float:
     kind, _, name = key.partition(" ")
     if kind == "device":
         unit = plan.units[name]
+        if name in plan.clusters:  # disjoint core groups, one inference each
+            return float(unit.slots)
         return unit.spec.speedup(unit.slots)
     if kind == "cores":
         return float(plan.cores[name])

@@ -107,8 +107,10 @@ class Simulation:
         self.filtered = store is simpy.FilterStore
         self.queues = {q: store(env, capacity=float("inf") if q in plan.entry_queues else depth)
                        for q in plan.queues}
-        # k / speedup(k) for k busy slots, per device: the slowdown of one inference.
-        self.slowdown = {n: [1.0] + [k / u.spec.speedup(k) for k in range(1, u.slots + 1)]
+        # k / speedup(k) for k busy slots, per device: the slowdown of one inference. The slots
+        # of a host cluster are disjoint core groups: they slow each other only through DRAM.
+        self.slowdown = {n: [1.0] + [1.0 if n in plan.clusters else k / u.spec.speedup(k)
+                                     for k in range(1, u.slots + 1)]
                          for n, u in plan.units.items()}
         self.device_meters = {n: Meter() for n in self.devices}
         self.core_meters = {c: Meter() for c in self.cores}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from dse.cost import ModelCost, model_cost
-from dse.devices import Catalog, default_catalog
+from dse.devices import Catalog
 from dse.errors import Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.spec.experiment import ExperimentConfig, WorkloadRef
@@ -190,8 +190,11 @@ class PlanContext:
                 units[inst] = Unit(inst, name, spec, link_inst,
                                    self.driver_cluster if spec.needs_host_core else None, slots,
                                    link.shared_memory)
+        t = self.config.execution.intra_op_threads
         for name, spec in self.clusters.items():
-            units[name] = Unit(name, name, spec, None, None, 1, True)
+            # Inferences of t threads each run side by side on disjoint cores.
+            slots = max(1, (spec.cores or 1) // t) if t else 1
+            units[name] = Unit(name, name, spec, None, None, slots, True)
         return units
 
     def units(self, default: Literal["accelerators", "all"] = "accelerators") -> list[Unit]:
@@ -250,9 +253,11 @@ class PlanContext:
         spec = self._spec_for(wid, unit)
         dvfs = self.config.execution.dvfs.get(unit.device)
         link = self.links.get(unit.link) if unit.link else None
-        fallback = self.clusters[self.main_cluster] if unit.name not in self.clusters else None
+        on_host = unit.name in self.clusters
+        fallback = None if on_host else self.clusters[self.main_cluster]
+        threads = self.config.execution.intra_op_threads if on_host else None
         return model_cost(w.at(precision), spec, precision, fallback=fallback, link=link,
-                          dvfs=dvfs)
+                          dvfs=dvfs, threads=threads)
 
     def _spec_for(self, wid: int, unit: Unit) -> DeviceSpec:
         """The unit's spec, with its on-chip memory split among co-compiled workloads."""
@@ -286,6 +291,8 @@ class PlanContext:
         steps = []
         scale = self.cluster_scale(unit)
         for seg in cost.segments:
+            if seg.what == "driver":
+                continue  # host work outside the device: see holds()
             if seg.kind == "transfer":
                 steps.append(Step("transfer", unit.link or seg.resource, seg.time_s, seg.nbytes,
                                   what=seg.what))
@@ -311,8 +318,15 @@ class PlanContext:
             raise Infeasible(f"{self.config.workloads[wid].label} on {unit.name}: "
                               f"{cost.reason}")
         pre, post = self.host_steps("pre"), self.host_steps("post")
-        return ((Hold(None, None, pre),) if pre else ()) + (self.hold(unit, cost, wid),) + \
+        return ((Hold(None, None, pre),) if pre else ()) + self.holds(unit, cost, wid) + \
             ((Hold(None, None, post),) if post else ())
+
+    def holds(self, unit: Unit, cost: ModelCost, wid: int) -> tuple[Hold, ...]:
+        """The host driver work of one model cost (on a host core, not holding the device),
+        then the hold of the device."""
+        driver = tuple(Step("host", unit.driver or self.main_cluster, seg.time_s, what="driver")
+                       for seg in cost.segments if seg.what == "driver")
+        return ((Hold(None, None, driver),) if driver else ()) + (self.hold(unit, cost, wid),)
 
     def reserved_cores(self, cluster: str) -> int:
         """Cores of ``cluster`` pinned to driving the accelerators that take part (only when the
@@ -352,7 +366,11 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
     """
     from dse.sim.policies import get_policy
 
-    catalog = _with_inline_devices(catalog or default_catalog(), config, file)
+    if catalog is None:
+        from dse.devices.calibrated import catalog_for
+
+        catalog = catalog_for(config.calibration)
+    catalog = _with_inline_devices(catalog, config, file)
     ref = config.platform
     platform = catalog.compose(ref.host, ref.accelerators, link=ref.link, file=file,
                                prefix="platform")
@@ -368,9 +386,24 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
         return Plan(units={}, cores={}, links={}, workers=(), entry_queues=(), ordered=False,
                     notes=tuple(ctx.notes), infeasible=str(exc), **common)  # type: ignore[arg-type]
     cores = {name: spec.cores or 1 for name, spec in ctx.clusters.items()}
+    ctx.notes.append(_calibration_note(config, catalog, ctx))
     return Plan(units=ctx.all_units, cores=cores, links=ctx.links, workers=tuple(workers),
                 entry_queues=tuple(entry), ordered=ordered, notes=tuple(ctx.notes),
                 **common)  # type: ignore[arg-type]
+
+
+def _calibration_note(config: ExperimentConfig, catalog: Catalog, ctx: PlanContext) -> str:
+    """Which devices run with fitted values and which with datasheet values."""
+    from dse.devices.calibrated import is_calibrated
+
+    used = sorted({u.device for u in ctx.all_units.values()})
+    fitted = [d for d in used if is_calibrated(catalog, d)]
+    rest = [d for d in used if d not in fitted]
+    if config.calibration == "datasheet":
+        return "calibration: datasheet values for every device (calibration: datasheet)"
+    return ("calibration: fitted overlays (calibration/overlays) for "
+            f"{', '.join(fitted) or 'no device'}"
+            + (f"; datasheet values for {', '.join(rest)} (no overlay)" if rest else ""))
 
 
 def _with_inline_devices(catalog: Catalog, config: ExperimentConfig, file: str) -> Catalog:

@@ -83,9 +83,18 @@ class DeviceSpec(Frozen):
         efficiency: Achieved/peak compute per op class (``default`` for classes not listed).
         overhead_per_inference_s: Fixed cost of one inference (driver, launch, sync).
         overhead_per_layer_s: Fixed cost of each layer (kernel launch, descriptor setup).
+        host_overhead_per_inference_s: Host CPU time per inference outside the device: the
+            runtime's input and output conversion and dispatch (a Vitis AI runner's
+            quantisation of the input, a delegate's copies). It adds to one inference's latency
+            but does not hold the device, so with several host threads it overlaps the device's
+            work on other inferences.
         slots: Inferences the device runs concurrently (OpenVINO streams, DPU runner threads).
         slot_speedup: Throughput with k slots busy, relative to one (k = 1..slots); the default
             is linear (independent slots).
+        parallel_fraction: For a CPU cluster, the share of an inference's compute that
+            parallelises over its cores (Amdahl): ``t`` threads run compute
+            ``1 / ((1 - p) + p / t)`` times faster than one core. ``None`` means linear; the
+            datasheet peak is the all-cores figure either way.
         supported_ops: Op classes or ONNX op types the device runs; ``None`` means all.
         on_unsupported: What happens to other layers: ``infeasible``; ``fallback_layer`` (each
             runs on the fallback device, with transfers at every crossing); ``fallback_tail``
@@ -118,8 +127,10 @@ class DeviceSpec(Frozen):
     efficiency: dict[str, float] = Field(default_factory=dict)
     overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
     overhead_per_layer_s: Seconds = Field(default=0.0, ge=0)
+    host_overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
     slots: PositiveInt = 1
     slot_speedup: tuple[PositiveFloat, ...] | None = None
+    parallel_fraction: float | None = Field(default=None, gt=0, le=1)
     supported_ops: tuple[str, ...] | None = None
     on_unsupported: OnUnsupported = "infeasible"
     fallback_device: str = "host"
@@ -238,6 +249,17 @@ class DeviceSpec(Frozen):
         """Throughput with ``busy_slots`` inferences in flight, relative to one."""
         k = max(1, min(busy_slots, self.slots))
         return self.slot_speedup[k - 1] if self.slot_speedup is not None else float(k)
+
+    def core_scale(self, threads: int | None = None) -> float:
+        """Share of the all-cores peak that ``threads`` threads of one inference reach (1 for a
+        device without ``cores``; more threads than cores help no further)."""
+        cores = self.cores
+        if not cores:
+            return 1.0
+        t = min(threads or cores, cores)
+        p = self.parallel_fraction
+        speedup = float(t) if p is None else 1.0 / ((1.0 - p) + p / t)
+        return speedup / cores
 
     def with_changes(self, reason: str, **changes: Any) -> DeviceSpec:
         """A what-if copy: this device with some fields changed, validated again.

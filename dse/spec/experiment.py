@@ -127,6 +127,10 @@ class Execution(Frozen):
         threads: Host threads submitting frames, per device (``threads_per_device`` is the
             same key, as DESIGN.md writes it).
         infer_requests: Inferences in flight per device (default: the device's slots).
+        intra_op_threads: Threads of one inference on a host CPU cluster (ONNX Runtime's
+            ``intra_op_num_threads``, ncnn's ``num_threads``; default: all the cluster's cores).
+            A cluster with ``c`` cores then runs ``c // intra_op_threads`` inferences at once,
+            sharing its memory bandwidth.
         dispatch: ``work_stealing`` (idle workers pull from one queue) or ``round_robin``.
         stages: Pipeline stages (``pipeline``).
         queue_depth: Capacity of the queue between pipeline stages.
@@ -143,6 +147,7 @@ class Execution(Frozen):
     threads: PositiveInt = Field(default=1, validation_alias=AliasChoices(
         "threads", "threads_per_device"))
     infer_requests: PositiveInt | None = None
+    intra_op_threads: PositiveInt | None = None
     dispatch: Literal["work_stealing", "round_robin"] = "work_stealing"
     stages: tuple[Stage, ...] = ()
     queue_depth: PositiveInt = 2
@@ -194,10 +199,16 @@ class Stream(Frozen):
 
 
 class ExperimentConfig(Frozen):
-    """One fully fixed configuration of an experiment (no dimensions left)."""
+    """One fully fixed configuration of an experiment (no dimensions left).
+
+    ``calibration``: ``shipped`` (the default) runs the devices with the overlays fitted to
+    measured data (``calibration/overlays``); ``datasheet`` runs them as their datasheets
+    describe them.
+    """
 
     name: str = Field(min_length=1)
     description: str = ""
+    calibration: Literal["shipped", "datasheet"] = "shipped"
     workloads: tuple[WorkloadRef, ...] = Field(min_length=1)
     platform: PlatformRef
     execution: Execution = Field(default_factory=Execution)

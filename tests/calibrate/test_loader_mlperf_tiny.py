@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
 import dse
 from dse.calibrate.loaders import data_dir, load
-from dse.calibrate.loaders.mlperf_tiny import DEVICES
+from dse.calibrate.loaders.mlperf_tiny import DEVICES, _board
 from dse.devices import default_catalog
 
 FILE = data_dir() / "mlperf_tiny_results.csv"
@@ -21,16 +22,115 @@ def _raw() -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def test_no_board_of_the_real_table_is_a_catalog_device():
-    # v0.5-v1.3 have no MAX78000, NUCLEO-H743ZI2, FRDM-MCXN947 or Alif E7 AppKit submission.
-    result = load("mlperf_tiny")
-    assert len(result.measurements) == 0
-    assert len(result.unmapped) == 589
-    assert set(result.unmapped["reason"]) == {"no catalog device"}
-    assert sorted(result.unmapped["row"]) == list(range(2, 591))
-    # other STM32 parts are not the catalog's STM32H743
-    left = set(result.unmapped["device"])
-    assert {"NUCLEO-H7A3ZI-Q", "NUCLEO_H7A3ZI", "NUCLEO_L4R5ZI", "DISCO_F746NG"} <= left
+MAPPING_DOC = Path(__file__).parents[2] / "calibration" / "mappings" / "mlperf_tiny.md"
+
+#: Rows kept per (device, metric) in the real table (calibration/mappings/mlperf_tiny.md).
+EXPECTED = {
+    ("stm32l4r5_m4", "latency"): 4, ("stm32l4r5_m4", "energy"): 4,
+    ("stm32h7a3_m7", "latency"): 4, ("stm32h7a3_m7", "energy"): 4,
+    ("stm32u575_m33", "latency"): 4, ("stm32u575_m33", "energy"): 4,
+    ("stm32f746_m7", "latency"): 4,
+    ("ndp120_core2", "latency"): 3, ("ndp120_core2", "energy"): 3,
+    ("ndp120_core2_30mhz", "latency"): 3, ("ndp120_core2_30mhz", "energy"): 3,
+    ("gap9_cluster_ne16", "latency"): 4, ("gap9_cluster_ne16", "energy"): 4,
+    ("gap9_cluster_ne16_240mhz", "latency"): 4, ("gap9_cluster_ne16_240mhz", "energy"): 4,
+}
+
+
+@pytest.fixture(scope="module")
+def real():
+    return load("mlperf_tiny")
+
+
+def _doc_table(header: str) -> dict[str, int]:
+    """The ``| reason | rows |`` table under ``header`` in the mapping doc."""
+    lines = MAPPING_DOC.read_text().splitlines()
+    i = lines.index(header)
+    out = {}
+    for line in lines[i + 1:]:
+        if out and not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 2 and cells[1].isdigit():
+            out[cells[0]] = int(cells[1])
+    return out
+
+
+def test_real_table_counts_match_the_mapping_doc(real):
+    m, u = real.measurements, real.unmapped
+    assert len(m) + len(u) == 589
+    assert len(m) == 56 and len(u) == 533
+    doc = MAPPING_DOC.read_text()
+    assert f"**{len(m)} rows mapped, {len(u)} left out** (589 in the table)" in doc
+    assert u["reason"].value_counts().to_dict() == _doc_table("## Left out")
+    assert m.groupby(["device", "metric"]).size().to_dict() == EXPECTED
+
+
+def test_every_left_out_row_has_a_reason(real):
+    u = real.unmapped
+    assert u["reason"].str.len().gt(0).all()
+    assert u["row"].is_unique
+    assert set(u["row"]) <= set(range(2, 591))
+
+
+@pytest.mark.parametrize(("name", "device"), [
+    ("NUCLEO_L4R5ZI", "stm32l4r5_m4"), ("Nucleo-L4R5ZI", "stm32l4r5_m4"),
+    ("NUCLEO-L4R5ZI_X-CUBE-AI-8.0", "stm32l4r5_m4"), ("NUCLEO_L4R5ZI-mbed_os", "stm32l4r5_m4"),
+    ("NUCLEO-L4R5ZI_MicroTVM_CMSIS_NN", "stm32l4r5_m4"), ("NUCLEO_L4R5ZI-P", "stm32l4r5_m4"),
+    ("NUCLEO-H7A3ZI-Q", "stm32h7a3_m7"), ("NUCLEO_H7A3ZI_int8_min_ram", "stm32h7a3_m7"),
+    ("NUCLEO-H7A3ZI-Q_X-CUBE-AI-7.3", "stm32h7a3_m7"), ("NUCLEO_U575ZI_Q", "stm32u575_m33"),
+    ("NUCLEO-U575ZI-Q", "stm32u575_m33"), ("DISCO-F746NG", "stm32f746_m7"),
+    ("DISCO_F746NG_int8_max_performance", "stm32f746_m7"),
+    ("syntiant_9120_1v1_98mhz", "ndp120_core2"), ("syntiant_9120_0v9_30mhz", "ndp120_core2_30mhz"),
+    ("gap9_800_370", "gap9_cluster_ne16"), ("gap9_650_240", "gap9_cluster_ne16_240mhz"),
+    ("syntiant_9120_1v0_49mhz", None), ("B_U585I_IOT02A", None), ("NUCLEO_G0B1RE", None),
+])
+def test_board_spellings_map(name, device):
+    board = _board(name)
+    assert (board.device if board else None) == device
+
+
+def test_new_boards_map_on_the_real_table(real):
+    m, u = real.measurements, real.unmapped
+    hosts = dict(zip(m["device"], m["host"], strict=False))
+    assert hosts == {"stm32l4r5_m4": "nucleo_l4r5zi", "stm32h7a3_m7": "nucleo_h7a3zi_q",
+                     "stm32u575_m33": "nucleo_u575zi_q", "stm32f746_m7": "stm32f746g_disco",
+                     "ndp120_core2": "ndp120_evb", "ndp120_core2_30mhz": "ndp120_evb_30mhz",
+                     "gap9_cluster_ne16": "gap9_evk", "gap9_cluster_ne16_240mhz": "gap9_evk_240mhz"}
+    assert set(m["precision"]) == {"int8"}
+    # a stated clock other than the catalog's is left out, with its reason
+    clocked = u[u["device"].str.contains(r"_\d+MHz$")]
+    assert sorted(clocked["device"]) == ["NUCLEO_H7A3ZI_Q_40MHz", "NUCLEO_L4R5ZI-P_70MHz",
+                                         "NUCLEO_U575ZI_Q_60MHz"]
+    assert set(clocked["reason"]) == {"core clock differs from the catalog device"}
+    assert set(u[u["device"] == "NUCLEO_H7A3ZI_float"]["reason"]) == {"not int8"}
+    # the software stack is in the source of every row
+    assert m["source"].str.contains(r", (?:software: .+|software not stated)\): github:").all()
+    ad = m[(m["device"] == "stm32h7a3_m7") & (m["workload"] == "fc_autoencoder")]
+    assert "HALE" in ad[ad["metric"] == "latency"]["source"].iloc[0]
+    assert "X-CUBE-AI v9.0.0" in ad[ad["metric"] == "energy"]["source"].iloc[0]
+
+
+@pytest.mark.parametrize("device", ["ndp120_core2", "ndp120_core2_30mhz", "gap9_cluster_ne16",
+                                    "gap9_cluster_ne16_240mhz"])
+def test_micro_npus_have_energy_rows(real, device):
+    m = real.measurements
+    rows = m[m["device"] == device]
+    assert default_catalog().device(device).kind == "micro_npu"
+    energy = rows[rows["metric"] == "energy"]
+    assert set(energy["workload"]) == set(rows[rows["metric"] == "latency"]["workload"])
+    assert (energy["unit"] == "uJ").all() and (energy["value"] > 0).all()
+    assert energy["value_si"].to_numpy() == pytest.approx(energy["value"].to_numpy() * 1e-6)
+
+
+def test_operating_points_keep_their_energy_order(real):
+    # the low-voltage point of each micro-NPU is slower and spends less energy per inference
+    m = real.measurements.set_index(["device", "workload", "metric"])["value"]
+    for fast, slow in (("ndp120_core2", "ndp120_core2_30mhz"),
+                       ("gap9_cluster_ne16", "gap9_cluster_ne16_240mhz")):
+        for workload in m.loc[fast].index.get_level_values(0).unique():
+            assert m[(slow, workload, "latency")] > m[(fast, workload, "latency")]
+            assert m[(slow, workload, "energy")] < m[(fast, workload, "energy")]
 
 
 def _relabelled(rows: list[dict[str, str]], board: str, **extra: str) -> list[dict[str, str]]:

@@ -28,14 +28,14 @@ def raw():
 
 def test_counts_of_mapped_and_left_out_rows(result, raw):
     assert len(raw) == 8465
-    assert len(result.measurements) == 164
+    assert len(result.measurements) == 176
     reasons = result.unmapped["reason"].value_counts().to_dict()
     assert reasons == {
         vitis.NO_DEVICE: 3632,
         vitis.NO_MODEL: 3460,
         vitis.LEFT_OUT_BOARDS["ZCU102_rev04"]: 444,
-        vitis.SUPERSEDED: 429,
-        vitis.OTHER_SOURCE: 336,
+        vitis.SUPERSEDED: 465,
+        vitis.OTHER_SOURCE: 288,
     }
     # every source row is either used or left out with a reason, once
     assert len(result.measurements) + len(result.unmapped) == len(raw)
@@ -46,18 +46,18 @@ def test_configurations_per_board(result):
     m = result.measurements
     counts = m.groupby(["host", "device", "metric", "policy", "threads", "count"]).size()
     assert counts.to_dict() == {
-        ("kv260", "dpu_b4096", "latency", "single", 1, 1): 15,
-        ("kv260", "dpu_b4096", "throughput", "single", 1, 1): 16,
-        ("kv260", "dpu_b4096", "throughput", "threads", 8, 1): 16,
-        ("ultra96", "dpu_b1600_ultra96", "latency", "single", 1, 1): 8,
-        ("ultra96", "dpu_b1600_ultra96", "throughput", "single", 1, 1): 8,
-        ("ultra96", "dpu_b1600_ultra96", "throughput", "threads", 8, 1): 7,
-        ("zcu102", "dpu_b4096_zcu102", "latency", "single", 1, 1): 15,
-        ("zcu102", "dpu_b4096_zcu102", "throughput", "data_parallel", 8, 3): 16,
-        ("zcu102", "dpu_b4096_zcu102", "throughput", "single", 1, 1): 16,
-        ("zcu104", "dpu_b4096", "latency", "single", 1, 1): 15,
-        ("zcu104", "dpu_b4096", "throughput", "data_parallel", 8, 2): 16,
-        ("zcu104", "dpu_b4096", "throughput", "single", 1, 1): 16,
+        ("kv260", "dpu_b4096", "latency", "single", 1, 1): 16,
+        ("kv260", "dpu_b4096", "throughput", "single", 1, 1): 17,
+        ("kv260", "dpu_b4096", "throughput", "threads", 8, 1): 17,
+        ("ultra96", "dpu_b1600_ultra96", "latency", "single", 1, 1): 9,
+        ("ultra96", "dpu_b1600_ultra96", "throughput", "single", 1, 1): 9,
+        ("ultra96", "dpu_b1600_ultra96", "throughput", "threads", 8, 1): 8,
+        ("zcu102", "dpu_b4096_zcu102", "latency", "single", 1, 1): 16,
+        ("zcu102", "dpu_b4096_zcu102", "throughput", "data_parallel", 8, 3): 17,
+        ("zcu102", "dpu_b4096_zcu102", "throughput", "single", 1, 1): 17,
+        ("zcu104", "dpu_b4096", "latency", "single", 1, 1): 16,
+        ("zcu104", "dpu_b4096", "throughput", "data_parallel", 8, 2): 17,
+        ("zcu104", "dpu_b4096", "throughput", "single", 1, 1): 17,
     }
     assert (m["precision"] == "int8").all() and (m["streams"] == 1).all()
     assert (m["link"] == "").all()
@@ -98,7 +98,7 @@ def test_spot_check_against_the_raw_table(result, raw):
     # KV260 1-thread latency in ms -> seconds; the Caffe GoogLeNet (exact) over TF-slim's
     src = _raw(raw, device="KV260", vitis_ai_version="v2.0", metric="e2e_latency",
                model="cf_inceptionv1_imagenet_224_224_3.16G")
-    row = _one(m, host="kv260", workload="googlenet", metric="latency")
+    row = _one(m, host="kv260", workload="googlenet", options="", metric="latency")
     assert row["device"] == "dpu_b4096" and row["policy"] == "single" and row["count"] == 1
     assert row["unit"] == "ms" and src["unit"] == "ms"
     assert row["value"] == pytest.approx(float(src["value"]))

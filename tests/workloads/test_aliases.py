@@ -14,11 +14,12 @@ DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 CASES = [
     # (table, measured name, zoo model, options, exact)
-    ("coral", "inception_v1_224_quant_edgetpu", "googlenet", {}, False),
+    ("coral", "inception_v1_224_quant_edgetpu", "googlenet", {"lrn": False}, False),
     ("coral", "inception_v4_299_quant", "inception_v4", {}, True),
     ("coral", "mobilenet_v1_1.0_224_quant_edgetpu", "mobilenet_v1", {"width": 1.0, "resolution": 224}, True),
     ("coral", "mobilenet_v2_1.0_224_quant", "mobilenet_v2", {"width": 1.0, "resolution": 224}, True),
-    ("coral", "mobilenet_ssd_v2_coco_quant_postprocess_edgetpu", "ssd_mobilenet_v2", {}, True),
+    ("coral", "mobilenet_ssd_v2_coco_quant_postprocess_edgetpu", "ssd_mobilenet_v2",
+     {"box_kernel": 1, "depthwise_extras": False}, True),
     ("tflite", "Mobilenet_V1_0.25_128_quant", "mobilenet_v1", {"width": 0.25, "resolution": 128}, True),
     ("tflite", "Mobilenet_1.0_224(float)", "mobilenet_v1", {"width": 1.0, "resolution": 224}, True),
     ("tflite", "Inception_V3", "inception_v3", {}, True),

@@ -3,10 +3,17 @@
 Mapping (also in calibration/mappings/mlperf_tiny.md): a submission's ``device`` (the board name
 the submitter gave) -> catalog device by :data:`DEVICES`; the benchmark code (``ic``, ``kws``,
 ``vww``, ``ad``) -> zoo model through :func:`dse.workloads.zoo.aliases.match` (table
-``mlperf_tiny``). Only the four catalog micro devices are mapped: the MAX78000 CNN accelerator,
-the Ethos-U55 of the Alif E7 AppKit, the Neutron NPU of the FRDM-MCXN947 and the STM32H743 of the
-NUCLEO-H743ZI2. Every other board (other STM32 parts, Syntiant, GAP9, Renesas, FPGAs, ...) is
-left out as "no catalog device".
+``mlperf_tiny``). Mapped boards: NUCLEO-L4R5ZI(-P), NUCLEO-H7A3ZI-Q, NUCLEO-U575ZI-Q and
+DISCO-F746NG (their STM32 cores), the Syntiant NDP120 at 1.1 V / 98.7 MHz and 0.9 V / 30.7 MHz
+and the GreenWaves GAP9 at 0.8 V / 370 MHz and 0.65 V / 240 MHz (one catalog device per
+operating point), plus the MAX78000, NUCLEO-H743ZI2, FRDM-MCXN947 (Neutron) and Alif E7 AppKit
+(Ethos-U55), which have no submission yet. Other boards are left out as "no catalog device".
+
+Software stacks: every stack of a board (X-CUBE-AI versions, TFLM, microTVM, ONNC on mbed or
+Zephyr, Plumerai, Bosch HALE builds) maps to the board's device, the stack is written into the
+row's ``source``, and one row per (device, model, metric) is kept: the latest MLPerf Tiny
+version, then the best value. A clock stated in the board name or ``proc_freq`` must match the
+device's (``_40MHz`` variants are left out); float runs are left out (int8 only).
 
 Metrics: performance mode gives ``median_throughput`` (inferences/s, one inference at a time);
 it becomes ``latency`` in ms from the table's ``latency_ms`` column (= 1000 / median throughput;
@@ -41,13 +48,15 @@ class Board:
     note: str = ""
 
 
-#: board name -> catalog device; first match wins. Names in the table so far: see the mapping
-#: file (none of these four boards has a submission in v0.5-v1.3).
+#: board name -> catalog device; first match wins. Every software-stack variant of a board
+#: (X-CUBE-AI, TFLM, microTVM, ONNC on mbed/Zephyr, Plumerai, Bosch HALE, ...) maps to the board's
+#: device: the hardware is the same, the stack goes into the row's ``source``. Names in the table:
+#: see the mapping file.
 DEVICES: tuple[Board, ...] = (
     Board(r"max[-_ ]?78000(?!\d)", "max78000_cnn", "max78000_feather",
           note="MAX78000 submissions run the network on the CNN accelerator"),
     Board(r"nucleo[-_ ]?h743zi2", "stm32h743_m7", "nucleo_h743zi2", clock=480.0,
-          note="NUCLEO-H743ZI2 only; other STM32 parts (H7A3, L4R5, U575, F746, ...) differ"),
+          note="NUCLEO-H743ZI2 only; other STM32H7 parts (H7A3, ...) have their own entries"),
     Board(r"mcx[-_ ]?n94[57]", "mcxn947_neutron", "frdm_mcxn947",
           needs_accelerator=r"npu|neutron",
           note="only runs that name the Neutron NPU in the accelerator column"),
@@ -55,12 +64,30 @@ DEVICES: tuple[Board, ...] = (
           "ethos_u55_alif", "alif_e7_appkit", needs_accelerator=r"ethos|u55",
           refuse=r"\bhe\b|u55[-_ ]?128|128 ?mac",
           note="E7 AppKit, Ethos-U55-256 of the HP subsystem only"),
+    Board(r"nucleo[-_ ]?l4r5zi(?:[-_]p(?![a-z]))?", "stm32l4r5_m4", "nucleo_l4r5zi", clock=120.0,
+          note="NUCLEO-L4R5ZI and NUCLEO-L4R5ZI-P (same MCU, external SMPS), every stack"),
+    Board(r"nucleo[-_ ]?h7a3zi(?:[-_]q(?![a-z]))?", "stm32h7a3_m7", "nucleo_h7a3zi_q", clock=280.0,
+          note="NUCLEO-H7A3ZI-Q, every stack"),
+    Board(r"nucleo[-_ ]?u575zi(?:[-_]q(?![a-z]))?", "stm32u575_m33", "nucleo_u575zi_q", clock=160.0,
+          note="NUCLEO-U575ZI-Q, every stack"),
+    Board(r"disco[-_ ]?f746ng", "stm32f746_m7", "stm32f746g_disco", clock=216.0,
+          note="32F746GDISCOVERY, every stack"),
+    # The NDP120 and GAP9 names state the operating point (voltage and clock); each point is a
+    # device of its own, pinned by the pattern (the name's "98mhz" is the 98.7 MHz of proc_freq,
+    # so the clock check is left to the pattern).
+    Board(r"syntiant[-_ ]?9120[-_ ]1v1[-_ ]98mhz", "ndp120_core2", "ndp120_evb",
+          note="NDP120 at 1.1 V / 98.7 MHz"),
+    Board(r"syntiant[-_ ]?9120[-_ ]0v9[-_ ]30mhz", "ndp120_core2_30mhz", "ndp120_evb_30mhz",
+          note="NDP120 at 0.9 V / 30.7 MHz"),
+    Board(r"gap9[-_ ]?800[-_ ]370", "gap9_cluster_ne16", "gap9_evk", clock=370.0,
+          note="GAP9 at 0.8 V / 370 MHz"),
+    Board(r"gap9[-_ ]?650[-_ ]240", "gap9_cluster_ne16_240mhz", "gap9_evk_240mhz", clock=240.0,
+          note="GAP9 at 0.65 V / 240 MHz"),
 )
 
 LATENCY_METRIC = "median_throughput"
 ENERGY_METRIC = "median_energy_per_inference"
-SOURCE = "MLCommons MLPerf Tiny results ({version}, {submitter}): {path}"
-
+SOURCE = "MLCommons MLPerf Tiny results ({version}, {submitter}, {software}): {path}"
 
 
 def _board(name: str) -> Board | None:
@@ -69,6 +96,14 @@ def _board(name: str) -> Board | None:
         if re.search(board.pattern, low):
             return board
     return None
+
+
+def _software(r: Any, name: str, board: Board) -> str:
+    """The software stack of a row: the framework column and what the board name adds."""
+    found = re.search(board.pattern, name.lower())
+    suffix = name[found.end():].strip(" _-") if found else ""
+    parts = [p for p in (text(r.framework), suffix) if p]
+    return f"software: {' / '.join(parts)}" if parts else "software not stated"
 
 
 def _clocks_mhz(text: str) -> list[float]:
@@ -130,7 +165,8 @@ def load(file: Path) -> LoadResult:
                "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,
                "metric": metric, "value": value, "unit": unit,
                "source": SOURCE.format(version=text(r.mlperf_tiny_version),
-                                       submitter=text(r.submitter), path=text(r.source))}
+                                       submitter=text(r.submitter),
+                                       software=_software(r, name, board), path=text(r.source))}
         # Order: latest MLPerf Tiny version first, then the best (lowest) value.
         rank = (tuple(-x for x in _version(text(r.mlperf_tiny_version))), value)
         candidates.append((i, row, rank))

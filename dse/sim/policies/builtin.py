@@ -219,7 +219,7 @@ class Pipeline:
             route: list[Hold] = []
             if i == 0 and ctx.host_steps("pre"):
                 route.append(Hold(None, None, ctx.host_steps("pre")))
-            route.append(ctx.hold(unit, cost, 0))
+            route.extend(ctx.holds(unit, cost, 0))
             if i == len(units) - 1 and ctx.host_steps("post"):
                 route.append(Hold(None, None, ctx.host_steps("post")))
             source = ENTRY if i == 0 else f"stage{i}"
@@ -270,7 +270,7 @@ class Mapping:
             cost = ctx.cost(0, unit, part(w, start, end).at(ctx.precision(0, unit.spec)))
             if not cost.feasible:
                 raise Infeasible(f"layers {start}-{end - 1} on {unit.name}: {cost.reason}")
-            route.append(ctx.hold(unit, cost, 0))
+            route.extend(ctx.holds(unit, cost, 0))
             start = end
         if ctx.host_steps("post"):
             route.append(Hold(None, None, ctx.host_steps("post")))

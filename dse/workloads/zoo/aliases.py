@@ -47,7 +47,10 @@ def _none(m: re.Match[str]) -> dict[str, Any]:
 
 
 _V15 = "zoo ResNet-50 is v1.5 (stride on the 3x3 conv); this is v1 (stride on the 1x1): ~6% fewer MACs"
-_SLIM_V1 = "TF-slim Inception v1 (BN, 3x3 in the '5x5' branch) vs the zoo's Caffe GoogLeNet"
+_SLIM_V1 = ("TF-slim Inception v1 (BN, 3x3 in the '5x5' branch) vs the zoo's Caffe GoogLeNet "
+            "without LRN (lrn=False)")
+_SSD_V2_QUANT = ("quantized SSD MobileNet v2: ssd_mobilenet_v2_quantized_300x300_coco.config "
+                 "(1x1 box predictor, plain 3x3 extra layers)")
 _PRUNED = r"_0\.\d+_[\d.]+[gm]$"
 
 # (pattern on the normalized name, zoo model, options, exact, note); first match wins.
@@ -78,7 +81,7 @@ _RULES: list[tuple[str, str, Options, bool, str]] = [
      "ncnn's Caffe MobileNet-SSD (VOC, 21 classes); heads differ slightly from TF's"),
     # Inception family
     (r"^(inception_v1(_224)?|inception_v1_\(224x224\)|tf_inceptionv1_imagenet_224_224_3g)$",
-     "googlenet", _none, False, _SLIM_V1),
+     "googlenet", lambda m: {"lrn": False}, False, _SLIM_V1),
     (r"^(googlenet|cf_inceptionv1_imagenet_224_224_3\.16g)$", "googlenet", _none, True, ""),
     (r"^(inception_v3(_299)?|(cf|tf|tf2|pt)_inceptionv3_imagenet_299_299_1[\d.]+g"
      r"|torchvision_inception_v3)$", "inception_v3", _none, True, ""),
@@ -137,5 +140,8 @@ def match(name: str, *, table: str | None = None) -> ZooMatch | None:
         return ZooMatch("squeezenet1_0", note="'SqueezeNet' taken as v1.0 (the paper's model)")
     for pattern, zoo, options, exact, note in _RULES:
         if m := re.match(pattern, n):
+            if zoo == "ssd_mobilenet_v2" and "quant" in name.lower():
+                return ZooMatch(zoo, {"box_kernel": 1, "depthwise_extras": False}, exact,
+                                _SSD_V2_QUANT)
             return ZooMatch(zoo, options(m), exact, note)
     return None

@@ -101,17 +101,22 @@ def _inception_v1(net: Net, x: str, block: str) -> str:
 
 
 @register("googlenet", summary="GoogLeNet / Inception v1 (Caffe bvlc_googlenet, no aux heads)",
-          task="classification", reference=_GOOGLENET_REF, resolution=224, classes=1000)
-def googlenet(*, weights: bool, seed: int, resolution: int, classes: int) -> onnx.ModelProto:
+          task="classification", reference=_GOOGLENET_REF, resolution=224, classes=1000, lrn=True)
+def googlenet(*, weights: bool, seed: int, resolution: int, classes: int, lrn: bool
+              ) -> onnx.ModelProto:
     """Caffe bvlc_googlenet without the loss1/loss2 auxiliary classifiers. The final average
     pool spans the whole last feature map (Caffe's 7x7 pool at 224x224), so the classifier stays
-    1024 -> classes at any resolution."""
+    1024 -> classes at any resolution. ``lrn=False`` drops the two LocalResponseNorm layers, as
+    TF-slim's Inception v1 does (it normalises with BatchNorm, which folds into the convolutions
+    at inference): the network Edge TPU, TFLite and Vitis AI tables call ``inception_v1``."""
     net = Net("googlenet", (1, 3, resolution, resolution), seed=seed, weights=weights)
     x = _conv_relu(net, net.input, 64, 7, 2, pad=3, name="conv1.7x7_s2")
-    x = net.lrn(net.maxpool(x, 3, 2, ceil=True), 5, alpha=1e-4, beta=0.75)
+    x = net.maxpool(x, 3, 2, ceil=True)
+    x = net.lrn(x, 5, alpha=1e-4, beta=0.75) if lrn else x
     x = _conv_relu(net, x, 64, 1, name="conv2.3x3_reduce")
     x = _conv_relu(net, x, 192, 3, pad=1, name="conv2.3x3")
-    x = net.maxpool(net.lrn(x, 5, alpha=1e-4, beta=0.75), 3, 2, ceil=True)
+    x = net.lrn(x, 5, alpha=1e-4, beta=0.75) if lrn else x
+    x = net.maxpool(x, 3, 2, ceil=True)
     for block in ("3a", "3b"):
         x = _inception_v1(net, x, block)
     x = net.maxpool(x, 3, 2, ceil=True)

@@ -118,9 +118,14 @@ def ssd_mobilenet_v1(*, weights: bool, seed: int, resolution: int,
 
 
 @register("ssd_mobilenet_v2", summary="SSD MobileNet v2 300x300 COCO (TF Object Detection API)",
-          task="detection", reference=_V2_REFERENCE, resolution=300, classes=91)
-def ssd_mobilenet_v2(*, weights: bool, seed: int, resolution: int,
-                     classes: int) -> onnx.ModelProto:
+          task="detection", reference=_V2_REFERENCE, resolution=300, classes=91, box_kernel=3,
+          depthwise_extras=True)
+def ssd_mobilenet_v2(*, weights: bool, seed: int, resolution: int, classes: int,
+                     box_kernel: int, depthwise_extras: bool) -> onnx.ModelProto:
+    """The defaults follow ``ssd_mobilenet_v2_coco.config``. ``box_kernel=1,
+    depthwise_extras=False`` is ``ssd_mobilenet_v2_quantized_300x300_coco.config`` (predictor
+    ``kernel_size: 1``, no ``use_depthwise``), the model behind the quantized TFLite and Edge TPU
+    files (``mobilenet_ssd_v2_coco_quant_postprocess``)."""
     net = Net("ssd_mobilenet_v2", (1, 3, resolution, resolution), seed=seed, weights=weights)
     x = v2_conv_bn(net, net.input, 32, 3, 2, pad="same", eps=EPS)  # layer_1
     maps = []
@@ -135,5 +140,5 @@ def ssd_mobilenet_v2(*, weights: bool, seed: int, resolution: int,
                 maps.append(expansion)  # layer_15/expansion_output
     x = v2_conv_bn(net, x, 1280, 1, pad="same", eps=EPS)  # layer_19
     maps.append(x)
-    maps += _extra_maps(net, x, depthwise=True)
-    return _predict(net, maps, 3, classes)
+    maps += _extra_maps(net, x, depthwise=depthwise_extras)
+    return _predict(net, maps, box_kernel, classes)

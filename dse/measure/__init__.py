@@ -1,0 +1,12 @@
+"""Measuring the host machine: time workloads with ONNX Runtime, as calibration data.
+
+:func:`measure` times zoo models or ONNX files on this machine's CPU and returns rows of dse's
+measurement format (device ``host``, see :func:`dse.devices.host.detect_host`), optionally with
+per-node times from ONNX Runtime's profiler; ``dse measure`` is the command over it.
+"""
+
+from dse.measure.host import RUN_COLUMNS, MeasureError, MeasureResult, measure, nodes_path
+from dse.measure.profile import NODE_COLUMNS, graph_node, node_times
+
+__all__ = ["NODE_COLUMNS", "RUN_COLUMNS", "MeasureError", "MeasureResult", "graph_node",
+           "measure", "node_times", "nodes_path"]

@@ -1,0 +1,145 @@
+"""The fast forward model of a fit, the new fittable parameters, and the calibrated catalog."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dse.calibrate import calibrate, predict, validate
+from dse.calibrate.fit import Forward, default_free, overlay_values
+from dse.cost import model_cost
+from dse.devices import default_catalog
+from dse.devices.calibrated import calibrated_catalog, is_calibrated, shipped_overlays
+from dse.devices.overlay import Overlay, apply_overlay
+from dse.sim import simulate
+from dse.workloads import workload
+
+MODELS = ["squeezenet1_1", "mobilenet_v1", "resnet18", "googlenet", "mobilenet_v2"]
+
+
+def frame(device, *, host="raspberry_pi4", precision="fp32", metric="latency", link="",
+          threads=(1,), streams=(1,), policy="single", models=MODELS):
+    out = []
+    for m in models:
+        for t in threads:
+            for k in streams:
+                out.append({"device": device, "host": host, "link": link, "workload": m,
+                            "options": "", "precision": precision,
+                            "policy": policy if k == 1 else "threads", "threads": t,
+                            "streams": k, "count": 1, "metric": metric, "value": 1.0,
+                            "unit": {"latency": "s", "throughput": "fps", "power": "W",
+                                     "energy": "J"}[metric],
+                            "source": "synthetic", "dataset": "synthetic"})
+    return validate(pd.DataFrame(out))
+
+
+def fitted(name, values):
+    spec = default_catalog().device(name)
+    return apply_overlay(spec, Overlay(device=name, values=overlay_values(spec, values)))
+
+
+@pytest.mark.parametrize("device,rows,values", [
+    ("rpi4_cpu", dict(threads=(1, 2, 4)),
+     {"efficiency.default": 0.3, "efficiency.dwconv": 0.1, "overhead_per_inference_s": 1e-3,
+      "parallel_fraction": 0.9, "mem_bw_bytes_s": 2e9}),
+    ("coral_usb", dict(precision="int8", link="usb3"),
+     {"efficiency.default": 0.2, "overhead_per_inference_s": 2e-4,
+      "host_overhead_per_inference_s": 1e-3, "overhead_per_layer_s": 1e-5}),
+    ("rpi4_cpu", dict(metric="power"), {"efficiency.default": 0.3, "power.active_w": 2.0}),
+])
+def test_the_fast_path_is_the_cost_model(device, rows, values):
+    cat = default_catalog()
+    data = frame(device, **rows)
+    forward = Forward(cat.device(device), data, list(values), cat)
+    assert not forward.slow and not forward.replays
+    expected = predict(fitted(device, values), data, catalog=cat)
+    np.testing.assert_allclose(forward(values), expected, rtol=1e-9)
+
+
+def test_a_replayed_plan_is_the_simulation():
+    cat = default_catalog()
+    data = frame("ncs2", host="raspberry_pi4", precision="fp16", metric="throughput",
+                 link="usb3", threads=(4,), policy="threads", models=MODELS[:3])
+    values = {"efficiency.default": 0.3, "overhead_per_inference_s": 2e-3,
+              "host_overhead_per_inference_s": 1e-3, "slot_scaling": 0.4}
+    forward = Forward(cat.device("ncs2"), data, list(values), cat)
+    assert len(forward.replays) == 3
+    expected = predict(fitted("ncs2", values), data, catalog=cat)
+    np.testing.assert_allclose(forward(values), expected, rtol=1e-6)
+
+
+def test_intra_op_threads_scale_compute_by_amdahl():
+    cat = default_catalog()
+    spec = cat.device("rpi4_cpu")
+    w = workload("resnet18")
+    one = model_cost(w, spec, threads=1).layers
+    four = model_cost(w, spec).layers
+    compute = one["compute_s"] > 0
+    np.testing.assert_allclose(one["compute_s"][compute] / four["compute_s"][compute], 4.0)
+    amdahl = spec.with_changes("test", parallel_fraction=0.8)
+    assert amdahl.core_scale(4) == pytest.approx(1 / (0.2 + 0.8 / 4) / 4)
+    assert amdahl.core_scale(8) == amdahl.core_scale(4)  # no more than the cores
+
+
+def test_sessions_of_one_thread_share_the_cluster():
+    base = {"name": "t", "workload": {"zoo": "mobilenet_v2"},
+            "platform": {"host": "raspberry_pi4"}, "calibration": "datasheet",
+            "stream": {"frames": 40, "warmup": 8}}
+    one = simulate({**base, "execution": {"intra_op_threads": 1}}).metrics.throughput_fps
+    four = simulate({**base, "execution": {"policy": "threads", "threads": 4,
+                                           "intra_op_threads": 1}}).metrics.throughput_fps
+    two = simulate({**base, "execution": {"policy": "threads", "threads": 2,
+                                          "intra_op_threads": 1}}).metrics.throughput_fps
+    assert two == pytest.approx(2 * one, rel=0.05)
+    assert 2 * one < four <= 4 * one * 1.001   # the DRAM is shared
+
+
+def test_host_overhead_adds_latency_but_threads_overlap_it():
+    cat = default_catalog()
+    spec = cat.device("ncs2").with_changes("test", host_overhead_per_inference_s=0.01)
+    cost = model_cost(workload("mobilenet_v1", precision="fp16"), spec, "fp16",
+                      fallback=cat.device("rpi4_cpu"), link=cat.link("usb3"))
+    assert cost.segments[0].what == "driver" and cost.time_s > cost.device_s + 0.01
+    catalog = cat.with_devices({"ncs2": spec}, replace=True)
+    base = {"name": "t", "workload": {"zoo": "mobilenet_v1", "precision": "fp16"},
+            "platform": {"host": "raspberry_pi4", "accelerators": {"ncs2": 1}},
+            "stream": {"frames": 60, "warmup": 10}}
+    single = simulate({**base, "execution": {"policy": "single"}}, catalog=catalog)
+    threads = simulate({**base, "execution": {"policy": "threads", "threads": 4,
+                                              "infer_requests": 1}}, catalog=catalog)
+    assert single.metrics.throughput_fps == pytest.approx(1 / cost.time_s, rel=0.02)
+    assert threads.metrics.throughput_fps > 1.2 * single.metrics.throughput_fps
+
+
+def test_power_and_thread_scaling_are_recovered():
+    cat = default_catalog()
+    truth = {"efficiency.default": 0.25, "overhead_per_inference_s": 2e-3,
+             "parallel_fraction": 0.85, "power.active_w": 3.1}
+    data = pd.concat([frame("rpi4_cpu", threads=(1, 4)), frame("rpi4_cpu", metric="power")],
+                     ignore_index=True)
+    data["value"] = predict(fitted("rpi4_cpu", truth), data, catalog=cat)
+    data = validate(data.drop(columns="value_si"))
+    assert default_free(cat.device("rpi4_cpu"), data) == tuple(truth)
+    cal = calibrate(data, device="rpi4_cpu", cross_validation=False)
+    for k, v in truth.items():
+        assert cal.overlay.values[k] == pytest.approx(v, rel=1e-3), k
+    with pytest.raises(Exception, match=r"0 power/energy points for 1 free power"):
+        calibrate(frame("rpi4_cpu"), device="rpi4_cpu", free=["efficiency.default",
+                                                              "power.active_w"])
+
+
+def test_the_shipped_overlays_make_the_calibrated_catalog():
+    overlays = shipped_overlays()
+    assert len(overlays) >= 20
+    cat = calibrated_catalog()
+    for name, overlay in overlays.items():
+        assert is_calibrated(cat, name) and not is_calibrated(default_catalog(), name)
+        assert {"data", "fitted_on", "uncertainty_log_sd", "points"} <= set(overlay.provenance)
+    exp = {"name": "t", "workload": {"zoo": "mobilenet_v2"},
+           "platform": {"host": "odroid_xu4"}, "stream": {"frames": 30, "warmup": 5}}
+    shipped = simulate(exp)
+    datasheet = simulate({**exp, "calibration": "datasheet"})
+    assert any("fitted overlays" in n for n in shipped.plan.notes)
+    assert any("datasheet values for every device" in n for n in datasheet.plan.notes)
+    assert shipped.metrics.throughput_fps != datasheet.metrics.throughput_fps

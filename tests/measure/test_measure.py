@@ -1,0 +1,235 @@
+"""dse measure: ONNX Runtime timings on this machine as measurement rows, and the host device.
+
+Timings on a shared machine are noisy, so these tests check properties (positive, complete,
+consistent, readable by calibration), never speeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import onnx
+import pandas as pd
+import pytest
+
+import dse
+from dse.calibrate import calibrate, read_measurements
+from dse.cli import main
+from dse.devices import Catalog
+from dse.devices.host import detect_host, fp32_ops_per_cycle, host_platform
+from dse.measure import MeasureError, graph_node, measure, node_times, nodes_path
+from dse.spec.sources import coverage_problems, numeric_paths, source_for
+from tests.workloads.onnx_cases import small_mlp
+
+TINY_MOBILENET = ("mobilenet_v1", {"width": 0.25, "resolution": 64})
+WORKLOADS = ["ds_cnn", "fc_autoencoder", TINY_MOBILENET]
+REPEATS = 4
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    result = measure(WORKLOADS, threads=(1, 2), streams=(1, 2), warmup=1, repeats=REPEATS,
+                     profile=True)
+    out = tmp_path_factory.mktemp("measure") / "host.csv"
+    written = result.write(out)
+    return result, out, written
+
+
+def test_csv_reads_back_as_measurements(measured):
+    result, out, written = measured
+    assert written == [out, nodes_path(out)]
+    frame = read_measurements(out)
+    assert len(frame) == len(result.measurements) == 3 * 2 * 2 * 2
+    assert (frame["value_si"] > 0).all()
+    assert set(frame["device"]) == {"host"} and set(frame["host"]) == {"host"}
+    assert set(frame["dataset"]) == {"host"} and set(frame["precision"]) == {"fp32"}
+    assert set(frame["workload"]) == {"ds_cnn", "fc_autoencoder", "mobilenet_v1"}
+    mobilenet = frame[frame["workload"] == "mobilenet_v1"]
+    assert {json.loads(o)["width"] for o in mobilenet["options"]} == {0.25}
+    assert set(frame.loc[frame["workload"] == "ds_cnn", "options"]) == {""}
+    # the rows resolve to dse workloads again, as calibration needs
+    assert dse.workload("mobilenet_v1", **json.loads(mobilenet["options"].iloc[0])).macs > 0
+
+
+def test_a_latency_and_a_throughput_row_per_configuration(measured):
+    _, out, _ = measured
+    frame = read_measurements(out)
+    for metric, unit in (("latency", "ms"), ("throughput", "fps")):
+        rows = frame[frame["metric"] == metric]
+        assert set(rows["unit"]) == {unit}
+        for name in ("ds_cnn", "fc_autoencoder", "mobilenet_v1"):
+            configs = set(zip(rows.loc[rows["workload"] == name, "threads"],
+                              rows.loc[rows["workload"] == name, "streams"], strict=True))
+            assert configs == {(1, 1), (1, 2), (2, 1), (2, 2)}
+    assert set(frame.loc[frame["streams"] == 1, "policy"]) == {"single"}
+    assert set(frame.loc[frame["streams"] == 2, "policy"]) == {"threads"}
+    assert (frame["count"] == 1).all()
+    assert frame["source"].str.contains("onnxruntime").all()
+    assert frame["source"].str.contains(f"{REPEATS} timed runs").all()
+
+
+def test_run_summary_is_consistent(measured):
+    result, _, _ = measured
+    runs = result.runs
+    assert len(runs) == 12
+    assert (runs["n"] == REPEATS * runs["streams"]).all()
+    assert (runs["p10_ms"] <= runs["latency_ms"]).all()
+    assert (runs["latency_ms"] <= runs["p90_ms"]).all()
+    assert (runs["throughput_fps"] > 0).all() and (runs["window_s"] > 0).all()
+    # with one stream the window holds exactly the timed runs, back to back
+    single = runs[runs["streams"] == 1]
+    assert (single["throughput_fps"] * single["window_s"]).round(6).eq(REPEATS).all()
+
+
+def test_profile_sidecar_names_graph_nodes(measured):
+    result, out, _ = measured
+    nodes = pd.read_csv(nodes_path(out), keep_default_na=False)
+    assert list(nodes.columns) == ["workload", "options", "threads", "node", "graph_node",
+                                   "op_type", "median_us", "calls"]
+    assert len(nodes) == len(result.nodes)
+    assert set(zip(nodes["workload"], nodes["threads"], strict=True)) == {
+        (w, t) for w in ("ds_cnn", "fc_autoencoder", "mobilenet_v1") for t in (1, 2)}
+    assert (nodes["median_us"] >= 0).all() and (nodes["calls"] >= REPEATS).all()
+    for name, opts in (("ds_cnn", {}), ("fc_autoencoder", {}), TINY_MOBILENET):
+        graph = set(dse.workload(name, **opts).graph.nodes)
+        mine = nodes[nodes["workload"] == name]
+        matched = mine[mine["graph_node"] != ""]
+        assert set(matched["graph_node"]) <= graph
+        assert len(matched) >= 0.8 * len(mine)  # only ORT's own reorder nodes match nothing
+    convs = nodes[(nodes["workload"] == "ds_cnn") & (nodes["op_type"] == "Conv")]
+    assert len(convs) > 0 and (convs["graph_node"] != "").all()
+
+
+def test_graph_node_rules():
+    graph = {"conv1", "clip1", "mul1", "pooler.dense", "Gemm_0"}
+    assert graph_node("conv1", graph) == "conv1"
+    assert graph_node("clip1_nchwc", graph) == "clip1"
+    assert graph_node("mul1/QuickGeluFusion/", graph) == "mul1"
+    assert graph_node("fused pooler.dense", graph) == "pooler.dense"
+    assert graph_node("conv1_token_12", graph) == "conv1"
+    assert graph_node("ReorderOutput_token_5", graph) == ""
+    assert graph_node("Gemm_0", graph) == "Gemm_0"
+
+
+def test_node_times_keep_the_last_runs_only():
+    def run(ts):
+        return {"cat": "Session", "name": "model_run", "ts": ts, "dur": 50}
+
+    def kernel(ts, dur, name="conv1"):
+        return {"cat": "Node", "name": f"{name}_kernel_time", "ts": ts, "dur": dur,
+                "args": {"op_name": "Conv"}}
+
+    events = [run(0), kernel(1, 1000), run(100), kernel(101, 10), kernel(102, 5, "r"),
+              run(200), kernel(201, 20), kernel(202, 7, "r")]
+    table = node_times(events, runs=2, graph_nodes={"conv1"})
+    assert table.to_dict("records") == [
+        {"node": "conv1", "graph_node": "conv1", "op_type": "Conv", "median_us": 15.0,
+         "calls": 2},
+        {"node": "r", "graph_node": "", "op_type": "Conv", "median_us": 6.0, "calls": 2}]
+
+
+def test_an_onnx_file_with_unnamed_nodes(tmp_path):
+    proto = small_mlp()
+    for node in proto.graph.node:
+        node.name = ""
+    path = tmp_path / "mlp.onnx"
+    onnx.save(proto, str(path))
+    result = measure([str(path)], warmup=1, repeats=3, profile=True)
+    assert set(result.measurements["workload"]) == {str(path)}
+    assert set(result.measurements["options"]) == {""}
+    graph = set(dse.workload(str(path)).graph.nodes)
+    assert set(result.nodes["graph_node"]) - {""} <= graph
+    assert (result.nodes["graph_node"] != "").any()
+
+
+def test_bad_settings_and_workloads_are_one_error():
+    with pytest.raises(MeasureError, match="threads: expected whole numbers >= 1") as info:
+        measure(["nosuch", "ds_cnn"], threads=(0, 1), repeats=0)
+    text = str(info.value)
+    assert "known zoo models" in text and "repeats" in text
+    with pytest.raises(MeasureError, match="width"):
+        measure(["ds_cnn"], options={"width": 0.5})
+
+
+def test_cli_errors_without_traceback(capsys, tmp_path):
+    assert main(["measure", "nosuch", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "known zoo models" in err and "Traceback" not in err
+    assert main(["measure", "ds_cnn", "--threads", "0"]) == 2
+    assert "threads" in capsys.readouterr().err
+    assert main(["measure", "ds_cnn", "--streams", "1,x"]) == 2
+    assert "--streams" in capsys.readouterr().err
+    assert main(["measure", str(tmp_path / "missing.onnx")]) == 2
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    assert main(["measure", str(tmp_path / "bad.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.onnx" in err and "bad.onnx" in err and "Traceback" not in err
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_cli_writes_measurements(capsys, tmp_path):
+    out = tmp_path / "out" / "host.csv"
+    assert main(["measure", "fc_autoencoder", "--threads", "1,2", "--warmup", "1",
+                 "--repeats", "3", "--profile", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fc_autoencoder" in text and f"wrote {out}" in text
+    assert len(read_measurements(out)) == 4
+    assert nodes_path(out).is_file()
+
+
+def test_detect_host_is_a_sourced_cpu_device():
+    spec = detect_host()
+    assert spec is detect_host()  # detected once per process
+    assert spec.name == "host" and spec.kind == "cpu"
+    assert spec.cores == len(os.sched_getaffinity(0))
+    assert spec.clock_hz is not None and spec.clock_hz > 0
+    assert spec.ops_per_cycle_per_core is not None
+    ops = spec.ops_per_cycle_per_core["fp32"]
+    assert spec.peak_ops_s["fp32"] == pytest.approx(spec.cores * spec.clock_hz * ops)
+    assert "peak_ops_s.fp32" in spec.derived
+    assert spec.mem_bw_bytes_s > 1e8
+    assert coverage_problems(spec, spec.sources, derived=spec.derived) == []
+    for path in numeric_paths(spec):  # derived ones come from sourced inputs
+        assert path in spec.derived or source_for(spec.sources, path) is not None, path
+    assert spec.source_of("mem_bw_bytes_s").kind == "measured"
+    assert spec.source_of("cores").kind == "measured"
+    assert spec.source_of("ops_per_cycle_per_core.fp32").kind in ("paper", "datasheet",
+                                                                  "estimate")
+
+
+def test_catalog_resolves_host():
+    cat = Catalog()
+    assert "host" not in cat.devices
+    assert cat.device("host") is detect_host()
+    platform = cat.platform("host")
+    assert platform is host_platform() and dict(platform.host) == {"host": 1}
+    assert cat.device("x86_avx2").name == "x86_avx2"  # the rest is untouched
+
+
+@pytest.mark.parametrize(("flags", "ops", "rule"), [
+    ({"sse", "sse2", "avx", "avx2", "fma", "avx512f"}, 64, "avx512"),
+    ({"sse", "sse2", "avx", "avx2", "fma"}, 32, "fma"),
+    ({"sse", "sse2", "avx"}, 16, "avx"),
+    ({"sse", "sse2"}, 8, "sse"),
+    ({"fp", "asimd"}, 16, "asimd"),
+    (set(), 2, "scalar"),
+])
+def test_fp32_ops_per_cycle_rule(flags, ops, rule):
+    assert fp32_ops_per_cycle(flags) == (ops, rule)
+
+
+def test_calibrate_fits_the_host(measured):
+    _, out, _ = measured
+    frame = read_measurements(out)
+    # One stream per configuration: dse's calibration simulates concurrent rows on a platform,
+    # and the detected host is not yet a platform the simulator composes (see the report).
+    single = frame[frame["streams"] == 1]
+    assert single["workload"].nunique() >= 3
+    cal = calibrate(single, device="host", free=("efficiency.default",
+                                                 "overhead_per_inference_s"),
+                    cross_validation=False)
+    assert cal.device == "host"
+    assert 0 < cal.overlay.values["efficiency.default"] <= 1
+    assert cal.overlay.values["overhead_per_inference_s"] > 0
+    assert len(cal.table) == len(single)

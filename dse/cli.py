@@ -621,6 +621,59 @@ def calibrate_cmd(
         out.print(f"wrote {out_file}", highlight=False)
 
 
+@app.command("predict")
+def predict_cmd(
+    data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name.")],
+    device: Annotated[str, typer.Option(help="The catalog device whose rows to predict.")],
+    overlay: Annotated[Path | None, typer.Option(help="A fitted overlay (dse calibrate --out)"
+                                                 "; default: the datasheet spec.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Predict measured rows with a (calibrated) device and report the error of each."""
+    import numpy as np
+
+    from dse.calibrate import predict, read_measurements
+    from dse.calibrate.fit import row_kind
+    from dse.calibrate.loaders import load, loader_names
+    from dse.devices import default_catalog
+    from dse.devices.overlay import apply_overlay, load_overlay
+
+    if Path(data).suffix == ".csv" or Path(data).is_file():
+        measurements = read_measurements(data)
+    elif data in loader_names():
+        measurements = load(data).measurements
+    else:
+        raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
+                                f"{', '.join(loader_names())}")])
+    catalog = default_catalog()
+    spec = catalog.device(device)
+    if overlay is not None:
+        spec = apply_overlay(spec, load_overlay(overlay), label=str(overlay))
+    rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
+    if rows.empty:
+        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}")])
+    predicted = predict(spec, rows, catalog=catalog)
+    rel = predicted / rows["value_si"].to_numpy() - 1.0
+    table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
+        kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
+        rel_error=rel)
+    if as_json:
+        out.print_json(table.to_json(orient="records"))
+        return
+    t = Table(title=f"{spec.name}: predicted vs measured"
+                    + (f" (overlay {overlay})" if overlay else " (datasheet)"))
+    for col in ("workload", "metric", "threads", "streams", "measured", "predicted", "error"):
+        t.add_column(col, justify="left" if col in ("workload", "metric") else "right")
+    for _, r in table.iterrows():
+        t.add_row(str(r["workload"]), str(r["metric"]), str(r["threads"]), str(r["streams"]),
+                  f"{r['measured']:.4g}", f"{r['predicted']:.4g}", f"{r['rel_error']:+.1%}")
+    out.print(t)
+    for kind, group in table.groupby("kind"):
+        err_abs = np.abs(group["rel_error"].to_numpy())
+        out.print(f"{kind}: {len(group)} points, MAPE {err_abs.mean():.1%}, within ±10% "
+                  f"{(err_abs <= 0.1).mean():.0%}, worst {err_abs.max():.0%}")
+
+
 @app.command("calibrate-catalog")
 def calibrate_catalog_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the overlays.")

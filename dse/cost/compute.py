@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost.memory import DRAM, LINK, ONCHIP, activation_bytes, no_pass, weight_read_bytes
+from dse.devices.kinds import device_kind
 from dse.spec.device import DeviceSpec
 from dse.spec.platform import LinkSpec
 
@@ -84,7 +85,8 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     weights = weight_read_bytes(counts, precision)
     traffic = activation_bytes(counts, precision) + np.where(where == DRAM, weights, 0.0)
     streamed = np.where(where == LINK, weights, 0.0)
-    eff = counts["op_class"].map(device.efficiency_for).to_numpy(dtype=float)
+    eff = counts["op_class"].map(device.efficiency_for).to_numpy(dtype=float) * \
+        device_kind(device.kind).utilization(device, counts)
     peak = device.peak_ops_s[precision] * clock_scale(device, dvfs) * device.core_scale(threads)
     compute_s = ops / (peak * eff)
     memory_s = traffic / device.mem_bw_bytes_s

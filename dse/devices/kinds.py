@@ -10,14 +10,19 @@ your own with :func:`register_kind`.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from dse.spec.units import parse_quantity
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from dse.spec.device import DeviceSpec
 
 __all__ = ["DPU_ARCHS", "DeviceKind", "device_kind", "kind_names", "register_kind"]
@@ -43,6 +48,10 @@ class DeviceKind:
         derive_fn: ``(data) -> (data, derived paths)``; called on the raw mapping before
             validation. Must not overwrite values the spec states.
         check_fn: ``(spec) -> problems``; extra checks after validation.
+        utilization_fn: ``(spec, counts) -> array``: the share of the compute array each layer
+            can keep busy, from its shape (a layer whose channels are not a multiple of the
+            array's channel parallelism leaves lanes idle); multiplies the efficiency. ``None``:
+            every layer can use the whole array.
     """
 
     name: str
@@ -53,6 +62,13 @@ class DeviceKind:
     required: tuple[str, ...] = ()
     derive_fn: Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]] | None = None
     check_fn: Callable[[DeviceSpec], list[str]] | None = field(default=None)
+    utilization_fn: Callable[[DeviceSpec, pd.DataFrame], np.ndarray] | None = None
+
+    def utilization(self, spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
+        """Per layer, the share of the compute array its shape can use (1 if not modelled)."""
+        if self.utilization_fn is None:
+            return np.ones(len(counts))
+        return self.utilization_fn(spec, counts)
 
     def derive(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Fill values this kind derives; returns the new mapping and the derived paths."""
@@ -138,6 +154,43 @@ def _dpu_ops_per_clock(arch: str) -> int:
     return 2 * pixel * icp * ocp
 
 
+def _lanes(n: int, p: int) -> float:
+    """Share of ``p`` parallel lanes that ``n`` items keep busy over ceil(n / p) passes."""
+    return n / (p * math.ceil(n / p)) if n > 0 and p > 0 else 1.0
+
+
+def _dpu_utilization(spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
+    """PG338's parallelism: a convolution runs PP output pixels (along the row) x ICP input
+    channels x OCP output channels per cycle, so a layer uses the share of each dimension its
+    shape fills. Depthwise convolution runs on PP/2 pixels x the channel parallelism only ("The
+    parallelism of depthwise convolution is half that of the pixel parallelism", PG338 v3.4
+    DepthwiseConv), 1 / (2 OCP) of the array. A fully connected layer fills the channel lanes
+    with its input and output features and one pixel lane per row. A first layer with fewer
+    input channels than ICP (an RGB image) is taken as channel-augmented (PG338 "channel
+    augmentation", on in the Xilinx reference designs): its kernel columns fill the lanes."""
+    pp, icp, ocp = DPU_ARCHS.get(str(spec.dpu_arch), (1, 1, 1))
+    out = np.ones(len(counts))
+    weights = counts["weight_elems"].to_numpy(dtype=float)
+    for i, (cls, ins, outs) in enumerate(zip(counts["op_class"], counts["in_shapes"],
+                                             counts["out_shapes"], strict=True)):
+        if cls not in ("conv", "dwconv", "matmul") or not ins or not outs:
+            continue
+        x, y = list(ins[0]), list(outs[0])
+        if cls == "conv" and len(x) == 4 and len(y) == 4:
+            cin = x[1]
+            if cin < icp:  # channel augmentation packs kernel columns into the channel lanes
+                kernel = weights[i] / max(cin * y[1], 1)
+                cin = cin * max(round(math.sqrt(kernel)), 1)
+            out[i] = _lanes(cin, icp) * _lanes(y[1], ocp) * _lanes(y[3], pp)
+        elif cls == "dwconv" and len(y) == 4:
+            half = max(pp // 2, 1)
+            out[i] = _lanes(y[1], icp) * _lanes(y[3], half) * half / (pp * ocp)
+        elif cls == "matmul" and x and y:
+            rows = int(np.prod(y[:-1])) if len(y) > 1 else 1
+            out[i] = _lanes(x[-1], icp) * _lanes(y[-1], ocp) * _lanes(rows, pp)
+    return out
+
+
 def _derive_dpu(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     arch = data.get("dpu_arch")
     clock = _number(data.get("clock_hz"), "frequency") if "clock_hz" in data else None
@@ -188,7 +241,7 @@ register_kind(DeviceKind(
 register_kind(DeviceKind(
     "dpu", "Xilinx DPU core (DPUCZDX8G) in FPGA fabric; peak from size and clock",
     onchip="buffer", required=("dpu_arch", "clock_hz"), derive_fn=_derive_dpu,
-    check_fn=_check_dpu))
+    check_fn=_check_dpu, utilization_fn=_dpu_utilization))
 register_kind(DeviceKind(
     "micro_npu", "Microcontroller NPU running from on-chip SRAM/flash (MAX78000, Ethos-U55)",
     streams_weights=False, check_fn=_check_micro))

@@ -143,3 +143,27 @@ def test_the_shipped_overlays_make_the_calibrated_catalog():
     assert any("fitted overlays" in n for n in shipped.plan.notes)
     assert any("datasheet values for every device" in n for n in datasheet.plan.notes)
     assert shipped.metrics.throughput_fps != datasheet.metrics.throughput_fps
+
+
+def test_calibrate_catalog_writes_one_overlay_per_device(tmp_path, capsys):
+    from dse.cli import main
+    from dse.devices.calibrated import shipped_overlays as overlays_in
+
+    assert main(["calibrate-catalog", "--dataset", "mobile_soc", "--out-dir", str(tmp_path),
+                 "--no-cv"]) == 0
+    assert "kirin970_npu" in capsys.readouterr().out
+    written = overlays_in(tmp_path)
+    assert set(written) == {"exynos5422_a7", "exynos5422_a15", "mali_t628", "kirin970_a53",
+                            "kirin970_a73", "mali_g72", "kirin970_npu"}
+    for overlay in written.values():
+        assert overlay.provenance["data"] == "mobile_soc"
+        assert 0 < overlay.values["efficiency.default"] <= 1
+
+
+def test_validate_reports_each_kind_of_point(capsys):
+    from dse.cli import main
+
+    assert main(["validate", "--dataset", "mobile_soc", "--json"]) == 0
+    table = pd.read_json(__import__("io").StringIO(capsys.readouterr().out))
+    assert set(table["kind"]) == {"single"} and len(table) == 6  # kirin970_npu has 4 models
+    assert (table["mape"] > 0).all() and (table["within_10"] <= 1).all()

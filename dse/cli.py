@@ -599,7 +599,9 @@ def calibrate_cmd(
     table.add_column("value", justify="right")
     table.add_column("x/÷ (1 sd)", justify="right")
     for k, v in cal.overlay.provenance["fitted"].items():
-        table.add_row(k, _fmt(k, v), f"{math.exp(cal.uncertainty[k]):.2f}")
+        sd = cal.uncertainty[k]
+        table.add_row(k, _fmt(k, v), f"{math.exp(sd):.2f}" if sd < 5 else
+                      "not determined by the data")
     out.print(table)
     points = Table(title="predicted vs measured")
     for col in ("workload", "metric", "measured", "predicted", "error", "90% interval"):

@@ -25,7 +25,7 @@ from dse.cost import ModelCost, model_cost
 from dse.cost.memory import no_pass
 from dse.devices import Catalog, default_catalog
 from dse.devices.overlay import FITTABLE, Overlay, apply_overlay
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.workloads import Workload, workload
 
@@ -108,8 +108,8 @@ def predict(spec: DeviceSpec, rows: pd.DataFrame, *, catalog: Catalog | None = N
             cost = _cost(spec, r, catalog)
             power = _power_w(spec, cost.time_s, cost.device_s, r, catalog)
             out[i] = power if r.metric == "power" else power * cost.time_s
-        elif _concurrent(spec, r) and r.metric == "throughput":
-            out[i] = _simulated_fps(spec, r, catalog)
+        elif _concurrent(spec, r):
+            out[i] = _simulated(spec, r, catalog)
         else:
             t = _cost(spec, r, catalog).time_s
             out[i] = t if r.metric == "latency" else 1.0 / t
@@ -159,7 +159,11 @@ def _cost(spec: DeviceSpec, r: Any, catalog: Catalog) -> ModelCost:
 def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
     options = json.loads(r.options) if r.options else {}
     host = r.host or next(n for n, p in catalog.platforms.items() if spec.name in p.accelerators)
-    on_host = spec.name in (catalog.platform(host).host if host in catalog.platforms else {})
+    try:
+        platform = catalog.platform(host)
+    except SpecError:
+        platform = None  # a host CPU device named as the host
+    on_host = platform is not None and spec.name in platform.host
     accelerators = {} if on_host else {spec.name: {"count": int(r.count)}}
     if _is_cpu(spec):
         execution = {"policy": "threads", "threads": int(r.streams),
@@ -175,21 +179,29 @@ def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
             "stream": {"frames": 60, "warmup": 10}}
 
 
-def _simulated_fps(spec: DeviceSpec, r: Any, catalog: Catalog) -> float:
+def _simulated(spec: DeviceSpec, r: Any, catalog: Catalog) -> float:
+    """A row with several inferences in flight, simulated: its throughput, or the median
+    latency of one inference among the others."""
     from dse.sim import simulate
 
     cat = catalog.with_devices({spec.name: spec}, replace=True)
     report = simulate(_sim_config(spec, r, catalog), catalog=cat)
     if report.metrics is None:
         raise DseError([Problem(str(r.dataset), r.workload, f"{spec.name}: {report.infeasible}")])
-    return report.metrics.throughput_fps
+    return _metric(report.metrics, r.metric)
+
+
+def _metric(metrics: Any, metric: str) -> float:
+    if metric == "throughput":
+        return float(metrics.throughput_fps)
+    return float(metrics.latency_ms["p50"]) * 1e-3
 
 
 class _Replay:
     """A concurrent row's simulation plan, built once with the datasheet spec and re-timed for
     every trial: the device's layer steps scale with its single-inference layer time, its
     overhead and driver steps take the trial values. Running the engine on the re-timed plan
-    gives what :func:`_simulated_fps` gives with the fitted spec (checked in the tests) without
+    gives what :func:`_simulated` gives with the fitted spec (checked in the tests) without
     pricing the model and planning again."""
 
     def __init__(self, spec: DeviceSpec, r: Any, catalog: Catalog, layer_s: float) -> None:
@@ -231,7 +243,7 @@ class _Replay:
             units = {n: replace(u, spec=u.spec.model_copy(update={"slot_speedup": slot_speedup}))
                      if n in self.units else u for n, u in units.items()}
         result = Simulation(replace(self.plan, workers=workers, units=units)).run()
-        return summarize(result).throughput_fps
+        return _metric(summarize(result), self.row.metric)
 
 
 #: Parameters the closed-form fast path re-prices without re-running the cost model: they do not
@@ -285,7 +297,7 @@ class Forward:
             or 1e-6, **({} if _is_cpu(spec) else {
                 "host_overhead_per_inference_s": spec.host_overhead_per_inference_s or 1e-6}))
         for i, r in enumerate(rows.itertuples(index=False)):
-            replay = _concurrent(spec, r) and r.metric == "throughput"
+            replay = _concurrent(spec, r) and r.metric in ("latency", "throughput")
             if not fast_ok:
                 self.slow.append(i)
                 continue

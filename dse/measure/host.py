@@ -76,9 +76,9 @@ class MeasureResult:
     """What :func:`measure` timed.
 
     Attributes:
-        measurements: Rows of the measurement format (:data:`dse.calibrate.measurements.
-            COLUMNS`), validated; :meth:`write` saves them as a CSV that
-            :func:`dse.calibrate.read_measurements` reads.
+        measurements: Rows of the measurement format, validated (columns
+            :data:`~dse.calibrate.measurements.COLUMNS`); :meth:`write` saves them as a CSV
+            that :func:`dse.calibrate.read_measurements` reads.
         runs: One row per configuration (:data:`RUN_COLUMNS`): median latency with p10, p90,
             IQR and count, throughput and the length of its window.
         nodes: With ``profile=True``, one row per (workload, threads, node) with

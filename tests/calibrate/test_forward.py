@@ -167,3 +167,37 @@ def test_validate_reports_each_kind_of_point(capsys):
     table = pd.read_json(__import__("io").StringIO(capsys.readouterr().out))
     assert set(table["kind"]) == {"single"} and len(table) == 6  # kirin970_npu has 4 models
     assert (table["mape"] > 0).all() and (table["within_10"] <= 1).all()
+
+
+def test_predict_cli_reports_the_error_of_every_row(tmp_path, capsys):
+    from dse.cli import main
+
+    assert main(["predict", "mobile_soc", "--device", "kirin970_npu", "--json"]) == 0
+    datasheet = pd.read_json(__import__("io").StringIO(capsys.readouterr().out))
+    assert len(datasheet) == 4 and (datasheet["rel_error"] > 1).all()  # datasheet: optimistic
+    overlay = tmp_path / "npu.yaml"
+    assert main(["calibrate", "mobile_soc", "--device", "kirin970_npu", "--no-cv",
+                 "--out", str(overlay)]) == 0
+    capsys.readouterr()
+    assert main(["predict", "mobile_soc", "--device", "kirin970_npu", "--overlay",
+                 str(overlay)]) == 0
+    text = capsys.readouterr().out
+    assert "single: 4 points, MAPE" in text
+    assert main(["predict", "mobile_soc", "--device", "ncs2"]) == 2
+    assert "no rows of 'ncs2'" in capsys.readouterr().err
+
+
+def test_sessions_on_a_cpu_replay_latency_and_throughput():
+    cat = default_catalog()
+    data = pd.concat([frame("rpi4_cpu", threads=(1, 2), streams=(2,), metric=metric,
+                            models=MODELS[:2]) for metric in ("latency", "throughput")],
+                     ignore_index=True)
+    values = {"efficiency.default": 0.3, "overhead_per_inference_s": 1e-3,
+              "parallel_fraction": 0.9}
+    forward = Forward(cat.device("rpi4_cpu"), data, list(values), cat)
+    assert len(forward.replays) == 8
+    expected = predict(fitted("rpi4_cpu", values), data, catalog=cat)
+    np.testing.assert_allclose(forward(values), expected, rtol=1e-6)
+    one = predict(fitted("rpi4_cpu", values), frame("rpi4_cpu", models=MODELS[:2]),
+                  catalog=cat)
+    assert (expected[[0, 2]] >= one * 0.999).all()  # two sessions share DRAM: never faster

@@ -290,6 +290,8 @@ def devices_show(
         spec = cat.links[name]
     elif name in cat.platforms:
         spec = cat.platforms[name]
+    elif name == "host":  # this machine, detected (dse.devices.host)
+        spec = cat.device("host")
     else:
         known = sorted([*cat.devices, *cat.links, *cat.platforms])
         raise SpecError([Problem("catalog", name, f"unknown device, link or platform; known: "

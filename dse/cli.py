@@ -566,6 +566,19 @@ def explore_cmd(
               highlight=False)
 
 
+def _measurements(data: str) -> Any:
+    """A measurement CSV, or the measurements of a shipped dataset loader by name."""
+    from dse.calibrate import read_measurements
+    from dse.calibrate.loaders import load, loader_names
+
+    if Path(data).suffix == ".csv" or Path(data).is_file():
+        return read_measurements(data)
+    if data in loader_names():
+        return load(data).measurements
+    raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
+                            f"{', '.join(loader_names())}")])
+
+
 @app.command("calibrate")
 def calibrate_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name "
@@ -583,16 +596,9 @@ def calibrate_cmd(
                                         "cross-validation.")] = False,
 ) -> None:
     """Fit a device's free parameters to measurements; report in-sample and LOO error."""
-    from dse.calibrate import calibrate, read_measurements
-    from dse.calibrate.loaders import load, loader_names
+    from dse.calibrate import calibrate
 
-    if Path(data).suffix == ".csv" or Path(data).is_file():
-        measurements = read_measurements(data)
-    elif data in loader_names():
-        measurements = load(data).measurements
-    else:
-        raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
-                                f"{', '.join(loader_names())}")])
+    measurements = _measurements(data)
     with err.status(f"fitting {device}"):
         cal = calibrate(measurements, device=device, free=tuple(free) if free else None,
                         cross_validation=not no_cv)
@@ -636,19 +642,12 @@ def predict_cmd(
     """Predict measured rows with a (calibrated) device and report the error of each."""
     import numpy as np
 
-    from dse.calibrate import predict, read_measurements
+    from dse.calibrate import predict
     from dse.calibrate.fit import row_kind
-    from dse.calibrate.loaders import load, loader_names
     from dse.devices import default_catalog
     from dse.devices.overlay import apply_overlay, load_overlay
 
-    if Path(data).suffix == ".csv" or Path(data).is_file():
-        measurements = read_measurements(data)
-    elif data in loader_names():
-        measurements = load(data).measurements
-    else:
-        raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
-                                f"{', '.join(loader_names())}")])
+    measurements = _measurements(data)
     catalog = default_catalog()
     spec = catalog.device(device)
     if overlay is not None:

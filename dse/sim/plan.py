@@ -402,6 +402,9 @@ def _calibration_note(config: ExperimentConfig, catalog: Catalog, ctx: PlanConte
     used = sorted({u.device for u in ctx.all_units.values()})
     fitted = [d for d in used if is_calibrated(catalog, d)]
     rest = [d for d in used if d not in fitted]
+    weak = [d for d in fitted if any("caution" in s.cite for s in catalog.device(d).sources
+                                     if s.kind == "fitted")]
+    fitted = [f"{d} (few models: low confidence)" if d in weak else d for d in fitted]
     if config.calibration == "datasheet":
         return "calibration: datasheet values for every device (calibration: datasheet)"
     return ("calibration: fitted overlays (calibration/overlays) for "

@@ -272,8 +272,9 @@ class Forward:
     ``max(ops / (peak x core_scale x efficiency), traffic / bandwidth) + overhead``, is then
     re-evaluated with numpy for every trial value, and everything else (transfers, fallback
     layers on the host) kept. That is the same arithmetic as :func:`dse.cost.model_cost`
-    (checked in the tests), about a thousand times faster. Rows the simulator must predict, and
-    parameters that move weights (``onchip_mem_bytes``), go through :func:`predict` each time.
+    (checked in the tests), about a thousand times faster. Rows the simulator must predict
+    (several inferences in flight) replay a plan built once (:class:`_Replay`); parameters that
+    move weights (``onchip_mem_bytes``) send every row through :func:`predict` each time.
     """
 
     def __init__(self, spec: DeviceSpec, rows: pd.DataFrame, free: Sequence[str],
@@ -281,10 +282,8 @@ class Forward:
         self.spec, self.rows, self.free, self.catalog = spec, rows, tuple(free), catalog
         fast_ok = all(_fast(p) for p in self.free)
         self.slow: list[int] = []
-        self.power_rows: list[int] = []
         ops, traffic, mask, cls, row_of, prec = [], [], [], [], [], []
         self.fixed = np.zeros(len(rows))
-        self.busy_fixed = np.zeros(len(rows))
         self.threads = np.zeros(len(rows))
         self.metric = rows["metric"].to_numpy()
         self.classes: list[str] = []
@@ -339,13 +338,10 @@ class Forward:
         self.board_idle = np.array([_board_idle_w(r, catalog)
                                     for r in rows.itertuples(index=False)])
 
-    def spec_for(self, values: dict[str, float]) -> DeviceSpec:
-        return _fitted(self.spec, values)
-
     def __call__(self, values: dict[str, float]) -> np.ndarray:
         out = np.empty(len(self.rows))
         if self.slow:
-            out[self.slow] = predict(self.spec_for(values), self.rows.iloc[self.slow],
+            out[self.slow] = predict(_fitted(self.spec, values), self.rows.iloc[self.slow],
                                      catalog=self.catalog)
         if not len(self.fast_rows):
             return out

@@ -313,9 +313,7 @@ class Forward:
             n = int(on.sum())
             ops.append(layers["ops"].to_numpy(dtype=float)[on])
             traffic.append(layers["traffic_bytes"].to_numpy(dtype=float)[on])
-            mask.append((layers["overhead_s"].to_numpy(dtype=float)[on] > 0)
-                        if spec.overhead_per_layer_s else
-                        ~no_pass(_workload(r).counts).astype(bool)[on])
+            mask.append(~no_pass(_workload(r).counts).astype(bool)[on])  # layers with overhead
             for c in layers["op_class"].to_numpy()[on]:
                 if c not in self.classes:
                     self.classes.append(c)

@@ -19,11 +19,11 @@ from dse.devices.catalog import Catalog, default_catalog
 from dse.devices.overlay import Overlay, apply_overlay, load_overlay
 from dse.errors import Problem, SpecError
 
-__all__ = ["Calibration", "calibrated_catalog", "catalog_for", "is_calibrated", "overlay_dir",
+__all__ = ["CalibrationSetting", "calibrated_catalog", "catalog_for", "is_calibrated", "overlay_dir",
            "shipped_overlays"]
 
 #: ``shipped``: the built-in devices with the shipped overlays; ``datasheet``: without.
-Calibration = Literal["shipped", "datasheet"]
+CalibrationSetting = Literal["shipped", "datasheet"]
 
 
 def overlay_dir() -> Path:
@@ -79,7 +79,7 @@ def calibrated_catalog() -> Catalog:
     return base.with_devices(fitted, replace=True)
 
 
-def catalog_for(calibration: Calibration) -> Catalog:
+def catalog_for(calibration: CalibrationSetting) -> Catalog:
     """The catalog an experiment's ``calibration`` setting asks for."""
     return calibrated_catalog() if calibration == "shipped" else default_catalog()
 

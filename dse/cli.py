@@ -607,7 +607,8 @@ def calibrate_cmd(
     table.add_column("value", justify="right")
     table.add_column("x/÷ (1 sd)", justify="right")
     for k, v in cal.overlay.provenance["fitted"].items():
-        sd = cal.uncertainty[k]
+        # a class efficiency is the overall one times a shared multiplier: the multiplier's sd
+        sd = cal.uncertainty.get(k, cal.uncertainty.get(f"shared:{k}", math.inf))
         table.add_row(k, _fmt(k, v), f"{math.exp(sd):.2f}" if sd < 5 else
                       "not determined by the data")
     out.print(table)
@@ -686,24 +687,30 @@ def calibrate_catalog_cmd(
     no_cv: Annotated[bool, typer.Option("--no-cv", help="Skip leave-one-model-out "
                                         "cross-validation.")] = False,
 ) -> None:
-    """Fit every catalog device the shipped datasets cover; write one overlay per device."""
+    """Fit every target (device x runtime) the shipped datasets cover, the targets of one
+    runtime and device kind together; write one overlay per target."""
     from dse.calibrate.shipped import fit_catalog
 
     with err.status("fitting") as status:
         summary = fit_catalog(out_dir, datasets=dataset, cross_validation=not no_cv,
                               progress=lambda d: status.update(f"fitting {d}"))
     t = Table(title=f"overlays in {out_dir}")
-    for col in ("device", "datasets", "points", "models", "free", "MAPE", "LOO MAPE"):
-        t.add_column(col, justify="left" if col in ("device", "datasets", "free") else "right")
+    for col in ("target", "datasets", "points", "models", "free", "MAPE", "LOO MAPE"):
+        t.add_column(col, justify="left" if col in ("target", "datasets", "free") else "right",
+                     overflow="fold")
     for _, r in summary.iterrows():
         if r["error"]:
-            t.add_row(str(r["device"]), str(r["datasets"]), str(r["points"]), str(r["models"]),
+            t.add_row(str(r["target"]), str(r["datasets"]), str(r["points"]), str(r["models"]),
                       f"not fitted: {r['error']}", "", "")
             continue
         loo = "" if r["loo_mape"] is None or math.isnan(r["loo_mape"]) else \
             f"{r['loo_mape']:.1%}"
-        t.add_row(str(r["device"]), str(r["datasets"]), str(r["points"]), str(r["models"]),
-                  str(r["free"]), f"{r['mape']:.1%}", loo)
+        free = str(r["free"]).split(", ")
+        shared = [p for p in free if p.startswith("shared:")]
+        own = ", ".join(p for p in free if p not in shared)
+        t.add_row(str(r["target"]), str(r["datasets"]), str(r["points"]), str(r["models"]),
+                  own + (f" + {len(shared)} shared" if shared else ""), f"{r['mape']:.1%}",
+                  loo)
     out.print(t)
 
 
@@ -812,26 +819,46 @@ def validate_cmd(
                                                       )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Leave-one-model-out prediction error over every shipped dataset."""
-    from dse.calibrate.validation import validate_all
+    """Leave-one-model-out prediction error per target over every shipped dataset, beside a
+    MACs-proxy baseline left out the same way, with the 90% intervals' coverage."""
+    import json
+
+    from dse.calibrate.validation import overall, validate_all
 
     with err.status("cross-validating") as status:
         table = validate_all(dataset, progress=lambda s: status.update(f"cross-validating {s}"))
+    summary = overall(table)
     if as_json:
-        out.print_json(table.to_json(orient="records"))
+        records = json.loads(table.to_json(orient="records"))
+        out.print_json(data={"rows": records, "overall": summary})
         return
     t = Table(title="leave-one-model-out error (fit on the other models, predict this one)")
-    for col in ("dataset", "device", "kind", "points", "models", "MAPE", "within ±10%",
-                "worst"):
-        t.add_column(col, justify="left" if col in ("dataset", "device", "kind") else "right")
+    for col in ("dataset", "device", "runtime", "host", "kind", "points", "models", "MAPE",
+                "within ±10%", "worst", "MACs proxy", "90% coverage"):
+        t.add_column(col, justify="left" if col in ("dataset", "device", "runtime", "host",
+                                                    "kind") else "right")
     for _, r in table.iterrows():
-        head = (str(r["dataset"]), str(r["device"]), str(r["kind"]), str(r["points"]),
-                str(r["models"]))
+        head = (str(r["dataset"]), str(r["device"]), str(r["runtime"]), str(r["host"] or ""),
+                str(r["kind"]), str(r["points"]), "" if r["error"] else str(r["models"]))
         if r["error"]:
-            t.add_row(*head, "error", str(r["error"])[:40], "")
-        else:
-            t.add_row(*head, f"{r['mape']:.1%}", f"{r['within_10']:.0%}", f"{r['worst']:.0%}")
+            t.add_row(*head, "not fitted", str(r["error"])[:60], "", "", "")
+            continue
+        base = r["baseline_mape"]
+        base_text = "" if base is None or (isinstance(base, float) and math.isnan(base)) else \
+            f"{base:.1%}"
+        t.add_row(*head, f"{r['mape']:.1%}", f"{r['within_10']:.0%}", f"{r['worst']:.0%}",
+                  base_text, f"{r['coverage_90']:.0%}")
     out.print(t)
+    for kind, o in summary.items():
+        if kind == "errors":
+            continue
+        line = (f"{kind}: {o['points']} points on {o['targets']} targets, MAPE "
+                f"{o['mape']:.1%}, {o['within_10']:.0%} within ±10%, 90% intervals cover "
+                f"{o['coverage_90']:.0%}")
+        if "baseline_mape" in o:
+            line += (f"; MACs proxy {o['baseline_mape']:.1%}, beaten on "
+                     f"{o['beats_baseline']} of {o['rows_with_baseline']} rows")
+        out.print(line, highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

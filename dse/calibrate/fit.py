@@ -1,19 +1,33 @@
-"""Fitting device parameters to measurements, with honest (leave-one-model-out) error.
+"""Fitting targets to measurements, with honest (leave-one-model-out) error.
 
-The forward model is dse itself: a single-device, one-at-a-time measurement is predicted by the
-closed-form model cost (:func:`dse.cost.model_cost`); a multi-threaded or multi-device one by the
-simulator, so concurrency parameters (slot scaling) calibrate too. The parameters the user frees
-are fitted by bounded least squares in log space (``scipy.optimize.least_squares`` on
-``log(predicted) - log(measured)``), so a 10% error weighs the same on a 1 ms and a 1 s model.
-The datasheet spec is never changed: the result is an :class:`~dse.devices.overlay.Overlay`.
+A *target* is a device under one runtime (optionally on one host). Its parameters are fitted by
+bounded least squares in log space (``scipy.optimize.least_squares`` on
+``log(predicted) - log(measured)``, so a 10% error weighs the same on a 1 ms and a 1 s model),
+with dse itself as the forward model (:class:`~dse.calibrate.forward.Forward`).
+
+**Targets of one runtime and device kind are fitted together.** Kernel classes run at very
+different shares of peak (:mod:`dse.workloads.kernels`), and how much so is a property of the
+runtime's kernels more than of the chip: ncnn's Winograd 3x3 and its depthwise kernels behave
+alike on every ARM core. So a group fit shares, across its targets, one multiplier per kernel
+class (a target's class efficiency is its overall efficiency times the class's multiplier, at
+most the class's ceiling) and one fixed cost per kernel launch. The multipliers carry a prior
+(log-normal around 1, or around Winograd's multiply saving for 3x3 convolutions where the
+runtime has such kernels; :data:`CLASS_PRIOR_SD`) added to the residuals as a penalty, so the fit is
+a bounded MAP estimate and a class seen in few models stays near the target's overall
+efficiency. Each target frees only a few parameters of its own (:func:`default_free`): its
+overall efficiency, a fixed cost per inference, and, where its data can tell, an Amdahl
+fraction, a per-precision peak scale, host work per inference, slot scaling, active power.
+
+The datasheet spec is never changed: the result is an :class:`~dse.devices.overlay.Overlay` per
+target. Leave-one-model-out cross-validation holds out one model from *every* target of the
+group at once, so no fold has seen the model on any device.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,19 +35,49 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from dse.cost import ModelCost, model_cost
-from dse.cost.memory import no_pass
+from dse.calibrate.forward import (
+    FAST,
+    Forward,
+    concurrency,
+    fitted_spec,
+    overlay_values,
+    predict,
+    row_kind,
+)
 from dse.devices import Catalog, default_catalog
-from dse.devices.overlay import FITTABLE, Overlay, apply_overlay
-from dse.errors import DseError, Problem, SpecError
-from dse.spec.device import DeviceSpec
-from dse.workloads import Workload, workload
+from dse.devices.kinds import device_kind
+from dse.devices.overlay import FITTABLE, Overlay
+from dse.errors import DseError, Problem
+from dse.spec.device import DeviceSpec, max_efficiency
+from dse.spec.runtime import RuntimeSpec
+from dse.workloads.kernels import KERNEL_CLASSES
 
-__all__ = ["DEFAULT_FREE", "Calibration", "Forward", "calibrate", "cross_validate", "default_free",
-           "predict", "row_kind"]
+__all__ = ["CLASS_PRIOR_SD", "DEFAULT_FREE", "FAST", "Calibration", "Forward", "calibrate",
+           "calibrate_targets", "cross_validate", "default_free", "predict", "row_kind",
+           "shared_classes"]
 
 #: Freed when the caller does not say: overall compute efficiency and a fixed cost per inference.
 DEFAULT_FREE = ("efficiency.default", "overhead_per_inference_s")
+
+#: Prior standard deviation of a kernel class's log efficiency multiplier: a class is a priori
+#: within about a factor of two of its target's overall efficiency (ln 2 = 0.69). Chosen before
+#: looking at any validation figure; not tuned.
+CLASS_PRIOR_SD = 0.7
+
+#: Prior median of the ``conv3x3s1`` multiplier when the runtime has Winograd 3x3 kernels: the
+#: multiply saving of the smallest Winograd tile, F(2x2, 3x3), 36 / 16 = 2.25 (Lavin & Gray,
+#: CVPR 2016, section 4); larger tiles save more (F(6x6, 3x3): 5.06), the prior's spread covers
+#: them.
+WINOGRAD_PRIOR = 2.25
+
+#: Kernel classes whose multiplier is freed when they carry at least :data:`CLASS_SHARE` of the
+#: operations of at least two models of the data.
+COMPUTE_CLASSES = ("conv_first", "conv3x3s1", "conv1x1", "conv", "dwconv3x3", "dwconv5x5",
+                   "dwconv", "fc", "attention")
+#: Kernel classes that cost out of proportion to their operations: freed when at least two
+#: models of the data have them.
+COSTLY_CLASSES = ("lrn", "gating", "se", "softmax", "layernorm")
+CLASS_SHARE = 0.05
 
 #: Bounds of each fittable parameter (SI units).
 BOUNDS: dict[str, tuple[float, float]] = {
@@ -49,9 +93,21 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "power.active_w": (1e-4, 1e3),
     "power.idle_w": (1e-5, 1e3),
 }
+#: Bounds of a shared kernel-class multiplier.
+MULTIPLIER_BOUNDS = (1e-2, 20.0)
+_SHARED_KERNEL = "overhead_per_layer_s"
+#: Parameters of the device itself, shared by its targets on several hosts (see :class:`_Layout`).
+DEVICE_PATHS = ("efficiency", "peak_ops_s", "parallel_fraction", "slot_scaling",
+                "mem_bw_bytes_s", "power")
+
+
+def _device_path(path: str) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in DEVICE_PATHS)
 
 
 def _bounds(path: str) -> tuple[float, float]:
+    if path.startswith("efficiency."):
+        return BOUNDS["efficiency"][0], max_efficiency(path.split(".", 1)[1])
     for prefix, b in BOUNDS.items():
         if path == prefix or path.startswith(prefix + "."):
             return b
@@ -66,342 +122,33 @@ def _value(spec: DeviceSpec, path: str) -> float:
         return 1.0 if s is None or spec.slots < 2 else (s[-1] - 1.0) / (spec.slots - 1)
     if path == "parallel_fraction" and spec.parallel_fraction is None:
         return 0.95
+    if path.startswith("efficiency."):
+        return spec.efficiency_for(path.split(".", 1)[1])
     node: Any = spec
     for part in path.split("."):
         node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
-    if path.startswith("efficiency."):
-        return spec.efficiency_for(path.split(".", 1)[1])
     return float(node) if node is not None else math.nan
 
 
-def _is_cpu(spec: DeviceSpec) -> bool:
-    return spec.kind == "cpu"
-
-
-def _concurrent(spec: DeviceSpec, r: Any) -> bool:
-    """Whether a row needs the simulator: several inferences in flight. On a CPU cluster,
-    ``threads`` are the intra-op threads of one inference and ``streams`` the sessions in
-    flight; on an accelerator, ``threads`` are host threads feeding it."""
-    if _is_cpu(spec):
-        return bool(r.streams > 1 or r.count > 1)
-    return bool(r.policy != "single" or r.count > 1 or r.streams > 1)
-
-
-def predict(spec: DeviceSpec, rows: pd.DataFrame, *, catalog: Catalog | None = None
-            ) -> np.ndarray:
-    """dse's prediction of every measurement row (SI units), for this device spec.
-
-    Latency rows: one inference alone (model cost, including the transfers over the row's link
-    and fallback to the host's CPU; on a CPU cluster with the row's intra-op ``threads``).
-    Throughput rows with one inference in flight: 1 / latency; with several threads, sessions
-    or devices: the simulator. Power rows: the device's average power while it runs inferences
-    back to back (active while computing, idle during transfers) plus the board's own idle
-    power; energy rows: that power times the latency.
-
-    Raises:
-        DseError: A row's configuration cannot be simulated, or the model cannot run on it.
-    """
-    catalog = catalog or default_catalog()
-    out = np.empty(len(rows))
-    for i, r in enumerate(rows.itertuples(index=False)):
-        if r.metric in ("power", "energy"):
-            cost = _cost(spec, r, catalog)
-            power = _power_w(spec, cost.time_s, cost.device_s, r, catalog)
-            out[i] = power if r.metric == "power" else power * cost.time_s
-        elif _concurrent(spec, r):
-            out[i] = _simulated(spec, r, catalog)
-        else:
-            t = _cost(spec, r, catalog).time_s
-            out[i] = t if r.metric == "latency" else 1.0 / t
-    return out
-
-
-def _board_idle_w(r: Any, catalog: Catalog) -> float:
-    host = r.host
-    return catalog.platforms[host].board_idle_w if host in catalog.platforms else 0.0
-
-
-def _power_w(spec: DeviceSpec, latency_s: float, busy_s: float, r: Any,
-             catalog: Catalog) -> float:
-    busy = min(max(busy_s / latency_s, 0.0), 1.0) if latency_s > 0 else 1.0
-    return spec.power.active_w * busy + spec.power.idle_w * (1.0 - busy) + \
-        _board_idle_w(r, catalog)
-
-
-def _host_cluster(r: Any, catalog: Catalog) -> DeviceSpec | None:
-    host = r.host
-    if not host:
-        return None
-    if host in catalog.platforms:
-        return catalog.device(next(iter(catalog.platforms[host].host)))
-    return catalog.device(host) if host in catalog.devices else None
-
-
-def _workload(r: Any) -> Workload:
-    options = json.loads(r.options) if r.options else {}
-    return workload(r.workload, precision=r.precision, **options)
-
-
-def _cost(spec: DeviceSpec, r: Any, catalog: Catalog) -> ModelCost:
-    w = _workload(r)
-    link_name = r.link or spec.link
-    link = catalog.link(link_name) if link_name else None
-    fallback = _host_cluster(r, catalog)
-    if fallback is spec or (fallback is not None and fallback.name == spec.name):
-        fallback = None
-    threads = int(r.threads) if _is_cpu(spec) else None
-    cost = model_cost(w, spec, r.precision, fallback=fallback, link=link, threads=threads)
-    if not cost.feasible:
-        raise DseError([Problem(str(r.dataset), r.workload, f"{spec.name}: {cost.reason}")])
-    return cost
-
-
-def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
-    options = json.loads(r.options) if r.options else {}
-    host = r.host or next(n for n, p in catalog.platforms.items() if spec.name in p.accelerators)
-    try:
-        platform = catalog.platform(host)
-    except SpecError:
-        platform = None  # a host CPU device named as the host
-    on_host = platform is not None and spec.name in platform.host
-    accelerators = {} if on_host else {spec.name: {"count": int(r.count)}}
-    if _is_cpu(spec):
-        execution = {"policy": "threads", "threads": int(r.streams),
-                     "intra_op_threads": int(r.threads)}
-    else:
-        execution = {"policy": r.policy if r.count == 1 else "data_parallel",
-                     "threads": int(max(r.threads, r.streams))}
-    return {"name": "calibration", "workload": {"zoo": r.workload, "precision": r.precision,
-                                                "options": options},
-            "platform": {"host": host, "accelerators": accelerators,
-                         **({"link": r.link} if r.link else {})},
-            "execution": {**execution, "devices": [spec.name]},
-            "stream": {"frames": 60, "warmup": 10}}
-
-
-def _simulated(spec: DeviceSpec, r: Any, catalog: Catalog) -> float:
-    """A row with several inferences in flight, simulated: its throughput, or the median
-    latency of one inference among the others."""
-    from dse.sim import simulate
-
-    cat = catalog.with_devices({spec.name: spec}, replace=True)
-    report = simulate(_sim_config(spec, r, catalog), catalog=cat)
-    if report.metrics is None:
-        raise DseError([Problem(str(r.dataset), r.workload, f"{spec.name}: {report.infeasible}")])
-    return _metric(report.metrics, r.metric)
-
-
-def _metric(metrics: Any, metric: str) -> float:
-    if metric == "throughput":
-        return float(metrics.throughput_fps)
-    return float(metrics.latency_ms["p50"]) * 1e-3
-
-
-class _Replay:
-    """A concurrent row's simulation plan, built once with the datasheet spec and re-timed for
-    every trial: the device's layer steps scale with its single-inference layer time, its
-    overhead and driver steps take the trial values. Running the engine on the re-timed plan
-    gives what :func:`_simulated` gives with the fitted spec (checked in the tests) without
-    pricing the model and planning again."""
-
-    def __init__(self, spec: DeviceSpec, r: Any, catalog: Catalog, layer_s: float) -> None:
-        from dse.sim.plan import build_plan
-        from dse.spec.experiment import load_experiment
-
-        cat = catalog.with_devices({spec.name: spec}, replace=True)
-        config = load_experiment(_sim_config(spec, r, catalog)).fixed(None)
-        self.plan = build_plan(config, catalog=cat)
-        if self.plan.infeasible:
-            raise DseError([Problem(str(r.dataset), r.workload,
-                                    f"{spec.name}: {self.plan.infeasible}")])
-        self.units = {u.name for u in self.plan.units.values() if u.device == spec.name}
-        self.layer_s = layer_s
-        self.row = r
-
-    def __call__(self, layer_s: float, overhead_s: float, driver_s: float,
-                 slot_speedup: tuple[float, ...] | None = None) -> float:
-        from dataclasses import replace
-
-        from dse.metrics import summarize
-        from dse.sim.engine import Simulation
-
-        scale = layer_s / self.layer_s if self.layer_s > 0 else 1.0
-
-        def step(st: Any) -> Any:
-            if st.kind == "compute" and st.resource in self.units:
-                return replace(st, time_s=overhead_s if st.what == "overhead"
-                               else st.time_s * scale)
-            if st.kind == "host" and st.what == "driver":
-                return replace(st, time_s=driver_s)
-            return st
-
-        workers = tuple(replace(w, routes={k: tuple(replace(h, steps=tuple(
-            step(st) for st in h.steps)) for h in route) for k, route in w.routes.items()})
-            for w in self.plan.workers)
-        units = self.plan.units
-        if slot_speedup is not None:
-            units = {n: replace(u, spec=u.spec.model_copy(update={"slot_speedup": slot_speedup}))
-                     if n in self.units else u for n, u in units.items()}
-        result = Simulation(replace(self.plan, workers=workers, units=units)).run()
-        return _metric(summarize(result), self.row.metric)
-
-
-#: Parameters the closed-form fast path re-prices without re-running the cost model: they do not
-#: move weights or layers between devices.
-FAST = ("efficiency", "overhead_per_inference_s", "overhead_per_layer_s",
-        "host_overhead_per_inference_s", "mem_bw_bytes_s", "peak_ops_s", "parallel_fraction",
-        "slot_scaling", "power")
-
-
-def overlay_values(spec: DeviceSpec, values: dict[str, float]) -> dict[str, Any]:
-    """Fitted values as spec paths: ``slot_scaling`` s becomes ``slot_speedup`` 1 + (k-1) s."""
-    out: dict[str, Any] = {k: v for k, v in values.items() if k != "slot_scaling"}
-    if "slot_scaling" in values and spec.slots > 1:
-        out["slot_speedup"] = [1.0 + k * values["slot_scaling"] for k in range(spec.slots)]
-    return out
-
-
-def _fast(path: str) -> bool:
-    return any(path == f or path.startswith(f + ".") for f in FAST)
-
-
-class Forward:
-    """The forward model of a fit: predictions of ``rows`` for values of the ``free`` paths.
-
-    Single-inference rows are priced once with the datasheet spec; a layer's time on the device,
-    ``max(ops / (peak x core_scale x efficiency), traffic / bandwidth) + overhead``, is then
-    re-evaluated with numpy for every trial value, and everything else (transfers, fallback
-    layers on the host) kept. That is the same arithmetic as :func:`dse.cost.model_cost`
-    (checked in the tests), about a thousand times faster. Rows the simulator must predict
-    (several inferences in flight) replay a plan built once (:class:`_Replay`); parameters that
-    move weights (``onchip_mem_bytes``) send every row through :func:`predict` each time.
-    """
-
-    def __init__(self, spec: DeviceSpec, rows: pd.DataFrame, free: Sequence[str],
-                 catalog: Catalog) -> None:
-        self.spec, self.rows, self.free, self.catalog = spec, rows, tuple(free), catalog
-        fast_ok = all(_fast(p) for p in self.free)
-        self.slow: list[int] = []
-        ops, traffic, mask, cls, row_of, prec = [], [], [], [], [], []
-        self.fixed = np.zeros(len(rows))
-        self.threads = np.zeros(len(rows))
-        self.metric = rows["metric"].to_numpy()
-        self.classes: list[str] = []
-        self.precisions: list[str] = []
-        self.replays: dict[int, _Replay] = {}
-        # Plans of concurrent rows are built with placeholder overheads so that their overhead
-        # and driver steps exist to be re-timed.
-        placeholder = spec.with_changes(
-            "calibration placeholder", overhead_per_inference_s=spec.overhead_per_inference_s
-            or 1e-6, **({} if _is_cpu(spec) else {
-                "host_overhead_per_inference_s": spec.host_overhead_per_inference_s or 1e-6}))
-        for i, r in enumerate(rows.itertuples(index=False)):
-            replay = _concurrent(spec, r) and r.metric in ("latency", "throughput")
-            if not fast_ok:
-                self.slow.append(i)
-                continue
-            cost = _cost(spec, r, catalog)
-            if replay:
-                self.replays[i] = _Replay(placeholder, r, catalog,
-                                          cost.device_s - spec.overhead_per_inference_s)
-            layers = cost.layers
-            on = (layers["runs_on"] == spec.name).to_numpy()
-            device_s = cost.device_s
-            driver = sum(seg.time_s for seg in cost.segments if seg.what == "driver")
-            self.fixed[i] = cost.time_s - device_s - driver
-            self.threads[i] = r.threads if _is_cpu(spec) else 0
-            n = int(on.sum())
-            ops.append(layers["ops"].to_numpy(dtype=float)[on])
-            traffic.append(layers["traffic_bytes"].to_numpy(dtype=float)[on])
-            mask.append(~no_pass(_workload(r).counts).astype(bool)[on])  # layers with overhead
-            for c in layers["op_class"].to_numpy()[on]:
-                if c not in self.classes:
-                    self.classes.append(c)
-            cls.append(np.array([self.classes.index(c) for c in layers["op_class"][on]],
-                                dtype=int))
-            row_of.append(np.full(n, i))
-            if r.precision not in self.precisions:
-                self.precisions.append(r.precision)
-            prec.append(self.precisions.index(r.precision))
-        self.fast_rows = np.array([i for i in range(len(rows)) if i not in set(self.slow)],
-                                  dtype=int)
-        cat = np.concatenate if ops else (lambda _: np.zeros(0))
-        self.ops, self.traffic = cat(ops), cat(traffic)
-        self.mask = cat(mask).astype(float) if mask else np.zeros(0)
-        self.cls = cat(cls).astype(int) if cls else np.zeros(0, dtype=int)
-        self.row_of = cat(row_of).astype(int) if row_of else np.zeros(0, dtype=int)
-        self.prec_of_row = np.zeros(len(rows), dtype=int)
-        self.prec_of_row[self.fast_rows] = prec
-        self.has_power = bool(np.isin(self.metric, ["power", "energy"]).any())
-        self.board_idle = np.array([_board_idle_w(r, catalog)
-                                    for r in rows.itertuples(index=False)])
-
-    def __call__(self, values: dict[str, float]) -> np.ndarray:
-        out = np.empty(len(self.rows))
-        if self.slow:
-            out[self.slow] = predict(_fitted(self.spec, values), self.rows.iloc[self.slow],
-                                     catalog=self.catalog)
-        if not len(self.fast_rows):
-            return out
-        spec = self.spec
-        eff = dict(spec.efficiency)
-        for p, v in values.items():
-            if p.startswith("efficiency."):
-                eff[p.split(".", 1)[1]] = v
-        default = eff.get("default", 1.0)
-        eff_cls = np.array([eff.get(c, default) for c in self.classes] or [1.0])
-        peaks = np.array([values.get(f"peak_ops_s.{p}", spec.peak_ops_s[p])
-                          for p in self.precisions] or [1.0])
-        bw = values.get("mem_bw_bytes_s", spec.mem_bw_bytes_s)
-        ovl = values.get("overhead_per_layer_s", spec.overhead_per_layer_s)
-        ovi = values.get("overhead_per_inference_s", spec.overhead_per_inference_s)
-        scale = np.ones(len(self.rows))
-        if _is_cpu(spec):
-            pf = values.get("parallel_fraction", spec.parallel_fraction)
-            probe = spec if pf == spec.parallel_fraction else spec.model_copy(
-                update={"parallel_fraction": pf})
-            scale = np.array([probe.core_scale(int(t) or None) for t in self.threads])
-        peak_layer = peaks[self.prec_of_row[self.row_of]] * scale[self.row_of]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            compute = np.where(self.ops > 0, self.ops / (peak_layer * eff_cls[self.cls]), 0.0)
-        layer_s = np.maximum(compute, self.traffic / bw) + ovl * self.mask
-        layers_s = np.bincount(self.row_of, weights=layer_s, minlength=len(self.rows))
-        device_s = layers_s + ovi
-        hov = values.get("host_overhead_per_inference_s", spec.host_overhead_per_inference_s)
-        speedup = None
-        if "slot_scaling" in values and spec.slots > 1:
-            speedup = tuple(1.0 + k * values["slot_scaling"] for k in range(spec.slots))
-        for i, replay in self.replays.items():
-            out[i] = replay(float(layers_s[i]), ovi, hov, speedup)
-        latency = self.fixed + device_s + (0.0 if _is_cpu(spec) else hov)
-        f = self.fast_rows
-        metric = self.metric[f]
-        res = np.where(metric == "throughput", 1.0 / latency[f], latency[f])
-        replayed = np.isin(f, list(self.replays))
-        res[replayed] = out[f[replayed]]
-        if self.has_power:
-            active = values.get("power.active_w", spec.power.active_w)
-            idle = values.get("power.idle_w", spec.power.idle_w)
-            busy = np.clip(device_s[f] / latency[f], 0.0, 1.0)
-            power = active * busy + idle * (1 - busy) + self.board_idle[f]
-            res = np.where(metric == "power", power,
-                           np.where(metric == "energy", power * latency[f], res))
-        out[f] = res
-        return out
+def _is_host_kind(spec: DeviceSpec) -> bool:
+    return device_kind(spec.kind).is_host
 
 
 @dataclass
 class Calibration:
-    """A fit of one device: the overlay, the per-point table, and the honest error.
+    """A fit of one target: the overlay, the per-point table, and the honest error.
 
     Attributes:
-        overlay: Fitted values with provenance (apply with :func:`apply_overlay`).
+        device: The device (``target`` names device, runtime and host).
+        free: The target's own free parameters, then the shared ones (``shared:...``).
+        overlay: Fitted values with provenance (apply with
+            :func:`~dse.devices.overlay.apply_overlay`).
         table: Per measurement: workload, metric, measured, predicted, relative error, and a 90%
             prediction interval (delta method on the fit's covariance plus the residual spread).
         mape: In-sample mean absolute percentage error (flattering; see ``cv``).
         within_10: In-sample share of points within +-10%.
-        cv: Leave-one-model-out table (predicted by a fit that did not see that model), or
-            ``None`` if not run.
+        cv: Leave-one-model-out table (predicted by a fit that did not see that model on any
+            target of its group), with 90% intervals, or ``None`` if not run.
     """
 
     device: str
@@ -413,6 +160,7 @@ class Calibration:
     uncertainty: dict[str, float]
     cv: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    target: str = ""
 
     @property
     def cv_mape(self) -> float | None:
@@ -423,103 +171,417 @@ class Calibration:
         return None if self.cv is None or self.cv.empty else float(
             (self.cv["abs_error"] <= 0.10).mean())
 
+    @property
+    def cv_coverage_90(self) -> float | None:
+        """Share of held-out points inside their 90% prediction interval."""
+        if self.cv is None or self.cv.empty:
+            return None
+        inside = (self.cv["measured"] >= self.cv["low_90"]) & \
+            (self.cv["measured"] <= self.cv["high_90"])
+        return float(inside.mean())
+
     def overlay_yaml(self) -> str:
         """The overlay as YAML text (``dse devices show NAME --overlay FILE`` reads it)."""
         import yaml
 
-        return yaml.safe_dump(self.overlay.model_dump(mode="json"), sort_keys=False)
+        return yaml.safe_dump(self.overlay.model_dump(mode="json", exclude_none=True),
+                              sort_keys=False)
 
 
-def _fit(spec: DeviceSpec, rows: pd.DataFrame, free: Sequence[str], catalog: Catalog
-         ) -> tuple[dict[str, float], np.ndarray, Any]:
-    lo = np.log([_bounds(p)[0] for p in free])
-    hi = np.log([_bounds(p)[1] for p in free])
-    start = []
-    for p, a, b in zip(free, lo, hi, strict=True):
-        v = _value(spec, p)
-        v = 1e-4 if not math.isfinite(v) or v <= 0 else v
-        start.append(min(max(math.log(v), a + 1e-6), b - 1e-6))
-    measured = np.log(rows["value_si"].to_numpy(dtype=float))
-
-    forward = Forward(spec, rows, free, catalog)
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        return np.log(forward(dict(zip(free, np.exp(x).tolist(), strict=True)))) - measured
-
-    res = least_squares(residuals, np.array(start), bounds=(lo, hi), diff_step=1e-3,
-                        x_scale="jac", max_nfev=200)
-    return dict(zip(free, np.exp(res.x).tolist(), strict=True)), res.fun, res
-
-
-def _fitted(spec: DeviceSpec, values: dict[str, float]) -> DeviceSpec:
-    return apply_overlay(spec, Overlay(device=spec.name, values=overlay_values(spec, values)),
-                         label="fit")
-
+# ----- which parameters ---------------------------------------------------------------------
 
 def default_free(spec: DeviceSpec, rows: pd.DataFrame) -> tuple[str, ...]:
-    """The parameters freed when the caller does not say, chosen by what the data can tell.
+    """A target's own parameters, chosen by what its data can tell.
 
     Always the overall efficiency and a fixed cost per inference (:data:`DEFAULT_FREE`). Then:
-    on a CPU cluster measured at more than one thread count, its ``parallel_fraction``; on an
-    accelerator measured with several host threads, the host's share of each inference
-    (``host_overhead_per_inference_s``), which those threads overlap with the device; on a
-    device with several slots measured with several in flight, ``slot_scaling``; with power or
-    energy rows, ``power.active_w``.
+    on a CPU cluster measured at more than one thread count, its ``parallel_fraction``; with
+    timing rows in more than one precision, the peak of each precision but the most measured
+    one (the int8 kernels' speed relative to float); on an accelerator measured with several
+    host threads, the host's share of each inference (``host_overhead_per_inference_s``),
+    which those threads overlap with the device, and on a device with several slots,
+    ``slot_scaling``; with power or energy rows, ``power.active_w``.
     """
     free = list(DEFAULT_FREE)
     timing = rows[rows["metric"].isin(["latency", "throughput"])]
-    if _is_cpu(spec):
+    if _is_host_kind(spec):
         if timing["threads"].nunique() > 1 and (spec.cores or 1) > 1:
             free.append("parallel_fraction")
     elif ((timing["threads"] > 1) | (timing["streams"] > 1)).any():
         free.append("host_overhead_per_inference_s")
         if spec.slots > 1:
             free.append("slot_scaling")
+    precisions = timing["precision"].value_counts()
+    free += [f"peak_ops_s.{p}" for p in precisions.index[1:]]
     if rows["metric"].isin(["power", "energy"]).any():
         free.append("power.active_w")
     return tuple(free)
 
 
-def _rows_for(measurements: pd.DataFrame, spec: DeviceSpec, free: Sequence[str] | None
-              ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
-    chosen = tuple(free) if free is not None else default_free(spec, rows)
-    for p in chosen:
-        _bounds(p)
-    power_free = [p for p in chosen if p.startswith("power.")]
-    metrics = ["latency", "throughput"] + (["power", "energy"] if power_free else [])
-    rows = rows[rows["metric"].isin(metrics)].reset_index(drop=True)
+def shared_classes(forward: Forward, rows: pd.DataFrame) -> tuple[str, ...]:
+    """The kernel classes whose efficiency multiplier the data can tell: compute classes with
+    at least :data:`CLASS_SHARE` of the device's time (datasheet roofline) in two models or
+    more, and the
+    costly classes (:data:`COSTLY_CLASSES`) present in two models or more."""
+    timing = np.isin(forward.metric, ["latency", "throughput"])
+    keys = (rows["workload"] + rows["options"]).to_numpy()
+    names = list(KERNEL_CLASSES)
+    time_by = np.zeros((len(rows), len(names)))
+    np.add.at(time_by, (forward.row_of, forward.kernel), forward.layer_times())
+    present = np.zeros((len(rows), len(names)), dtype=bool)
+    present[forward.row_of, forward.kernel] = True
+    share = time_by / np.maximum(time_by.sum(axis=1, keepdims=True), 1e-30)
+    out = []
+    for c in (*COMPUTE_CLASSES, *COSTLY_CLASSES):
+        j = names.index(c)
+        hit = (share[:, j] >= CLASS_SHARE) if c in COMPUTE_CLASSES else present[:, j]
+        if len(set(keys[hit & timing])) >= 2:
+            out.append(c)
+    return tuple(out)
+
+
+# ----- the parameter vector -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where each entry of the log-space parameter vector goes.
+
+    ``own[t]``: the target's own spec paths; ``classes``: shared kernel-class multipliers;
+    ``kernel``: whether one fixed cost per kernel launch is shared by the group; ``same[t]``:
+    the device and runtime of the target. Targets that differ only in their host (a Coral USB
+    stick on a Xeon and on a Raspberry Pi) share the device's parameters
+    (:data:`DEVICE_PATHS`: efficiency, peaks, Amdahl fraction, slots, bandwidth, power) and keep
+    their fixed costs per host, so a device fitted on one host predicts on another.
+    """
+
+    targets: tuple[str, ...]
+    own: tuple[tuple[str, ...], ...]
+    classes: tuple[str, ...] = ()
+    kernel: bool = False
+    same: tuple[str, ...] = ()
+    prior_median: tuple[float, ...] = ()
+    owned: tuple[tuple[str, ...], ...] = field(init=False)
+    leader: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        same = self.same or self.targets
+        leader = tuple(same.index(k) for k in same)
+        owned = tuple(tuple(p for p in paths if leader[i] == i or not _device_path(p))
+                      for i, paths in enumerate(self.own))
+        object.__setattr__(self, "leader", leader)
+        object.__setattr__(self, "owned", owned)
+
+    def subset(self, targets: Sequence[str]) -> _Layout:
+        """The layout of some of the targets (a cross-validation fold)."""
+        idx = [self.targets.index(t) for t in targets]
+        return _Layout(tuple(targets), tuple(self.own[i] for i in idx), self.classes,
+                       self.kernel, tuple((self.same or self.targets)[i] for i in idx),
+                       self.prior_median)
+
+    @property
+    def names(self) -> list[str]:
+        out = [f"{t}:{p}" for t, paths in zip(self.targets, self.owned, strict=True)
+               for p in paths]
+        out += [f"shared:efficiency.{c}" for c in self.classes]
+        return out + ([f"shared:{_SHARED_KERNEL}"] if self.kernel else [])
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        b = [_bounds(p) for paths in self.owned for p in paths]
+        b += [MULTIPLIER_BOUNDS] * len(self.classes)
+        b += [BOUNDS[_SHARED_KERNEL]] if self.kernel else []
+        lo, hi = np.log([x[0] for x in b]), np.log([x[1] for x in b])
+        return lo, hi
+
+    def start(self, specs: Mapping[str, DeviceSpec]) -> np.ndarray:
+        x = []
+        for t, paths in zip(self.targets, self.owned, strict=True):
+            for p in paths:
+                v = _value(specs[t], p)
+                x.append(1e-4 if not math.isfinite(v) or v <= 0 else v)
+        x += list(self.prior_median or [1.0] * len(self.classes))
+        if self.kernel:
+            x.append(1e-6)
+        lo, hi = self.bounds()
+        return np.clip(np.log(x), lo + 1e-6, hi - 1e-6)
+
+    def values(self, x: np.ndarray) -> dict[str, dict[str, float]]:
+        """Spec-path values per target, shared parameters resolved (what the overlays hold)."""
+        v = np.exp(x)
+        out: dict[str, dict[str, float]] = {}
+        i = 0
+        for t, paths in zip(self.targets, self.owned, strict=True):
+            out[t] = dict(zip(paths, v[i:i + len(paths)].tolist(), strict=True))
+            i += len(paths)
+        for k, (t, paths) in enumerate(zip(self.targets, self.own, strict=True)):
+            lead = self.targets[self.leader[k]]
+            out[t].update({p: out[lead][p] for p in paths if p not in out[t]})
+        multipliers = v[i:i + len(self.classes)]
+        i += len(self.classes)
+        for t in self.targets:
+            scale = out[t].get("efficiency.default")
+            if scale is not None:
+                for c, m in zip(self.classes, multipliers, strict=True):
+                    out[t][f"efficiency.{c}"] = min(scale * float(m), max_efficiency(c))
+            if self.kernel:
+                out[t][_SHARED_KERNEL] = float(v[i])
+        return out
+
+    def prior(self, x: np.ndarray) -> np.ndarray:
+        """Penalty residuals: log multipliers against their prior."""
+        n_own = sum(len(p) for p in self.owned)
+        median = np.log(self.prior_median or [1.0] * len(self.classes))
+        return (x[n_own:n_own + len(self.classes)] - median) / CLASS_PRIOR_SD
+
+
+@dataclass
+class _Solution:
+    x: np.ndarray
+    values: dict[str, dict[str, float]]
+    s2: float
+    cov: np.ndarray
+
+
+def _solve(forward: Forward, layout: _Layout, measured: np.ndarray, train: np.ndarray
+           ) -> _Solution:
+    lo, hi = layout.bounds()
+    x0 = layout.start(forward.specs)
+    log_measured = np.log(measured)
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        pred = forward(layout.values(x))
+        return np.concatenate([np.log(pred[train]) - log_measured[train], layout.prior(x)])
+
+    res = least_squares(residuals, x0, bounds=(lo, hi), diff_step=1e-3, x_scale="jac",
+                        max_nfev=100 * (len(x0) + 1))
+    n_data = int(train.sum())
+    data_res = res.fun[:n_data]
+    dof = max(n_data - len(x0), 1)
+    s2 = float(data_res @ data_res) / dof
+    jd, jp = res.jac[:n_data], res.jac[n_data:]
+    info = jd.T @ jd / max(s2, 1e-12) + jp.T @ jp
+    cov = np.linalg.pinv(info)
+    return _Solution(res.x, layout.values(res.x), s2, cov)
+
+
+def _intervals(forward: Forward, layout: _Layout, sol: _Solution, rows: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predictions of ``rows`` (a mask) and their 90% interval: parameter uncertainty by the
+    delta method (finite differences of the log prediction) plus the residual spread."""
+    base = forward(sol.values)
+    k = len(sol.x)
+    jac = np.zeros((int(rows.sum()), k))
+    step = 1e-4
+    for j in range(k):
+        x = sol.x.copy()
+        x[j] += step
+        jac[:, j] = (np.log(forward(layout.values(x))[rows]) - np.log(base[rows])) / step
+    var = np.einsum("ij,jk,ik->i", jac, sol.cov, jac) + sol.s2
+    half = 1.645 * np.sqrt(np.maximum(var, 0.0))
+    pred = base[rows]
+    return pred, pred * np.exp(-half), pred * np.exp(half)
+
+
+# ----- public API ---------------------------------------------------------------------------
+
+def _target_keys(rows: pd.DataFrame) -> pd.Series:
+    return rows["target"] if "target" in rows else rows["device"]
+
+
+def _timing_rows(rows: pd.DataFrame, paths: Sequence[str]) -> pd.DataFrame:
+    """Timing rows, and power/energy rows when a ``power.*`` path is free."""
+    metrics = ["latency", "throughput"]
+    if any(p.startswith("power.") for p in paths):
+        metrics += ["power", "energy"]
+    return rows[rows["metric"].isin(metrics)]
+
+
+def _check_points(target: str, rows: pd.DataFrame, own: Sequence[str]) -> list[Problem]:
+    power_free = [p for p in own if p.startswith("power.")]
     timing = int(rows["metric"].isin(["latency", "throughput"]).sum())
+    n_time = len(own) - len(power_free)
     problems = []
-    n_time_free = len(chosen) - len(power_free)
-    if timing < n_time_free + 1:
-        problems.append(Problem(spec.name, "measurements", f"{timing} latency/throughput "
-                                f"points for {n_time_free} free parameters; need at least "
-                                f"{n_time_free + 1}"))
+    if timing < n_time + 1:
+        problems.append(Problem(target, "measurements", f"{timing} latency/throughput points "
+                                f"for {n_time} free parameters; need at least {n_time + 1}"))
     n_power = len(rows) - timing
     if power_free and n_power < len(power_free):
-        problems.append(Problem(spec.name, "measurements", f"{n_power} power/energy points "
-                                f"for {len(power_free)} free power parameters; need at least "
+        problems.append(Problem(target, "measurements", f"{n_power} power/energy points for "
+                                f"{len(power_free)} free power parameters; need at least "
                                 f"{len(power_free)}"))
+    return problems
+
+
+def calibrate_targets(measurements: pd.DataFrame, targets: Mapping[str, DeviceSpec], *,
+                      free: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
+                      share: bool = True, catalog: Catalog | None = None,
+                      cross_validation: bool = True,
+                      labels: Mapping[str, Mapping[str, Any]] | None = None,
+                      runtime: RuntimeSpec | None = None) -> dict[str, Calibration]:
+    """Fit several targets of one runtime and device kind together (see the module docstring).
+
+    Args:
+        measurements: Validated measurements; a ``target`` column (else ``device``) says which
+            target each row is; rows of other targets are ignored.
+        targets: Target key -> the device's datasheet spec.
+        free: Each target's own free paths (a mapping by target, or one list for all); default:
+            :func:`default_free` per target.
+        share: Share kernel-class multipliers and a per-kernel fixed cost across the targets
+            (:func:`shared_classes`). With ``free`` given and ``share=False``, a plain fit of
+            exactly the paths given.
+        catalog: Device catalog (default: the built-in one).
+        cross_validation: Also run leave-one-model-out cross-validation over the group.
+        labels: Per target, extra overlay fields (``runtime``, ``host``).
+        runtime: The group's runtime: with Winograd 3x3 kernels, the ``conv3x3s1`` prior is
+            centred on their multiply saving (:data:`WINOGRAD_PRIOR`) instead of 1.
+
+    Raises:
+        DseError: Unknown parameters, or a target with fewer points than free parameters (every
+            problem at once, before any fitting).
+    """
+    catalog = catalog or default_catalog()
+    keys = _target_keys(measurements)
+    names = tuple(targets)
+    own: list[tuple[str, ...]] = []
+    parts, problems = [], []
+    for t in names:
+        part = measurements[keys == t]
+        paths = tuple(free.get(t, ()) if isinstance(free, Mapping) else free) \
+            if free is not None else default_free(targets[t], part)
+        for p in paths:
+            _bounds(p)
+        part = _timing_rows(part, paths)
+        problems += _check_points(t, part, paths)
+        own.append(paths)
+        parts.append(part.assign(target=t, _row=part.index))
     if problems:
         raise DseError(problems)
-    return rows, chosen
+    rows = pd.concat(parts, ignore_index=True)
+    all_paths = [p for paths in own for p in paths]
+    forward = Forward(targets, rows, all_paths, catalog)
+    share = share and not forward.slow
+    classes = shared_classes(forward, rows) if share else ()
+    models = set(rows.loc[rows["metric"].isin(["latency", "throughput"]),
+                          "workload"] + rows["options"])
+    same = tuple(f"{targets[t].name}@{((labels or {}).get(t) or {}).get('runtime')}"
+                 for t in names)
+    winograd = runtime is not None and "winograd_3x3" in (runtime.kernels or ())
+    median = tuple(WINOGRAD_PRIOR if c == "conv3x3s1" and winograd else 1.0 for c in classes)
+    layout = _Layout(names, tuple(own), classes, kernel=share and len(models) >= 4, same=same,
+                     prior_median=median)
+    measured = rows["value_si"].to_numpy(dtype=float)
+    everything = np.ones(len(rows), dtype=bool)
+    sol = _solve(forward, layout, measured, everything)
+    pred, low, high = _intervals(forward, layout, sol, everything)
+    cv = _cross_validate(forward, layout, rows, measured) if cross_validation else None
+    names_x = layout.names
+    sd = np.sqrt(np.maximum(np.diag(sol.cov), 0.0))
+    out = {}
+    for t in names:
+        mine = (rows["target"] == t).to_numpy()
+        spec = targets[t]
+        rel = pred[mine] / measured[mine] - 1.0
+        r = rows[mine]
+        table = pd.DataFrame({
+            "workload": r["workload"], "options": r["options"], "metric": r["metric"],
+            "policy": r["policy"], "threads": r["threads"], "streams": r["streams"],
+            "count": r["count"], "host": r["host"], "link": r["link"],
+            "measured": measured[mine], "predicted": pred[mine], "rel_error": rel,
+            "abs_error": np.abs(rel), "low_90": low[mine], "high_90": high[mine]}
+        ).reset_index(drop=True)
+        lead = layout.targets[layout.leader[names.index(t)]]
+        uncertainty = {}
+        for n, s_x in zip(names_x, sd, strict=True):
+            owner, _, path = n.partition(":")
+            if owner == t or (owner == lead and _device_path(path)):
+                uncertainty[path] = float(s_x)
+            elif owner == "shared":
+                uncertainty[n] = float(s_x)
+        values = sol.values[t]
+        mine_free = (*own[names.index(t)], *(n for n in names_x if n.startswith("shared:")))
+        provenance: dict[str, Any] = {
+            "method": "bounded MAP in log space (scipy.optimize.least_squares), kernel-class "
+                      "multipliers shared across the group with a log-normal prior "
+                      f"(sd {CLASS_PRIOR_SD})" if layout.classes or layout.kernel else
+                      "bounded least squares in log space (scipy.optimize.least_squares)",
+            "free": list(mine_free), "fitted": values,
+            "data": ", ".join(sorted(set(r["dataset"]))), "points": int(mine.sum()),
+            "fitted_on": _dt.date.today().isoformat(), "uncertainty_log_sd": uncertainty,
+            "in_sample_mape": float(np.mean(np.abs(rel))),
+        }
+        if len(names) > 1:
+            provenance["group"] = list(names)
+        if lead != t:
+            provenance["device_parameters_shared_with"] = lead
+        extra = {k: v for k, v in (labels or {}).get(t, {}).items() if v is not None}
+        overlay = Overlay(device=spec.name, values=overlay_values(spec, values),
+                          provenance=provenance, **extra)
+        cal = Calibration(spec.name, tuple(mine_free), overlay, table,
+                          float(np.mean(np.abs(rel))), float(np.mean(np.abs(rel) <= 0.10)),
+                          uncertainty, target=t)
+        if cv is not None:
+            cal.cv = cv[cv["target"] == t].drop(columns="target").reset_index(drop=True)
+            if cal.cv_mape is not None:
+                overlay.provenance["loo_model_mape"] = cal.cv_mape
+        out[t] = cal
+    return out
+
+
+def _cross_validate(forward: Forward, layout: _Layout, rows: pd.DataFrame,
+                    measured: np.ndarray) -> pd.DataFrame:
+    """Leave one model out of every target at once; targets a fold would leave with too few
+    points are not fitted in that fold (their rows of the model are not predicted)."""
+    keys = (rows["workload"] + rows["options"]).to_numpy()
+    kinds = np.empty(len(rows), dtype=object)
+    for t in layout.targets:
+        mine = (rows["target"] == t).to_numpy()
+        kinds[mine] = row_kind(forward.specs[t], rows[mine])
+    out = []
+    for key in sorted(set(keys)):
+        test = keys == key
+        train = ~test
+        fold_targets = []
+        for t, paths in zip(layout.targets, layout.own, strict=True):
+            mine = (rows["target"] == t).to_numpy()
+            if not _check_points(t, rows[mine & train], paths) and (mine & train).any():
+                fold_targets.append(t)
+        if not fold_targets:
+            continue
+        fold = layout.subset(fold_targets)
+        fitted_rows = rows["target"].isin(fold_targets).to_numpy()
+        sol = _solve(forward, fold, measured, train & fitted_rows)
+        held = test & fitted_rows
+        if not held.any():
+            continue
+        pred, low, high = _intervals(forward, fold, sol, held)
+        rel = pred / measured[held] - 1.0
+        r = rows[held]
+        out.append(pd.DataFrame({
+            "target": r["target"], "row": r["_row"], "dataset": r["dataset"],
+            "device": r["device"],
+            "host": r.get("target_host", ""),
+            "workload": r["workload"], "metric": r["metric"],
+            "kind": kinds[held], "threads": r["threads"], "count": r["count"],
+            "measured": measured[held], "predicted": pred, "rel_error": rel,
+            "abs_error": np.abs(rel), "low_90": low, "high_90": high}))
+    columns = ["target", "row", "dataset", "device", "host", "workload", "metric", "kind", "threads", "count", "measured",
+               "predicted", "rel_error", "abs_error", "low_90", "high_90"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
 def calibrate(measurements: pd.DataFrame, *, device: str | DeviceSpec,
               free: Sequence[str] | None = None, catalog: Catalog | None = None,
               cross_validation: bool = True) -> Calibration:
-    """Fit the freed parameters of ``device`` to its rows of ``measurements``.
+    """Fit one device to its rows of ``measurements``.
 
     Args:
         measurements: Validated measurements (:func:`dse.calibrate.read_measurements` or a
             loader); rows of other devices are ignored.
         device: Catalog device name (or spec).
-        free: Spec paths to fit (``efficiency.default``, ``efficiency.conv``,
+        free: Spec paths to fit (``efficiency.default``, ``efficiency.conv3x3s1``,
             ``overhead_per_inference_s``, ``host_overhead_per_inference_s``,
             ``mem_bw_bytes_s``, ``parallel_fraction``, ``slot_scaling``, ``power.active_w``,
-            ...); default: :func:`default_free`. Power and energy rows are used only when a
-            ``power.*`` path is free.
+            ...), exactly; default: :func:`default_free` plus the kernel-class multipliers and
+            per-kernel cost the data can tell (as a group of one, with the class prior).
+            Power and energy rows are used only when a ``power.*`` path is free.
         catalog: Device catalog (default: the built-in one).
         cross_validation: Also run leave-one-model-out cross-validation.
 
@@ -528,84 +590,20 @@ def calibrate(measurements: pd.DataFrame, *, device: str | DeviceSpec,
     """
     catalog = catalog or default_catalog()
     spec = catalog.device(device)
-    rows, free = _rows_for(measurements, spec, free)
-    values, residual, res = _fit(spec, rows, free, catalog)
-    n, k = len(rows), len(free)
-    dof = max(n - k, 1)
-    s2 = float(residual @ residual) / dof
-    jac = res.jac
-    try:
-        cov = np.linalg.pinv(jac.T @ jac) * s2
-    except np.linalg.LinAlgError:
-        cov = np.full((k, k), np.nan)
-    sigma_log = {k: float(math.sqrt(max(cov[i, i], 0.0))) for i, k in enumerate(free)}
-    fitted = _fitted(spec, values)
-    predicted = predict(fitted, rows, catalog=catalog)
-    rel = predicted / rows["value_si"].to_numpy() - 1.0
-    # 90% prediction interval in log space: parameter uncertainty (delta method) + scatter.
-    var = np.einsum("ij,jk,ik->i", jac, cov, jac) + s2
-    half = 1.645 * np.sqrt(np.maximum(var, 0.0))
-    table = pd.DataFrame({
-        "workload": rows["workload"], "options": rows["options"], "metric": rows["metric"],
-        "policy": rows["policy"], "threads": rows["threads"], "streams": rows["streams"],
-        "count": rows["count"], "host": rows["host"], "link": rows["link"],
-        "measured": rows["value_si"], "predicted": predicted, "rel_error": rel,
-        "abs_error": np.abs(rel), "low_90": predicted * np.exp(-half),
-        "high_90": predicted * np.exp(half)})
-    datasets = sorted(set(rows["dataset"]))
-    overlay = Overlay(device=spec.name, values=overlay_values(spec, values), provenance={
-        "method": "bounded least squares in log space (scipy.optimize.least_squares)",
-        "free": list(free), "fitted": values,
-        "data": ", ".join(datasets), "points": n, "fitted_on": _dt.date.today().isoformat(),
-        "uncertainty_log_sd": sigma_log, "in_sample_mape": float(np.mean(np.abs(rel))),
-    })
-    cal = Calibration(spec.name, free, overlay, table, float(np.mean(np.abs(rel))),
-                      float(np.mean(np.abs(rel) <= 0.10)), sigma_log)
-    if cross_validation:
-        cal.cv = cross_validate(rows, spec, free, catalog)
-        if cal.cv_mape is not None:
-            overlay.provenance["loo_model_mape"] = cal.cv_mape
-    return cal
-
-
-def row_kind(spec: DeviceSpec, rows: pd.DataFrame) -> np.ndarray:
-    """``single`` (one inference at a time on one device), ``concurrent`` (several in flight:
-    threads, sessions, devices) or ``power`` (power and energy), per row."""
-    out = []
-    for r in rows.itertuples(index=False):
-        if r.metric in ("power", "energy"):
-            out.append("power")
-        else:
-            out.append("concurrent" if _concurrent(spec, r) else "single")
-    return np.array(out, dtype=object)
+    rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
+    rows = rows.drop(columns="target", errors="ignore")
+    result = calibrate_targets(rows, {spec.name: spec}, free=free, share=free is None,
+                               catalog=catalog, cross_validation=cross_validation)
+    return result[spec.name]
 
 
 def cross_validate(rows: pd.DataFrame, spec: DeviceSpec, free: Sequence[str] | None,
                    catalog: Catalog) -> pd.DataFrame:
-    """Leave-one-model-out: each model's rows predicted by a fit on the other models only.
+    """Leave-one-model-out table of one device (see :func:`calibrate`)."""
+    cal = calibrate(rows, device=spec, free=free, catalog=catalog, cross_validation=True)
+    return cal.cv if cal.cv is not None else pd.DataFrame()
 
-    ``free=None`` chooses with :func:`default_free` on all the rows, so every fold fits the same
-    parameters. Models whose leaving would leave too few points are skipped.
-    """
-    free = tuple(free) if free is not None else default_free(spec, rows)
-    rows, free = _rows_for(rows, spec, free)
-    keys = rows["workload"] + rows["options"]
-    kinds = row_kind(spec, rows)
-    out = []
-    for key in sorted(set(keys)):
-        train, test = rows[keys != key], rows[keys == key]
-        try:
-            train, _ = _rows_for(train, spec, free)
-        except DseError:
-            continue
-        values, _, _ = _fit(spec, train, free, catalog)
-        predicted = predict(_fitted(spec, values), test, catalog=catalog)
-        rel = predicted / test["value_si"].to_numpy() - 1.0
-        out.append(pd.DataFrame({"workload": test["workload"], "metric": test["metric"],
-                                 "kind": kinds[(keys == key).to_numpy()],
-                                 "threads": test["threads"], "count": test["count"],
-                                 "measured": test["value_si"], "predicted": predicted,
-                                 "rel_error": rel, "abs_error": np.abs(rel)}))
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
-        columns=["workload", "metric", "kind", "threads", "count", "measured", "predicted",
-                 "rel_error", "abs_error"])
+
+# re-exported for callers of the fitting API
+__all__ += ["concurrency", "fitted_spec", "overlay_values"]
+_fitted = fitted_spec

@@ -2,13 +2,16 @@
 
 One row per measured number, long format::
 
-    device,host,link,workload,options,precision,policy,threads,streams,count,metric,value,unit,
-    source,dataset
+    device,host,link,runtime,workload,options,precision,policy,threads,streams,count,metric,value,
+    unit,source,dataset
 
 - ``device``: a catalog device (``kirin970_npu``); ``host``: the catalog platform (or host CPU
   device) it was measured on, empty for the device's own board; ``link``: the catalog link an
-  accelerator was attached by (``usb2`` vs ``usb3``), empty for its default;
-  ``workload``: a zoo model (``googlenet``) with
+  accelerator was attached by (``usb2`` vs ``usb3``), empty for its default; ``runtime``: the
+  catalog runtime (``devices/runtimes/``) that ran it (``ncnn_vulkan``, ``edgetpu``), empty for
+  the device's ``default_runtime`` (a file without the column is read as all empty). Device x
+  runtime x precision is the *target* a row measures; rows of different runtimes are different
+  targets. ``workload``: a zoo model (``googlenet``) with
   zoo ``options`` as JSON (``{"width": 0.5}``) or empty; ``precision`` as dse names it.
 - ``policy``/``threads``/``streams``/``count``: the configuration (``single`` with 1/1/1 is one
   inference at a time on one device).
@@ -31,10 +34,13 @@ import pandas as pd
 from dse.errors import DseError, Problem
 from dse.workloads.graph import PRECISION_BYTES
 
-__all__ = ["COLUMNS", "METRIC_UNITS", "MeasurementError", "read_measurements", "validate"]
+__all__ = ["COLUMNS", "METRIC_UNITS", "OPTIONAL", "MeasurementError", "read_measurements",
+           "validate"]
 
-COLUMNS = ("device", "host", "link", "workload", "options", "precision", "policy", "threads",
-           "streams", "count", "metric", "value", "unit", "source", "dataset")
+COLUMNS = ("device", "host", "link", "runtime", "workload", "options", "precision", "policy",
+           "threads", "streams", "count", "metric", "value", "unit", "source", "dataset")
+#: Columns a file may leave out, and what a missing one means (empty: the device's default).
+OPTIONAL = ("runtime",)
 
 #: metric -> unit -> factor to its SI unit (s, frames/s, W, J).
 METRIC_UNITS: dict[str, dict[str, float]] = {
@@ -51,21 +57,27 @@ class MeasurementError(DseError, ValueError):
 
 
 def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
-             known_devices: set[str] | None = None) -> pd.DataFrame:
+             known_devices: set[str] | None = None, known_runtimes: set[str] | None = None,
+             known_hosts: set[str] | None = None) -> pd.DataFrame:
     """Check a measurement table and add ``value_si``; every problem in one error.
 
-    Rows are numbered as in the file (header = row 1).
+    Rows are numbered as in the file (header = row 1). ``known_devices``, ``known_runtimes``
+    and ``known_hosts`` (catalog names; hosts are platforms or host CPU devices), when given,
+    are checked too; empty ``host`` and ``runtime`` cells mean the defaults and are not.
 
     Raises:
         MeasurementError: Missing columns, unknown metrics or units, values that are not
-            positive numbers, unknown precisions, policies or devices, bad options JSON.
+            positive numbers, unknown precisions, policies, devices, runtimes or hosts, bad
+            options JSON.
     """
-    missing = [c for c in COLUMNS if c not in frame.columns]
+    missing = [c for c in COLUMNS if c not in frame.columns and c not in OPTIONAL]
     if missing:
         raise MeasurementError([Problem(file, "header", f"missing columns {missing}; expected "
                                         f"{', '.join(COLUMNS)}")])
     problems: list[Problem] = []
     frame = frame.copy()
+    if "runtime" not in frame.columns:
+        frame.insert(list(frame.columns).index("link") + 1, "runtime", "")
     si = []
     for i, row in enumerate(frame.itertuples(index=False), start=2):
         def at(col: str, i: int = i) -> str:
@@ -103,6 +115,12 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
                                         f"{v!r}"))
         if known_devices is not None and str(row.device) not in known_devices:
             problems.append(Problem(file, at("device"), f"unknown device {row.device!r}"))
+        for col, known, what in (("runtime", known_runtimes, "runtime"),
+                                 ("host", known_hosts, "host")):
+            name = _cell(getattr(row, col))
+            if known is not None and name and name not in known:
+                problems.append(Problem(file, at(col), f"unknown {what} {name!r}; known "
+                                        f"{what}s: {', '.join(sorted(known))}"))
         options = row.options
         if isinstance(options, str) and options.strip():
             try:
@@ -116,23 +134,30 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
     frame["value_si"] = si
     for col in ("threads", "streams", "count"):
         frame[col] = frame[col].astype(int)
-    for col in ("options", "host", "link"):
+    for col in ("options", "host", "link", "runtime"):
         frame[col] = frame[col].fillna("").astype(str)
     return frame
 
 
-def read_measurements(path: Path | str, *, known_devices: set[str] | None = None
-                      ) -> pd.DataFrame:
-    """Read and validate a measurement CSV (see the module docstring).
+def _cell(value: object) -> str:
+    """A text cell, empty for a missing value (pandas reads those as NaN)."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def read_measurements(path: Path | str, *, known_devices: set[str] | None = None,
+                      known_runtimes: set[str] | None = None,
+                      known_hosts: set[str] | None = None) -> pd.DataFrame:
+    """Read and validate a measurement CSV (see the module docstring and :func:`validate`).
 
     Raises:
         MeasurementError: The file cannot be read, or any row is invalid.
     """
     try:
         frame = pd.read_csv(path, comment="#", dtype={"options": str, "host": str,
-                                                      "link": str})
+                                                      "link": str, "runtime": str})
     except FileNotFoundError:
         raise MeasurementError([Problem(str(path), "", "file not found")]) from None
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise MeasurementError([Problem(str(path), "", f"not a readable CSV: {exc}")]) from None
-    return validate(frame, file=str(path), known_devices=known_devices)
+    return validate(frame, file=str(path), known_devices=known_devices,
+                    known_runtimes=known_runtimes, known_hosts=known_hosts)

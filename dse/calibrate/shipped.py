@@ -1,10 +1,11 @@
 """Fitting the shipped overlays: every catalog device the shared measurements cover.
 
-``dse calibrate-catalog`` pools the rows of every dataset loader by device, fits each device with
-enough data (:func:`dse.calibrate.calibrate` with the parameters its data can tell, see
-:func:`dse.calibrate.fit.default_free`), and writes ``calibration/overlays/<device>.yaml`` with
-the fitted values, their uncertainty, the data, the date and the leave-one-model-out error. The
-experiments run on these (:func:`dse.devices.calibrated.calibrated_catalog`).
+``dse calibrate-catalog`` splits the rows of every dataset loader into targets (device x runtime,
+x host where the runtime's timing includes it), fits the targets of each runtime and device kind
+together (:func:`dse.calibrate.fit.calibrate_targets`), and writes
+``calibration/overlays/<device>@<runtime>.yaml`` per target with the fitted values, their
+uncertainty, the data, the date and the leave-one-model-out error. The experiments run on these
+(:func:`dse.devices.calibrated.calibrated_catalog`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.fit import calibrate
+from dse.calibrate.fit import _check_points, calibrate_targets, default_free
 from dse.calibrate.loaders import load, loader_names
+from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.errors import DseError
 from dse.report.files import atomic_path
@@ -31,59 +33,63 @@ def pooled_measurements(datasets: Sequence[str] | None = None) -> pd.DataFrame:
 
 
 def fit_catalog(out_dir: Path | str, *, datasets: Sequence[str] | None = None,
-                min_models: int = 3, cross_validation: bool = True,
-                catalog: Catalog | None = None,
+                cross_validation: bool = True, catalog: Catalog | None = None,
                 progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """Fit every device the data covers and write its overlay into ``out_dir``: with the
-    parameters its data can tell when it has at least ``min_models`` models of latency or
-    throughput data, else (two points or more) its overall efficiency only.
+    """Fit every target the data covers, group by group (targets of one runtime and device
+    kind together, see :mod:`dse.calibrate.targets`), and write one overlay per target into
+    ``out_dir`` as ``<device>@<runtime>.yaml`` (``@<host>`` added where the runtime's timing
+    includes the host's work).
 
-    Rows a device cannot run (a precision it lacks) are left out and counted.
+    A target with fewer points than its own free parameters is left out of its group and
+    reported. Rows a device cannot run (a precision it lacks) are left out.
 
     Returns:
-        One row per device: points used and left out, free parameters, in-sample and
-        leave-one-model-out MAPE, the overlay written, or the error that stopped the fit.
+        One row per target: points, models, free parameters, in-sample and leave-one-model-out
+        MAPE, the overlay written, or the reason it was not fitted.
     """
     catalog = catalog or default_catalog()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = pooled_measurements(datasets)
     summary = []
-    for device, part in data.groupby("device"):
-        spec = catalog.device(str(device))
-        runnable = part["precision"].isin(list(spec.peak_ops_s))
-        rows = part[runnable].reset_index(drop=True)
-        timing = rows[rows["metric"].isin(["latency", "throughput"])]
-        models = set(timing["workload"] + timing["options"])
-        base = {"device": device, "datasets": ", ".join(sorted(set(part["dataset"]))),
-                "points": len(rows), "left_out": int((~runnable).sum()),
-                "models": len(models)}
-        few = len(models) < min_models
-        if few and len(timing) < 2:
-            summary.append({**base, "error": f"{len(timing)} latency/throughput point"})
+    for group in groups(data, catalog):
+        specs = dict(group.specs)
+        for target in list(specs):
+            part = group.rows[group.rows["target"] == target]
+            problems = _check_points(target, part, default_free(specs[target], part))
+            if problems:
+                summary.append(_row(target, part, error=problems[0].message))
+                del specs[target]
+        if not specs:
             continue
         if progress:
-            progress(str(device))
+            progress(f"{group.runtime} on {group.kind}: {', '.join(specs)}")
+        rows = group.rows[group.rows["target"].isin(specs)].reset_index(drop=True)
         try:
-            # With fewer models than min_models only the overall efficiency is fitted (a
-            # scale on the datasheet peak), and no model can be left out to check it.
-            cal = calibrate(rows, device=spec, catalog=catalog,
-                            free=("efficiency.default",) if few else None,
-                            cross_validation=cross_validation and not few)
+            fits = calibrate_targets(rows, specs, catalog=catalog, labels=group.labels,
+                                     runtime=catalog.runtimes.get(group.runtime),
+                                     cross_validation=cross_validation)
         except DseError as exc:
-            summary.append({**base, "error": str(exc).splitlines()[0]})
+            summary += [_row(t, rows[rows["target"] == t], error=str(exc).splitlines()[0])
+                        for t in specs]
             continue
-        if few:
-            cal.overlay.provenance["caution"] = (
-                f"{len(models)} model(s) only: efficiency.default alone fitted, not "
-                f"cross-validated")
-        if base["left_out"]:
-            cal.overlay.provenance["left_out"] = (f"{base['left_out']} rows in a precision "
-                                                  f"{device} does not run")
-        path = out_dir / f"{device}.yaml"
-        with atomic_path(path) as tmp:
-            tmp.write_text(cal.overlay_yaml())
-        summary.append({**base, "free": ", ".join(cal.free), "mape": cal.mape,
-                        "loo_mape": cal.cv_mape, "file": str(path), "error": ""})
-    return pd.DataFrame(summary, columns=["device", "datasets", "points", "left_out", "models",
+        for target, cal in fits.items():
+            part = rows[rows["target"] == target]
+            models = part["workload"] + part["options"]
+            if models.nunique() < 3:
+                cal.overlay.provenance["caution"] = (
+                    f"{models.nunique()} model(s) only: not cross-validated on this target")
+            path = out_dir / f"{target}.yaml"
+            with atomic_path(path) as tmp:
+                tmp.write_text(cal.overlay_yaml())
+            summary.append(_row(target, part, free=", ".join(cal.free), mape=cal.mape,
+                                loo_mape=cal.cv_mape, file=str(path)))
+    return pd.DataFrame(summary, columns=["target", "device", "datasets", "points", "models",
                                           "free", "mape", "loo_mape", "file", "error"])
+
+
+def _row(target: str, part: pd.DataFrame, **figures: object) -> dict[str, object]:
+    return {"target": target, "device": part["device"].iloc[0] if len(part) else "",
+            "datasets": ", ".join(sorted(set(part["dataset"]))), "points": len(part),
+            "models": int((part["workload"] + part["options"]).nunique()), "error": "",
+            **figures}

@@ -1,64 +1,131 @@
-"""``dse validate``: leave-one-model-out error over every shipped dataset.
+"""``dse validate``: how good dse's predictions are on models it was not fitted to.
 
-For every dataset loader and every device with at least ``min_models`` distinct models of
-latency or throughput data, fit the default free parameters on all models but one, predict the
-one left out, and report per (dataset, device): points, models, MAPE, share within +-10%, worst.
+The shipped measurements are split into targets and groups (:mod:`dse.calibrate.targets`);
+every group is fitted with one model left out of all its targets at a time
+(:func:`dse.calibrate.fit.calibrate_targets`), and every held-out point is predicted with its
+90% interval. Beside each figure stands the naive baseline (:mod:`dse.calibrate.baseline`),
+left out the same way, so each row shows whether dse beats a MACs proxy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dse.calibrate.fit import cross_validate
+from dse.calibrate.baseline import macs_proxy_cv
+from dse.calibrate.fit import _check_points, calibrate_targets, default_free
 from dse.calibrate.loaders import load, loader_names
+from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.errors import DseError
 
-__all__ = ["validate_all"]
+__all__ = ["COLUMNS", "overall", "validate_all"]
+
+COLUMNS = ["dataset", "device", "runtime", "host", "kind", "points", "models", "mape",
+           "within_10", "worst", "baseline_mape", "coverage_90", "error"]
 
 
-def validate_all(datasets: Sequence[str] | None = None, *, free: Sequence[str] | None = None,
-                 min_models: int = 5, catalog: Catalog | None = None,
+def validate_all(datasets: Sequence[str] | None = None, *, catalog: Catalog | None = None,
                  progress: Callable[[str], None] | None = None) -> pd.DataFrame:
-    """The leave-one-model-out table: one row per dataset, device and kind of point.
+    """The leave-one-model-out table: one row per dataset, device, runtime, host and kind.
 
     Kinds (:func:`dse.calibrate.fit.row_kind`): ``single`` (one inference at a time on one
-    device: the latency goal), ``concurrent`` (threads, sessions or devices in flight: the
-    multithreading goal) and ``power`` (power and energy). ``free=None`` frees per device what
-    its data can tell (:func:`dse.calibrate.fit.default_free`).
+    device), ``concurrent`` (threads, sessions or devices in flight) and ``power`` (power and
+    energy). ``baseline_mape`` is the MACs proxy's error on the same held-out timing points;
+    ``coverage_90`` the share of held-out points inside dse's 90% prediction interval.
     """
     catalog = catalog or default_catalog()
-    rows = []
-    for name in datasets or loader_names():
-        m = load(name).measurements
-        if m.empty:
+    frames = [load(name).measurements for name in datasets or loader_names()]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    measurements = pd.concat(frames, ignore_index=True)
+    points: list[pd.DataFrame] = []
+    errors: list[dict[str, Any]] = []
+    for group in groups(measurements, catalog):
+        if progress:
+            progress(f"{group.runtime} on {group.kind}: {', '.join(group.specs)}")
+        specs = dict(group.specs)
+        for target in list(specs):
+            part = group.rows[group.rows["target"] == target]
+            problems = _check_points(target, part, default_free(specs[target], part))
+            if problems:
+                first = part.iloc[0]
+                errors.append({"dataset": ", ".join(sorted(set(part["dataset"]))),
+                               "device": first["device"], "runtime": group.runtime,
+                               "host": first["target_host"], "kind": "",
+                               "points": len(part), "error": problems[0].message})
+                del specs[target]
+        if not specs:
             continue
-        for device, part in m.groupby("device"):
-            spec = catalog.device(str(device))
-            # rows in a precision the device does not run (ncnn's int8 models on a CPU
-            # cluster the catalog gives no int8 peak) cannot be predicted: left out
-            part = part[part["precision"].isin(list(spec.peak_ops_s))]
-            timing = part[part["metric"].isin(["latency", "throughput"])]
-            models = set(timing["workload"] + timing["options"])
-            if len(models) < min_models:
+        rows = group.rows[group.rows["target"].isin(specs)].reset_index(drop=True)
+        try:
+            fits = calibrate_targets(rows, specs, catalog=catalog, labels=group.labels,
+                                     runtime=catalog.runtimes.get(group.runtime))
+        except DseError as exc:
+            for target in specs:
+                first = rows[rows["target"] == target].iloc[0]
+                errors.append({"dataset": first["dataset"], "device": first["device"],
+                               "runtime": group.runtime, "host": first["target_host"],
+                               "kind": "", "points": 0, "error": str(exc).splitlines()[0]})
+            continue
+        for target, cal in fits.items():
+            cv = cal.cv
+            if cv is None or cv.empty:
                 continue
-            if progress:
-                progress(f"{name}: {device}")
-            base = {"dataset": name, "device": device, "models": len(models)}
-            try:
-                cv = cross_validate(part.reset_index(drop=True), spec, free, catalog)
-            except DseError as exc:
-                rows.append({**base, "kind": "", "points": len(part),
-                             "error": str(exc).splitlines()[0]})
-                continue
-            for kind, group in cv.groupby("kind"):
-                err = group["abs_error"].to_numpy()
-                rows.append({**base, "kind": kind, "points": len(group),
-                             "mape": float(np.mean(err)),
-                             "within_10": float(np.mean(err <= 0.10)),
-                             "worst": float(np.max(err)), "error": ""})
-    return pd.DataFrame(rows, columns=["dataset", "device", "kind", "points", "models", "mape",
-                                       "within_10", "worst", "error"])
+            mine = rows[rows["target"] == target]
+            baseline = macs_proxy_cv(mine)
+            cv = cv.copy()
+            cv["baseline_error"] = baseline["abs_error"].reindex(cv["row"]).to_numpy()
+            cv["runtime"] = group.runtime
+            points.append(cv)
+    table = _summarise(pd.concat(points, ignore_index=True) if points else pd.DataFrame())
+    if errors:
+        table = pd.concat([table, pd.DataFrame(errors)], ignore_index=True)
+    return table.reindex(columns=COLUMNS).fillna({"error": ""})
+
+
+def _summarise(points: pd.DataFrame) -> pd.DataFrame:
+    if points.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    out = []
+    keys = ["dataset", "device", "runtime", "host", "kind"]
+    for key, g in points.groupby(keys, sort=True):
+        out.append({**dict(zip(keys, key, strict=True)), **_figures(g), "error": ""})
+    return pd.DataFrame(out)
+
+
+def _figures(g: pd.DataFrame) -> dict[str, Any]:
+    err = g["abs_error"].to_numpy(dtype=float)
+    inside = (g["measured"] >= g["low_90"]) & (g["measured"] <= g["high_90"])
+    base = g["baseline_error"].to_numpy(dtype=float)
+    return {"points": len(g), "models": int(g["workload"].nunique()),
+            "mape": float(np.mean(err)), "within_10": float(np.mean(err <= 0.10)),
+            "worst": float(np.max(err)),
+            "baseline_mape": float(np.nanmean(base)) if np.isfinite(base).any() else None,
+            "coverage_90": float(inside.mean())}
+
+
+def overall(table: pd.DataFrame) -> dict[str, Any]:
+    """Point-weighted figures over every row of a :func:`validate_all` table, per kind, and
+    how many rows beat their baseline."""
+    ok = table[table["error"] == ""]
+    out: dict[str, Any] = {}
+    for kind, g in ok.groupby("kind"):
+        w = g["points"].to_numpy(dtype=float)
+        entry = {"points": int(w.sum()), "targets": len(g),
+                 "mape": float(np.average(g["mape"], weights=w)),
+                 "within_10": float(np.average(g["within_10"], weights=w)),
+                 "coverage_90": float(np.average(g["coverage_90"], weights=w))}
+        base = g["baseline_mape"].astype(float)
+        has = base.notna().to_numpy()
+        if has.any():
+            entry["baseline_mape"] = float(np.average(base[has], weights=w[has]))
+            entry["beats_baseline"] = int((g["mape"][has] <= base[has]).sum())
+            entry["rows_with_baseline"] = int(has.sum())
+        out[str(kind)] = entry
+    out["errors"] = int((table["error"] != "").sum())
+    return out

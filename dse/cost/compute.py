@@ -1,6 +1,12 @@
 """Time of a layer on a device: the roofline plus fixed overheads.
 
-``time = max(ops / (peak x efficiency), traffic / bandwidth) + streamed / link + overhead``
+``time = max(ops / (peak x efficiency x utilisation), traffic / bandwidth) + streamed / link
++ overhead``
+
+``efficiency`` is the layer's kernel class's (:mod:`dse.workloads.kernels`), ``utilisation`` the
+share of the device's compute array the layer's shape fills (tile quantisation, from its
+device kind), ``overhead`` a fixed cost per kernel launched (fused and shape-only layers launch
+none).
 
 where ``traffic`` is the activations read and written plus the weights read from memory, and
 ``streamed`` the weights a device without memory of its own receives over its link every
@@ -20,10 +26,12 @@ import pandas as pd
 
 from dse.cost.memory import DRAM, LINK, ONCHIP, activation_bytes, no_pass, weight_read_bytes
 from dse.devices.kinds import device_kind
-from dse.spec.device import DeviceSpec
+from dse.spec.device import DeviceSpec, lookup_efficiency
 from dse.spec.platform import LinkSpec
+from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
 
-__all__ = ["LayerCost", "clock_scale", "layer_table", "layer_time"]
+__all__ = ["LayerCost", "clock_scale", "efficiency_vector", "layer_table", "layer_time",
+           "roofline_times"]
 
 
 @dataclass(frozen=True)
@@ -60,9 +68,53 @@ def clock_scale(device: DeviceSpec, dvfs: str | None = None) -> float:
     raise KeyError(f"unknown dvfs level {dvfs!r} of {device.name}; known: {known}")
 
 
+def efficiency_vector(efficiency: DeviceSpec | Mapping[str, float]) -> np.ndarray:
+    """Efficiency for every kernel class, in :data:`KERNEL_CLASSES` order, of a device (or of
+    an ``efficiency`` mapping as a spec holds it)."""
+    table = efficiency.efficiency if isinstance(efficiency, DeviceSpec) else efficiency
+    return np.array([lookup_efficiency(table, c) for c in KERNEL_CLASSES])
+
+
+def roofline_times(ops: np.ndarray, traffic: np.ndarray, launches: np.ndarray, *,
+                   peak_ops_s: np.ndarray | float, efficiency: np.ndarray,
+                   mem_bw_bytes_s: np.ndarray | float, overhead_per_kernel_s: np.ndarray | float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cost model's core: compute, memory and total time of every layer, vectorised.
+
+    The one place a layer's time is computed: :func:`layer_table` (and so the simulator and the
+    closed-form bound) and the calibration fitter (:class:`dse.calibrate.fit.Forward`, over the
+    layers of many measurement rows and several targets at once) both call it.
+
+    Args:
+        ops: Arithmetic operations per layer.
+        traffic: Bytes each layer moves through the device's memory.
+        launches: 1 for layers that launch a kernel of their own, 0 for fused and shape-only
+            layers.
+        peak_ops_s: The peak at the layer's precision, clock and threads (scalar or per layer).
+        efficiency: Per layer, its kernel class's efficiency times the share of the compute
+            array its shape fills (tile utilisation).
+        mem_bw_bytes_s: Sustained memory bandwidth (scalar or per layer).
+        overhead_per_kernel_s: Fixed cost of each kernel launched (scalar or per layer).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        compute_s = np.where(ops > 0, ops / (peak_ops_s * efficiency), 0.0)
+    memory_s = traffic / mem_bw_bytes_s
+    return compute_s, memory_s, np.maximum(compute_s, memory_s) + overhead_per_kernel_s * launches
+
+
+def _kernels(counts: pd.DataFrame) -> np.ndarray:
+    """Kernel classes of a counts table: its ``kernel`` column, else taken from the op class
+    (a table built without its graph, as :func:`layer_time` builds one)."""
+    if "kernel" in counts:
+        return counts["kernel"].to_numpy(dtype=np.int64)
+    names = ["fc" if c == "matmul" else c if c in KERNEL_CLASSES else "other"
+             for c in counts["op_class"]]
+    return kernel_class_index(names)
+
+
 def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where: np.ndarray, *,
                 link: LinkSpec | None = None, dvfs: str | None = None,
-                threads: int | None = None) -> pd.DataFrame:
+                threads: int | None = None, kernels: np.ndarray | None = None) -> pd.DataFrame:
     """Roofline cost of every layer on ``device`` (all layers, as if it ran them all).
 
     Args:
@@ -74,22 +126,29 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         dvfs: DVFS level name, or ``None`` for the nominal clock.
         threads: Threads of one inference on a CPU cluster (default: all its cores); see
             :meth:`DeviceSpec.core_scale`.
+        kernels: Kernel class index per layer (:func:`dse.workloads.kernels.workload_kernels`);
+            default: the ``kernel`` column of ``counts``, else the op classes.
 
     Returns:
         One row per layer: ``ops``, ``traffic_bytes``, ``stream_bytes``, ``compute_s``,
         ``memory_s``, ``stream_s``, ``overhead_s``, ``time_s``, ``intensity`` (ops per byte of
         memory traffic), ``attainable_ops_s`` (the roofline at that intensity) and ``bound``
-        (``compute``, ``memory``, ``stream`` or ``overhead``).
+        (``compute``, ``memory``, ``stream`` or ``overhead``), and the inputs of
+        :func:`roofline_times` that are not in ``counts``: ``kernel`` (class index),
+        ``utilization`` and ``launches``.
     """
     ops = counts["ops"].to_numpy(dtype=float)
     weights = weight_read_bytes(counts, precision)
     traffic = activation_bytes(counts, precision) + np.where(where == DRAM, weights, 0.0)
     streamed = np.where(where == LINK, weights, 0.0)
-    eff = counts["op_class"].map(device.efficiency_for).to_numpy(dtype=float) * \
-        device_kind(device.kind).utilization(device, counts)
+    kernels = _kernels(counts) if kernels is None else kernels
+    utilization = device_kind(device.kind).utilization(device, counts)
+    efficiency = efficiency_vector(device)[kernels] * utilization
     peak = device.peak_ops_s[precision] * clock_scale(device, dvfs) * device.core_scale(threads)
-    compute_s = ops / (peak * eff)
-    memory_s = traffic / device.mem_bw_bytes_s
+    launches = (~no_pass(counts)).astype(float)
+    compute_s, memory_s, roofline_s = roofline_times(
+        ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
+        mem_bw_bytes_s=device.mem_bw_bytes_s, overhead_per_kernel_s=device.overhead_per_layer_s)
     if streamed.any():
         if link is None:
             raise ValueError(f"{device.name} streams weights but no link was given")
@@ -98,17 +157,18 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         stream_s = streamed / link.bandwidth_bytes_s
     else:
         stream_s = np.zeros_like(ops)
-    overhead_s = np.where(no_pass(counts), 0.0, device.overhead_per_layer_s)
-    time_s = np.maximum(compute_s, memory_s) + stream_s + overhead_s
+    overhead_s = device.overhead_per_layer_s * launches
+    time_s = roofline_s + stream_s
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(traffic > 0, ops / traffic, np.inf)
-    attainable = np.minimum(peak * eff, intensity * device.mem_bw_bytes_s)
+    attainable = np.minimum(peak * efficiency, intensity * device.mem_bw_bytes_s)
     parts = np.stack([compute_s, memory_s, stream_s, overhead_s])
     bound = np.array(["compute", "memory", "stream", "overhead"])[parts.argmax(axis=0)]
     return pd.DataFrame({
         "ops": ops, "traffic_bytes": traffic, "stream_bytes": streamed, "compute_s": compute_s,
         "memory_s": memory_s, "stream_s": stream_s, "overhead_s": overhead_s, "time_s": time_s,
         "intensity": intensity, "attainable_ops_s": attainable, "bound": bound,
+        "kernel": kernels, "utilization": utilization, "launches": launches,
     }, index=counts.index)
 
 
@@ -119,7 +179,8 @@ def layer_time(layer: Mapping[str, Any], device: DeviceSpec, precision: str, *,
 
     Args:
         layer: ``op``, ``op_class``, ``ops``, ``weight_elems``, ``in_elems``, ``out_elems``
-            and optionally ``fused`` (runs in its producer's epilogue).
+            and optionally ``fused`` (runs in its producer's epilogue), ``in_shapes`` and
+            ``out_shapes`` (what a device kind's tile utilisation reads; default: none).
         device: The device.
         precision: One of the device's precisions.
         weights: Where the layer's weights are: ``onchip``, ``dram`` or ``link``.
@@ -130,7 +191,9 @@ def layer_time(layer: Mapping[str, Any], device: DeviceSpec, precision: str, *,
         raise ValueError(f"weights must be onchip, dram or link, got {weights!r}")
     counts = pd.DataFrame([{**{k: layer[k] for k in ("op", "op_class", "ops", "weight_elems",
                                                      "in_elems", "out_elems")},
-                            "fused": bool(layer.get("fused", False))}])
+                            "fused": bool(layer.get("fused", False)),
+                            "in_shapes": layer.get("in_shapes", []),
+                            "out_shapes": layer.get("out_shapes", [])}])
     where = np.array([weights if layer["weight_elems"] else "none"], dtype=object)
     row = layer_table(counts, device, precision, where, link=link, dvfs=dvfs).iloc[0]
     return LayerCost(

@@ -23,9 +23,11 @@ import pandas as pd
 from dse.cost.compute import layer_table
 from dse.cost.memory import place_weights
 from dse.cost.transfer import transfer_time
+from dse.devices.kinds import device_kind
 from dse.spec.device import DeviceSpec
 from dse.spec.platform import LinkSpec
 from dse.workloads.graph import PRECISION_BYTES, Workload
+from dse.workloads.kernels import workload_kernels
 
 __all__ = ["ModelCost", "Segment", "model_cost"]
 
@@ -153,13 +155,14 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
     placement = place_weights(counts, device, precision, mask=on_device)
     if placement.infeasible:
         return infeasible(placement.infeasible)
+    kernels = workload_kernels(workload)
     table = layer_table(counts, device, precision, placement.where, link=link, dvfs=dvfs,
-                        threads=threads)
+                        threads=threads, kernels=kernels)
     runs_on = np.where(on_device, device.name, fallback.name if fallback else "")
     if not on_device.all():
         assert fallback is not None  # checked above
         host_where = place_weights(counts, fallback, host_precision, mask=~on_device).where
-        host_table = layer_table(counts, fallback, host_precision, host_where)
+        host_table = layer_table(counts, fallback, host_precision, host_where, kernels=kernels)
         table = table.where(pd.Series(on_device, index=counts.index), host_table, axis=0)
         placement_where = np.where(on_device, placement.where, host_where)
     else:
@@ -168,7 +171,7 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                         pd.DataFrame({"runs_on": runs_on, "weights": placement_where},
                                      index=counts.index), table], axis=1)
     segments = _segments(workload, device, layers, precision, link)
-    if device.host_overhead_per_inference_s and device.kind != "cpu":
+    if device.host_overhead_per_inference_s and not device_kind(device.kind).is_host:
         segments = (Segment("compute", fallback.name if fallback else "host",
                             device.host_overhead_per_inference_s, what="driver"), *segments)
     return ModelCost(workload.name, device.name, precision, feasible=True,

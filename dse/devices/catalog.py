@@ -1,17 +1,27 @@
-"""The device catalog: devices, links and platforms loaded from YAML folders.
+"""The device catalog: devices, links and platforms loaded from YAML folders, and targets.
 
 Layout of a catalog folder (the built-in one is ``devices/`` at the top of the repository)::
 
     devices/<name>.yaml             one device (DeviceSpec)
     devices/links/<name>.yaml       one link type (LinkSpec)
     devices/platforms/<name>.yaml   one platform (PlatformSpec)
+    devices/runtimes/<name>.yaml    one runtime (RuntimeSpec; dse.devices.runtimes)
 
 A device may start from another with ``base: <name>`` and change some fields (the co-design
 question "what if this accelerator had twice the on-chip memory?" is a three-line file). Its
 sources are the base's plus its own, its own first.
 
-Every file is validated when the catalog is loaded, and one :class:`~dse.errors.SpecError`
-lists every problem of every file.
+A *target* is a device under one runtime, optionally driven by one host
+(:meth:`Catalog.target`): the device's spec with the overlay fitted on that target applied
+(:mod:`dse.devices.overlay`). Overlays are applied to the YAML data of every device of a
+``base:`` chain *before* the chain resolves, so a what-if built on a fitted device inherits
+every fitted value it does not set itself (its sources say so). :meth:`Catalog.device` is a
+device's default-runtime target.
+
+A catalog is built once and never changes: its mappings are read-only and
+:meth:`Catalog.with_devices` returns a new catalog. Every file (and every overlay) is validated
+when the catalog is loaded, and one :class:`~dse.errors.SpecError` lists every problem of every
+file.
 """
 
 from __future__ import annotations
@@ -20,32 +30,58 @@ import copy
 import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from dse.catalog import catalog_dir
 from dse.devices.kinds import device_kind
+from dse.devices.overlay import Overlay, apply_values, load_overlay_folder, target_name
+from dse.devices.runtimes import default_runtime_problems, load_runtimes
 from dse.errors import Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.spec.loading import load_yaml, validate
 from dse.spec.platform import AcceleratorGroup, LinkSpec, PlatformSpec
+from dse.spec.runtime import RuntimeSpec
 
 __all__ = ["Catalog", "default_catalog"]
 
+#: A target: device, runtime (resolved: ``None`` only for a device without a default runtime)
+#: and host (``None``: any host).
+_Key = tuple[str, str | None, str | None]
+
+
+class _Raw(NamedTuple):
+    """A device's YAML data, with where it came from (for messages)."""
+
+    file: str
+    data: Any
+    prefix: str = ""
+
 
 class Catalog:
-    """Devices, links and platforms from one or more catalog folders.
+    """Devices, links and platforms from one or more catalog folders, and fitted overlays.
 
     Later folders may add entries but not redefine earlier ones (a user folder can add a what-if
     device built with ``base:`` on a catalog one).
 
     Args:
         folders: Catalog folders; default: the built-in ``devices/``.
+        overlays: Fitted overlays, each for one target (:class:`~dse.devices.overlay.Overlay`):
+            a folder of overlay files (``<device>[@<runtime>[@<host>]].yaml``), or a mapping
+            of labels naming where each came from (a file, for messages) to overlays.
+
+    Attributes:
+        devices: Name -> the device's default-runtime target (read-only).
+        links / platforms / files: Read-only mappings of the catalog's entries and files.
+        overlays: Target name (``coral_usb@edgetpu``) -> the overlay fitted on it (read-only).
 
     Raises:
-        SpecError: Any file is invalid; the error lists every problem of every file.
+        SpecError: Any file or overlay is invalid, or an overlay is for a device, runtime or
+            host the catalog does not have; the error lists every problem of every file.
     """
 
-    def __init__(self, *folders: Path | str) -> None:
+    def __init__(self, *folders: Path | str,
+                 overlays: Path | str | Mapping[str, Overlay] | None = None) -> None:
         self.folders = tuple(Path(f) for f in folders) or (catalog_dir("devices"),)
         self.files: dict[str, Path] = {}
         problems: list[Problem] = []
@@ -78,13 +114,19 @@ class Catalog:
             problems += found
             if link is not None:
                 self.links[name] = link
-        self._raw_devices = raw_devices
-        self.devices: dict[str, DeviceSpec] = {}
-        for name, (label, _) in raw_devices.items():
-            spec, found = self._build_device(name, label)
+        self._raw_devices = {name: _Raw(label, data) for name, (label, data) in
+                             raw_devices.items()}
+        self._platform_hosts = {name: _first_key(data) for name, (_, data) in
+                                raw_platforms.items()}
+        self._fixed: dict[str, DeviceSpec] = {}
+        self._targets: dict[_Key, DeviceSpec] = {}
+        self._datasheet: dict[str, DeviceSpec] = {}
+        for name, raw in self._raw_devices.items():
+            spec, _, found = self._build(raw, None, seen=(name,))
             problems += found
             if spec is not None:
-                self.devices[name] = spec
+                self._datasheet[name] = spec
+        self.devices: Mapping[str, DeviceSpec] = self._datasheet  # targets: below
         self.platforms: dict[str, PlatformSpec] = {}
         for name, (label, data) in raw_platforms.items():
             platform, found = validate(PlatformSpec, data, file=label)
@@ -92,13 +134,33 @@ class Catalog:
             problems += found
             if platform is not None and not found:
                 self.platforms[name] = platform
+        runtimes = load_runtimes(self.folders, label=_label)
+        self.runtimes: dict[str, RuntimeSpec] = runtimes.runtimes
+        self.files.update({f"runtimes/{n}": p for n, p in runtimes.files.items()})
+        problems += runtimes.problems + default_runtime_problems(
+            {n: (raw_devices[n][0], d) for n, d in self.devices.items()}, runtimes)
+        # Overlays are checked against the devices, runtimes and hosts above; each target
+        # they touch is built now, so that a bad value is reported before anything runs.
+        self._overlays: dict[_Key, tuple[str, Overlay]] = {}
+        problems += self._index_overlays(overlays)
+        devices: dict[str, DeviceSpec] = {}
+        for name in self._datasheet:
+            spec, found = self._target_of(name, None, None)
+            problems += found
+            if spec is not None:
+                devices[name] = spec
+        for device, runtime, host in list(self._overlays):
+            problems += self._target_of(device, runtime, host)[1]
+        self.devices = MappingProxyType(devices)
         if problems:
             raise SpecError(problems)
+        self._freeze()
 
     # ----- lookup ----------------------------------------------------------------------------
 
     def device(self, name: str | DeviceSpec) -> DeviceSpec:
-        """A device by name (a :class:`DeviceSpec` is returned as it is).
+        """A device by name: its default-runtime target (a :class:`DeviceSpec` is returned as
+        it is).
 
         Raises:
             SpecError: Unknown name; the message lists the known ones.
@@ -110,6 +172,57 @@ class Catalog:
 
             return detect_host()
         return name if isinstance(name, DeviceSpec) else _lookup(self.devices, name, "device")
+
+    def runtime(self, name: str | RuntimeSpec) -> RuntimeSpec:
+        """A runtime by name (a :class:`RuntimeSpec` is returned as it is).
+
+        Raises:
+            SpecError: Unknown name; the message lists the known ones.
+        """
+        return name if isinstance(name, RuntimeSpec) else _lookup(self.runtimes, name,
+                                                                  "runtime")
+
+    def target(self, device: str, runtime: str | None = None, host: str | None = None
+               ) -> DeviceSpec:
+        """A device under one runtime: its spec with the overlay fitted on that target.
+
+        The overlay is looked up for ``host`` exactly, then (``host`` being a platform) for its
+        first host CPU cluster, then for no host; at every device of a ``base:`` chain. A target
+        without an overlay is the datasheet spec. A spec given whole to :meth:`with_devices` is
+        its own target under every runtime.
+
+        Args:
+            device: A catalog device name.
+            runtime: A catalog runtime; ``None``: the device's default runtime.
+            host: The host CPU device or platform driving it, if its overlay depends on it.
+
+        Raises:
+            SpecError: Unknown device, runtime or host (listing the known ones), or a runtime
+                that does not run on this kind of device.
+        """
+        if device == "host" and device not in self.devices:
+            spec = self.device("host")
+        else:
+            spec = _lookup(self.devices, device, "device")
+        problems = []
+        if runtime is not None and (error := self._runtime_error(runtime, spec)):
+            problems.append(Problem("catalog", "runtime", error))
+        if host is not None and (error := self._host_error(host)):
+            problems.append(Problem("catalog", "host", error))
+        if problems:
+            raise SpecError(problems)
+        if device not in self.devices:  # the detected host machine
+            return spec
+        target, problems = self._target_of(device, runtime, host)
+        if target is None:
+            raise SpecError(problems)
+        return target
+
+    def overlay_for(self, device: str, runtime: str | None = None, host: str | None = None
+                    ) -> tuple[str, Overlay] | None:
+        """The overlay fitted on this device's target itself (not one inherited through
+        ``base:``), with its label (file), or ``None``; the same fallbacks as :meth:`target`."""
+        return self._overlay_for(device, runtime or self._default_runtime(device), host)
 
     def link(self, name: str | LinkSpec) -> LinkSpec:
         """A link type by name."""
@@ -129,17 +242,20 @@ class Catalog:
 
     # ----- building ---------------------------------------------------------------------------
 
-    def device_from(self, data: Mapping[str, Any], *, file: str, prefix: str = ""
-                    ) -> DeviceSpec:
-        """Validate an inline device (from an experiment), resolving ``base:`` in this catalog.
+    def device_from(self, data: Mapping[str, Any], *, file: str, prefix: str = "",
+                    runtime: str | None = None, host: str | None = None) -> DeviceSpec:
+        """Validate an inline device (from an experiment), resolving ``base:`` in this catalog
+        with the overlays of the target (``runtime`` default: the device's default runtime).
 
         Raises:
             SpecError: Listing every problem, with ``file`` and paths under ``prefix``.
         """
-        merged, problems = self._merged(dict(data), file, prefix, seen=())
-        spec = None
-        if not problems:
-            spec, problems = validate(DeviceSpec, merged, file=file, prefix=prefix)
+        raw = _Raw(file, dict(data), prefix)
+        datasheet, _, problems = self._build(raw, None, seen=())
+        if datasheet is None:
+            raise SpecError(problems)
+        target = (runtime or datasheet.default_runtime, host)
+        spec, _, problems = self._build(raw, target, seen=(), datasheet=datasheet)
         if spec is None:
             raise SpecError(problems)
         return spec
@@ -234,20 +350,68 @@ class Catalog:
                                         _unknown(self.links, str(link), "link")))
         return problems
 
-    def with_devices(self, devices: Mapping[str, DeviceSpec], *, replace: bool = False
+    def runtime_problem(self, runtime: str, device: str | DeviceSpec) -> str | None:
+        """Why ``runtime`` cannot run ``device`` (unknown, listing the known runtimes, or made
+        for other kinds of device), or ``None`` if it can."""
+        return self._runtime_error(runtime, self.device(device))
+
+    def with_devices(self, devices: Mapping[str, DeviceSpec | Mapping[str, Any]], *,
+                     replace: bool = False, file: str = "catalog", prefix: str = ""
                      ) -> Catalog:
-        """A copy of this catalog with more devices (what-ifs of an experiment), or with some
-        replaced (``replace=True``: a calibrated spec in place of the datasheet one).
+        """A new catalog with more devices (what-ifs of an experiment), or with some replaced
+        (``replace=True``: a calibrated spec in place of the datasheet one); this one is
+        unchanged.
+
+        Args:
+            devices: Name -> a spec (its own target under every runtime), or device YAML data
+                (``{base: coral_usb, onchip_mem_bytes: 16 MiB}``), validated and resolved in
+                this catalog with the overlays of each target, like a catalog file.
+            replace: Allow names the catalog has.
+            file / prefix: Where YAML data came from, for messages (paths are
+                ``<prefix>.<name>.<field>``).
 
         Raises:
-            SpecError: A name is already in the catalog (unless ``replace``).
+            SpecError: A name is already in the catalog (unless ``replace``), or YAML data is
+                invalid (every problem).
         """
-        clash = sorted(set(devices) & set(self.devices))
+        clash = sorted(set(devices) & {*self.devices, *self._raw_devices})
         if clash and not replace:
             raise SpecError([Problem("catalog", name, "already a catalog device")
                              for name in clash])
         extended = copy.copy(self)
-        extended.devices = {**self.devices, **devices}
+        extended._raw_devices = dict(self._raw_devices)
+        extended._fixed = dict(self._fixed)
+        extended._datasheet = dict(self._datasheet)
+        extended._targets = {}
+        problems: list[Problem] = []
+        for name, entry in devices.items():
+            if isinstance(entry, DeviceSpec):
+                extended._fixed[name] = entry
+                continue
+            raw = _Raw(file, {"name": name, **entry} if isinstance(entry, Mapping) else entry,
+                       ".".join(p for p in (prefix, name) if p))
+            spec, _, found = extended._build(raw, None, seen=(name,))
+            problems += found
+            if spec is not None:
+                extended._raw_devices[name] = raw
+                extended._datasheet[name] = spec
+                extended._fixed.pop(name, None)
+        if problems:
+            raise SpecError(problems)
+        # Devices built on a replaced one change too: rebuild every default target.
+        rebuild = extended._datasheet if clash else {n: None for n in devices}
+        built = dict(self.devices)
+        built.update({n: s for n, s in extended._fixed.items() if n in devices})
+        for name in rebuild:
+            if name in extended._fixed:
+                continue
+            spec, found = extended._target_of(name, None, None)
+            problems += found
+            if spec is not None:
+                built[name] = spec
+        if problems:
+            raise SpecError(problems)
+        extended.devices = MappingProxyType(built)
         return extended
 
     def attached_link(self, platform: PlatformSpec, accelerator: str) -> LinkSpec:
@@ -257,34 +421,185 @@ class Catalog:
 
     # ----- internals --------------------------------------------------------------------------
 
-    def _build_device(self, name: str, label: str) -> tuple[DeviceSpec | None, list[Problem]]:
-        merged, problems = self._merged(self._raw_devices[name][1], label, "", seen=(name,))
-        if problems:
-            return None, problems
-        return validate(DeviceSpec, merged, file=label)
+    def _freeze(self) -> None:
+        """Make every public mapping read-only (this catalog is never changed again)."""
+        for attr in ("files", "links", "platforms", "runtimes"):
+            value = getattr(self, attr, None)
+            if isinstance(value, dict):
+                setattr(self, attr, MappingProxyType(value))
+        self.overlays: Mapping[str, Overlay] = MappingProxyType(
+            {target_name(*key): overlay for key, (_, overlay) in self._overlays.items()})
 
-    def _merged(self, data: Any, file: str, prefix: str, seen: tuple[str, ...]
-                ) -> tuple[Any, list[Problem]]:
-        if not isinstance(data, dict) or "base" not in data:
-            return data, []
+    def _default_runtime(self, name: str) -> str | None:
+        spec = self._fixed.get(name) or self._datasheet.get(name)
+        return spec.default_runtime if spec is not None else None
+
+    def _runtime_error(self, runtime: str, spec: DeviceSpec) -> str | None:
+        runtimes = self.runtimes
+        if runtime not in runtimes:
+            return _unknown(runtimes, runtime, "runtime")
+        kinds = runtimes[runtime].device_kinds
+        if spec.kind not in kinds:
+            return (f"runtime {runtime!r} runs on {', '.join(kinds)} devices; {spec.name!r} is "
+                    f"a {spec.kind}")
+        return None
+
+    def _host_error(self, host: str) -> str | None:
+        hosts = {*self._platform_hosts, "host", *(n for n, s in self._datasheet.items()
+                                                  if device_kind(s.kind).is_host),
+                 *(n for n, s in self._fixed.items() if device_kind(s.kind).is_host)}
+        return None if host in hosts else _unknown(hosts, host, "host")
+
+    def _index_overlays(self, overlays: Path | str | Mapping[str, Overlay] | None
+                        ) -> list[Problem]:
+        if overlays is None:
+            return []
+        if isinstance(overlays, str | Path):
+            try:
+                overlays = load_overlay_folder(overlays)
+            except SpecError as exc:
+                return list(exc.problems)
+        problems: list[Problem] = []
+        for label, overlay in overlays.items():
+            spec = self._datasheet.get(overlay.device)
+            if spec is None:
+                if overlay.device not in self._raw_devices:  # a broken one is reported itself
+                    problems.append(Problem(label, "device", _unknown(
+                        self._raw_devices, overlay.device, "device")))
+                continue
+            found = []
+            if overlay.runtime is not None and (error := self._runtime_error(overlay.runtime,
+                                                                             spec)):
+                found.append(Problem(label, "runtime", error))
+            if overlay.host is not None and (error := self._host_error(overlay.host)):
+                found.append(Problem(label, "host", error))
+            key = (overlay.device, overlay.runtime or self._default_runtime(overlay.device),
+                   overlay.host)
+            if not found and key in self._overlays:
+                found.append(Problem(label, "", f"target {target_name(*key)} already has an "
+                                     f"overlay: {self._overlays[key][0]} (a <device>.yaml "
+                                     f"overlay is the default runtime's; keep one of them)"))
+            problems += found
+            if not found:
+                self._overlays[key] = (label, overlay)
+        return problems
+
+    def _overlay_for(self, device: str, runtime: str | None, host: str | None
+                     ) -> tuple[str, Overlay] | None:
+        hosts = [host, self._platform_hosts.get(host or ""), None]
+        for h in dict.fromkeys(hosts):
+            found = self._overlays.get((device, runtime, h))
+            if found is not None:
+                return found
+        return None
+
+    def _target_of(self, name: str, runtime: str | None, host: str | None
+                   ) -> tuple[DeviceSpec | None, list[Problem]]:
+        """The target (built once, then cached), or the problems of building it."""
+        key = (name, runtime or self._default_runtime(name), host)
+        if key in self._targets:
+            return self._targets[key], []
+        if name in self._fixed:
+            return self._fixed[name], []
+        datasheet = self._datasheet.get(name)
+        if datasheet is None:
+            return None, []  # the device's own problems are reported on their own
+        spec, _, problems = self._build(self._raw_devices[name], key[1:], seen=(name,),
+                                        datasheet=datasheet)
+        if spec is not None:
+            self._targets[key] = spec
+        return spec, problems
+
+    def _build(self, raw: _Raw, target: tuple[str | None, str | None] | None, *,
+               seen: tuple[str, ...], datasheet: DeviceSpec | None = None
+               ) -> tuple[DeviceSpec | None, list[str], list[Problem]]:
+        """Validate a device from its YAML data: with the overlays of ``target`` (runtime,
+        host) at every device of its ``base:`` chain, or as the datasheet has it (``None``).
+
+        Returns:
+            The spec (or ``None``), the labels of the overlays applied, the problems.
+        """
+        merged, applied, problems = self._merged(raw.data, raw.file, raw.prefix, seen, target)
+        if problems:
+            return None, [], problems
+        if not applied and datasheet is not None:
+            return datasheet, [], []
+        file, prefix = raw.file, raw.prefix
+        if len(applied) == 1 and self._overlay_is_own(raw, applied[0], target):
+            file, prefix = applied[0], "values"  # a value of the overlay itself is refused
+        elif applied:
+            file = f"{raw.file} (with {', '.join(applied)})"
+        spec, problems = validate(DeviceSpec, merged, file=file, prefix=prefix)
+        return spec, applied, problems
+
+    def _overlay_is_own(self, raw: _Raw, label: str, target: Any) -> bool:
+        name = raw.data.get("name") if isinstance(raw.data, dict) else None
+        found = self._overlay_for(name, *target) if isinstance(name, str) and target else None
+        return found is not None and found[0] == label
+
+    def _merged(self, data: Any, file: str, prefix: str, seen: tuple[str, ...],
+                target: tuple[str | None, str | None] | None
+                ) -> tuple[Any, list[str], list[Problem]]:
+        applied: list[str] = []
+        if not isinstance(data, dict):
+            return data, applied, []
+        if target is not None and isinstance(data.get("name"), str):
+            found = self._overlay_for(data["name"], *target)
+            if found is not None:
+                label, overlay = found
+                data = apply_values(data, overlay, label=label)
+                applied.append(label)
+        if "base" not in data:
+            return data, applied, []
         data = dict(data)
         base_name = data.pop("base")
         where = ".".join(p for p in (prefix, "base") if p)
         if base_name in seen:
-            return None, [Problem(file, where, f"'base' chain loops: "
-                                  f"{' -> '.join([*seen, base_name])}")]
+            return None, [], [Problem(file, where, f"'base' chain loops: "
+                                      f"{' -> '.join([*seen, base_name])}")]
         if base_name not in self._raw_devices:
-            return None, [Problem(file, where, _unknown(self._raw_devices, base_name, "device"))]
-        base, problems = self._merged(dict(self._raw_devices[base_name][1]), file, prefix,
-                                      seen=(*seen, base_name))
+            return None, [], [Problem(file, where, _unknown(self._raw_devices, str(base_name),
+                                                            "device"))]
+        base, inherited, problems = self._merged(dict(self._raw_devices[base_name].data), file,
+                                                 prefix, (*seen, base_name), target)
         if problems:
-            return None, problems
+            return None, [], problems
         merged = _deep_merge(base, data)
         mine = data.get("sources") or []
-        theirs = [s for s in base.get("sources") or []
-                  if not any(isinstance(m, dict) and m.get("id") == s.get("id") for m in mine)]
-        merged["sources"] = [*mine, *theirs]
-        return merged, []
+        ids = {m.get("id") for m in mine if isinstance(m, dict)}
+        theirs = [_inherited(s, data, str(base_name)) for s in base.get("sources") or []
+                  if not (isinstance(s, dict) and s.get("id") in ids)]
+        merged["sources"] = [*mine, *(s for s in theirs if s is not None)]
+        return merged, [*applied, *inherited], []
+
+
+def _inherited(source: Any, own: Mapping[str, Any], base: str) -> Any:
+    """A base's source as the device built on it has it: a fitted source loses the fields the
+    device sets itself and says the rest was inherited (``None`` if nothing is left)."""
+    if not isinstance(source, dict) or source.get("kind") != "fitted":
+        return source
+    fields = [f for f in source.get("fields") or () if not _sets(own, str(f))]
+    if not fields:
+        return None
+    cite = str(source.get("cite", ""))
+    if "inherited from" not in cite:
+        cite = f"{cite}; inherited from {base} (base:)"
+    return {**source, "fields": fields, "cite": cite}
+
+
+def _sets(data: Mapping[str, Any], path: str) -> bool:
+    """Whether ``data`` sets ``path`` whole (a mapping there is merged, not replaced)."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, Mapping)
+
+
+def _first_key(data: Any) -> str | None:
+    host = data.get("host") if isinstance(data, Mapping) else None
+    return next(iter(host), None) if isinstance(host, Mapping) else None
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -318,5 +633,5 @@ def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    """The built-in catalog, loaded once."""
+    """The built-in catalog (datasheet values, no overlays), loaded once."""
     return Catalog()

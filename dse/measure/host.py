@@ -443,7 +443,8 @@ def _rows(target: _Target, device: str, threads: int, streams: int, run: Mapping
               f"{run['p10_ms']:.4g}/{run['latency_ms']:.4g}/{run['p90_ms']:.4g} ms, IQR "
               f"{run['iqr_ms']:.3g} ms, n={run['n']}; throughput over {run['window_s']:.3g} s; "
               f"{context['date']}")
-    common = {"device": device, "host": "host", "link": "", "workload": target.label,
+    common = {"device": device, "host": "host", "link": "", "runtime": "onnxruntime_cpu",
+              "workload": target.label,
               "options": target.options_cell, "precision": "fp32",
               "policy": "single" if streams == 1 else "threads", "threads": threads,
               "streams": streams, "count": 1, "source": source, "dataset": "host"}

@@ -21,6 +21,7 @@ from typing import Literal
 
 from dse.cost import ModelCost, model_cost
 from dse.devices import Catalog
+from dse.devices.calibrated import inherited_from, is_calibrated
 from dse.errors import Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.spec.experiment import ExperimentConfig, WorkloadRef
@@ -89,7 +90,13 @@ class Worker:
 
 @dataclass(frozen=True)
 class Unit:
-    """A device instance in the plan (``ncs2:0``) or a host cluster used as a compute unit."""
+    """A device instance in the plan (``ncs2:0``) or a host cluster used as a compute unit.
+
+    Attributes:
+        spec: The target: the device under ``runtime``, with the overlay fitted on it.
+        runtime: The runtime it runs (``None``: the device names no default runtime).
+        runtime_stated: The experiment states the runtime (else it is the device's default).
+    """
 
     name: str
     device: str
@@ -98,6 +105,8 @@ class Unit:
     driver: str | None
     slots: int
     shares_dram: bool
+    runtime: str | None = None
+    runtime_stated: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,8 +157,24 @@ class PlanContext:
 
     @functools.cached_property
     def clusters(self) -> dict[str, DeviceSpec]:
-        """Host CPU clusters in platform order (the first runs pre/post-processing)."""
-        return {name: self.catalog.device(name) for name in self.platform.host}
+        """Host CPU clusters in platform order (the first runs pre/post-processing), each the
+        target of the runtime it runs."""
+        return {name: self.target(name) for name in self.platform.host}
+
+    def runtime(self, device: str) -> tuple[str | None, bool]:
+        """The runtime ``device`` runs, and whether the experiment states it (else: the
+        device's default runtime)."""
+        stated = self.config.platform.stated_runtimes().get(device)
+        if stated is not None:
+            return stated[0], True
+        return self.catalog.device(device).default_runtime, False
+
+    def target(self, device: str) -> DeviceSpec:
+        """The spec ``device`` runs with: its target under its runtime, on this platform's
+        host (accelerators whose fitted timing includes host work depend on it)."""
+        runtime, _ = self.runtime(device)
+        host = None if device in self.platform.host else self.config.platform.host
+        return self.catalog.target(device, runtime, host=host)
 
     @property
     def main_cluster(self) -> str:
@@ -176,7 +201,8 @@ class PlanContext:
         """Every accelerator instance (``name:i``) and every host cluster, by name."""
         units: dict[str, Unit] = {}
         for name, group in self.platform.accelerators.items():
-            spec = self.catalog.device(name)
+            spec = self.target(name)
+            runtime, stated = self.runtime(name)
             link = self.catalog.attached_link(self.platform, name)
             for i in range(group.count):
                 inst = f"{name}:{i}"
@@ -189,12 +215,12 @@ class PlanContext:
                                       f"in the host's queue)")
                 units[inst] = Unit(inst, name, spec, link_inst,
                                    self.driver_cluster if spec.needs_host_core else None, slots,
-                                   link.shared_memory)
+                                   link.shared_memory, runtime, stated)
         t = self.config.execution.intra_op_threads
         for name, spec in self.clusters.items():
             # Inferences of t threads each run side by side on disjoint cores.
             slots = max(1, (spec.cores or 1) // t) if t else 1
-            units[name] = Unit(name, name, spec, None, None, slots, True)
+            units[name] = Unit(name, name, spec, None, None, slots, True, *self.runtime(name))
         return units
 
     def units(self, default: Literal["accelerators", "all"] = "accelerators") -> list[Unit]:
@@ -375,8 +401,9 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
         catalog = catalog.with_devices({"host": catalog.device("host")})
     catalog = _with_inline_devices(catalog, config, file)
     ref = config.platform
-    platform = catalog.compose(ref.host, ref.accelerators, link=ref.link, file=file,
+    platform = catalog.compose(ref.host, ref.groups, link=ref.link, file=file,
                                prefix="platform")
+    _check_runtimes(config, catalog, platform, file)
     ctx = PlanContext(config, catalog, platform, Path(base_dir), file)
     policy = get_policy(config.execution.policy)
     labels = tuple(w.label for w in config.workloads)
@@ -389,47 +416,66 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
         return Plan(units={}, cores={}, links={}, workers=(), entry_queues=(), ordered=False,
                     notes=tuple(ctx.notes), infeasible=str(exc), **common)  # type: ignore[arg-type]
     cores = {name: spec.cores or 1 for name, spec in ctx.clusters.items()}
-    ctx.notes.append(_calibration_note(config, catalog, ctx))
+    ctx.notes += _calibration_note(config, ctx)
     return Plan(units=ctx.all_units, cores=cores, links=ctx.links, workers=tuple(workers),
                 entry_queues=tuple(entry), ordered=ordered, notes=tuple(ctx.notes),
                 **common)  # type: ignore[arg-type]
 
 
-def _calibration_note(config: ExperimentConfig, catalog: Catalog, ctx: PlanContext) -> str:
-    """Which devices run with fitted values and which with datasheet values."""
-    from dse.devices.calibrated import is_calibrated
-
-    used = sorted({u.device for u in ctx.all_units.values()})
-    fitted = [d for d in used if is_calibrated(catalog, d)]
-    rest = [d for d in used if d not in fitted]
-    weak = [d for d in fitted if any("caution" in s.cite for s in catalog.device(d).sources
-                                     if s.kind == "fitted")]
-    fitted = [f"{d} (few models: low confidence)" if d in weak else d for d in fitted]
+def _calibration_note(config: ExperimentConfig, ctx: PlanContext) -> list[str]:
+    """Which devices run with fitted values and which with datasheet values, and which runtime
+    each runs (stated in the experiment, or the device's default)."""
+    units = {u.device: u for u in ctx.all_units.values()}
+    used = sorted(units)
+    runtimes = [f"{d} {units[d].runtime} ({'stated' if units[d].runtime_stated else 'default'})"
+                if units[d].runtime else f"{d} (no runtime named)" for d in used]
+    runtime_note = f"runtimes: {', '.join(runtimes)}"
     if config.calibration == "datasheet":
-        return "calibration: datasheet values for every device (calibration: datasheet)"
-    return ("calibration: fitted overlays (calibration/overlays) for "
-            f"{', '.join(fitted) or 'no device'}"
-            + (f"; datasheet values for {', '.join(rest)} (no overlay)" if rest else ""))
+        return ["calibration: datasheet values for every device (calibration: datasheet)",
+                runtime_note]
+    fitted = [d for d in used if is_calibrated(units[d].spec)]
+    rest = [d for d in used if d not in fitted]
+
+    def label(d: str) -> str:
+        spec = units[d].spec
+        notes = [f"inherited from {', '.join(inherited_from(spec))}"] if inherited_from(spec) \
+            else []
+        if any("caution" in s.cite for s in spec.sources if s.kind == "fitted"):
+            notes.append("few models: low confidence")
+        return f"{d} ({'; '.join(notes)})" if notes else d
+
+    return ["calibration: fitted overlays (calibration/overlays) for "
+            f"{', '.join(map(label, fitted)) or 'no device'}"
+            + (f"; datasheet values for {', '.join(rest)} (no overlay for its target)"
+               if rest else ""), runtime_note]
+
+
+def _check_runtimes(config: ExperimentConfig, catalog: Catalog, platform: PlatformSpec,
+                    file: str) -> None:
+    """Every runtime the experiment states is known and runs its device (every problem)."""
+    problems = []
+    on_platform = [*platform.host, *platform.accelerators]
+    for device, (runtime, path) in config.platform.stated_runtimes().items():
+        if device not in on_platform:
+            problems.append(Problem(file, path, f"{device!r} is not on the platform; it has: "
+                                    f"{', '.join(on_platform)}"))
+        elif (error := catalog.runtime_problem(runtime, device)) is not None:
+            problems.append(Problem(file, path, error))
+    if problems:
+        raise SpecError(problems)
 
 
 def _with_inline_devices(catalog: Catalog, config: ExperimentConfig, file: str) -> Catalog:
+    """The catalog with the experiment's what-if devices, built like catalog files: a
+    ``base:`` device inherits the fitted values of every target of its base."""
     if not config.platform.devices:
         return catalog
-    problems, specs = [], {}
-    for name, data in config.platform.devices.items():
-        if name in catalog.devices:
-            problems.append(Problem(file, f"platform.devices.{name}",
-                                    f"{name!r} is already a catalog device; choose a new name "
-                                    f"for the what-if"))
-            continue
-        try:
-            specs[name] = catalog.device_from({"name": name, **data}, file=file,
-                                              prefix=f"platform.devices.{name}")
-        except SpecError as exc:
-            problems += exc.problems
-    if problems:
-        raise SpecError(problems)
-    return catalog.with_devices(specs)
+    clash = [Problem(file, f"platform.devices.{name}", f"{name!r} is already a catalog device; "
+                     f"choose a new name for the what-if")
+             for name in config.platform.devices if name in catalog.devices]
+    if clash:
+        raise SpecError(clash)
+    return catalog.with_devices(config.platform.devices, file=file, prefix="platform.devices")
 
 
 def _price(platform: PlatformSpec, catalog: Catalog) -> float | None:

@@ -25,9 +25,28 @@ from pydantic import (
 from dse.spec.sources import Frozen, Source, coverage_problems, source_for
 from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
 from dse.workloads.graph import PRECISION_BYTES
+from dse.workloads.kernels import KERNEL_CLASSES
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["DeviceSpec", "DvfsLevel", "PowerSpec"]
+__all__ = ["DeviceSpec", "DvfsLevel", "PowerSpec", "lookup_efficiency", "max_efficiency"]
+
+
+def lookup_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
+    """The efficiency of a kernel class or op class in an ``efficiency`` mapping: the class's
+    own entry, else (for a kernel class) its op class's, else ``default``, else 1.0."""
+    if op_class in efficiency:
+        return efficiency[op_class]
+    parent = KERNEL_CLASSES.get(op_class)
+    if parent is not None and parent in efficiency:
+        return efficiency[parent]
+    return efficiency.get("default", 1.0)
+
+
+def max_efficiency(op_class: str) -> float:
+    """The largest efficiency a class may have: 5.0625 for ``conv3x3s1`` (Winograd F(6x6, 3x3),
+    the largest tile in use (ncnn's winograd63), does 64 multiplies for 36 outputs where the
+    direct convolution does 324: 36 x 9 / 64), 1 for every other class."""
+    return 5.0625 if op_class == "conv3x3s1" else 1.0
 
 OnUnsupported = Literal["infeasible", "fallback_layer", "fallback_tail"]
 
@@ -80,7 +99,12 @@ class DeviceSpec(Frozen):
             inferences; the rest are read again every inference.
         dram_bytes: Memory of the device's own; ``None`` means it has none, so weights that do
             not fit on chip are streamed over its link every inference (the Edge TPU case).
-        efficiency: Achieved/peak compute per op class (``default`` for classes not listed).
+        efficiency: Achieved/peak compute per kernel class or op class (``default`` for
+            classes not listed; see :mod:`dse.workloads.kernels`). At most 1, except
+            ``conv3x3s1``, which a Winograd kernel runs with fewer multiplies than the direct
+            MAC count (F(m x m, 3 x 3) does (m + 2)^2 multiplies for m^2 outputs: 5.06x fewer
+            for m = 6; Lavin & Gray, Fast Algorithms for Convolutional Neural Networks, CVPR
+            2016, section 4).
         overhead_per_inference_s: Fixed cost of one inference (driver, launch, sync).
         overhead_per_layer_s: Fixed cost of each layer (kernel launch, descriptor setup).
         host_overhead_per_inference_s: Host CPU time per inference outside the device: the
@@ -106,11 +130,15 @@ class DeviceSpec(Frozen):
             drives a GPU/NPU).
         link: The interconnect type the device sits on (``usb3``, ``pcie_gen2_x1``, ``soc_bus``),
             or ``None`` for the host itself.
+        default_runtime: The runtime (``devices/runtimes/``) its catalog figures and shared
+            measurements assume, or else the vendor's stock stack; the catalog checks that it
+            runs on the device's kind. ``None``: none named (a user's what-if device).
     """
 
     NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({
         "name", "kind", "description", "vendor", "dpu_arch", "supported_ops", "on_unsupported",
-        "fallback_device", "needs_host_core", "link", "sources", "derived", "notes"})
+        "fallback_device", "needs_host_core", "link", "sources", "derived", "notes",
+        "default_runtime"})
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     kind: str
@@ -136,6 +164,7 @@ class DeviceSpec(Frozen):
     fallback_device: str = "host"
     needs_host_core: bool = False
     link: str | None = None
+    default_runtime: str | None = None
     power: PowerSpec
     price_usd: NonNegativeFloat | None = None
     sources: tuple[Source, ...] = Field(min_length=1)
@@ -191,11 +220,13 @@ class DeviceSpec(Frozen):
     def _efficiency_range(cls, value: dict[str, float]) -> dict[str, float]:
         problems = []
         for op_class, number in value.items():
-            if op_class != "default" and op_class not in OP_CLASSES:
-                problems.append(f"{op_class}: unknown op class; known: default, "
-                                f"{', '.join(OP_CLASSES)}")
-            elif not 0 < number <= 1:
-                problems.append(f"{op_class}: must be in (0, 1], got {number:g}")
+            if op_class != "default" and op_class not in OP_CLASSES and \
+                    op_class not in KERNEL_CLASSES:
+                problems.append(f"{op_class}: unknown op or kernel class; known: default, "
+                                f"{', '.join(OP_CLASSES)}, {', '.join(KERNEL_CLASSES)}")
+            elif not 0 < number <= max_efficiency(op_class):
+                problems.append(f"{op_class}: must be in (0, {max_efficiency(op_class):g}], "
+                                f"got {number:g}")
         if problems:
             raise ValueError("; ".join(problems))
         return value
@@ -237,8 +268,9 @@ class DeviceSpec(Frozen):
         return tuple(self.peak_ops_s)
 
     def efficiency_for(self, op_class: str) -> float:
-        """Achieved/peak compute for one op class (``default``, else 1.0)."""
-        return self.efficiency.get(op_class, self.efficiency.get("default", 1.0))
+        """Achieved/peak compute for one kernel class or op class: the class's own value, else
+        (for a kernel class) its op class's, else ``default``, else 1.0."""
+        return lookup_efficiency(self.efficiency, op_class)
 
     def supports(self, op: str, op_class: str) -> bool:
         """Whether the device runs a layer of this ONNX op type and class."""
@@ -253,13 +285,9 @@ class DeviceSpec(Frozen):
     def core_scale(self, threads: int | None = None) -> float:
         """Share of the all-cores peak that ``threads`` threads of one inference reach (1 for a
         device without ``cores``; more threads than cores help no further)."""
-        cores = self.cores
-        if not cores:
-            return 1.0
-        t = min(threads or cores, cores)
-        p = self.parallel_fraction
-        speedup = float(t) if p is None else 1.0 / ((1.0 - p) + p / t)
-        return speedup / cores
+        from dse.cost.concurrency import amdahl_core_scale
+
+        return amdahl_core_scale(self.cores, threads, self.parallel_fraction)
 
     def with_changes(self, reason: str, **changes: Any) -> DeviceSpec:
         """A what-if copy: this device with some fields changed, validated again.

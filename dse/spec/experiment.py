@@ -91,20 +91,58 @@ class WorkloadRef(Frozen):
 
 
 class PlatformRef(Frozen):
-    """The platform: a catalog platform (or a CPU device) plus accelerators.
+    """The platform: a catalog platform (or a CPU device) plus accelerators, and the runtime
+    each device runs.
 
     Attributes:
         host: A catalog platform (``raspberry_pi4``) or host CPU device.
-        accelerators: Device name -> count, or ``{count, link}``, added to the host's.
+        accelerators: Device name -> count, or ``{count, link, runtime}``, added to the host's.
         link: Link for added accelerators that do not name one (``usb3_hub``).
         devices: What-if devices defined here (``{base: coral_usb, onchip_mem_bytes: 16 MiB}``),
             usable by name in ``accelerators``.
+        runtimes: Device on the platform (a host CPU cluster, or an accelerator, also one the
+            host platform brings) -> the runtime it runs (``{rpi4_cpu: ncnn_cpu}``). A device
+            named in neither this nor its accelerator group runs its ``default_runtime``.
     """
 
     host: str
     accelerators: dict[str, Any] = Field(default_factory=dict)
     link: str | None = None
     devices: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    runtimes: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_runtime_each(self) -> PlatformRef:
+        problems = []
+        for name, group in self.accelerators.items():
+            if not isinstance(group, Mapping) or "runtime" not in group:
+                continue
+            runtime = group["runtime"]
+            if not isinstance(runtime, str) or not runtime:
+                problems.append(f"accelerators.{name}.runtime: expected a runtime name, got "
+                                f"{runtime!r}")
+            elif self.runtimes.get(name, runtime) != runtime:
+                problems.append(f"runtimes.{name}: {self.runtimes[name]!r} disagrees with "
+                                f"accelerators.{name}.runtime {runtime!r}; give one")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def groups(self) -> dict[str, Any]:
+        """``accelerators`` without the runtimes (what a platform is composed of)."""
+        return {name: {k: v for k, v in group.items() if k != "runtime"}
+                if isinstance(group, Mapping) else group
+                for name, group in self.accelerators.items()}
+
+    def stated_runtimes(self) -> dict[str, tuple[str, str]]:
+        """Device -> (the runtime the experiment states for it, the YAML path stating it)."""
+        out = {name: (runtime, f"platform.runtimes.{name}")
+               for name, runtime in self.runtimes.items()}
+        for name, group in self.accelerators.items():
+            if isinstance(group, Mapping) and isinstance(group.get("runtime"), str):
+                out[name] = (group["runtime"], f"platform.accelerators.{name}.runtime")
+        return out
 
 
 class Stage(Frozen):

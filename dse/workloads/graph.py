@@ -14,13 +14,18 @@ the model's input and output tensors to their shapes.
 
 Bytes are element counts times the bytes of the precision in use, so the same graph serves every
 precision: :meth:`Workload.at` returns a view at another precision without copying the graph.
+
+A workload's graph is shared (views at other precisions, the zoo's cache of built graphs), so it
+is read-only: :class:`Workload` freezes it (``networkx.freeze``; node, edge and graph attributes
+refuse writes with a :class:`TypeError`), and :attr:`Workload.counts` hands out a copy-on-write
+copy of its table. Edit a copy: ``nx.DiGraph(w.graph)``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import networkx as nx
 import pandas as pd
@@ -28,7 +33,8 @@ import pandas as pd
 from dse.errors import Problem, WorkloadError
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["EPILOGUE_OPS", "PRECISION_BYTES", "Workload", "bytes_per_elem", "fused_layers"]
+__all__ = ["EPILOGUE_OPS", "PRECISION_BYTES", "ReadOnlyAttrs", "Workload", "bytes_per_elem",
+           "freeze_graph", "fused_layers"]
 
 #: Bytes per tensor element at each supported precision.
 PRECISION_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
@@ -99,14 +105,51 @@ def bytes_per_elem(precision: str, *, source: str = "precision") -> float:
         ) from None
 
 
+class ReadOnlyAttrs(dict[str, Any]):
+    """The attributes of a node, an edge or a workload graph: a dict that refuses writes."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("a workload graph is read-only (views at other precisions and the zoo's "
+                        "cache share it); edit a copy: networkx.DiGraph(workload.graph)")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = pop = popitem = setdefault = clear = _refuse
+
+    def copy(self) -> dict[str, Any]:
+        """A plain, writable copy (what ``networkx`` copies of the graph get)."""
+        return dict(self)
+
+    def __reduce__(self) -> Any:
+        return (ReadOnlyAttrs, (dict(self),))
+
+
+def freeze_graph(graph: nx.DiGraph) -> nx.DiGraph:
+    """Make a workload graph read-only in place (and return it): ``networkx.freeze`` for its
+    structure, :class:`ReadOnlyAttrs` for its node, edge and graph attributes."""
+    if isinstance(graph.graph, ReadOnlyAttrs):
+        return graph
+    nodes = graph._node
+    for n in list(nodes):
+        nodes[n] = ReadOnlyAttrs(nodes[n])
+    if not graph.is_multigraph():
+        mirror = graph._pred if graph.is_directed() else graph._adj
+        for u, nbrs in graph._adj.items():
+            for v in list(nbrs):
+                if not isinstance(nbrs[v], ReadOnlyAttrs):
+                    nbrs[v] = mirror[v][u] = ReadOnlyAttrs(nbrs[v])
+    graph.graph = ReadOnlyAttrs({k: ReadOnlyAttrs(v) if isinstance(v, dict) else v
+                                 for k, v in graph.graph.items()})
+    return nx.freeze(graph)
+
+
 @dataclass(frozen=True)
 class Workload:
     """A workload graph at one precision.
 
     Attributes:
         name: Zoo name or file stem.
-        graph: The layer graph (see the module docstring for its attributes). Treat it as
-            read-only: views at other precisions share it.
+        graph: The layer graph (see the module docstring for its attributes), frozen when the
+            workload is made: views at other precisions and the zoo's cache share it.
         precision: Precision used to turn element counts into bytes.
         source: Where the graph came from (zoo name with options, or file path).
     """
@@ -119,6 +162,7 @@ class Workload:
 
     def __post_init__(self) -> None:
         bytes_per_elem(self.precision, source=self.source or self.name)
+        freeze_graph(self.graph)
 
     def at(self, precision: str) -> Workload:
         """The same graph viewed at another precision (no copy)."""
@@ -182,9 +226,10 @@ class Workload:
     def counts(self) -> pd.DataFrame:
         """Element counts per operator in topological order, indexed by graph node key.
 
-        Precision-independent and cached: cost functions read it on every evaluation. Treat it
-        as read-only. ``fused`` marks layers that run in the epilogue of the layer before them
-        (see :func:`fused_layers`).
+        Precision-independent and cached: cost functions read it on every evaluation. Each call
+        returns a shallow copy-on-write copy of the cached table (cheap: no data is copied), so
+        editing it never changes the workload or its views at other precisions. ``fused`` marks
+        layers that run in the epilogue of the layer before them (see :func:`fused_layers`).
         """
         if "counts" not in self._cache:
             fused = fused_layers(self.graph, self.order)
@@ -193,7 +238,7 @@ class Workload:
             self._cache["counts"] = pd.DataFrame(
                 rows, columns=["node", *_COUNT_COLUMNS, "fused"]).set_index("node")
         table: pd.DataFrame = self._cache["counts"]
-        return table
+        return table.copy(deep=False)  # pandas copy-on-write: a write copies, never leaks
 
     @property
     def layers(self) -> pd.DataFrame:

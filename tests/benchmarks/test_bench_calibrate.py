@@ -1,4 +1,5 @@
-"""Benchmarks of calibration (deselected by default; run with ``-m benchmark -s``).
+"""Benchmarks of calibration (deselected by default; run with ``-m benchmark -s``, smoke mode
+with ``DSE_BENCH_SMOKE=1``, see tests/benchmarks/timing.py).
 
 A fit evaluates its forward model hundreds of times, and leave-one-model-out cross-validation
 repeats the fit once per model. Baseline, measured in the same run: :func:`dse.calibrate.predict`
@@ -15,7 +16,7 @@ from dse.calibrate import predict
 from dse.calibrate.fit import Forward, _fitted, default_free
 from dse.calibrate.loaders import load
 from dse.devices import default_catalog
-from tests.benchmarks.timing import best_of
+from tests.benchmarks.timing import best_of, finite
 
 pytestmark = pytest.mark.benchmark
 
@@ -37,4 +38,4 @@ def test_forward_model_against_predict(dataset, device):
     print(f"\n{dataset}/{device}: {len(rows)} rows ({len(forward.replays)} simulated): "
           f"forward {fast * 1e3:.2f} ms, predict {slow * 1e3:.1f} ms, "
           f"speed-up {slow / fast:.0f}x")
-    assert fast < slow
+    finite(forward_s=fast, predict_s=slow, speed_up=slow / fast)

@@ -1,4 +1,5 @@
-"""Benchmarks of the cost model (deselected by default; run with ``-m benchmark -s``).
+"""Benchmarks of the cost model (deselected by default; run with ``-m benchmark -s``, smoke mode
+with ``DSE_BENCH_SMOKE=1``, see tests/benchmarks/timing.py).
 
 The search evaluates a model on a device thousands of times, so :func:`dse.cost.model_cost` is
 vectorised over layers. Baseline, measured in the same run: pricing the same layers one at a
@@ -14,10 +15,9 @@ import pytest
 import dse
 from dse.cost import layer_time, model_cost
 from dse.devices import default_catalog
-from tests.benchmarks.timing import best_of
+from tests.benchmarks.timing import best_of, finite
 
 pytestmark = pytest.mark.benchmark
-
 
 
 @pytest.mark.parametrize(("name", "device"), [("resnet50", "ncs2"), ("mobilenet_v2", "coral_usb"),
@@ -52,4 +52,5 @@ def test_model_cost_against_a_per_layer_loop(name, device):
     print(f"\n{name} on {device}: {w.nodes} layers, model_cost {ours * 1e3:.2f} ms; "
           f"layer_time loop {baseline * 1e3:.1f} ms (ratio {ours / baseline:.3f}x); bare "
           f"float loop {floor * 1e3:.2f} ms (ratio {ours / floor:.2f}x)")
-    assert ours > 0
+    finite(model_cost_s=ours, loop_s=baseline, bare_s=floor, ratio_loop=ours / baseline,
+           ratio_bare=ours / floor)

@@ -1,4 +1,6 @@
-"""Benchmarks of the ONNX frontend (deselected by default; run with ``-m benchmark -s``).
+"""Benchmarks of the ONNX frontend (deselected by default; run with ``-m benchmark -s``, smoke
+mode with ``DSE_BENCH_SMOKE=1``: one timing each, a small model for memory, see
+tests/benchmarks/timing.py).
 
 Speed is reported as a ratio against a baseline measured in the same run (this machine is
 shared and noisy): reading a model with dse against merely parsing it with ``onnx.load``.
@@ -17,10 +19,9 @@ import pytest
 
 import dse
 from dse.workloads import zoo
-from tests.benchmarks.timing import best_of
+from tests.benchmarks.timing import best_of, finite, pick, smoke
 
 pytestmark = pytest.mark.benchmark
-
 
 
 @pytest.mark.parametrize("name", ["resnet50", "mobilenet_v2", "bert_encoder", "inception_v4"])
@@ -32,7 +33,7 @@ def test_frontend_speed_against_onnx_load(name, tmp_path):
     nodes = dse.workload(path).nodes
     print(f"\n{name}: {nodes} nodes, onnx.load {baseline * 1e3:.1f} ms, dse.workload "
           f"{ours * 1e3:.1f} ms, ratio {ours / baseline:.2f}x")
-    assert ours > 0
+    finite(onnx_load_s=baseline, dse_workload_s=ours, ratio=ours / baseline)
 
 
 _MEMORY_PROBE = """
@@ -76,12 +77,16 @@ def _peak_private_growth(path, mode):
 
 
 def test_peak_private_memory_of_a_large_model(tmp_path):
-    path = tmp_path / "vgg16.onnx"
-    onnx.save(zoo.build("vgg16"), str(path))
+    name = pick("vgg16", "squeezenet1_1")
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(zoo.build(name), str(path))
     size = path.stat().st_size
     ours = _peak_private_growth(path, "dse") / size
     baseline = _peak_private_growth(path, "infer_shapes") / size
-    print(f"\nvgg16.onnx {size / 2**20:.0f} MiB: peak private (anonymous) memory growth "
+    print(f"\n{path.name} {size / 2**20:.0f} MiB: peak private (anonymous) memory growth "
           f"dse.workload {ours:.2f}x the file size, onnx.load + infer_shapes {baseline:.2f}x")
-    # Shape inference on the whole model serializes and re-parses it: weights held 2-3 times.
-    assert ours < 1.5
+    finite(dse_x=ours, infer_shapes_x=baseline)
+    if not smoke():  # a small model's growth is mostly dse's own tables, not its weights
+        # Shape inference on the whole model serializes and re-parses it: weights held 2-3
+        # times. A memory property of the frontend (no weight copies), not a speed.
+        assert ours < 1.5

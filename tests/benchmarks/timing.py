@@ -1,17 +1,58 @@
-"""Timing helper shared by the benchmarks."""
+"""Timing helpers shared by the benchmarks, and their smoke mode.
+
+Benchmarks are deselected by default (``-m 'not benchmark'`` in pyproject). Run them with
+``pytest -m benchmark -s``. With ``DSE_BENCH_SMOKE=1`` in the environment they run in *smoke
+mode*: one repeat of every timing (:func:`best_of` applies :func:`repeats`) and the smallest
+sizes (:func:`pick`), so that CI executes every benchmark's code paths and prints its figures
+in seconds (``.ci/run``). Smoke figures are not meaningful as speeds. A benchmark never asserts
+on speed either way: it checks that its figures came out finite (:func:`finite`).
+"""
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: The environment variable that switches the benchmarks to smoke mode (any value but ``0``).
+SMOKE_ENV = "DSE_BENCH_SMOKE"
+
+
+def smoke() -> bool:
+    """Whether the benchmarks run in smoke mode (``DSE_BENCH_SMOKE`` set, and not ``0``)."""
+    return os.environ.get(SMOKE_ENV, "0").strip() not in ("", "0")
+
+
+def repeats(n: int) -> int:
+    """``n`` repeats normally, one in smoke mode."""
+    return 1 if smoke() else n
+
+
+def pick(full: T, small: T) -> T:
+    """The full-size setting normally, the small one in smoke mode."""
+    return small if smoke() else full
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 5) -> float:
-    """The shortest of ``repeat`` wall-clock runs of ``fn`` (least disturbed by other load)."""
+    """The shortest of ``repeat`` wall-clock runs of ``fn`` (least disturbed by other load);
+    one run in smoke mode."""
     best = float("inf")
-    for _ in range(repeat):
+    for _ in range(repeats(repeat)):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def finite(**figures: float) -> None:
+    """Check that every reported figure is a finite number (a benchmark ran to completion).
+
+    Raises:
+        AssertionError: Naming the figures that are not finite.
+    """
+    bad = {k: v for k, v in figures.items() if not math.isfinite(float(v))}
+    assert not bad, f"benchmark figures not finite: {bad}"

@@ -57,16 +57,29 @@ def test_the_fast_path_is_the_cost_model(device, rows, values):
     np.testing.assert_allclose(forward(values), expected, rtol=1e-9)
 
 
-def test_a_replayed_plan_is_the_simulation():
+def test_concurrent_accelerator_rows_follow_the_closed_loop_law():
     cat = default_catalog()
     data = frame("ncs2", host="raspberry_pi4", precision="fp16", metric="throughput",
                  link="usb3", threads=(4,), policy="threads", models=MODELS[:3])
     values = {"efficiency.default": 0.3, "overhead_per_inference_s": 2e-3,
               "host_overhead_per_inference_s": 1e-3, "slot_scaling": 0.4}
     forward = Forward(cat.device("ncs2"), data, list(values), cat)
-    assert len(forward.replays) == 3
-    expected = predict(fitted("ncs2", values), data, catalog=cat)
-    np.testing.assert_allclose(forward(values), expected, rtol=1e-6)
+    assert len(forward.closed) == 3 and not forward.replays
+    fast = forward(values)
+    spec = fitted("ncs2", values)
+    # the law from the row's own single-inference cost: 4 threads, 2 slots at speed-up 1.4
+    for i, r in enumerate(data.itertuples(index=False)):
+        cost = model_cost(workload(r.workload, precision="fp16"), spec, "fp16",
+                          fallback=cat.device("rpi4_cpu"), link=cat.link("usb3"))
+        latency, hold = cost.time_s, cost.device_s + cost.transfer_s
+        moved = sum(s.nbytes for s in cost.segments if s.kind == "transfer")
+        law = min(4 / latency, 1.4 / hold, 4 / (1e-3 + cost.device_s),
+                  cat.link("usb3").bandwidth_bytes_s / moved)
+        assert fast[i] == pytest.approx(law, rel=1e-9)
+    # the simulator plays it out: never above the law, and near it
+    simulated = predict(spec, data, catalog=cat)
+    assert (simulated <= fast * (1 + 1e-9)).all()
+    np.testing.assert_allclose(simulated, fast, rtol=0.15)
 
 
 def test_intra_op_threads_scale_compute_by_amdahl():
@@ -153,8 +166,12 @@ def test_calibrate_catalog_writes_one_overlay_per_device(tmp_path, capsys):
                  "--no-cv"]) == 0
     assert "kirin970_npu" in capsys.readouterr().out
     written = overlays_in(tmp_path)
-    assert set(written) == {"exynos5422_a7", "exynos5422_a15", "mali_t628", "kirin970_a53",
-                            "kirin970_a73", "mali_g72", "kirin970_npu"}
+    # one overlay per target: ARM Compute Library on the CPUs and GPUs, HiAI (whose timing
+    # includes the host's work) on the NPU of its HiKey 970 board
+    assert set(written) == {"exynos5422_a7@acl", "exynos5422_a15@acl", "mali_t628@acl",
+                            "kirin970_a53@acl", "kirin970_a73@acl", "mali_g72@acl",
+                            "kirin970_npu@hiai@hikey970"}
+    assert {o.runtime for o in written.values()} == {"acl", "hiai"}
     for overlay in written.values():
         assert overlay.provenance["data"] == "mobile_soc"
         assert 0 < overlay.values["efficiency.default"] <= 1
@@ -164,9 +181,16 @@ def test_validate_reports_each_kind_of_point(capsys):
     from dse.cli import main
 
     assert main(["validate", "--dataset", "mobile_soc", "--json"]) == 0
-    table = pd.read_json(__import__("io").StringIO(capsys.readouterr().out))
-    assert set(table["kind"]) == {"single"} and len(table) == 6  # kirin970_npu has 4 models
+    report = __import__("json").loads(capsys.readouterr().out)
+    table = pd.DataFrame(report["rows"])
+    assert set(table["kind"]) == {"single"} and len(table) == 7
+    assert set(table["runtime"]) == {"acl", "hiai"}
     assert (table["mape"] > 0).all() and (table["within_10"] <= 1).all()
+    assert (table["baseline_mape"] > 0).all()
+    assert ((table["coverage_90"] >= 0) & (table["coverage_90"] <= 1)).all()
+    single = report["overall"]["single"]
+    assert single["points"] == table["points"].sum() == 34
+    assert 0 <= single["beats_baseline"] <= single["rows_with_baseline"] == 7
 
 
 def test_predict_cli_reports_the_error_of_every_row(tmp_path, capsys):

@@ -24,16 +24,25 @@ def _raw() -> list[dict[str, str]]:
 
 MAPPING_DOC = Path(__file__).parents[2] / "calibration" / "mappings" / "mlperf_tiny.md"
 
-#: Rows kept per (device, metric) in the real table (calibration/mappings/mlperf_tiny.md).
+#: Rows kept per target (device, runtime) and metric in the real table
+#: (calibration/mappings/mlperf_tiny.md).
 EXPECTED = {
-    ("stm32l4r5_m4", "latency"): 4, ("stm32l4r5_m4", "energy"): 4,
-    ("stm32h7a3_m7", "latency"): 4, ("stm32h7a3_m7", "energy"): 4,
-    ("stm32u575_m33", "latency"): 4, ("stm32u575_m33", "energy"): 4,
-    ("stm32f746_m7", "latency"): 4,
-    ("ndp120_core2", "latency"): 3, ("ndp120_core2", "energy"): 3,
-    ("ndp120_core2_30mhz", "latency"): 3, ("ndp120_core2_30mhz", "energy"): 3,
-    ("gap9_cluster_ne16", "latency"): 4, ("gap9_cluster_ne16", "energy"): 4,
-    ("gap9_cluster_ne16_240mhz", "latency"): 4, ("gap9_cluster_ne16_240mhz", "energy"): 4,
+    ("stm32l4r5_m4", "x_cube_ai", "latency"): 4, ("stm32l4r5_m4", "x_cube_ai", "energy"): 4,
+    ("stm32l4r5_m4", "tflm", "latency"): 4, ("stm32l4r5_m4", "tflm", "energy"): 4,
+    ("stm32l4r5_m4", "onnc", "latency"): 4, ("stm32l4r5_m4", "onnc", "energy"): 4,
+    ("stm32l4r5_m4", "plumerai", "latency"): 4, ("stm32l4r5_m4", "bosch_hale", "latency"): 4,
+    ("stm32l4r5_m4", "microtvm", "latency"): 4, ("stm32l4r5_m4", "microtvm_cmsisnn", "latency"): 4,
+    ("stm32h7a3_m7", "x_cube_ai", "latency"): 4, ("stm32h7a3_m7", "x_cube_ai", "energy"): 4,
+    ("stm32h7a3_m7", "plumerai", "latency"): 4, ("stm32h7a3_m7", "bosch_hale", "latency"): 4,
+    ("stm32u575_m33", "x_cube_ai", "latency"): 4, ("stm32u575_m33", "x_cube_ai", "energy"): 4,
+    ("stm32u575_m33", "plumerai", "latency"): 4, ("stm32u575_m33", "bosch_hale", "latency"): 4,
+    ("stm32f746_m7", "plumerai", "latency"): 4, ("stm32f746_m7", "bosch_hale", "latency"): 4,
+    ("ndp120_core2", "syntiant_tdk", "latency"): 3, ("ndp120_core2", "syntiant_tdk", "energy"): 3,
+    ("ndp120_core2_30mhz", "syntiant_tdk", "latency"): 3,
+    ("ndp120_core2_30mhz", "syntiant_tdk", "energy"): 3,
+    ("gap9_cluster_ne16", "gapflow", "latency"): 4, ("gap9_cluster_ne16", "gapflow", "energy"): 4,
+    ("gap9_cluster_ne16_240mhz", "gapflow", "latency"): 4,
+    ("gap9_cluster_ne16_240mhz", "gapflow", "energy"): 4,
 }
 
 
@@ -59,11 +68,11 @@ def _doc_table(header: str) -> dict[str, int]:
 def test_real_table_counts_match_the_mapping_doc(real):
     m, u = real.measurements, real.unmapped
     assert len(m) + len(u) == 589
-    assert len(m) == 56 and len(u) == 533
+    assert len(m) == 108 and len(u) == 481
     doc = MAPPING_DOC.read_text()
     assert f"**{len(m)} rows mapped, {len(u)} left out** (589 in the table)" in doc
     assert u["reason"].value_counts().to_dict() == _doc_table("## Left out")
-    assert m.groupby(["device", "metric"]).size().to_dict() == EXPECTED
+    assert m.groupby(["device", "runtime", "metric"]).size().to_dict() == EXPECTED
 
 
 def test_every_left_out_row_has_a_reason(real):
@@ -106,9 +115,14 @@ def test_new_boards_map_on_the_real_table(real):
     assert set(u[u["device"] == "NUCLEO_H7A3ZI_float"]["reason"]) == {"not int8"}
     # the software stack is in the source of every row
     assert m["source"].str.contains(r", (?:software: .+|software not stated)\): github:").all()
+    # one target per stack: the H7A3 `ad` latency of HALE and of X-CUBE-AI are both kept, and
+    # X-CUBE-AI's latency and energy come from the same submission
     ad = m[(m["device"] == "stm32h7a3_m7") & (m["workload"] == "fc_autoencoder")]
-    assert "HALE" in ad[ad["metric"] == "latency"]["source"].iloc[0]
-    assert "X-CUBE-AI v9.0.0" in ad[ad["metric"] == "energy"]["source"].iloc[0]
+    hale = ad[ad["runtime"] == "bosch_hale"]
+    assert list(hale["metric"]) == ["latency"] and "HALE" in hale["source"].iloc[0]
+    cube = ad[ad["runtime"] == "x_cube_ai"]
+    assert sorted(cube["metric"]) == ["energy", "latency"]
+    assert cube["source"].str.contains("X-CUBE-AI v9.0.0").all()
 
 
 @pytest.mark.parametrize("device", ["ndp120_core2", "ndp120_core2_30mhz", "gap9_cluster_ne16",
@@ -193,9 +207,11 @@ def test_one_row_per_metric_keeps_the_latest_version(tmp_path):
            and r["metric"] == "median_throughput" and r["division"] == "closed"
            and "float" not in r["device"].lower() and not r["quantization"].startswith("FP")][:1]
     assert old and new
-    rows = _relabelled(old + new, "NUCLEO-H743ZI2", proc_freq="")
+    # the same stack on both rows: one target, so the older row is a duplicate
+    rows = _relabelled(old + new, "NUCLEO-H743ZI2", proc_freq="", framework="X-CUBE-AI v9.0")
     result = load("mlperf_tiny", _write(tmp_path, rows))
     assert len(result.measurements) == 1
+    assert result.measurements.iloc[0].runtime == "x_cube_ai"
     assert result.measurements.iloc[0].value == pytest.approx(float(new[0]["latency_ms"]))
     assert list(result.unmapped["reason"]) == [
         "duplicate: another submission kept (latest version, then best value)"]
@@ -208,3 +224,26 @@ def test_mapped_devices_and_workloads_exist():
         assert board.host in catalog.platforms
     for model in ("resnet8", "ds_cnn", "mobilenet_v1_vww", "fc_autoencoder"):
         assert dse.workload(model) is not None
+
+
+def test_every_stack_is_a_target_of_its_own(tmp_path):
+    """Two stacks on one board are two targets: neither row is a duplicate of the other."""
+    raw = _raw()
+    old = [r for r in raw if r["mlperf_tiny_version"] == "v0.5" and r["benchmark"] == "ic"
+           and r["metric"] == "median_throughput"][:1]
+    rows = (_relabelled(old, "NUCLEO-H743ZI2", proc_freq="", framework="X-CUBE-AI v9.0")
+            + _relabelled(old, "NUCLEO-H743ZI2", proc_freq="", framework="Plumerai Inference "
+                          "Engine", submitter="plumerai")
+            + _relabelled(old, "NUCLEO-H743ZI2", proc_freq="", framework="Some New Engine",
+                          submitter="someone"))
+    result = load("mlperf_tiny", _write(tmp_path, rows))
+    assert sorted(result.measurements["runtime"]) == ["plumerai", "x_cube_ai"]
+    assert list(result.unmapped["reason"]) == ["software stack has no catalog runtime"]
+
+
+def test_boards_with_one_vendor_stack_name_it():
+    runtimes = {b.device: b.runtime for b in DEVICES if b.runtime}
+    assert runtimes == {"max78000_cnn": "ai8x", "mcxn947_neutron": "eiq_neutron",
+                        "ethos_u55_alif": "ethos_u_vela", "ndp120_core2": "syntiant_tdk",
+                        "ndp120_core2_30mhz": "syntiant_tdk", "gap9_cluster_ne16": "gapflow",
+                        "gap9_cluster_ne16_240mhz": "gapflow"}

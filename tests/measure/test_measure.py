@@ -1,7 +1,10 @@
 """dse measure: ONNX Runtime timings on this machine as measurement rows, and the host device.
 
-Timings on a shared machine are noisy, so these tests check properties (positive, complete,
-consistent, readable by calibration), never speeds.
+Timings on a shared machine are noisy, so the tests that time or detect this machine check
+properties (positive, complete, consistent, readable by calibration), never speeds, and are
+marked ``live_host`` (tests/conftest.py refuses live host detection elsewhere). Figures are
+checked on recorded data only: the committed example measurements with the recorded spec of the
+machine that took them (``calibration/host_example_device/``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import dse
 from dse.calibrate import calibrate, predict, read_measurements
 from dse.catalog import catalog_dir
 from dse.cli import main
-from dse.devices import Catalog, default_catalog
+from dse.devices import Catalog
 from dse.devices.host import detect_host, fp32_ops_per_cycle, host_platform
 from dse.devices.overlay import apply_overlay
 from dse.measure import MeasureError, graph_node, measure, node_times, nodes_path
@@ -28,6 +31,13 @@ from tests.workloads.onnx_cases import small_mlp
 TINY_MOBILENET = ("mobilenet_v1", {"width": 0.25, "resolution": 64})
 WORKLOADS = ["ds_cnn", "fc_autoencoder", TINY_MOBILENET]
 REPEATS = 4
+#: The spec of the machine calibration/host_example.csv was measured on, as recorded then.
+RECORDED_HOST = catalog_dir("calibration") / "host_example_device"
+
+
+def recorded_host_catalog() -> Catalog:
+    """The built-in catalog plus the recorded ``host`` device and platform (no detection)."""
+    return Catalog(catalog_dir("devices"), RECORDED_HOST)
 
 
 @pytest.fixture(scope="module")
@@ -181,6 +191,7 @@ def test_cli_writes_measurements(capsys, tmp_path):
     assert nodes_path(out).is_file()
 
 
+@pytest.mark.live_host
 def test_detect_host_is_a_sourced_cpu_device():
     spec = detect_host()
     assert spec is detect_host()  # detected once per process
@@ -191,7 +202,7 @@ def test_detect_host_is_a_sourced_cpu_device():
     ops = spec.ops_per_cycle_per_core["fp32"]
     assert spec.peak_ops_s["fp32"] == pytest.approx(spec.cores * spec.clock_hz * ops)
     assert "peak_ops_s.fp32" in spec.derived
-    assert spec.mem_bw_bytes_s > 1e8
+    assert np.isfinite(spec.mem_bw_bytes_s) and spec.mem_bw_bytes_s > 0  # live: no speed
     assert coverage_problems(spec, spec.sources, derived=spec.derived) == []
     for path in numeric_paths(spec):  # derived ones come from sourced inputs
         assert path in spec.derived or source_for(spec.sources, path) is not None, path
@@ -201,6 +212,7 @@ def test_detect_host_is_a_sourced_cpu_device():
                                                                   "estimate")
 
 
+@pytest.mark.live_host
 def test_catalog_resolves_host():
     cat = Catalog()
     assert "host" not in cat.devices
@@ -222,27 +234,49 @@ def test_fp32_ops_per_cycle_rule(flags, ops, rule):
     assert fp32_ops_per_cycle(flags) == (ops, rule)
 
 
+@pytest.mark.live_host
 def test_calibrate_fits_the_host(measured):
     _, out, _ = measured
     frame = read_measurements(out)
     assert frame["workload"].nunique() >= 3 and set(frame["streams"]) == {1, 2}
     # threads 1 and 2: the Amdahl fraction is freed; two sessions are simulated
     cal = calibrate(frame, device="host", cross_validation=False)
-    assert cal.free == ("efficiency.default", "overhead_per_inference_s", "parallel_fraction")
+    own = tuple(p for p in cal.free if not p.startswith("shared:"))
+    assert own == ("efficiency.default", "overhead_per_inference_s", "parallel_fraction")
+    # kernel-class multipliers and the per-kernel cost are shared parameters of the fit
+    assert all(p.startswith("shared:efficiency.") or p == "shared:overhead_per_layer_s"
+               for p in cal.free if p not in own)
     assert cal.device == "host"
     assert 0 < cal.overlay.values["efficiency.default"] <= 1
     assert len(cal.table) == len(frame) and np.isfinite(cal.table["predicted"]).all()
 
 
+def test_the_recorded_host_is_the_walk_through_machine():
+    cat = recorded_host_catalog()
+    spec = cat.device("host")  # the recorded file, not a detection (conftest refuses that)
+    assert cat.files["devices/host"] == RECORDED_HOST / "host.yaml"
+    assert (spec.cores, spec.clock_hz, spec.ops_per_cycle_per_core) == (2, 2.7e9, {"fp32": 64})
+    assert spec.peak_ops_s["fp32"] == pytest.approx(345.6e9)
+    assert coverage_problems(spec, spec.sources, derived=spec.derived) == []
+    platform = cat.platform("host")
+    assert dict(platform.host) == {"host": 1} and not platform.accelerators
+
+
 def test_the_walk_through_predicts_held_out_models_threads_and_sessions():
-    """docs/host_walkthrough.md section 3 on the committed example measurements."""
+    """docs/host_walkthrough.md section 3 on recorded data only: the committed example
+    measurements and the recorded spec of the machine that took them, so the figures are
+    deterministic."""
+    cat = recorded_host_catalog()
     frame = read_measurements(catalog_dir("calibration") / "host_example.csv")
     train = frame["workload"].isin(["mobilenet_v1", "resnet18", "googlenet",
                                     "efficientnet_b0"])
-    cal = calibrate(frame[train], device="host", cross_validation=False)
-    host = apply_overlay(default_catalog().device("host"), cal.overlay)
+    cal = calibrate(frame[train], device="host", catalog=cat, cross_validation=False)
+    host = apply_overlay(cat.device("host"), cal.overlay)
     test = frame[~train].reset_index(drop=True)
     assert set(test["threads"]) == {1, 2} and set(test["streams"]) == {1, 2}
-    err = np.abs(predict(host, test) / test["value_si"].to_numpy() - 1)
-    # the figures the walk-through quotes (36% and 34% MAPE): a regression guard
-    assert err.mean() < 0.45 and err.max() < 1.0
+    err = np.abs(predict(host, test, catalog=cat) / test["value_si"].to_numpy() - 1)
+    one = (test["streams"] == 1).to_numpy()
+    # The figures the walk-through quotes, a regression guard: MAPE 36.2% one inference at a
+    # time, 33.6% two sessions (34.9% overall), worst 81.5%; bounds about 10% above them.
+    assert err[one].mean() < 0.40 and err[~one].mean() < 0.37
+    assert err.mean() < 0.38 and err.max() < 0.90

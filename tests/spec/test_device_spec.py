@@ -40,7 +40,7 @@ def test_valid_catalog_loads(tmp_path):
     ({"power": {"idle_w": 2, "active_w": 1}}, r"power: active_w \(1 W\) must be >= idle_w"),
     ({"power": {"idle_w": 0.1}}, r"power.active_w: required, but missing"),
     ({"efficiency": {"conv": 1.5}}, r"efficiency.conv: must be in \(0, 1\], got 1.5"),
-    ({"efficiency": {"convolution": 0.5}}, r"efficiency.convolution: unknown op class; known: "),
+    ({"efficiency": {"convolution": 0.5}}, r"efficiency.convolution: unknown op or kernel class; known: "),
     ({"slots": 2, "slot_speedup": [1, 1.5, 2]}, r"slot_speedup: must have one entry per slot"),
     ({"slots": 2, "slot_speedup": [0.5, 1]}, r"slot_speedup: first entry .* must be 1, got 0.5"),
     ({"slots": 3, "slot_speedup": [1, 2, 1.5]}, r"slot_speedup: must not decrease"),

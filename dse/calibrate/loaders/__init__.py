@@ -103,10 +103,21 @@ def options_json(options: Mapping[str, object] | None) -> str:
 
 def finish(name: str, rows: list[dict[str, object]], unmapped: list[dict[str, object]],
            file: Path) -> LoadResult:
-    """Build a :class:`LoadResult` from mapped rows (dicts with :data:`COLUMNS`)."""
+    """Build a :class:`LoadResult` from mapped rows (dicts with :data:`COLUMNS`).
+
+    Every row must name its runtime (a loader knows what the table ran); the names are checked
+    against the built-in catalog's runtimes.
+    """
+    from dse.devices import default_catalog
+
+    nameless = [row for row in rows if not row.get("runtime")]
+    if nameless:
+        raise ValueError(f"loader {name!r}: {len(nameless)} row(s) without a runtime, first "
+                         f"{nameless[0]}")
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame["dataset"] = name
-    measurements = validate(frame, file=str(file)) if len(frame) else frame
+    measurements = validate(frame, file=str(file), known_runtimes=set(
+        default_catalog().runtimes)) if len(frame) else frame
     return LoadResult(name, measurements, pd.DataFrame(
         unmapped, columns=["row", "device", "model", "reason"]))
 

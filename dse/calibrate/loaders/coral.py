@@ -3,7 +3,8 @@
 Mapping (also in calibration/mappings/coral.md): the table's device text -> catalog device, host
 platform and link by :data:`DEVICES`; models through :func:`dse.workloads.zoo.aliases.match`
 (table ``coral``). Every row is an int8 (uint8-quantized) TFLite model, batch 1, one inference at
-a time: ``*_edgetpu`` models on the Edge TPU, the others on the host CPU with TFLite.
+a time: ``*_edgetpu`` models on the Edge TPU (runtime ``edgetpu``: TFLite with the Edge TPU
+runtime), the others on the host CPU with TFLite's built-in kernels (``tflite_cpu``).
 
 Only ``inference_latency`` (``basic_engine_benchmarks.py``: random input, the mean over 200 Edge TPU
 or 20 CPU iterations of ``run_inference``) is loaded. The classification/detection engine rows
@@ -45,6 +46,8 @@ DEVICES: dict[str, tuple[str, str, str, int]] = {
         ("coral_usb", "x86_desktop", "usb3", 1),
 }
 EDGE_TPUS = ("coral_usb", "coral_devboard_tpu")
+#: Runtime of the Edge TPU rows and of the CPU-only rows.
+TPU_RUNTIME, CPU_RUNTIME = "edgetpu", "tflite_cpu"
 #: Device text with no catalog device, and why.
 NO_DEVICE: dict[str, str] = {
     "Raspberry Pi 3B v1.2 + Coral USB Accelerator (USB2.0)":
@@ -69,8 +72,6 @@ METRIC = "inference_latency"
 #: values of the 75e6756 rows; the first (75e6756) row of a configuration is kept.
 DUPLICATE = ("duplicate of an earlier row (same device, host, link, model and configuration): "
              "model re-listed under a new name at commit 285cacf, the 75e6756 row is kept")
-
-
 
 
 def load(file: Path) -> LoadResult:
@@ -106,13 +107,16 @@ def load(file: Path) -> LoadResult:
             leave("no zoo model")
             continue
         options = options_json(found.options)
-        key = (device, host, link, found.zoo, options, "int8", "single", threads, "latency")
+        runtime = TPU_RUNTIME if on_tpu else CPU_RUNTIME
+        key = (device, host, link, runtime, found.zoo, options, "int8", "single", threads,
+               "latency")
         if key in seen:
             leave(DUPLICATE)
             continue
         seen[key] = i
-        rows.append({"device": device, "host": host, "link": link, "workload": found.zoo,
-                     "options": options, "precision": "int8", "policy": "single",
+        rows.append({"device": device, "host": host, "link": link, "runtime": runtime,
+                     "workload": found.zoo, "options": options, "precision": "int8",
+                     "policy": "single",
                      "threads": threads, "streams": 1, "count": 1, "metric": "latency",
                      "value": float(r.value), "unit": text(r.unit), "source": text(r.source)})
     return finish("coral", rows, unmapped, file)

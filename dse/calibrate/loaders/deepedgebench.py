@@ -2,7 +2,8 @@
 
 Mapping (also in calibration/mappings/deepedgebench.md): (board, framework) -> catalog device by
 :data:`DEVICES`; one runtime per device is kept (the Edge TPU delegate, TensorRT, TFLite on the
-CPU). Models through :func:`dse.workloads.zoo.aliases.match`, except that the table's
+CPU), and each row's runtime follows its framework (``edgetpu``, ``tensorrt``, ``tflite_cpu``).
+Models through :func:`dse.workloads.zoo.aliases.match`, except that the table's
 "MobileNet v1 quantized" is given width 0.25 at 128x128 (:data:`MODEL_OPTIONS`; the table does not
 state them, the repository's scripts and the model's accuracy do).
 
@@ -21,21 +22,21 @@ import pandas as pd
 from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
-#: board (start of the table's device text) -> framework -> (device, host, threads).
+#: board (start of the table's device text) -> framework -> (device, host, runtime, threads).
 #: Threads: DeepEdgeBench's tflite_runtime Interpreter is built without num_threads, so TFLite's
 #: CPU backend runs its default of one thread (cpu_backend_context.cc kDefaultNumThreadpoolThreads).
-DEVICES: dict[str, dict[str, tuple[str, str, int]]] = {
+DEVICES: dict[str, dict[str, tuple[str, str, str, int]]] = {
     "Coral Dev Board": {
-        "TFLite + Edge TPU delegate": ("coral_devboard_tpu", "coral_devboard", 1),
-        "TFLite (CPU)": ("imx8m_cpu", "coral_devboard", 1),
+        "TFLite + Edge TPU delegate": ("coral_devboard_tpu", "coral_devboard", "edgetpu", 1),
+        "TFLite (CPU)": ("imx8m_cpu", "coral_devboard", "tflite_cpu", 1),
     },
     "Jetson Nano (backend per framework": {
-        "ONNX->TensorRT": ("jetson_nano_gpu", "jetson_nano", 1),
-        "TFLite (CPU)": ("jetson_nano_cpu", "jetson_nano", 1),
+        "ONNX->TensorRT": ("jetson_nano_gpu", "jetson_nano", "tensorrt", 1),
+        "TFLite (CPU)": ("jetson_nano_cpu", "jetson_nano", "tflite_cpu", 1),
     },
     "Jetson Nano (CPU only": {},
     "Raspberry Pi 4 Model B": {
-        "TFLite (CPU)": ("rpi4_cpu", "raspberry_pi4", 1),
+        "TFLite (CPU)": ("rpi4_cpu", "raspberry_pi4", "tflite_cpu", 1),
     },
 }
 #: Boards with no catalog device.
@@ -52,7 +53,6 @@ OTHER_FRAMEWORKS = {
 MODEL_OPTIONS = {"mobilenet_v1": {"width": 0.25, "resolution": 128}}
 METRICS = {"latency_median": ("latency", "ms"), "board_power_mean_during_run": ("power", "W")}
 SOURCE = "DeepEdgeBench (Baller et al. 2021), {path}"
-
 
 
 def _board(device: str) -> str | None:
@@ -94,9 +94,10 @@ def load(file: Path) -> LoadResult:
             leave("no zoo model")
             continue
         options = {**found.options, **MODEL_OPTIONS.get(found.zoo, {})}
-        cat_device, host, threads = target
+        cat_device, host, runtime, threads = target
         name, unit = METRICS[metric]
-        rows.append({"device": cat_device, "host": host, "link": "", "workload": found.zoo,
+        rows.append({"device": cat_device, "host": host, "link": "", "runtime": runtime,
+                     "workload": found.zoo,
                      "options": options_json(options),
                      "precision": text(r.precision), "policy": "single", "threads": threads,
                      "streams": 1, "count": 1, "metric": name, "value": float(r.value),

@@ -8,7 +8,8 @@ Allan: mean over ``--runs`` after a discarded first run).
 
 The framework of Allan's rows is in the ``note`` column (``framework=...``); it decides precision
 (Edge TPU int8, OpenVINO on the sticks fp16, TensorFlow fp32, TF-TRT fp16, TFLite the quantized
-model, int8).
+model, int8) and the runtime (``edgetpu``, ``openvino_myriad``, ``tensorflow_cpu``/``_gpu``,
+``tf_trt``, ``tflite_cpu``).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import pandas as pd
 from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
 from dse.workloads.zoo.aliases import match
 
-#: (device, host, link, precision, threads)
-Target = tuple[str, str, str, str, int]
+#: (device, host, link, runtime, precision, threads)
+Target = tuple[str, str, str, str, str, int]
 
 #: coral.ai/docs/edgetpu/benchmarks Table 1. All int8 TFLite; CPU thread count not stated (the
 #: footnotes were not captured): recorded as 1, TFLite's quantized default.
@@ -31,36 +32,47 @@ CORAL_PAGE: dict[str, Target | str] = {
         "desktop CPU not identified in the row (the page's footnote was not captured); the "
         "catalog x86_avx2 is one part, a Core i7-8700",
     "Desktop CPU + Coral USB Accelerator (USB 3.0) Edge TPU":
-        ("coral_usb", "x86_desktop", "usb3", "int8", 1),
-    "Embedded CPU (footnote 2; TFLite CPU)": ("imx8m_cpu", "coral_devboard", "", "int8", 1),
-    "Coral Dev Board Edge TPU": ("coral_devboard_tpu", "coral_devboard", "", "int8", 1),
+        ("coral_usb", "x86_desktop", "usb3", "edgetpu", "int8", 1),
+    "Embedded CPU (footnote 2; TFLite CPU)":
+        ("imx8m_cpu", "coral_devboard", "", "tflite_cpu", "int8", 1),
+    "Coral Dev Board Edge TPU": ("coral_devboard_tpu", "coral_devboard", "", "edgetpu", "int8", 1),
 }
 #: aallan/benchmarking-ml-on-the-edge README table: (device text, framework) -> target.
 #: Hosts of the USB sticks: Allan's roundup ran every accelerator on a Raspberry Pi 3 B+ (USB 2
 #: only) or a Raspberry Pi 4 (USB 3), so USB3 rows are the Pi 4 and USB2 rows the Pi 3 B+.
 #: Threads: TensorFlow's default intra-op pool is one thread per core (4); benchmark_tf_lite.py
-#: calls set_num_threads(4).
+#: calls set_num_threads(4). Runtimes: the Jetson's "TensorRT" column is TF-TRT
+#: (benchmark_tf_trt.py, see the mapping file), "TensorFlow" a CUDA build of TensorFlow.
 ALLAN: dict[tuple[str, str], Target] = {
-    ("Jetson Nano", "TensorFlow"): ("jetson_nano_gpu", "jetson_nano", "", "fp32", 1),
-    ("Jetson Nano", "TensorRT"): ("jetson_nano_gpu", "jetson_nano", "", "fp16", 1),
-    ("Coral Dev Board", "Edge TPU"): ("coral_devboard_tpu", "coral_devboard", "", "int8", 1),
+    ("Jetson Nano", "TensorFlow"):
+        ("jetson_nano_gpu", "jetson_nano", "", "tensorflow_gpu", "fp32", 1),
+    ("Jetson Nano", "TensorRT"): ("jetson_nano_gpu", "jetson_nano", "", "tf_trt", "fp16", 1),
+    ("Coral Dev Board", "Edge TPU"):
+        ("coral_devboard_tpu", "coral_devboard", "", "edgetpu", "int8", 1),
     ("Coral USB Accelerator (USB2)", "Edge TPU"):
-        ("coral_usb", "raspberry_pi3bplus", "usb2", "int8", 1),
-    ("Coral USB Accelerator (USB3)", "Edge TPU"): ("coral_usb", "raspberry_pi4", "usb3", "int8", 1),
+        ("coral_usb", "raspberry_pi3bplus", "usb2", "edgetpu", "int8", 1),
+    ("Coral USB Accelerator (USB3)", "Edge TPU"):
+        ("coral_usb", "raspberry_pi4", "usb3", "edgetpu", "int8", 1),
     ("Movidius NCS (Myriad 2) (USB2)", "OpenVINO"):
-        ("ncs", "raspberry_pi3bplus", "usb2", "fp16", 1),
-    ("Movidius NCS (Myriad 2) (USB3)", "OpenVINO"): ("ncs", "raspberry_pi4", "usb3", "fp16", 1),
+        ("ncs", "raspberry_pi3bplus", "usb2", "openvino_myriad", "fp16", 1),
+    ("Movidius NCS (Myriad 2) (USB3)", "OpenVINO"):
+        ("ncs", "raspberry_pi4", "usb3", "openvino_myriad", "fp16", 1),
     ("Intel NCS2 (Myriad X) (USB2)", "OpenVINO"):
-        ("ncs2", "raspberry_pi3bplus", "usb2", "fp16", 1),
-    ("Intel NCS2 (Myriad X) (USB3)", "OpenVINO"): ("ncs2", "raspberry_pi4", "usb3", "fp16", 1),
+        ("ncs2", "raspberry_pi3bplus", "usb2", "openvino_myriad", "fp16", 1),
+    ("Intel NCS2 (Myriad X) (USB3)", "OpenVINO"):
+        ("ncs2", "raspberry_pi4", "usb3", "openvino_myriad", "fp16", 1),
     ("Raspberry Pi 3 Model B+", "TensorFlow"):
-        ("rpi3bplus_cpu", "raspberry_pi3bplus", "", "fp32", 4),
+        ("rpi3bplus_cpu", "raspberry_pi3bplus", "", "tensorflow_cpu", "fp32", 4),
     ("Raspberry Pi 3 Model B+", "TensorFlow Lite"):
-        ("rpi3bplus_cpu", "raspberry_pi3bplus", "", "int8", 4),
-    ("Raspberry Pi 4", "TensorFlow"): ("rpi4_cpu", "raspberry_pi4", "", "fp32", 4),
-    ("Raspberry Pi 4", "TensorFlow Lite"): ("rpi4_cpu", "raspberry_pi4", "", "int8", 4),
-    ("Raspberry Pi 5", "TensorFlow"): ("rpi5_cpu", "raspberry_pi5", "", "fp32", 4),
-    ("Raspberry Pi 5", "TensorFlow Lite"): ("rpi5_cpu", "raspberry_pi5", "", "int8", 4),
+        ("rpi3bplus_cpu", "raspberry_pi3bplus", "", "tflite_cpu", "int8", 4),
+    ("Raspberry Pi 4", "TensorFlow"):
+        ("rpi4_cpu", "raspberry_pi4", "", "tensorflow_cpu", "fp32", 4),
+    ("Raspberry Pi 4", "TensorFlow Lite"):
+        ("rpi4_cpu", "raspberry_pi4", "", "tflite_cpu", "int8", 4),
+    ("Raspberry Pi 5", "TensorFlow"):
+        ("rpi5_cpu", "raspberry_pi5", "", "tensorflow_cpu", "fp32", 4),
+    ("Raspberry Pi 5", "TensorFlow Lite"):
+        ("rpi5_cpu", "raspberry_pi5", "", "tflite_cpu", "int8", 4),
 }
 #: Model names left out with a reason of their own (the rest: no zoo model).
 MODEL_REASONS = {
@@ -75,8 +87,6 @@ MODEL_REASONS = {
 }
 DUPLICATE = "duplicate of an earlier row (same device, host, link, model and configuration)"
 CORAL_SOURCE = "page:https://coral.ai/docs/edgetpu/benchmarks"
-
-
 
 
 def _target(source: str, device: str, note: str) -> Target | str:
@@ -106,7 +116,7 @@ def load(file: Path) -> LoadResult:
         if isinstance(target, str):
             leave(target)
             continue
-        device, host, link, precision, threads = target
+        device, host, link, runtime, precision, threads = target
         if model in MODEL_REASONS:
             leave(MODEL_REASONS[model])
             continue
@@ -115,12 +125,14 @@ def load(file: Path) -> LoadResult:
             leave("no zoo model")
             continue
         options = options_json(found.options)
-        key = (device, host, link, found.zoo, options, precision, "single", threads, "latency")
+        key = (device, host, link, runtime, found.zoo, options, precision, "single", threads,
+               "latency")
         if key in seen:
             leave(DUPLICATE)
             continue
         seen[key] = i
-        rows.append({"device": device, "host": host, "link": link, "workload": found.zoo,
+        rows.append({"device": device, "host": host, "link": link, "runtime": runtime,
+                     "workload": found.zoo,
                      "options": options, "precision": precision, "policy": "single",
                      "threads": threads, "streams": 1, "count": 1, "metric": "latency",
                      "value": float(r.value), "unit": text(r.unit), "source": source})

@@ -8,7 +8,8 @@ today no row maps. Models through :func:`dse.workloads.zoo.aliases.match`; only 
 architectures are kept (MobileBERT is not the zoo's BERT-base encoder).
 
 Metrics: SingleStream ``p50_latency`` (the median) -> ``latency`` in ms; the mean and p90 rows are
-left out, and so are Offline throughputs (batching and concurrency are not stated).
+left out, and so are Offline throughputs (batching and concurrency are not stated). A mapped row's
+runtime is :data:`RUNTIME` (Qualcomm's vendor backend).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ SOCS: dict[str, tuple[str, str]] = {
 #: Accelerator text that says the run was not on the NPU/DSP.
 NOT_NPU = r"gpu|adreno|\bcpu\b|kryo"
 SOURCE = "MLCommons MLPerf Mobile {version} ({submitter}): {path}"
-
+#: Runtime of a mapped row: the Qualcomm submissions run the vendor's backend (SNPE / QNN) on
+#: the Hexagon, the only mapped SoC's NPU.
+RUNTIME = "qualcomm_snpe"
 
 
 def _soc(text: str) -> tuple[str, str] | None:
@@ -75,7 +78,8 @@ def load(file: Path) -> LoadResult:
             leave("no zoo model")
             continue
         device, host = target
-        rows.append({"device": device, "host": host, "link": "", "workload": found.zoo,
+        rows.append({"device": device, "host": host, "link": "", "runtime": RUNTIME,
+                     "workload": found.zoo,
                      "options": options_json(found.options),
                      "precision": "int8", "policy": "single", "threads": 1, "streams": 1,
                      "count": 1, "metric": "latency", "value": float(r.value), "unit": "ms",

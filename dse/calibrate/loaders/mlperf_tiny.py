@@ -10,10 +10,13 @@ operating point), plus the MAX78000, NUCLEO-H743ZI2, FRDM-MCXN947 (Neutron) and 
 (Ethos-U55), which have no submission yet. Other boards are left out as "no catalog device".
 
 Software stacks: every stack of a board (X-CUBE-AI versions, TFLM, microTVM, ONNC on mbed or
-Zephyr, Plumerai, Bosch HALE builds) maps to the board's device, the stack is written into the
-row's ``source``, and one row per (device, model, metric) is kept: the latest MLPerf Tiny
-version, then the best value. A clock stated in the board name or ``proc_freq`` must match the
-device's (``_40MHz`` variants are left out); float runs are left out (int8 only).
+Zephyr, Plumerai, Bosch HALE builds) maps to the board's device; the stack is the row's
+``runtime`` (:func:`runtime_of`: a board whose network always runs on one vendor stack names it,
+else :data:`STACKS` on the framework column, the board name and the submitter) and is written
+into its ``source`` too. One row per target (device x runtime) and (model, metric) is kept: the
+latest MLPerf Tiny version, then the best value. A clock stated in the board name or
+``proc_freq`` must match the device's (``_40MHz`` variants are left out); float runs are left
+out (int8 only).
 
 Metrics: performance mode gives ``median_throughput`` (inferences/s, one inference at a time);
 it becomes ``latency`` in ms from the table's ``latency_ms`` column (= 1000 / median throughput;
@@ -46,6 +49,7 @@ class Board:
     needs_accelerator: str = ""  # regex the accelerator/processor text must match ("" = none)
     refuse: str = ""        # regex on board + processor + accelerator text that rules it out
     note: str = ""
+    runtime: str = ""       # the one stack the board's network runs on ("" = from the row)
 
 
 #: board name -> catalog device; first match wins. Every software-stack variant of a board
@@ -54,16 +58,17 @@ class Board:
 #: see the mapping file.
 DEVICES: tuple[Board, ...] = (
     Board(r"max[-_ ]?78000(?!\d)", "max78000_cnn", "max78000_feather",
-          note="MAX78000 submissions run the network on the CNN accelerator"),
+          note="MAX78000 submissions run the network on the CNN accelerator", runtime="ai8x"),
     Board(r"nucleo[-_ ]?h743zi2", "stm32h743_m7", "nucleo_h743zi2", clock=480.0,
           note="NUCLEO-H743ZI2 only; other STM32H7 parts (H7A3, ...) have their own entries"),
     Board(r"mcx[-_ ]?n94[57]", "mcxn947_neutron", "frdm_mcxn947",
           needs_accelerator=r"npu|neutron",
-          note="only runs that name the Neutron NPU in the accelerator column"),
+          note="only runs that name the Neutron NPU in the accelerator column",
+          runtime="eiq_neutron"),
     Board(r"(alif|ensemble).*(app ?kit|ak[-_ ]?e7)|(app ?kit|ak[-_ ]?e7).*(alif|ensemble)",
           "ethos_u55_alif", "alif_e7_appkit", needs_accelerator=r"ethos|u55",
           refuse=r"\bhe\b|u55[-_ ]?128|128 ?mac",
-          note="E7 AppKit, Ethos-U55-256 of the HP subsystem only"),
+          note="E7 AppKit, Ethos-U55-256 of the HP subsystem only", runtime="ethos_u_vela"),
     Board(r"nucleo[-_ ]?l4r5zi(?:[-_]p(?![a-z]))?", "stm32l4r5_m4", "nucleo_l4r5zi", clock=120.0,
           note="NUCLEO-L4R5ZI and NUCLEO-L4R5ZI-P (same MCU, external SMPS), every stack"),
     Board(r"nucleo[-_ ]?h7a3zi(?:[-_]q(?![a-z]))?", "stm32h7a3_m7", "nucleo_h7a3zi_q", clock=280.0,
@@ -76,14 +81,29 @@ DEVICES: tuple[Board, ...] = (
     # device of its own, pinned by the pattern (the name's "98mhz" is the 98.7 MHz of proc_freq,
     # so the clock check is left to the pattern).
     Board(r"syntiant[-_ ]?9120[-_ ]1v1[-_ ]98mhz", "ndp120_core2", "ndp120_evb",
-          note="NDP120 at 1.1 V / 98.7 MHz"),
+          note="NDP120 at 1.1 V / 98.7 MHz", runtime="syntiant_tdk"),
     Board(r"syntiant[-_ ]?9120[-_ ]0v9[-_ ]30mhz", "ndp120_core2_30mhz", "ndp120_evb_30mhz",
-          note="NDP120 at 0.9 V / 30.7 MHz"),
+          note="NDP120 at 0.9 V / 30.7 MHz", runtime="syntiant_tdk"),
     Board(r"gap9[-_ ]?800[-_ ]370", "gap9_cluster_ne16", "gap9_evk", clock=370.0,
-          note="GAP9 at 0.8 V / 370 MHz"),
+          note="GAP9 at 0.8 V / 370 MHz", runtime="gapflow"),
     Board(r"gap9[-_ ]?650[-_ ]240", "gap9_cluster_ne16_240mhz", "gap9_evk_240mhz", clock=240.0,
-          note="GAP9 at 0.65 V / 240 MHz"),
+          note="GAP9 at 0.65 V / 240 MHz", runtime="gapflow"),
 )
+
+#: Software stack (regex on the lower-cased framework column, board name and submitter) ->
+#: catalog runtime; first match wins. The v0.7/v1.0 STMicroelectronics submissions leave the
+#: framework empty: ST submits with its own X-CUBE-AI (named from v1.1 on). The v0.5
+#: ``reference`` submission is the MLPerf Tiny reference code on TensorFlow Lite Micro.
+STACKS: tuple[tuple[str, str], ...] = (
+    (r"x-cube-ai|stm32cube\.?ai|\bstmicroelectronics\b", "x_cube_ai"),
+    (r"plumerai", "plumerai"),
+    (r"\bhale\b|\bbosch\b", "bosch_hale"),
+    (r"microtvm.*cmsis", "microtvm_cmsisnn"),
+    (r"microtvm", "microtvm"),
+    (r"\bonnc\b", "onnc"),
+    (r"tflite|tensorflow lite|tflm|\breference\b", "tflm"),
+)
+NO_RUNTIME = "software stack has no catalog runtime"
 
 LATENCY_METRIC = "median_throughput"
 ENERGY_METRIC = "median_energy_per_inference"
@@ -104,6 +124,14 @@ def _software(r: Any, name: str, board: Board) -> str:
     suffix = name[found.end():].strip(" _-") if found else ""
     parts = [p for p in (text(r.framework), suffix) if p]
     return f"software: {' / '.join(parts)}" if parts else "software not stated"
+
+
+def runtime_of(r: Any, name: str, board: Board) -> str | None:
+    """The catalog runtime a row ran on: the board's own, else by :data:`STACKS`."""
+    if board.runtime:
+        return board.runtime
+    stack = " ".join((text(r.framework), name, text(r.submitter))).lower()
+    return next((runtime for pattern, runtime in STACKS if re.search(pattern, stack)), None)
 
 
 def _clocks_mhz(text: str) -> list[float]:
@@ -160,7 +188,12 @@ def load(file: Path) -> LoadResult:
         if metric is None:
             leave("energy-mode throughput (performance-mode latency kept)")
             continue
-        row = {"device": board.device, "host": board.host, "link": "", "workload": found.zoo,
+        runtime = runtime_of(r, name, board)
+        if runtime is None:
+            leave(NO_RUNTIME)
+            continue
+        row = {"device": board.device, "host": board.host, "link": "", "runtime": runtime,
+               "workload": found.zoo,
                "options": options_json(found.options),
                "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,
                "metric": metric, "value": value, "unit": unit,
@@ -194,11 +227,12 @@ def _metric(r: Any) -> tuple[str | None, str, float]:
 
 def _dedup(candidates: list[tuple[int, dict[str, object], tuple[object, ...]]],
            unmapped: list[dict[str, object]], table: pd.DataFrame) -> list[dict[str, object]]:
-    """One row per (device, host, workload, options, precision, metric): the best-ranked."""
+    """One row per (device, host, runtime, workload, options, precision, metric): the
+    best-ranked."""
     best: dict[tuple[object, ...], tuple[int, dict[str, object], tuple[object, ...]]] = {}
     for cand in candidates:
         _, row, rank = cand
-        key = tuple(row[c] for c in ("device", "host", "link", "workload", "options",
+        key = tuple(row[c] for c in ("device", "host", "link", "runtime", "workload", "options",
                                      "precision", "metric"))
         if key not in best or rank < best[key][2]:
             best[key] = cand

@@ -14,6 +14,7 @@ is "no catalog device". Models through :func:`dse.workloads.zoo.aliases.match` (
   Armv8.2 core with FP16 arithmetic (Cortex-A76, Raspberry Pi 5) that runs fp16, on Armv8.0 cores
   fp32. On the GPUs the precision ncnn reports for the driver (``fp16a``) decides.
 - Value: benchncnn's ``avg`` (mean latency over ``loop_count`` runs after warm-up), in ms.
+- Runtime: ``ncnn_cpu`` for CPU rows, ``ncnn_vulkan`` for Vulkan rows.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ def _map(r: Any, device_name: str, model: str) -> tuple[dict[str, object] | None
             return None, (f"{threads} threads on the {cores}-core cluster: only 1 thread or the "
                           f"whole cluster is kept")
         precision = "int8" if int8 else board.cpu_precision
+        runtime = "ncnn_cpu"
     elif backend == "Vulkan GPU":
         if board.gpu is None:
             return None, "GPU: no catalog device"
@@ -137,6 +139,7 @@ def _map(r: Any, device_name: str, model: str) -> tuple[dict[str, object] | None
             return None, (f"Vulkan run with {threads} CPU threads: the run with 1 CPU thread of "
                           f"the same GPU is kept")
         device, precision = board.gpu, board.gpu_precision
+        runtime = "ncnn_vulkan"
     else:
         return None, f"unknown backend {backend!r}"
     found = match(model, table="ncnn")
@@ -150,7 +153,8 @@ def _map(r: Any, device_name: str, model: str) -> tuple[dict[str, object] | None
     if not math.isfinite(value) or value <= 0:
         return None, "no latency value"
     run = r.run_id
-    return {"device": device, "host": board.host, "link": "", "workload": found.zoo,
+    return {"device": device, "host": board.host, "link": "", "runtime": runtime,
+            "workload": found.zoo,
             "options": options_json(options),
             "precision": precision, "policy": "single", "threads": threads, "streams": 1,
             "count": 1, "metric": "latency", "value": value, "unit": str(r.unit),
@@ -161,7 +165,8 @@ def _drop_anomalies(rows: list[dict[str, object]]
                     ) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Leave out multi-thread rows slower than the same model's 1-thread row, and duplicates."""
     def key(r: dict[str, object]) -> tuple[object, ...]:
-        return (r["device"], r["host"], r["link"], r["workload"], r["options"], r["precision"])
+        return (r["device"], r["host"], r["link"], r["runtime"], r["workload"], r["options"],
+                r["precision"])
 
     single = {key(r): float(str(r["value"])) for r in rows if r["threads"] == 1}
     kept: list[dict[str, object]] = []

@@ -9,7 +9,8 @@ NNAPI rows are left out because NNAPI picks the accelerator at run time. Models 
 
 The GPU delegate ran with TFLite's ``benchmark_model`` defaults, where on Android
 ``gpu_precision_loss_allowed`` is true: the fp32 model runs in fp16 on the GPU, so GPU rows are
-recorded as fp16. Values are ``benchmark_model``'s average latency (ms).
+recorded as fp16. Values are ``benchmark_model``'s average latency (ms). Runtime by backend
+(:data:`RUNTIMES`): ``tflite_gpu`` (GPU delegate), ``tflite_cpu``, ``tflite_nnapi``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ FILENAME = "tflite_official_mobile_latency.csv"
 GPU_DEVICES: dict[tuple[str, str], tuple[str, str]] = {
     ("Google Pixel 4 (Snapdragon 855), Android 10", "GPU"): ("adreno640", "pixel4"),
 }
+#: The table's backend (its start) -> catalog runtime.
+RUNTIMES = {"GPU": "tflite_gpu", "CPU": "tflite_cpu", "NNAPI": "tflite_nnapi"}
 #: Precision the GPU delegate computes in (benchmark_model default on Android: fp16 allowed).
 GPU_PRECISION = "fp16"
 
@@ -50,7 +53,8 @@ def load(file: Path) -> LoadResult:
     for i, r in enumerate(table.itertuples(index=False), start=2):
         row, reason = _map(r)
         if row is not None:
-            key = tuple(row[c] for c in ("device", "host", "link", "workload", "options",
+            key = tuple(row[c] for c in ("device", "host", "link", "runtime", "workload",
+                                         "options",
                                          "precision", "policy", "threads", "streams", "count",
                                          "metric"))
             if key in seen:
@@ -80,7 +84,9 @@ def _map(r: Any) -> tuple[dict[str, object] | None, str]:
     if found is None:
         return None, "no zoo model"
     device, host = target
-    return {"device": device, "host": host, "link": "", "workload": found.zoo,
+    runtime = next(r for b, r in RUNTIMES.items() if backend.startswith(b))
+    return {"device": device, "host": host, "link": "", "runtime": runtime,
+            "workload": found.zoo,
             "options": options_json(found.options),
             "precision": GPU_PRECISION, "policy": "single", "threads": 1, "streams": 1,
             "count": 1, "metric": "latency", "value": float(r.value), "unit": str(r.unit),

@@ -14,6 +14,7 @@ Mapping (also in calibration/mappings/vitis.md):
   1-thread e2e throughput -> ``throughput`` (fps), ``single``; multi-thread e2e throughput ->
   ``throughput`` with :data:`MULTI_THREADS` threads on all the board's cores (``threads`` on
   one core, ``data_parallel`` on several).
+- Runtime: ``vitis_ai`` (VART and the Vitis AI Library's performance tests) on every row.
 - One row per (board, zoo workload and options, configuration, metric): the exact zoo
   architecture before a close relative, then the newest Vitis AI version, then the framework the
   zoo builder follows (:data:`ZOO_FRAMEWORK`); the rest are left out with the reason.
@@ -32,6 +33,7 @@ from dse.workloads.zoo.aliases import ZooMatch, match
 
 NAME = "vitis"
 FILENAME = "vitis_ai_model_zoo_dpu_perf.csv"
+RUNTIME = "vitis_ai"
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ def load(file: Path) -> LoadResult:
         candidates.append(_Candidate(
             row=i, board=r.device, model=r.model, exact=found.exact,
             version=_version(r.vitis_ai_version), framework=framework(r.model), values={
-                "device": board.device, "host": board.host, "link": "",
+                "device": board.device, "host": board.host, "link": "", "runtime": RUNTIME,
                 "workload": found.zoo, "options": _options(found), "precision": "int8",
                 "policy": policy, "threads": MULTI_THREADS if multi else 1, "streams": 1,
                 "count": count, "metric": metric, "value": float(r.value), "unit": unit,
@@ -192,7 +194,8 @@ class _Candidate:
     values: dict[str, object]
 
     def key(self) -> tuple[object, ...]:
-        return tuple(self.values[k] for k in ("device", "host", "link", "workload", "options",
+        return tuple(self.values[k] for k in ("device", "host", "link", "runtime", "workload",
+                                              "options",
                                               "precision", "policy", "threads", "streams",
                                               "count", "metric"))
 

@@ -143,7 +143,10 @@ def _cost(spec: DeviceSpec, r: Any, catalog: Catalog) -> ModelCost:
     if fallback is spec or (fallback is not None and fallback.name == spec.name):
         fallback = None
     threads = int(r.threads) if _is_host_kind(spec) else None
-    cost = model_cost(w, spec, r.precision, fallback=fallback, link=link, threads=threads)
+    name = getattr(r, "runtime", "") or spec.default_runtime
+    runtime = catalog.runtimes.get(name) if name else None
+    cost = model_cost(w, spec, r.precision, fallback=fallback, link=link, threads=threads,
+                      runtime=runtime)
     if not cost.feasible:
         raise DseError([Problem(str(r.dataset), r.workload, f"{spec.name}: {cost.reason}")])
     return cost
@@ -167,7 +170,9 @@ def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
     return {"name": "calibration", "workload": {"zoo": r.workload, "precision": r.precision,
                                                 "options": options},
             "platform": {"host": host, "accelerators": accelerators,
-                         **({"link": r.link} if r.link else {})},
+                         **({"link": r.link} if r.link else {}),
+                         **({"runtimes": {spec.name: r.runtime}}
+                            if getattr(r, "runtime", "") else {})},
             "execution": {**execution, "devices": [spec.name]},
             # enough frames that the steady-state window outlasts the start of every thread
             "stream": {"frames": max(60, 20 * int(r.count) * int(max(r.threads, r.streams))),

@@ -10,19 +10,29 @@ uncertainty, the data, the date and the leave-one-model-out error. The experimen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import yaml
 
-from dse.calibrate.fit import _check_points, calibrate_targets, default_free
+from dse.calibrate.fit import (
+    Calibration,
+    _check_points,
+    _device_path,
+    calibrate_targets,
+    default_free,
+)
 from dse.calibrate.loaders import load, loader_names
 from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
+from dse.devices.overlay import Overlay
 from dse.errors import DseError
 from dse.report.files import atomic_path
 
-__all__ = ["fit_catalog", "pooled_measurements"]
+__all__ = ["fit_catalog", "host_independent", "pooled_measurements"]
 
 
 def pooled_measurements(datasets: Sequence[str] | None = None) -> pd.DataFrame:
@@ -84,6 +94,11 @@ def fit_catalog(out_dir: Path | str, *, datasets: Sequence[str] | None = None,
                 tmp.write_text(cal.overlay_yaml())
             summary.append(_row(target, part, free=", ".join(cal.free), mape=cal.mape,
                                 loo_mape=cal.cv_mape, file=str(path)))
+        for overlay in host_independent(fits.values()):
+            path = out_dir / f"{overlay.device}@{overlay.runtime}.yaml"
+            with atomic_path(path) as tmp:
+                tmp.write_text(yaml.safe_dump(overlay.model_dump(mode="json", exclude_none=True),
+                                              sort_keys=False))
     return pd.DataFrame(summary, columns=["target", "device", "datasets", "points", "models",
                                           "free", "mape", "loo_mape", "file", "error"])
 
@@ -93,3 +108,33 @@ def _row(target: str, part: pd.DataFrame, **figures: object) -> dict[str, object
             "datasets": ", ".join(sorted(set(part["dataset"]))), "points": len(part),
             "models": int((part["workload"] + part["options"]).nunique()), "error": "",
             **figures}
+
+
+def host_independent(fits: Iterable[Calibration]) -> list[Overlay]:
+    """For a device whose targets are per host (its runtime's timing includes the host's
+    work), the overlay of the device under that runtime on a host not measured: the device's
+    own parameters, which its hosts share in the fit (:data:`dse.calibrate.fit.DEVICE_PATHS`),
+    and the geometric mean of the per-host fixed costs. What a what-if device built on it
+    (``base:``) and a platform with another host inherit."""
+    by: dict[tuple[str, str | None], list[Overlay]] = {}
+    for cal in fits:
+        o = cal.overlay
+        by.setdefault((o.device, o.runtime), []).append(o)
+    out = []
+    for (device, runtime), overlays in sorted(by.items(), key=lambda kv: str(kv[0])):
+        hosts = [o.host for o in overlays]
+        if any(h is None for h in hosts):
+            continue
+        values: dict[str, Any] = {}
+        for path, value in overlays[0].values.items():
+            if _device_path(path) or not isinstance(value, int | float):
+                values[path] = value
+            else:
+                values[path] = float(np.exp(np.mean([np.log(o.values[path])
+                                                      for o in overlays])))
+        out.append(Overlay(device=device, runtime=runtime, values=values, provenance={
+            "method": "host-independent: the device parameters its hosts share in the fit, "
+                      "fixed costs per inference averaged (geometric mean) over its hosts",
+            "hosts": [str(h) for h in hosts], "fitted_on": overlays[0].provenance.get(
+                "fitted_on"), "data": overlays[0].provenance.get("data")}))
+    return out

@@ -26,6 +26,7 @@ from dse.cost.transfer import transfer_time
 from dse.devices.kinds import device_kind
 from dse.spec.device import DeviceSpec
 from dse.spec.platform import LinkSpec
+from dse.spec.runtime import RuntimeSpec
 from dse.workloads.graph import PRECISION_BYTES, Workload
 from dse.workloads.kernels import workload_kernels
 
@@ -105,7 +106,8 @@ class ModelCost:
 
 def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = None, *,
                fallback: DeviceSpec | None = None, link: LinkSpec | None = None,
-               dvfs: str | None = None, threads: int | None = None) -> ModelCost:
+               dvfs: str | None = None, threads: int | None = None,
+               runtime: RuntimeSpec | None = None) -> ModelCost:
     """Cost of one inference of ``workload`` on ``device``.
 
     Args:
@@ -118,6 +120,9 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
         dvfs: DVFS level of the device.
         threads: Intra-op threads of one inference when ``device`` is a CPU cluster (default:
             all its cores).
+        runtime: The runtime the device runs: which ops it folds into the epilogue of the
+            conv/matmul before them (:attr:`RuntimeSpec.fuses`; default, or a runtime that does
+            not document it: Conv+BatchNorm+activation, :data:`dse.workloads.graph.EPILOGUE_OPS`).
 
     Raises:
         ValueError: A link is needed and not given (a programming error, not bad input).
@@ -132,7 +137,7 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                           f"{', '.join(device.precisions)}")
     if device.link is not None and link is None:
         raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
-    counts = workload.counts
+    counts = workload.counts_fusing(runtime.fuses if runtime is not None else None)
     supported = np.fromiter((device.supports(op, cls) for op, cls in
                              zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
                             count=len(counts))

@@ -26,6 +26,7 @@ from dse.errors import Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.spec.experiment import ExperimentConfig, WorkloadRef
 from dse.spec.platform import LinkSpec, PlatformSpec
+from dse.spec.runtime import RuntimeSpec
 from dse.workloads import Workload, workload
 
 __all__ = ["Hold", "Infeasible", "Plan", "PlanContext", "Route", "Step", "Unit", "Worker",
@@ -283,7 +284,11 @@ class PlanContext:
         fallback = None if on_host else self.clusters[self.main_cluster]
         threads = self.config.execution.intra_op_threads if on_host else None
         return model_cost(w.at(precision), spec, precision, fallback=fallback, link=link,
-                          dvfs=dvfs, threads=threads)
+                          dvfs=dvfs, threads=threads, runtime=self.runtime_spec(unit))
+
+    def runtime_spec(self, unit: Unit) -> RuntimeSpec | None:
+        """The runtime ``unit`` runs, if the catalog knows it (what it fuses)."""
+        return self.catalog.runtimes.get(unit.runtime) if unit.runtime else None
 
     def _spec_for(self, wid: int, unit: Unit) -> DeviceSpec:
         """The unit's spec, with its on-chip memory split among co-compiled workloads."""
@@ -300,7 +305,8 @@ class PlanContext:
             used = model_cost(self.workload(i, precision), spec.with_changes(
                 "co-compiled share", onchip_mem_bytes=left), precision,
                 fallback=self.clusters[self.main_cluster],
-                link=self.links.get(unit.link) if unit.link else None).onchip_weight_bytes
+                link=self.links.get(unit.link) if unit.link else None,
+                runtime=self.runtime_spec(unit)).onchip_weight_bytes
             left = max(0.0, left - used)
         return spec.with_changes("co-compiled: on-chip memory left by the models before",
                                  onchip_mem_bytes=left)

@@ -24,6 +24,7 @@ copy of its table. Edit a copy: ``nx.DiGraph(w.graph)``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -70,10 +71,12 @@ EPILOGUE_OPS = frozenset({"BatchNormalization", "Relu", "Clip", "LeakyRelu", "PR
 _FUSE_INTO = frozenset({"conv", "dwconv", "matmul"})
 
 
-def fused_layers(graph: nx.DiGraph, order: Any = None) -> set[Any]:
+def fused_layers(graph: nx.DiGraph, order: Any = None,
+                 ops: frozenset[str] = EPILOGUE_OPS) -> set[Any]:
     """Layers computed in the epilogue of their producer rather than as a pass of their own.
 
-    A layer is fused when its op is in :data:`EPILOGUE_OPS`, it reads one activation, and that
+    A layer is fused when its op is in ``ops`` (default :data:`EPILOGUE_OPS`; a runtime states
+    its own, :attr:`dse.spec.runtime.RuntimeSpec.fuses`), it reads one activation, and that
     activation comes from a conv/matmul (or from a layer fused into one) that no other layer
     reads. A fused layer costs its arithmetic but moves no memory and launches no kernel.
     """
@@ -81,7 +84,7 @@ def fused_layers(graph: nx.DiGraph, order: Any = None) -> set[Any]:
     for node in order if order is not None else nx.topological_sort(graph):
         d = graph.nodes[node]
         preds = list(graph.predecessors(node))
-        if d["op"] not in EPILOGUE_OPS or len(preds) != 1:
+        if d["op"] not in ops or len(preds) != 1:
             continue
         (pred,) = preds
         if graph.out_degree(pred) == 1 and (
@@ -239,6 +242,20 @@ class Workload:
                 rows, columns=["node", *_COUNT_COLUMNS, "fused"]).set_index("node")
         table: pd.DataFrame = self._cache["counts"]
         return table.copy(deep=False)  # pandas copy-on-write: a write copies, never leaks
+
+    def counts_fusing(self, ops: Iterable[str] | None) -> pd.DataFrame:
+        """:attr:`counts` with ``fused`` as a runtime that folds ``ops`` into the epilogue of
+        the conv/matmul before them computes it (``None``: :data:`EPILOGUE_OPS`); cached per set
+        of ops, and copy-on-write like :attr:`counts`."""
+        if ops is None or frozenset(ops) == EPILOGUE_OPS:
+            return self.counts
+        key = "counts-fusing:" + ",".join(sorted(set(ops)))
+        if key not in self._cache:
+            fused = fused_layers(self.graph, self.order, frozenset(ops))
+            self._cache[key] = self.counts.assign(
+                fused=[n in fused for n in self.order])
+        table: pd.DataFrame = self._cache[key]
+        return table.copy(deep=False)
 
     @property
     def layers(self) -> pd.DataFrame:

@@ -274,10 +274,16 @@ def devices_show(
     name: Annotated[str, typer.Argument(help="A device, link or platform name.")],
     overlay: Annotated[Path | None, typer.Option(
         help="An overlay YAML of fitted values to show next to the datasheet values.")] = None,
+    runtime: Annotated[str | None, typer.Option(
+        help="Show the device as a target under this runtime: the shipped overlay fitted on "
+             "it next to the datasheet values.")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="With --runtime: the host whose work the target's timing includes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     catalog: CatalogOption = None,
 ) -> None:
-    """One catalog entry, every number with its source (and fitted values, with --overlay)."""
+    """One catalog entry, every number with its source (and fitted values, with --overlay or
+    --runtime)."""
     from dse.devices.overlay import apply_overlay, load_overlay
     from dse.errors import SpecError
     from dse.spec.sources import numeric_paths, source_for
@@ -297,6 +303,25 @@ def devices_show(
         raise SpecError([Problem("catalog", name, f"unknown device, link or platform; known: "
                                  f"{', '.join(known)}")])
     fitted = apply_overlay(spec, load_overlay(overlay), label=str(overlay)) if overlay else None
+    target_note = ""
+    if runtime is not None or host is not None:
+        from dse.devices.calibrated import calibrated_catalog, is_calibrated
+
+        if name not in cat.devices:
+            raise SpecError([Problem("--runtime", name, "a target is a device under a runtime; "
+                                     f"{name!r} is not a device")])
+        if overlay is not None:
+            raise SpecError([Problem("--runtime", name, "give --overlay or --runtime, not both")])
+        fitted = calibrated_catalog().target(name, runtime, host)
+        rt = cat.runtime(runtime or spec.default_runtime) if (runtime or spec.default_runtime) \
+            else None
+        target_note = (f"target: {name} under {rt.name} {rt.version} ({rt.description}); fuses "
+                       f"{', '.join(rt.fuses) if rt.fuses is not None else 'not documented'}; "
+                       f"kernels "
+                       f"{', '.join(rt.kernels) if rt.kernels is not None else 'not documented'}"
+                       if rt else f"target: {name} (no runtime named)")
+        if not is_calibrated(fitted):
+            target_note += "\nno overlay fitted on this target: datasheet values"
     if as_json:
         data = {"spec": spec.model_dump(mode="json")}
         if fitted is not None:
@@ -304,6 +329,8 @@ def devices_show(
         out.print_json(json.dumps(data))
         return
     out.print(f"[bold]{name}[/bold]  {getattr(spec, 'description', '')}")
+    if target_note:
+        out.print(target_note, highlight=False)
     file = cat.files.get(f"{'devices' if name in cat.devices else 'links' if name in cat.links else 'platforms'}/{name}")
     if file is not None:
         out.print(f"file: {file}", highlight=False)

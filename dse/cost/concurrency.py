@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["amdahl_core_scale", "closed_loop_throughput", "linear_slot_speedup"]
+__all__ = ["amdahl_core_scale", "closed_loop_throughput", "linear_slot_speedup",
+           "pinned_core_scale", "slot_slowdown"]
 
 
 def amdahl_core_scale(cores: int | None, threads: int | None,
@@ -23,6 +24,20 @@ def amdahl_core_scale(cores: int | None, threads: int | None,
     p = parallel_fraction
     speedup = float(t) if p is None else 1.0 / ((1.0 - p) + p / t)
     return speedup / cores
+
+
+def slot_slowdown(busy: int, speedup: float) -> float:
+    """How much slower each of ``busy`` inferences runs on a device whose ``busy`` slots in use
+    give ``speedup`` times one slot's throughput: ``busy / speedup`` (1 for independent
+    slots)."""
+    return busy / speedup if busy > 0 else 1.0
+
+
+def pinned_core_scale(cores: int, pinned: int) -> float:
+    """How much slower a CPU cluster's inference runs with ``pinned`` of its ``cores`` driving
+    accelerators: ``cores / (cores - pinned)`` (infinite when none is left)."""
+    free = cores - pinned
+    return cores / free if free > 0 else float("inf")
 
 
 def linear_slot_speedup(slots: int, scaling: float) -> tuple[float, ...]:

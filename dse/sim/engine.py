@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from dse.cost.concurrency import slot_slowdown
 from dse.sim.plan import Hold, Plan, Step, Worker
 from dse.sim.resources import SharedBandwidth
 
@@ -109,7 +110,8 @@ class Simulation:
                        for q in plan.queues}
         # k / speedup(k) for k busy slots, per device: the slowdown of one inference. The slots
         # of a host cluster are disjoint core groups: they slow each other only through DRAM.
-        self.slowdown = {n: [1.0] + [1.0 if n in plan.clusters else k / u.spec.speedup(k)
+        self.slowdown = {n: [1.0] + [1.0 if n in plan.clusters else
+                                     slot_slowdown(k, u.spec.speedup(k))
                                      for k in range(1, u.slots + 1)]
                          for n, u in plan.units.items()}
         self.device_meters = {n: Meter() for n in self.devices}

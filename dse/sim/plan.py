@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from dse.cost import ModelCost, model_cost
+from dse.cost.concurrency import pinned_core_scale
+from dse.cost.transfer import transfer_time
 from dse.devices import Catalog
 from dse.devices.calibrated import inherited_from, is_calibrated
 from dse.errors import Problem, SpecError
@@ -338,8 +340,8 @@ class PlanContext:
         if not self.config.execution.cocompiled and cost.onchip_weight_bytes and unit.link and \
                 sum(self.runs(i, unit) for i in range(len(self.config.workloads))) > 1:
             link = self.links[unit.link]
-            reload = Step("transfer", unit.link, link.latency_s +
-                          cost.onchip_weight_bytes / link.bandwidth_bytes_s,
+            reload = Step("transfer", unit.link,
+                          transfer_time(cost.onchip_weight_bytes, link),
                           cost.onchip_weight_bytes, what="reload")
         return Hold(unit.name, unit.driver, tuple(steps), reload)
 
@@ -372,9 +374,7 @@ class PlanContext:
         """A host cluster computing with some cores pinned to drivers is that much slower."""
         if unit.name not in self.clusters:
             return 1.0
-        cores = unit.spec.cores or 1
-        free = cores - self.reserved_cores(unit.name)
-        return cores / free if free > 0 else float("inf")
+        return pinned_core_scale(unit.spec.cores or 1, self.reserved_cores(unit.name))
 
 
 class Infeasible(Exception):

@@ -118,3 +118,16 @@ def test_the_shipped_catalog_reproduces_the_mobile_soc_table(rows):
         errors += list(np.abs(pred / part["value_si"].to_numpy() - 1))
     assert len(errors) == 34
     assert float(np.mean(errors)) < 0.16  # 13.8% when the overlays were fitted
+
+
+def test_devices_show_a_target(capsys):
+    from dse.cli import main
+
+    assert main(["devices", "show", "coral_usb", "--runtime", "edgetpu", "--host",
+                 "raspberry_pi4"]) == 0
+    text = capsys.readouterr().out
+    assert "target: coral_usb under edgetpu" in text and "fitted" in text
+    assert main(["devices", "show", "ncs2", "--runtime", "openvino_myriad"]) == 0
+    assert "no overlay fitted on this target" in capsys.readouterr().out
+    assert main(["devices", "show", "coral_usb", "--runtime", "acl"]) == 2
+    assert "runs on cpu, gpu devices" in capsys.readouterr().err

@@ -202,3 +202,21 @@ def test_roofline_marks_unsupported_layers():
     assert r.ridge_intensity == r.peak_ops_s / r.mem_bw_bytes_s
     with pytest.raises(KeyError, match="does not run int4"):
         roofline(w, device(), "int4")
+
+
+def test_a_runtime_that_does_not_fold_batchnorm_pays_a_pass_for_it():
+    """ARM Compute Library 18.05 folds activations, not BatchNorm, into the convolution; ncnn
+    folds both: the same device and model cost more under ACL by the BatchNorm passes."""
+    from dse.devices import default_catalog
+
+    cat = default_catalog()
+    spec = cat.device("kirin970_a73")
+    w = workload("mobilenet_v2")
+    acl = model_cost(w, spec, runtime=cat.runtime("acl"))
+    ncnn = model_cost(w, spec, runtime=cat.runtime("ncnn_cpu"))
+    bn = (acl.layers["op"] == "BatchNormalization").to_numpy()
+    assert bn.sum() == 52
+    assert (acl.layers.loc[bn, "traffic_bytes"] > 0).all()
+    assert (ncnn.layers.loc[bn, "traffic_bytes"] == 0).all()
+    assert acl.time_s > ncnn.time_s
+    assert model_cost(w, spec).time_s == ncnn.time_s  # the default folds like ncnn

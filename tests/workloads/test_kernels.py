@@ -14,7 +14,7 @@ def _classes(name, **options):
 
 
 def test_vgg16_is_3x3_stride_1_convolutions():
-    w, c = _classes("vgg16")
+    _, c = _classes("vgg16")
     assert c["conv3x3s1"] == 12 and c["conv_first"] == 1 and c["fc"] == 3
 
 

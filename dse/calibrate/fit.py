@@ -53,8 +53,8 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads.kernels import KERNEL_CLASSES
 
 __all__ = ["CLASS_PRIOR_SD", "DEFAULT_FREE", "FAST", "Calibration", "Forward", "calibrate",
-           "calibrate_targets", "cross_validate", "default_free", "predict", "row_kind",
-           "shared_classes"]
+           "calibrate_targets", "concurrency", "cross_validate", "default_free", "fitted_spec",
+           "overlay_values", "predict", "row_kind", "shared_classes"]
 
 #: Freed when the caller does not say: overall compute efficiency and a fixed cost per inference.
 DEFAULT_FREE = ("efficiency.default", "overhead_per_inference_s")
@@ -602,8 +602,3 @@ def cross_validate(rows: pd.DataFrame, spec: DeviceSpec, free: Sequence[str] | N
     """Leave-one-model-out table of one device (see :func:`calibrate`)."""
     cal = calibrate(rows, device=spec, free=free, catalog=catalog, cross_validation=True)
     return cal.cv if cal.cv is not None else pd.DataFrame()
-
-
-# re-exported for callers of the fitting API
-__all__ += ["concurrency", "fitted_spec", "overlay_values"]
-_fitted = fitted_spec

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from dse.calibrate import predict
-from dse.calibrate.fit import Forward, _fitted, default_free
+from dse.calibrate.fit import Forward, default_free, fitted_spec
 from dse.calibrate.loaders import load
 from dse.devices import default_catalog
 from tests.benchmarks.timing import best_of, finite
@@ -34,7 +34,7 @@ def test_forward_model_against_predict(dataset, device):
               for p in free}
     forward = Forward(spec, rows, free, cat)
     fast = best_of(lambda: forward(values), repeat=5)
-    slow = best_of(lambda: predict(_fitted(spec, values), rows, catalog=cat), repeat=2)
+    slow = best_of(lambda: predict(fitted_spec(spec, values), rows, catalog=cat), repeat=2)
     print(f"\n{dataset}/{device}: {len(rows)} rows ({len(forward.replays)} simulated): "
           f"forward {fast * 1e3:.2f} ms, predict {slow * 1e3:.1f} ms, "
           f"speed-up {slow / fast:.0f}x")

@@ -29,6 +29,7 @@ import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -52,9 +53,10 @@ from dse.spec.device import DeviceSpec, max_efficiency
 from dse.spec.runtime import RuntimeSpec
 from dse.workloads.kernels import KERNEL_CLASSES
 
-__all__ = ["CLASS_PRIOR_SD", "DEFAULT_FREE", "FAST", "Calibration", "Forward", "calibrate",
-           "calibrate_targets", "concurrency", "cross_validate", "default_free", "fitted_spec",
-           "overlay_values", "predict", "row_kind", "shared_classes"]
+__all__ = ["CLASS_PRIOR_SD", "DEFAULT_FREE", "FAST", "OVERHEAD_PRIOR_S", "OWN_PRIOR_SD",
+           "Calibration", "Forward", "calibrate", "calibrate_targets", "concurrency",
+           "cross_validate", "default_free", "fitted_spec", "overlay_values", "own_priors",
+           "predict", "row_kind", "shared_classes"]
 
 #: Freed when the caller does not say: overall compute efficiency and a fixed cost per inference.
 DEFAULT_FREE = ("efficiency.default", "overhead_per_inference_s")
@@ -69,6 +71,24 @@ CLASS_PRIOR_SD = 0.7
 #: CVPR 2016, section 4); larger tiles save more (F(6x6, 3x3): 5.06), the prior's spread covers
 #: them.
 WINOGRAD_PRIOR = 2.25
+
+#: Prior median of a fixed cost per inference (``overhead_per_inference_s``): the dispatch cost
+#: of one inference where the runtime's timing is model execution alone (an interpreter's
+#: ``Invoke`` / an extractor on a ready input: thread-pool wake-up and per-op bookkeeping, tens
+#: to hundreds of microseconds), and one USB or driver round trip where the timing includes the
+#: host's work (:attr:`dse.spec.runtime.RuntimeSpec.timing_includes_host`). The prior is wide
+#: (:data:`OWN_PRIOR_SD`): it decides only what the data cannot, e.g. a fixed cost that a table
+#: of large models alone cannot tell from the efficiency. Chosen from those orders of
+#: magnitude, before looking at any validation figure.
+OVERHEAD_PRIOR_S = {False: 1e-4, True: 1e-3}
+#: Prior standard deviation (log space) of a target's fixed costs: a factor of ten (ln 10).
+OWN_PRIOR_SD = math.log(10.0)
+#: Prior median of the group's fixed cost per kernel launched (``overhead_per_layer_s``): the
+#: order of one kernel dispatch, a few microseconds on a CPU thread pool to some tens on a GPU
+#: command queue; 10 us, with the spread :data:`OWN_PRIOR_SD`. Without it, a table of large
+#: models cannot tell a per-kernel cost from the efficiency, and a fold's fit can put
+#: milliseconds on every kernel.
+KERNEL_PRIOR_S = 1e-5
 
 #: Kernel classes whose multiplier is freed when they carry at least :data:`CLASS_SHARE` of the
 #: operations of at least two models of the data.
@@ -217,6 +237,25 @@ def default_free(spec: DeviceSpec, rows: pd.DataFrame) -> tuple[str, ...]:
     return tuple(free)
 
 
+def own_priors(spec: DeviceSpec, paths: Sequence[str], runtime: RuntimeSpec | None
+               ) -> tuple[tuple[str, float, float], ...]:
+    """Priors (path, median, log sd) on a target's own parameters, for what its data may not
+    tell: a fixed cost per inference around the runtime's typical dispatch cost
+    (:data:`OVERHEAD_PRIOR_S`), and a per-precision peak around the datasheet's (a precision
+    measured on few models, or held out of a cross-validation fold, stays at the datasheet's
+    ratio between precisions)."""
+    includes_host = bool(runtime is not None and runtime.timing_includes_host)
+    out = []
+    for p in paths:
+        if p == "overhead_per_inference_s":
+            out.append((p, OVERHEAD_PRIOR_S[includes_host], OWN_PRIOR_SD))
+        elif p.startswith("peak_ops_s."):
+            v = _value(spec, p)
+            if math.isfinite(v) and v > 0:
+                out.append((p, v, CLASS_PRIOR_SD))
+    return tuple(out)
+
+
 def shared_classes(forward: Forward, rows: pd.DataFrame) -> tuple[str, ...]:
     """The kernel classes whose efficiency multiplier the data can tell: compute classes with
     at least :data:`CLASS_SHARE` of the device's time (datasheet roofline) in two models or
@@ -259,6 +298,7 @@ class _Layout:
     kernel: bool = False
     same: tuple[str, ...] = ()
     prior_median: tuple[float, ...] = ()
+    own_prior: tuple[tuple[tuple[str, float, float], ...], ...] = ()
     owned: tuple[tuple[str, ...], ...] = field(init=False)
     leader: tuple[int, ...] = field(init=False)
 
@@ -275,7 +315,8 @@ class _Layout:
         idx = [self.targets.index(t) for t in targets]
         return _Layout(tuple(targets), tuple(self.own[i] for i in idx), self.classes,
                        self.kernel, tuple((self.same or self.targets)[i] for i in idx),
-                       self.prior_median)
+                       self.prior_median,
+                       tuple(self.own_prior[i] for i in idx) if self.own_prior else ())
 
     @property
     def names(self) -> list[str]:
@@ -325,11 +366,32 @@ class _Layout:
                 out[t][_SHARED_KERNEL] = float(v[i])
         return out
 
+    @cached_property
+    def _own_prior(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Index into ``x``, log median and sd of the own parameters that carry a prior."""
+        idx, mu, sd = [], [], []
+        i = 0
+        for k, paths in enumerate(self.owned):
+            priors = {p: (m, s) for p, m, s in (self.own_prior[k] if self.own_prior else ())}
+            for p in paths:
+                if p in priors:
+                    idx.append(i)
+                    mu.append(math.log(priors[p][0]))
+                    sd.append(priors[p][1])
+                i += 1
+        return np.array(idx, dtype=int), np.array(mu), np.array(sd)
+
     def prior(self, x: np.ndarray) -> np.ndarray:
-        """Penalty residuals: log multipliers against their prior."""
+        """Penalty residuals: log multipliers against their prior, and a target's own
+        parameters that carry one (:func:`own_priors`) against theirs."""
         n_own = sum(len(p) for p in self.owned)
         median = np.log(self.prior_median or [1.0] * len(self.classes))
-        return (x[n_own:n_own + len(self.classes)] - median) / CLASS_PRIOR_SD
+        idx, mu, sd = self._own_prior
+        n_shared = n_own + len(self.classes)
+        kernel = (x[n_shared:n_shared + 1] - math.log(KERNEL_PRIOR_S)) / OWN_PRIOR_SD \
+            if self.kernel else np.empty(0)
+        return np.concatenate([(x[n_own:n_shared] - median) / CLASS_PRIOR_SD, kernel,
+                               (x[idx] - mu) / sd])
 
 
 @dataclass
@@ -466,7 +528,9 @@ def calibrate_targets(measurements: pd.DataFrame, targets: Mapping[str, DeviceSp
     winograd = runtime is not None and "winograd_3x3" in (runtime.kernels or ())
     median = tuple(WINOGRAD_PRIOR if c == "conv3x3s1" and winograd else 1.0 for c in classes)
     layout = _Layout(names, tuple(own), classes, kernel=share and len(models) >= 4, same=same,
-                     prior_median=median)
+                     prior_median=median,
+                     own_prior=tuple(own_priors(targets[t], paths, runtime) if share else ()
+                                     for t, paths in zip(names, own, strict=True)))
     measured = rows["value_si"].to_numpy(dtype=float)
     everything = np.ones(len(rows), dtype=bool)
     sol = _solve(forward, layout, measured, everything)

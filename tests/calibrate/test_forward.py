@@ -134,7 +134,7 @@ def test_power_and_thread_scaling_are_recovered():
     data["value"] = predict(fitted("rpi4_cpu", truth), data, catalog=cat)
     data = validate(data.drop(columns="value_si"))
     assert default_free(cat.device("rpi4_cpu"), data) == tuple(truth)
-    cal = calibrate(data, device="rpi4_cpu", cross_validation=False)
+    cal = calibrate(data, device="rpi4_cpu", free=list(truth), cross_validation=False)
     for k, v in truth.items():
         assert cal.overlay.values[k] == pytest.approx(v, rel=1e-3), k
     with pytest.raises(Exception, match=r"0 power/energy points for 1 free power"):

@@ -22,7 +22,7 @@ from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.errors import DseError
 
-__all__ = ["COLUMNS", "overall", "validate_all"]
+__all__ = ["COLUMNS", "by_dataset", "overall", "validate_all"]
 
 COLUMNS = ["dataset", "device", "runtime", "host", "kind", "points", "models", "mape",
            "within_10", "worst", "baseline_mape", "coverage_90", "error"]
@@ -109,23 +109,33 @@ def _figures(g: pd.DataFrame) -> dict[str, Any]:
             "coverage_90": float(inside.mean())}
 
 
+def _pooled(g: pd.DataFrame) -> dict[str, Any]:
+    """Point-weighted figures over rows of a :func:`validate_all` table."""
+    w = g["points"].to_numpy(dtype=float)
+    entry: dict[str, Any] = {"points": int(w.sum()), "targets": len(g),
+                             "mape": float(np.average(g["mape"], weights=w)),
+                             "within_10": float(np.average(g["within_10"], weights=w)),
+                             "coverage_90": float(np.average(g["coverage_90"], weights=w))}
+    base = g["baseline_mape"].astype(float)
+    has = base.notna().to_numpy()
+    if has.any():
+        entry["baseline_mape"] = float(np.average(base[has], weights=w[has]))
+        entry["beats_baseline"] = int((g["mape"][has] <= base[has]).sum())
+        entry["rows_with_baseline"] = int(has.sum())
+    return entry
+
+
+def by_dataset(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Point-weighted figures per dataset and kind (the README's table)."""
+    ok = table[table["error"] == ""]
+    return [{"dataset": str(d), "kind": str(k), **_pooled(g)}
+            for (d, k), g in ok.groupby(["dataset", "kind"], sort=True)]
+
+
 def overall(table: pd.DataFrame) -> dict[str, Any]:
     """Point-weighted figures over every row of a :func:`validate_all` table, per kind, and
     how many rows beat their baseline."""
     ok = table[table["error"] == ""]
-    out: dict[str, Any] = {}
-    for kind, g in ok.groupby("kind"):
-        w = g["points"].to_numpy(dtype=float)
-        entry = {"points": int(w.sum()), "targets": len(g),
-                 "mape": float(np.average(g["mape"], weights=w)),
-                 "within_10": float(np.average(g["within_10"], weights=w)),
-                 "coverage_90": float(np.average(g["coverage_90"], weights=w))}
-        base = g["baseline_mape"].astype(float)
-        has = base.notna().to_numpy()
-        if has.any():
-            entry["baseline_mape"] = float(np.average(base[has], weights=w[has]))
-            entry["beats_baseline"] = int((g["mape"][has] <= base[has]).sum())
-            entry["rows_with_baseline"] = int(has.sum())
-        out[str(kind)] = entry
+    out: dict[str, Any] = {str(kind): _pooled(g) for kind, g in ok.groupby("kind")}
     out["errors"] = int((table["error"] != "").sum())
     return out

@@ -196,6 +196,12 @@ def test_validate_reports_each_kind_of_point(capsys):
     single = report["overall"]["single"]
     assert single["points"] == table["points"].sum() == 34
     assert 0 <= single["beats_baseline"] <= single["rows_with_baseline"] == 7
+    (by_table,) = report["datasets"]  # one table, one kind: the same figures as overall
+    assert by_table["dataset"] == "mobile_soc" and by_table["points"] == 34
+    assert by_table["mape"] == pytest.approx(single["mape"])
+    assert main(["validate", "--dataset", "mobile_soc"]) == 0
+    text = capsys.readouterr().out
+    assert "kirin970_npu@hiai@hikey970" in text and "by table" in text
 
 
 def test_predict_cli_reports_the_error_of_every_row(tmp_path, capsys):

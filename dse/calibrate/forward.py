@@ -23,7 +23,12 @@ import pandas as pd
 
 from dse.cost import ModelCost, model_cost
 from dse.cost.compute import efficiency_vector, roofline_times
-from dse.cost.concurrency import amdahl_core_scale, closed_loop_throughput, linear_slot_speedup
+from dse.cost.concurrency import (
+    amdahl_core_scale,
+    closed_loop_throughput,
+    linear_slot_speedup,
+    shared_dram_bandwidth,
+)
 from dse.devices import Catalog, default_catalog
 from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay, apply_overlay
@@ -275,6 +280,7 @@ class _Closed:
     links: int
     link_bw_bytes_s: float
     dram_bw_bytes_s: float | None
+    dram_sharers: int = 1
 
 
 class Forward:
@@ -314,6 +320,8 @@ class Forward:
         self.transfer_s, self.fallback_s = np.zeros(n), np.zeros(n)
         self.transfer_bytes, self.device_traffic = np.zeros(n), np.zeros(n)
         self.threads = np.zeros(n)
+        # Rows whose devices share the platform's DRAM: its bandwidth and their number
+        self.dram_bw, self.dram_sharers = np.zeros(n), np.ones(n)
         self.precision = rows["precision"].to_numpy()
         self.closed: dict[int, _Closed] = {}
         self.replays: dict[int, _Replay] = {}
@@ -345,7 +353,8 @@ class Forward:
             parts["launch"].append(layers["launches"].to_numpy(dtype=float)[on])
             parts["row"].append(np.full(int(on.sum()), i, dtype=np.int64))
             if mode == "closed":
-                self.closed[i] = _closed_shape(spec, r, catalog)
+                c = self.closed[i] = _closed_shape(spec, r, catalog)
+                self.dram_bw[i], self.dram_sharers[i] = c.dram_bw_bytes_s or 0.0, c.dram_sharers
             elif mode == "sessions":
                 placeholder = spec.with_changes(
                     "calibration placeholder",
@@ -413,10 +422,11 @@ class Forward:
                 pf = v.get("parallel_fraction", spec.parallel_fraction)
                 scale = amdahl_core_scale(spec.cores, int(self.threads[i]), pf)
             peak[i] = v.get(f"peak_ops_s.{p}", spec.peak_ops_s[p]) * scale
-        lt = self.layer_target
+        lt, ro = self.layer_target, self.row_of
         _, _, layer_s = roofline_times(
-            self.ops, self.traffic, self.launch, peak_ops_s=peak[self.row_of],
-            efficiency=eff[lt, self.kernel] * self.util, mem_bw_bytes_s=bw[lt],
+            self.ops, self.traffic, self.launch, peak_ops_s=peak[ro],
+            efficiency=eff[lt, self.kernel] * self.util,
+            mem_bw_bytes_s=shared_dram_bandwidth(bw[lt], self.dram_bw[ro], self.dram_sharers[ro]),
             overhead_per_kernel_s=ovl[lt])
         layers_s = np.bincount(self.row_of, weights=layer_s, minlength=n)
         t_of = self.target_of
@@ -498,4 +508,5 @@ def _closed_shape(spec: DeviceSpec, r: Any, catalog: Catalog) -> _Closed:
                    slots=units[0].slots, host_cores=plan.cores[cluster],
                    driven=units[0].driver is not None, links=max(len(links), 1),
                    link_bw_bytes_s=bandwidth,
-                   dram_bw_bytes_s=plan.dram_bw_bytes_s if units[0].shares_dram else None)
+                   dram_bw_bytes_s=plan.dram_bw_bytes_s if units[0].shares_dram else None,
+                   dram_sharers=sum(1 for u in units if u.shares_dram))

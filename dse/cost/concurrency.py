@@ -6,10 +6,12 @@ The simulator (:mod:`dse.sim`) plays these out event by event; the closed-form b
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 __all__ = ["amdahl_core_scale", "closed_loop_throughput", "linear_slot_speedup",
-           "pinned_core_scale", "slot_slowdown"]
+           "pinned_core_scale", "shared_dram_bandwidth", "slot_slowdown"]
 
 
 def amdahl_core_scale(cores: int | None, threads: int | None,
@@ -38,6 +40,26 @@ def pinned_core_scale(cores: int, pinned: int) -> float:
     accelerators: ``cores / (cores - pinned)`` (infinite when none is left)."""
     free = cores - pinned
     return cores / free if free > 0 else float("inf")
+
+
+def shared_dram_bandwidth(mem_bw_bytes_s: Any, dram_bw_bytes_s: Any, sharers: Any) -> Any:
+    """Memory bandwidth each of ``sharers`` identical devices has while all of them stream
+    from one DRAM: an equal share ``dram_bw / sharers`` of the platform's sustained bandwidth,
+    never more than the device's own ports (``mem_bw``). One device alone, or a platform
+    without a stated DRAM bandwidth (``None`` or 0), keeps the device's own figure.
+
+    Identical cores running the same model (the DPU cores of a Zynq board) reach their
+    memory-bound layers with the same demand, so in those layers each gets its share of the
+    DDR controller; the cost model times every layer with it
+    (:func:`dse.cost.compute.roofline_times`), and the aggregate ceiling stays in
+    :func:`closed_loop_throughput` (``dram_s``). Scalars or arrays (broadcast)."""
+    mem = np.asarray(mem_bw_bytes_s, dtype=float)
+    dram = np.asarray(0.0 if dram_bw_bytes_s is None else dram_bw_bytes_s, dtype=float)
+    n = np.asarray(sharers, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where((n > 1) & (dram > 0), dram / np.maximum(n, 1.0), np.inf)
+    out = np.minimum(mem, share)
+    return float(out) if out.ndim == 0 else out
 
 
 def linear_slot_speedup(slots: int, scaling: float) -> tuple[float, ...]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from dse.cost import ModelCost, model_cost
-from dse.cost.concurrency import pinned_core_scale
+from dse.cost.concurrency import pinned_core_scale, shared_dram_bandwidth
 from dse.cost.transfer import transfer_time
 from dse.devices import Catalog
 from dse.devices.calibrated import inherited_from, is_calibrated
@@ -292,9 +292,21 @@ class PlanContext:
         """The runtime ``unit`` runs, if the catalog knows it (what it fuses)."""
         return self.catalog.runtimes.get(unit.runtime) if unit.runtime else None
 
+    def dram_sharers(self, unit: Unit) -> int:
+        """Instances of ``unit``'s device taking part that stream from the platform's DRAM
+        (identical cores sharing it: :func:`~dse.cost.concurrency.shared_dram_bandwidth`)."""
+        if not unit.shares_dram or unit.name in self.clusters:
+            return 1
+        return sum(1 for u in self.units() if u.device == unit.device and u.shares_dram)
+
     def _spec_for(self, wid: int, unit: Unit) -> DeviceSpec:
-        """The unit's spec, with its on-chip memory split among co-compiled workloads."""
+        """The unit's spec, with its share of the platform's DRAM when several instances of it
+        stream at once, and its on-chip memory split among co-compiled workloads."""
         spec = unit.spec
+        sharers = self.dram_sharers(unit)
+        bw = shared_dram_bandwidth(spec.mem_bw_bytes_s, self.platform.dram_bw_bytes_s, sharers)
+        if bw < spec.mem_bw_bytes_s:
+            spec = spec.with_changes(f"DRAM shared by {sharers} instances", mem_bw_bytes_s=bw)
         sharing = [i for i in range(len(self.config.workloads)) if self.runs(i, unit)]
         if len(sharing) < 2 or not self.config.execution.cocompiled or not spec.onchip_mem_bytes:
             return spec

@@ -82,6 +82,36 @@ def test_concurrent_accelerator_rows_follow_the_closed_loop_law():
     np.testing.assert_allclose(simulated, fast, rtol=0.15)
 
 
+def test_dpu_cores_on_one_ddr_each_run_at_their_share_of_it():
+    # ZCU102: 3 x B4096 on one PS DDR (14.4 GB/s), 8 threads; the fitter's closed-loop law
+    # and the simulator both time each core's layers at 14.4 / 3 GB/s (not its 8.992 GB/s)
+    cat = default_catalog()
+    data = frame("dpu_b4096_zcu102", host="zcu102", precision="int8", metric="throughput",
+                 threads=(8,), policy="data_parallel", models=["vgg16", "resnet50"])
+    data["count"] = 3
+    values = {"efficiency.default": 0.8, "host_overhead_per_inference_s": 5e-4}
+    forward = Forward(cat.device("dpu_b4096_zcu102"), data, list(values), cat)
+    assert len(forward.closed) == 2
+    fast = forward(values)
+    spec = fitted("dpu_b4096_zcu102", values)
+    shared = spec.with_changes("test", mem_bw_bytes_s=14.4e9 / 3)
+    for i, r in enumerate(data.itertuples(index=False)):
+        w = workload(r.workload, precision="int8")
+        alone = model_cost(w, spec, "int8", fallback=cat.device("zynqmp_a53"),
+                           link=cat.link("zynq_axi"))
+        cost = model_cost(w, shared, "int8", fallback=cat.device("zynqmp_a53"),
+                          link=cat.link("zynq_axi"))
+        assert cost.device_s > alone.device_s  # memory-bound layers slow down
+        traffic = float(cost.layers.loc[cost.layers["runs_on"] == spec.name,
+                                        "traffic_bytes"].sum())
+        law = min(3 * 8 / (cost.time_s + 5e-4), 3 / (cost.device_s + cost.transfer_s),
+                  4 / (5e-4 + cost.device_s), 14.4e9 / traffic)
+        assert fast[i] == pytest.approx(law, rel=1e-9)
+    simulated = predict(spec, data, catalog=cat)
+    assert (simulated <= fast * (1 + 1e-9)).all()
+    np.testing.assert_allclose(simulated, fast, rtol=0.1)
+
+
 def test_intra_op_threads_scale_compute_by_amdahl():
     cat = default_catalog()
     spec = cat.device("rpi4_cpu")

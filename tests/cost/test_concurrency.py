@@ -10,6 +10,7 @@ from dse.cost.concurrency import (
     closed_loop_throughput,
     linear_slot_speedup,
     pinned_core_scale,
+    shared_dram_bandwidth,
     slot_slowdown,
 )
 
@@ -48,3 +49,16 @@ def test_slots_and_pinned_cores():
 def test_closed_loop_throughput_is_the_tightest_resource(kwargs, fps, binding):
     args = {k: np.asarray(v) for k, v in kwargs.items()}
     assert float(closed_loop_throughput(**args)) == pytest.approx(fps), binding
+
+
+def test_identical_devices_share_the_dram_equally():
+    # ZCU102: three B4096 cores, 8.992 GB/s of AXI ports each, 14.4 GB/s of PS DDR
+    assert shared_dram_bandwidth(8.992e9, 14.4e9, 3) == pytest.approx(4.8e9)
+    assert shared_dram_bandwidth(9.6e9, 14.4e9, 2) == pytest.approx(7.2e9)
+    # one core alone keeps its ports; a share never exceeds them; no DRAM figure, no share
+    assert shared_dram_bandwidth(9.6e9, 14.4e9, 1) == 9.6e9
+    assert shared_dram_bandwidth(2e9, 14.4e9, 3) == 2e9
+    assert shared_dram_bandwidth(9.6e9, None, 3) == 9.6e9
+    np.testing.assert_allclose(
+        shared_dram_bandwidth(np.array([9.6e9, 9.6e9, 9.6e9]), np.array([14.4e9, 0.0, 14.4e9]),
+                              np.array([3, 3, 1])), [4.8e9, 9.6e9, 9.6e9])

@@ -21,6 +21,7 @@ __all__ = [
     "METADATA_OPS",
     "Placement",
     "activation_bytes",
+    "activation_working_set",
     "no_pass",
     "place_weights",
     "weight_footprint",
@@ -95,12 +96,27 @@ def no_pass(counts: pd.DataFrame) -> np.ndarray:
     return metadata | fused
 
 
+def activation_working_set(counts: pd.DataFrame, precision: str,
+                           mask: np.ndarray | None = None) -> float:
+    """Bytes of the largest layer's inputs and outputs together (of the layers in ``mask``):
+    what a device that runs one layer at a time out of on-chip memory must hold besides the
+    weights."""
+    live = (counts["in_elems"].to_numpy(dtype=float) + counts["out_elems"].to_numpy(dtype=float)) \
+        * PRECISION_BYTES[precision]
+    if mask is not None:
+        live = live[mask]
+    return float(live.max()) if len(live) else 0.0
+
+
 def place_weights(counts: pd.DataFrame, device: DeviceSpec, precision: str,
                   mask: np.ndarray | None = None) -> Placement:
     """Decide which layers' weights stay resident on ``device``.
 
     A scratchpad (Edge TPU parameter cache, DPU, micro-NPU) is filled layer by layer in
     topological order, as the Edge TPU compiler does, until the next layer's weights do not fit.
+    On a device whose on-chip memory also holds the activations
+    (:attr:`DeviceSpec.onchip_holds_activations`), the weights get what the largest layer's
+    input and output (:func:`activation_working_set`) leave free.
     A cache (CPU, GPU) keeps the weights only if the whole model fits; a larger model streams
     through it and evicts them. A buffer (the Xilinx DPU's BRAM) keeps none across inferences.
 
@@ -117,6 +133,8 @@ def place_weights(counts: pd.DataFrame, device: DeviceSpec, precision: str,
     where = np.full(len(footprint), "none", dtype=object)
     has = footprint > 0
     capacity = device.onchip_mem_bytes
+    if device.onchip_holds_activations and capacity:
+        capacity = max(0.0, capacity - activation_working_set(counts, precision, mask))
     if kind.onchip == "buffer":
         resident = np.zeros_like(has)
     elif kind.onchip == "cache":

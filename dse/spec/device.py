@@ -97,6 +97,9 @@ class DeviceSpec(Frozen):
             weights.
         onchip_mem_bytes: On-chip memory for weights. Weights that fit stay resident across
             inferences; the rest are read again every inference.
+        onchip_holds_activations: The on-chip memory also holds the activations of the layer
+            running (the Edge TPU's SRAM): the weights may use only what the largest layer's
+            input and output leave free (:func:`dse.cost.memory.place_weights`).
         dram_bytes: Memory of the device's own; ``None`` means it has none, so weights that do
             not fit on chip are streamed over its link every inference (the Edge TPU case).
         efficiency: Achieved/peak compute per kernel class or op class (``default`` for
@@ -138,7 +141,7 @@ class DeviceSpec(Frozen):
     NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({
         "name", "kind", "description", "vendor", "dpu_arch", "supported_ops", "on_unsupported",
         "fallback_device", "needs_host_core", "link", "sources", "derived", "notes",
-        "default_runtime"})
+        "default_runtime", "onchip_holds_activations"})
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     kind: str
@@ -152,6 +155,7 @@ class DeviceSpec(Frozen):
     mem_bw_bytes_s: Bandwidth = Field(gt=0)
     onchip_mem_bytes: Bytes = Field(ge=0)
     dram_bytes: Bytes | None = Field(default=None, gt=0)
+    onchip_holds_activations: bool = False
     efficiency: dict[str, float] = Field(default_factory=dict)
     overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
     overhead_per_layer_s: Seconds = Field(default=0.0, ge=0)

@@ -327,6 +327,29 @@ def _resize(n: NodeView) -> Count:
 
 # Detection post-processing runs on scalar code paths; its cost is data-dependent, so it is
 # recorded as class `other`, with one op per input element as a nominal count.
-@register_counter("NonMaxSuppression", "TopK", "Unique")
+@register_counter("TopK", "Unique")
 def _detection_postprocess(n: NodeView) -> Count:
     return Count("other", 0, n.in_elems)
+
+
+#: Arithmetic of one intersection-over-union test of two corner boxes (TFLite
+#: ``detection_postprocess.cc`` ``ComputeIntersectionOverUnion``: two areas, four min/max, two
+#: clamped differences, the intersection, the union, a division and the comparison).
+IOU_OPS = 20
+
+
+@register_counter("NonMaxSuppression")
+def _nms(n: NodeView) -> Count:
+    """Greedy NMS at its worst case: the candidates sorted by score (``b log2 b`` comparisons per
+    class), then every selected box tested against every other candidate of its class (the
+    loop of TFLite's ``NonMaxSuppressionSingleClassHelper`` and ONNX Runtime's kernel). The
+    number selected is the output's first dimension when the graph states it (a zoo graph sets
+    it to the maximum); otherwise one op per input element, a nominal count."""
+    boxes, scores = n.input(0), n.input(1)
+    selected = n.outputs[0][0] if n.outputs and n.outputs[0] else 0
+    if boxes is None or scores is None or len(boxes) != 3 or len(scores) != 3 or selected <= 0:
+        return Count("other", 0, n.in_elems)
+    b = boxes[1]
+    classes = scores[0] * scores[1]
+    sort = classes * b * max(1, math.ceil(math.log2(max(b, 2))))
+    return Count("other", 0, sort + selected * b * IOU_OPS)

@@ -100,3 +100,17 @@ def test_every_workload_builds(result):
     for (zoo, options, precision), _ in m.groupby(["workload", "options", "precision"]):
         opts = json.loads(options) if options else {}
         assert dse.workload(zoo, precision=precision, **opts) is not None
+
+
+def test_quantized_ssd_file_on_edge_tpu_and_tflite(result):
+    """Allan's Edge TPU and TFLite SSD MobileNet v2 rows ran the quantized detection file
+    (quantized config, with TFLite_Detection_PostProcess); the float frameworks the float
+    config."""
+    m = result.measurements
+    ssd = m[m["workload"] == "ssd_mobilenet_v2"]
+    for runtime, options in zip(ssd["runtime"], ssd["options"], strict=True):
+        opts = json.loads(options) if options else {}
+        if runtime in ("edgetpu", "tflite_cpu"):
+            assert opts == {"box_kernel": 1, "depthwise_extras": False, "postprocess": True}
+        else:
+            assert "postprocess" not in opts

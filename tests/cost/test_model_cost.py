@@ -220,3 +220,35 @@ def test_a_runtime_that_does_not_fold_batchnorm_pays_a_pass_for_it():
     assert (ncnn.layers.loc[bn, "traffic_bytes"] == 0).all()
     assert acl.time_s > ncnn.time_s
     assert model_cost(w, spec).time_s == ncnn.time_s  # the default folds like ncnn
+
+
+def test_onchip_memory_shared_with_activations_leaves_less_for_weights():
+    # On-chip memory exactly the weights: with the largest layer's activations in it too, the
+    # last weights spill.
+    w = chain("Relu")
+    from dse.cost.memory import activation_working_set
+
+    counts = w.counts
+    live = activation_working_set(counts, "fp32")
+    assert live == max((counts["in_elems"] + counts["out_elems"]) * 4)
+    weights = float((counts["weight_elems"] * 4).sum())
+    exact = device(onchip_mem_bytes=weights)
+    shared = device(onchip_mem_bytes=weights, onchip_holds_activations=True)
+    assert place_weights(counts, exact, "fp32").offchip_bytes == 0
+    # with the activations in the same memory, the last layer's weights no longer fit
+    assert place_weights(counts, shared, "fp32").offchip_bytes > 0
+    roomy = device(onchip_mem_bytes=weights + live, onchip_holds_activations=True)
+    assert place_weights(counts, roomy, "fp32").offchip_bytes == 0
+
+
+def test_edge_tpu_streams_part_of_ssd_but_caches_mobilenet():
+    # The Edge TPU's 8 MiB of SRAM also holds activations: SSD MobileNet v1 at 300x300 (6.8 M
+    # int8 parameters, 2.2 MB for its largest layer's input and output) no longer fits, while
+    # MobileNet v1 (4.2 M, 1.2 MB) still does.
+    from dse.devices import default_catalog
+
+    tpu = default_catalog().device("coral_usb")
+    ssd = workload("ssd_mobilenet_v1", precision="int8").counts
+    mnet = workload("mobilenet_v1", precision="int8").counts
+    assert place_weights(ssd, tpu, "int8").offchip_bytes > 0
+    assert place_weights(mnet, tpu, "int8").offchip_bytes == 0

@@ -149,3 +149,31 @@ def test_precision_changes_bytes_not_counts():
     assert fp32.weight_bytes == 4 * int8.weight_bytes
     layers = int8.layers
     assert (layers["weight_bytes"] == layers["weight_elems"]).all()
+
+
+@pytest.mark.parametrize("name", ["ssd_mobilenet_v1", "ssd_mobilenet_v2"])
+def test_ssd_postprocess_adds_no_macs_and_runs_on_the_host(name):
+    """``postprocess=True`` appends TFLite_Detection_PostProcess: no MACs, and on an Edge TPU
+    everything from its dequantization on falls back to the host CPU."""
+    from dse.cost import model_cost
+    from dse.devices import default_catalog
+    from dse.workloads.ops import IOU_OPS
+    from dse.workloads.zoo.models.ssd import MAX_DETECTIONS
+
+    plain = dse.workload(name, precision="int8")
+    post = dse.workload(name, precision="int8", postprocess=True)
+    assert post.macs == plain.macs
+    counts = post.counts
+    nms = counts[counts["op"] == "NonMaxSuppression"].iloc[0]
+    anchors = 1917
+    assert nms["ops"] == anchors * math.ceil(math.log2(anchors)) + \
+        MAX_DETECTIONS * anchors * IOU_OPS
+    cat = default_catalog()
+    cost = model_cost(post, cat.device("coral_usb"), "int8",
+                      fallback=cat.device("rpi4_cpu"), link=cat.link("usb3"))
+    layers = cost.layers
+    host = layers[layers["runs_on"] == "rpi4_cpu"]
+    assert host["op"].iloc[0] == "Cast"  # the dequantization of the raw outputs
+    assert not (layers.loc[layers["runs_on"] == "coral_usb", "op_class"] == "conv").empty
+    assert {"Conv", "Sigmoid"}.isdisjoint(host["op"])
+    assert "NonMaxSuppression" in set(host["op"])

@@ -85,6 +85,15 @@ MODEL_REASONS = {
     "SSD MobileNet v1 0.75-depth (COCO, 300x300)":
         "SSD MobileNet v1 at depth multiplier 0.75: the zoo's ssd_mobilenet_v1 has no width option",
 }
+#: Runtimes whose SSD MobileNet v2 rows ran the quantized TFLite detection file, and its options.
+#: The Edge TPU runs only fully int8-quantized models, and Allan's ``benchmark_edgetpu.py`` drives
+#: it with the edgetpu API's ``DetectionEngine``, which needs the ``TFLite_Detection_PostProcess``
+#: output; the one quantized SSD MobileNet v2 COCO release is the quantized config
+#: (``ssd_mobilenet_v2_quantized_300x300_coco``: 1x1 box predictor, plain extra layers; Coral's
+#: ``mobilenet_ssd_v2_coco_quant_postprocess(_edgetpu).tflite``). ``benchmark_tf_lite.py``'s models
+#: "must be quantized" (``Running-the-benchmarks.md``): the same file without Edge TPU compilation.
+QUANT_FILE_RUNTIMES = ("edgetpu", "tflite_cpu")
+QUANT_POSTPROCESS = {"box_kernel": 1, "depthwise_extras": False, "postprocess": True}
 DUPLICATE = "duplicate of an earlier row (same device, host, link, model and configuration)"
 CORAL_SOURCE = "page:https://coral.ai/docs/edgetpu/benchmarks"
 
@@ -124,7 +133,10 @@ def load(file: Path) -> LoadResult:
         if found is None:
             leave("no zoo model")
             continue
-        options = options_json(found.options)
+        opts = found.options
+        if found.zoo == "ssd_mobilenet_v2" and runtime in QUANT_FILE_RUNTIMES:
+            opts = {**opts, **QUANT_POSTPROCESS}
+        options = options_json(opts)
         key = (device, host, link, runtime, found.zoo, options, precision, "single", threads,
                "latency")
         if key in seen:

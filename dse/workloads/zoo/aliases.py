@@ -51,6 +51,8 @@ _SLIM_V1 = ("TF-slim Inception v1 (BN, 3x3 in the '5x5' branch) vs the zoo's Caf
             "without LRN (lrn=False)")
 _SSD_V2_QUANT = ("quantized SSD MobileNet v2: ssd_mobilenet_v2_quantized_300x300_coco.config "
                  "(1x1 box predictor, plain 3x3 extra layers)")
+_POSTPROCESS = ("with TFLite_Detection_PostProcess (the '_postprocess' files: decode and NMS on "
+                "the CPU)")
 _PRUNED = r"_0\.\d+_[\d.]+[gm]$"
 
 # (pattern on the normalized name, zoo model, options, exact, note); first match wins.
@@ -140,8 +142,11 @@ def match(name: str, *, table: str | None = None) -> ZooMatch | None:
         return ZooMatch("squeezenet1_0", note="'SqueezeNet' taken as v1.0 (the paper's model)")
     for pattern, zoo, options, exact, note in _RULES:
         if m := re.match(pattern, n):
+            found = options(m)
             if zoo == "ssd_mobilenet_v2" and "quant" in name.lower():
-                return ZooMatch(zoo, {"box_kernel": 1, "depthwise_extras": False}, exact,
-                                _SSD_V2_QUANT)
-            return ZooMatch(zoo, options(m), exact, note)
+                found, note = {"box_kernel": 1, "depthwise_extras": False}, _SSD_V2_QUANT
+            if zoo.startswith("ssd_") and "postprocess" in name.lower():
+                found = {**found, "postprocess": True}
+                note = f"{note}; {_POSTPROCESS}" if note else _POSTPROCESS
+            return ZooMatch(zoo, found, exact, note)
     return None

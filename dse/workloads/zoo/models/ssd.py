@@ -21,14 +21,29 @@ background.
   3, 1/3, ``reduce_boxes_in_lowest_layer``) puts 3 anchors per location on the first map and 6 on
   the others: 1917 anchors at 300x300.
 
-The graph ends at the raw predictions: ``box_encodings`` (batch, anchors, 4) and
+By default the graph ends at the raw predictions: ``box_encodings`` (batch, anchors, 4) and
 ``class_predictions`` (batch, anchors, classes), concatenated in TF's order (map by map, rows,
 columns, anchors). Input preprocessing (scaling to [-1, 1]), anchor decoding, the score
-converter and non-maximum suppression are not part of the graph.
+converter and non-maximum suppression are not part of it.
+
+``postprocess=True`` appends what the TFLite detection files (``*_quant_postprocess.tflite``,
+written by the Object Detection API's ``export_tflite_ssd_graph.py`` with
+``--add_postprocessing_op``) run after the predictors: the score converter (``Logistic``, the
+configs' ``score_converter: SIGMOID``) in the graph, then the single custom operator
+``TFLite_Detection_PostProcess`` (TFLite ``kernels/detection_postprocess.cc``), spelled here in
+ONNX ops: the raw outputs are dequantized (``DequantizeBoxEncodings`` /
+``DequantizeClassPredictions``: a cast, a zero-point subtraction and a scale per element), the box
+encodings decoded against the anchors (``DecodeCenterSizeBoxes``: scale by 10, 10, 5, 5, ``exp``
+of the height and width, times and plus the anchor), the best non-background class of every anchor
+taken (the default ``max_classes_per_detection = 1`` fast path), and one class-agnostic greedy
+non-maximum suppression (IoU 0.6 and score threshold 1e-8 from the sample configs, at most
+:data:`MAX_DETECTIONS` boxes, the exporter's default). The custom operator is not an Edge TPU
+operation: the compiler leaves it, and so everything from the dequantization on, to the host CPU.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
 
 from dse.workloads.zoo.builder import Net
@@ -54,6 +69,13 @@ MIN_DEPTH = 16
 DEPTH_MULTIPLIER = 1.0
 #: TF-slim / Object Detection API BatchNorm epsilon.
 EPS = 1e-3
+#: ``export_tflite_ssd_graph.py`` flag defaults: ``max_detections`` 10 (class-agnostic fast NMS,
+#: ``max_classes_per_detection`` 1, ``use_regular_nms`` false).
+MAX_DETECTIONS = 10
+#: ``post_processing.batch_non_max_suppression`` of the sample configs.
+IOU_THRESHOLD, SCORE_THRESHOLD = 0.6, 1e-8
+#: ``box_coder.faster_rcnn_box_coder``: y, x, height and width scales.
+BOX_CODER_SCALES = (10.0, 10.0, 5.0, 5.0)
 
 
 def _depth(d: int) -> int:
@@ -80,9 +102,11 @@ def _extra_maps(net: Net, x: str, depthwise: bool) -> list[str]:
     return maps
 
 
-def _predict(net: Net, maps: list[str], kernel: int, classes: int) -> onnx.ModelProto:
+def _predict(net: Net, maps: list[str], kernel: int, classes: int,
+             postprocess: bool = False) -> onnx.ModelProto:
     """``ConvolutionalBoxPredictor``: box and class convolutions on every map, flattened to
-    (batch, anchors, 4) and (batch, anchors, classes) and concatenated."""
+    (batch, anchors, 4) and (batch, anchors, classes) and concatenated (then, with
+    ``postprocess``, the TFLite detection post-processing: :func:`_postprocess`)."""
     boxes: list[str] = []
     scores: list[str] = []
     for i, x in enumerate(maps):
@@ -94,7 +118,50 @@ def _predict(net: Net, maps: list[str], kernel: int, classes: int) -> onnx.Model
             outs.append(net.reshape(y, (n, -1, per_anchor)))
     b = net.node("Concat", boxes, _cat(net, boxes), name="box_encodings", axis=1)
     s = net.node("Concat", scores, _cat(net, scores), name="class_predictions", axis=1)
+    if postprocess:
+        model = net.model(_postprocess(net, b, s))
+        model.graph.output[0].type.tensor_type.elem_type = onnx.TensorProto.INT64  # indices
+        return model
     return net.model(b, s)
+
+
+def _postprocess(net: Net, boxes: str, scores: str) -> str:
+    """The score converter, then ``TFLite_Detection_PostProcess`` (see the module docstring).
+
+    Both raw outputs enter the custom operator together; they are joined first (one tensor of
+    4 + classes values per anchor) so that the dequantization, the first operation the Edge TPU
+    does not run, comes after every predictor layer in any topological order."""
+    n, anchors, _ = net.shape(boxes)
+    classes = net.shape(scores)[2]
+    scores = net.act("Sigmoid", scores)  # score_converter: SIGMOID, in the converted graph
+    raw = net.node("Concat", [boxes, scores], (n, anchors, 4 + classes), name="raw_outputs",
+                   axis=2)
+
+    def part(x: str, start: int, end: int) -> str:
+        return net.node("Slice", [x, net.const([start], name=f"{x}.start{start}"),
+                                  net.const([end], name=f"{x}.end{end}"),
+                                  net.const([2], name=f"{x}.axes{start}")],
+                        (n, anchors, end - start))
+
+    shape = (n, anchors, 4 + classes)
+    q = net.node("Cast", [raw], shape, to=onnx.TensorProto.FLOAT)  # uint8 -> float
+    q = net.node("Sub", [q, net.weight((1,), name="postprocess.zero_point", value=128.0)], shape)
+    q = net.node("Mul", [q, net.weight((1,), name="postprocess.scale", value=0.1)], shape)
+    box = net.mul(part(q, 0, 4), net.weight((4,), name="postprocess.box_coder_scales",
+                                            value=1.0 / BOX_CODER_SCALES[0]))
+    hw = net.act("Exp", part(box, 2, 4))
+    box = net.node("Concat", [part(box, 0, 2), hw], (n, anchors, 4), axis=2)
+    anchor = net.weight((anchors, 4), name="postprocess.anchors", value=0.5)  # yc, xc, h, w
+    box = net.add(net.mul(box, anchor), anchor)  # center-size boxes in the image
+    best = net.node("ReduceMax", [part(q, 5, 4 + classes)], (n, anchors, 1), axes=[2],
+                    keepdims=1)  # best class of each anchor, background (class 0) skipped
+    best = net.transpose(best, (0, 2, 1))
+    return net.node(
+        "NonMaxSuppression",
+        [box, best, net.const([MAX_DETECTIONS], name="postprocess.max_detections"),
+         net.const([IOU_THRESHOLD], name="postprocess.iou_threshold", dtype=np.float32),
+         net.const([SCORE_THRESHOLD], name="postprocess.score_threshold", dtype=np.float32)],
+        (MAX_DETECTIONS, 3), name="detections", center_point_box=1)
 
 
 def _cat(net: Net, xs: list[str]) -> tuple[int, ...]:
@@ -103,9 +170,12 @@ def _cat(net: Net, xs: list[str]) -> tuple[int, ...]:
 
 
 @register("ssd_mobilenet_v1", summary="SSD MobileNet v1 300x300 COCO (TF Object Detection API)",
-          task="detection", reference=_V1_REFERENCE, resolution=300, classes=91)
-def ssd_mobilenet_v1(*, weights: bool, seed: int, resolution: int,
-                     classes: int) -> onnx.ModelProto:
+          task="detection", reference=_V1_REFERENCE, resolution=300, classes=91,
+          postprocess=False)
+def ssd_mobilenet_v1(*, weights: bool, seed: int, resolution: int, classes: int,
+                     postprocess: bool) -> onnx.ModelProto:
+    """``postprocess=True``: with the TFLite detection post-processing (:func:`_postprocess`),
+    as in ``mobilenet_ssd_v1_coco_quant_postprocess.tflite``."""
     net = Net("ssd_mobilenet_v1", (1, 3, resolution, resolution), seed=seed, weights=weights)
     x = v1_conv_bn(net, net.input, _depth(32), 3, 2, eps=EPS)  # Conv2d_0
     maps = []
@@ -114,18 +184,20 @@ def ssd_mobilenet_v1(*, weights: bool, seed: int, resolution: int,
         if i in (11, 13):
             maps.append(x)
     maps += _extra_maps(net, x, depthwise=False)
-    return _predict(net, maps, 1, classes)
+    return _predict(net, maps, 1, classes, postprocess)
 
 
 @register("ssd_mobilenet_v2", summary="SSD MobileNet v2 300x300 COCO (TF Object Detection API)",
           task="detection", reference=_V2_REFERENCE, resolution=300, classes=91, box_kernel=3,
-          depthwise_extras=True)
+          depthwise_extras=True, postprocess=False)
 def ssd_mobilenet_v2(*, weights: bool, seed: int, resolution: int, classes: int,
-                     box_kernel: int, depthwise_extras: bool) -> onnx.ModelProto:
+                     box_kernel: int, depthwise_extras: bool,
+                     postprocess: bool) -> onnx.ModelProto:
     """The defaults follow ``ssd_mobilenet_v2_coco.config``. ``box_kernel=1,
     depthwise_extras=False`` is ``ssd_mobilenet_v2_quantized_300x300_coco.config`` (predictor
     ``kernel_size: 1``, no ``use_depthwise``), the model behind the quantized TFLite and Edge TPU
-    files (``mobilenet_ssd_v2_coco_quant_postprocess``)."""
+    files (``mobilenet_ssd_v2_coco_quant_postprocess``); ``postprocess=True`` adds their
+    TFLite detection post-processing (:func:`_postprocess`)."""
     net = Net("ssd_mobilenet_v2", (1, 3, resolution, resolution), seed=seed, weights=weights)
     x = v2_conv_bn(net, net.input, 32, 3, 2, pad="same", eps=EPS)  # layer_1
     maps = []
@@ -141,4 +213,4 @@ def ssd_mobilenet_v2(*, weights: bool, seed: int, resolution: int, classes: int,
     x = v2_conv_bn(net, x, 1280, 1, pad="same", eps=EPS)  # layer_19
     maps.append(x)
     maps += _extra_maps(net, x, depthwise=depthwise_extras)
-    return _predict(net, maps, box_kernel, classes)
+    return _predict(net, maps, box_kernel, classes, postprocess)

@@ -241,14 +241,19 @@ def own_priors(spec: DeviceSpec, paths: Sequence[str], runtime: RuntimeSpec | No
                ) -> tuple[tuple[str, float, float], ...]:
     """Priors (path, median, log sd) on a target's own parameters, for what its data may not
     tell: a fixed cost per inference around the runtime's typical dispatch cost
-    (:data:`OVERHEAD_PRIOR_S`), and a per-precision peak around the datasheet's (a precision
+    (:data:`OVERHEAD_PRIOR_S`; the device's alone where the host's work per inference is a
+    parameter of its own, which then takes the host's prior), and a per-precision peak around the datasheet's (a precision
     measured on few models, or held out of a cross-validation fold, stays at the datasheet's
     ratio between precisions)."""
     includes_host = bool(runtime is not None and runtime.timing_includes_host)
+    # Where the host's share is a parameter of its own, the fixed cost is the device's alone.
+    split = "host_overhead_per_inference_s" in paths
     out = []
     for p in paths:
         if p == "overhead_per_inference_s":
-            out.append((p, OVERHEAD_PRIOR_S[includes_host], OWN_PRIOR_SD))
+            out.append((p, OVERHEAD_PRIOR_S[includes_host and not split], OWN_PRIOR_SD))
+        elif p == "host_overhead_per_inference_s":
+            out.append((p, OVERHEAD_PRIOR_S[True], OWN_PRIOR_SD))
         elif p.startswith("peak_ops_s."):
             v = _value(spec, p)
             if math.isfinite(v) and v > 0:

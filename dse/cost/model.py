@@ -122,7 +122,8 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
             all its cores).
         runtime: The runtime the device runs: which ops it folds into the epilogue of the
             conv/matmul before them (:attr:`RuntimeSpec.fuses`; default, or a runtime that does
-            not document it: Conv+BatchNorm+activation, :data:`dse.workloads.graph.EPILOGUE_OPS`).
+            not document it: Conv+BatchNorm+activation, :data:`dse.workloads.graph.EPILOGUE_OPS`),
+            and whether it runs x * sigmoid(x) as one kernel (``swish`` among its kernels).
 
     Raises:
         ValueError: A link is needed and not given (a programming error, not bad input).
@@ -137,7 +138,8 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                           f"{', '.join(device.precisions)}")
     if device.link is not None and link is None:
         raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
-    counts = workload.counts_fusing(runtime.fuses if runtime is not None else None)
+    counts = workload.counts_fusing(runtime.fuses if runtime is not None else None,
+                                    swish=runtime is not None and "swish" in (runtime.kernels or ()))
     supported = np.fromiter((device.supports(op, cls) for op, cls in
                              zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
                             count=len(counts))

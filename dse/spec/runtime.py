@@ -30,6 +30,7 @@ KERNELS: dict[str, str] = {
     "int8": "integer (8-bit) arithmetic kernels",
     "fp16": "half-precision floating-point arithmetic kernels",
     "fused_attention": "a whole attention block (QK^T, softmax, V) in one kernel",
+    "swish": "x * sigmoid(x) (SiLU) as one elementwise kernel: one pass over x, no Sigmoid pass",
 }
 
 #: The fields whose values are claims about the stack: each must be covered by a source.

@@ -35,7 +35,7 @@ from dse.errors import Problem, WorkloadError
 from dse.workloads.ops import OP_CLASSES
 
 __all__ = ["EPILOGUE_OPS", "PRECISION_BYTES", "ReadOnlyAttrs", "Workload", "bytes_per_elem",
-           "freeze_graph", "fused_layers"]
+           "freeze_graph", "fused_layers", "swish_pairs"]
 
 #: Bytes per tensor element at each supported precision.
 PRECISION_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
@@ -91,6 +91,24 @@ def fused_layers(graph: nx.DiGraph, order: Any = None,
                 graph.nodes[pred]["op_class"] in _FUSE_INTO or pred in fused):
             fused.add(node)
     return fused
+
+
+def swish_pairs(graph: nx.DiGraph, order: Any = None) -> list[tuple[Any, Any]]:
+    """``(sigmoid, mul)`` node pairs that compute x * sigmoid(x) (SiLU / swish): a Sigmoid read
+    only by a Mul whose other input is the Sigmoid's own input."""
+    pairs = []
+    for node in order if order is not None else nx.topological_sort(graph):
+        if graph.nodes[node]["op"] != "Mul":
+            continue
+        preds = list(graph.predecessors(node))
+        if len(preds) != 2:
+            continue
+        for gate, x in (preds, preds[::-1]):
+            if graph.nodes[gate]["op"] == "Sigmoid" and graph.out_degree(gate) == 1 and \
+                    list(graph.predecessors(gate)) == [x]:
+                pairs.append((gate, node))
+                break
+    return pairs
 
 
 def bytes_per_elem(precision: str, *, source: str = "precision") -> float:
@@ -243,18 +261,30 @@ class Workload:
         table: pd.DataFrame = self._cache["counts"]
         return table.copy(deep=False)  # pandas copy-on-write: a write copies, never leaks
 
-    def counts_fusing(self, ops: Iterable[str] | None) -> pd.DataFrame:
+    def counts_fusing(self, ops: Iterable[str] | None, *, swish: bool = False) -> pd.DataFrame:
         """:attr:`counts` with ``fused`` as a runtime that folds ``ops`` into the epilogue of
         the conv/matmul before them computes it (``None``: :data:`EPILOGUE_OPS`); cached per set
-        of ops, and copy-on-write like :attr:`counts`."""
-        if ops is None or frozenset(ops) == EPILOGUE_OPS:
+        of ops, and copy-on-write like :attr:`counts`.
+
+        ``swish``: the runtime computes x * sigmoid(x) as one elementwise kernel (a Swish layer,
+        :func:`swish_pairs`): the Sigmoid makes no pass and launches nothing of its own, and the
+        Mul reads x once (its ``in_elems`` become x's elements)."""
+        if (ops is None or frozenset(ops) == EPILOGUE_OPS) and not swish:
             return self.counts
-        key = "counts-fusing:" + ",".join(sorted(set(ops)))
+        key = "counts-fusing:" + ",".join(sorted(set(EPILOGUE_OPS if ops is None else ops))) \
+            + (":swish" if swish else "")
         if key not in self._cache:
-            fused = fused_layers(self.graph, self.order, frozenset(ops))
-            self._cache[key] = self.counts.assign(
-                fused=[n in fused for n in self.order])
-        table: pd.DataFrame = self._cache[key]
+            fused = fused_layers(self.graph, self.order,
+                                 EPILOGUE_OPS if ops is None else frozenset(ops))
+            table = self.counts.assign(fused=[n in fused for n in self.order])
+            if swish:
+                pairs = swish_pairs(self.graph, self.order)
+                gates = [gate for gate, _ in pairs]
+                table.loc[gates, "fused"] = True
+                for gate, mul in pairs:
+                    table.loc[mul, "in_elems"] = self.graph.nodes[gate]["in_elems"]
+            self._cache[key] = table
+        table = self._cache[key]
         return table.copy(deep=False)
 
     @property

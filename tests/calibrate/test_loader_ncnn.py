@@ -94,7 +94,8 @@ def _raw_value(raw, device, run_id, model):
     ("device", "run_id", "model", "catalog", "workload", "options", "precision", "threads"),
     [
         (PI5, "47", "mobilenet_v2", "rpi5_cpu", "mobilenet_v2", "", "fp16", 4),
-        (KIRIN, "21", "resnet50_int8", "kirin970_a73", "resnet50", "", "int8", 1),
+        (KIRIN, "21", "resnet50_int8", "kirin970_a73", "resnet50",
+         json.dumps({"stride_1x1": True}), "int8", 1),
         (NANO, "104", "squeezenet", "jetson_nano_gpu", "squeezenet1_1",
          json.dumps({"resolution": 227}), "fp16", 1),
     ],

@@ -28,7 +28,7 @@ CASES = [
     ("tflite", "SqueezeNet", "squeezenet1_0", {}, True),
     ("ncnn", "squeezenet", "squeezenet1_1", {}, True),
     ("ncnn", "mobilenet", "mobilenet_v1", {}, True),
-    ("ncnn", "resnet50_int8", "resnet50", {}, True),
+    ("ncnn", "resnet50_int8", "resnet50", {"stride_1x1": True}, True),
     ("ncnn", "efficientnet_b0", "efficientnet_b0", {}, True),
     ("mobile_soc", "alexnet", "alexnet", {}, True),
     ("mobile_soc", "googlenet", "googlenet", {}, True),

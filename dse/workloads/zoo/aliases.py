@@ -111,6 +111,9 @@ _RULES: list[tuple[str, str, Options, bool, str]] = [
 
 # Tables whose plain "squeezenet" is v1.1 (ncnn's benchmark models) rather than v1.0.
 _SQUEEZENET_1_1_TABLES = frozenset({"ncnn"})
+# Tables whose plain "resnet50" is Kaiming He's Caffe ResNet-50 v1 (ncnn's benchmark
+# resnet50.param: res3a_branch2a is the 1x1 with stride 2) rather than torchvision's v1.5.
+_RESNET50_V1_TABLES = frozenset({"ncnn"})
 
 
 def _normalize(name: str) -> str:
@@ -140,6 +143,9 @@ def match(name: str, *, table: str | None = None) -> ZooMatch | None:
         if table in _SQUEEZENET_1_1_TABLES:
             return ZooMatch("squeezenet1_1", note="ncnn's benchmark squeezenet is v1.1")
         return ZooMatch("squeezenet1_0", note="'SqueezeNet' taken as v1.0 (the paper's model)")
+    if n == "resnet50" and table in _RESNET50_V1_TABLES:
+        return ZooMatch("resnet50", {"stride_1x1": True},
+                        note="ncnn's benchmark resnet50 is the Caffe ResNet-50 v1")
     for pattern, zoo, options, exact, note in _RULES:
         if m := re.match(pattern, n):
             found = options(m)

@@ -81,6 +81,12 @@ WINOGRAD_PRIOR = 2.25
 #: of large models alone cannot tell from the efficiency. Chosen from those orders of
 #: magnitude, before looking at any validation figure.
 OVERHEAD_PRIOR_S = {False: 1e-4, True: 1e-3}
+#: Smallest scatter (log space) the data are weighed by in the MAP fit (:func:`_solve`): 1%,
+#: the repeatability of a published latency, so that an exact fit does not make every prior
+#: irrelevant by an infinite weight on the data.
+MIN_DATA_SD = 0.01
+#: At most this many passes of the MAP fit to settle the data's scatter (:func:`_solve`).
+MAP_PASSES = 4
 #: Prior standard deviation (log space) of a target's fixed costs: a factor of ten (ln 10).
 OWN_PRIOR_SD = math.log(10.0)
 #: Prior median of the group's fixed cost per kernel launched (``overhead_per_layer_s``): the
@@ -386,6 +392,10 @@ class _Layout:
                 i += 1
         return np.array(idx, dtype=int), np.array(mu), np.array(sd)
 
+    @property
+    def has_prior(self) -> bool:
+        return bool(self.classes or self.kernel or len(self._own_prior[0]))
+
     def prior(self, x: np.ndarray) -> np.ndarray:
         """Penalty residuals: log multipliers against their prior, and a target's own
         parameters that carry one (:func:`own_priors`) against theirs."""
@@ -409,21 +419,34 @@ class _Solution:
 
 def _solve(forward: Forward, layout: _Layout, measured: np.ndarray, train: np.ndarray
            ) -> _Solution:
+    """Bounded MAP: log residuals over the data's scatter, plus the prior's penalties.
+
+    The data's scatter is not known before the fit: a first pass weighs the data as if it
+    scattered by a factor e, its residuals give the scatter (at least :data:`MIN_DATA_SD`),
+    and the next pass weighs the data by it, until the scatter settles (within 10%, at most
+    :data:`MAP_PASSES` passes), so the priors decide only what the data cannot tell."""
     lo, hi = layout.bounds()
     x0 = layout.start(forward.specs)
     log_measured = np.log(measured)
-
-    def residuals(x: np.ndarray) -> np.ndarray:
-        pred = forward(layout.values(x))
-        return np.concatenate([np.log(pred[train]) - log_measured[train], layout.prior(x)])
-
-    res = least_squares(residuals, x0, bounds=(lo, hi), diff_step=1e-3, x_scale="jac",
-                        max_nfev=100 * (len(x0) + 1))
     n_data = int(train.sum())
-    data_res = res.fun[:n_data]
     dof = max(n_data - len(x0), 1)
-    s2 = float(data_res @ data_res) / dof
-    jd, jp = res.jac[:n_data], res.jac[n_data:]
+
+    def residuals(x: np.ndarray, sd: float) -> np.ndarray:
+        pred = forward(layout.values(x))
+        return np.concatenate([(np.log(pred[train]) - log_measured[train]) / sd,
+                               layout.prior(x)])
+
+    sd = 1.0
+    for _ in range(MAP_PASSES):
+        res = least_squares(residuals, x0, bounds=(lo, hi), diff_step=1e-3, x_scale="jac",
+                            max_nfev=100 * (len(x0) + 1), args=(sd,))
+        data_res = res.fun[:n_data] * sd
+        s2 = float(data_res @ data_res) / dof
+        new_sd = max(math.sqrt(s2), MIN_DATA_SD)
+        if not layout.has_prior or abs(math.log(new_sd / sd)) < 0.1:
+            break
+        x0, sd = np.clip(res.x, lo + 1e-9, hi - 1e-9), new_sd
+    jd, jp = res.jac[:n_data] * sd, res.jac[n_data:]
     info = jd.T @ jd / max(s2, 1e-12) + jp.T @ jp
     cov = np.linalg.pinv(info)
     return _Solution(res.x, layout.values(res.x), s2, cov)

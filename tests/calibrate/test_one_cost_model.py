@@ -117,7 +117,9 @@ def test_the_shipped_catalog_reproduces_the_mobile_soc_table(rows):
         pred = predict(spec, part, catalog=default_catalog())
         errors += list(np.abs(pred / part["value_si"].to_numpy() - 1))
     assert len(errors) == 34
-    assert float(np.mean(errors)) < 0.16  # 13.8% when the overlays were fitted
+    # 16.1% when the overlays were fitted; 13.8% before the priors on fixed costs, which cost
+    # in-sample fit on 4-5 points per target (the Kirin NPU's fixed cost is pulled down).
+    assert float(np.mean(errors)) < 0.18
 
 
 def test_devices_show_a_target(capsys):

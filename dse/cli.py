@@ -38,6 +38,12 @@ devices_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(devices_app, name="devices")
+host_app = typer.Typer(
+    help="This machine as a live laboratory: probe it as a device, time a kernel suite, fit "
+    "and predict it.",
+    no_args_is_help=True,
+)
+app.add_typer(host_app, name="host")
 
 out = Console()
 err = Console(stderr=True)

@@ -28,7 +28,7 @@ from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.kernels import KERNEL_CLASSES
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["DeviceSpec", "DvfsLevel", "PowerSpec", "lookup_efficiency", "max_efficiency"]
+__all__ = ["CacheLevel", "DeviceSpec", "DvfsLevel", "PowerSpec", "lookup_efficiency", "max_efficiency"]
 
 
 def lookup_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
@@ -81,6 +81,18 @@ class PowerSpec(Frozen):
         return self
 
 
+class CacheLevel(Frozen):
+    """One level of a CPU's caches (``dse host probe`` reads them from sysfs).
+
+    Attributes:
+        size_bytes: Size of one instance.
+        shared_by_cpus: Logical CPUs sharing one instance (1: private to a core without SMT).
+    """
+
+    size_bytes: Bytes = Field(gt=0)
+    shared_by_cpus: PositiveInt = 1
+
+
 class DeviceSpec(Frozen):
     """One processing element, as a datasheet (or paper) describes it.
 
@@ -131,6 +143,12 @@ class DeviceSpec(Frozen):
             device name.
         needs_host_core: A host CPU thread is busy while the device works (it feeds a USB stick,
             drives a GPU/NPU).
+        caches: A CPU's caches by level (``l1d``, ``l1i``, ``l2``, ``l3``), as probed; a
+            record for kernel-level models, not read by the cost model (which uses
+            ``onchip_mem_bytes``).
+        mem_bw_one_thread_bytes_s: A CPU's sustained bandwidth from one thread (one core's
+            outstanding misses cap it below ``mem_bw_bytes_s``), as probed; a record, not read
+            by the cost model.
         link: The interconnect type the device sits on (``usb3``, ``pcie_gen2_x1``, ``soc_bus``),
             or ``None`` for the host itself.
         default_runtime: The runtime (``devices/runtimes/``) its catalog figures and shared
@@ -156,6 +174,8 @@ class DeviceSpec(Frozen):
     onchip_mem_bytes: Bytes = Field(ge=0)
     dram_bytes: Bytes | None = Field(default=None, gt=0)
     onchip_holds_activations: bool = False
+    caches: dict[Annotated[str, Field(pattern=r"^l[1-4][di]?$")], CacheLevel] | None = None
+    mem_bw_one_thread_bytes_s: Bandwidth | None = Field(default=None, gt=0)
     efficiency: dict[str, float] = Field(default_factory=dict)
     overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
     overhead_per_layer_s: Seconds = Field(default=0.0, ge=0)

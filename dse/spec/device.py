@@ -10,6 +10,7 @@ in an :class:`~dse.devices.overlay.Overlay` applied on top.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -174,7 +175,7 @@ class DeviceSpec(Frozen):
     onchip_mem_bytes: Bytes = Field(ge=0)
     dram_bytes: Bytes | None = Field(default=None, gt=0)
     onchip_holds_activations: bool = False
-    caches: dict[Annotated[str, Field(pattern=r"^l[1-4][di]?$")], CacheLevel] | None = None
+    caches: dict[str, CacheLevel] | None = None
     mem_bw_one_thread_bytes_s: Bandwidth | None = Field(default=None, gt=0)
     efficiency: dict[str, float] = Field(default_factory=dict)
     overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
@@ -237,6 +238,15 @@ class DeviceSpec(Frozen):
                     if precision not in PRECISION_BYTES]
         if problems:
             raise ValueError("\n".join(problems))
+        return value
+
+    @field_validator("caches")
+    @classmethod
+    def _cache_keys(cls, value: dict[str, CacheLevel] | None) -> dict[str, CacheLevel] | None:
+        bad = [k for k in value or {} if re.fullmatch(r"l[1-4][di]?", k) is None]
+        if bad:
+            raise ValueError(f"unknown cache level {', '.join(map(repr, bad))}; expected "
+                             f"l1d, l1i, l2, l3 (l<level> with d or i for a split level)")
         return value
 
     @field_validator("efficiency")

@@ -247,12 +247,17 @@ def test_a_bad_probe_file_is_one_error_naming_it(tmp_path):
     write_probe(tmp_path / "host.yaml", figures=figures())
     data = yaml.safe_load((tmp_path / "host.yaml").read_text())
     data["cores"] = 0
-    data["caches"]["l9"] = {"size_bytes": -1}
+    data["caches"]["l9"] = {"size_bytes": 1024}
+    data["mem_bw_one_thread_bytes_s"] = "fast"
     (tmp_path / "host.yaml").write_text(yaml.safe_dump(data))
     with pytest.raises(SpecError) as info:
         Catalog(catalog_dir("devices"), tmp_path)
+    lines = str(info.value).splitlines()
+    assert all(line.startswith(str(tmp_path / "host.yaml")) for line in lines)
     text = str(info.value)
-    assert "host.yaml" in text and "cores" in text and "caches" in text
+    assert "cores: must be > 0, got 0" in text
+    assert "caches: unknown cache level 'l9'" in text
+    assert "mem_bw_one_thread_bytes_s" in text and "'fast'" in text
 
 
 def test_cli_devices_show_and_unknown_host(tmp_path, capsys):

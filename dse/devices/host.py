@@ -368,6 +368,7 @@ class Figure:
         value: The figure recorded (the median, or the best for a bandwidth).
         median / p10 / p90 / best: Over the repeats.
         n: Repeats.
+        note: How it was timed, where that varies (a copy's clock and concurrency).
     """
 
     value: float
@@ -376,18 +377,20 @@ class Figure:
     p90: float
     best: float
     n: int
+    note: str = ""
 
     @classmethod
-    def of(cls, samples: Sequence[float], *, take: str = "median") -> Figure:
+    def of(cls, samples: Sequence[float], *, take: str = "median", note: str = "") -> Figure:
         a = np.asarray(samples, dtype=float)
         median, best = float(np.median(a)), float(a.max())
         return cls(best if take == "best" else median, median, float(np.percentile(a, 10)),
-                   float(np.percentile(a, 90)), best, len(a))
+                   float(np.percentile(a, 90)), best, len(a), note)
 
     def spread(self, scale: float, unit: str) -> str:
         """``median 4.12 GHz (p10-p90 4.05-4.15, best 4.16, n=15)``-style text."""
         return (f"median {self.median / scale:.3g} {unit} (p10-p90 {self.p10 / scale:.3g}-"
-                f"{self.p90 / scale:.3g}, best {self.best / scale:.3g}, n={self.n})")
+                f"{self.p90 / scale:.3g}, best {self.best / scale:.3g}, n={self.n}"
+                f"{'; ' + self.note if self.note else ''})")
 
 
 # x86-64 System V: uint64_t chain(uint64_t n) { runs n iterations of 16 dependent
@@ -480,9 +483,14 @@ def measure_copy_bandwidth(threads: int = 1, *, nbytes: int = _COPY_BYTES, repea
     """Sustained memory bandwidth in bytes/s: ``threads`` numpy copies at once.
 
     Each thread copies its own ``nbytes / threads`` array (numpy releases the GIL while it
-    copies); a run lasts from a common start to the last copy's end. Bytes read plus bytes
-    written count (STREAM's copy convention); the first run (page faults) is not counted and
-    the best of the rest is the figure (STREAM's best rate).
+    copies). Bytes read plus bytes written count (STREAM's convention for copy); the first run
+    (page faults) is not counted and the best of the rest is the figure (STREAM's best rate).
+
+    One thread is timed with its own CPU time, so time spent descheduled on a busy machine does
+    not count (on a loaded 2-CPU machine wall-clock copies read a third of it). Several threads
+    are timed from a common start to the last copy's end, the aggregate only while all of them
+    run: a run counts as *concurrent* if every thread was on a CPU for at least 90% of that
+    window (its CPU time over the window); :attr:`Figure.note` says how many were.
 
     Args:
         threads: Copies at once.
@@ -493,14 +501,18 @@ def measure_copy_bandwidth(threads: int = 1, *, nbytes: int = _COPY_BYTES, repea
     src = [np.ones(n) for _ in range(threads)]
     dst = [np.zeros(n) for _ in range(threads)]
     samples: list[float] = []
+    concurrent = 0
     for run in range(repeats + 1):
         barrier = threading.Barrier(threads + 1)
         ends = [0.0] * threads
+        cpu = [0.0] * threads
 
-        def copy(i: int, barrier: threading.Barrier = barrier, ends: list[float] = ends
-                 ) -> None:
+        def copy(i: int, barrier: threading.Barrier = barrier, ends: list[float] = ends,
+                 cpu: list[float] = cpu) -> None:
             barrier.wait()
+            t = time.thread_time()
             np.copyto(dst[i], src[i])
+            cpu[i] = time.thread_time() - t
             ends[i] = time.perf_counter()
 
         workers = [threading.Thread(target=copy, args=(i,), daemon=True)
@@ -511,9 +523,14 @@ def measure_copy_bandwidth(threads: int = 1, *, nbytes: int = _COPY_BYTES, repea
         start = time.perf_counter()
         for w in workers:
             w.join()
+        wall = max(max(ends) - start, 1e-9)
         if run:
-            samples.append(2.0 * 8 * n * threads / max(max(ends) - start, 1e-9))
-    return Figure.of(samples, take="best")
+            seconds = max(cpu[0], 1e-9) if threads == 1 else wall
+            samples.append(2.0 * 8 * n * threads / seconds)
+            concurrent += min(cpu) >= 0.9 * wall
+    note = ("thread CPU time" if threads == 1 else
+            f"{concurrent} of {repeats} runs with every thread on a CPU for >= 90% of the run")
+    return Figure.of(samples, take="best", note=note)
 
 
 def measure_gemm(*, n: int = _GEMM_N, repeats: int = 15) -> Figure:
@@ -680,7 +697,9 @@ def device_data(f: ProbeFigures, *, name: str = HOST) -> dict[str, Any]:
                     "fields": ["ops_per_cycle_per_core.fp32"]})
     copy = (f"numpy copies of float64 arrays, {s.copy_bytes // 2**20} MiB per run split "
             f"over the threads, bytes read + written (STREAM copy convention), best of "
-            f"{s.copy_repeats} runs after one untimed run (STREAM's best rate)")
+            f"{s.copy_repeats} runs after one untimed run (STREAM's best rate); one thread "
+            f"timed by its own CPU time (time descheduled does not count), several from their "
+            f"common start to the last copy's end")
     largest_cache = max((c.size_bytes for c in f.caches), default=0)
     if 4 * largest_cache > s.copy_bytes:
         copy += (f"; STREAM asks for arrays of 4x the largest cache "
@@ -690,7 +709,7 @@ def device_data(f: ProbeFigures, *, name: str = HOST) -> dict[str, Any]:
     floor = ("" if f.bw_all.value >= f.bw_one.value else
              " All CPUs came out below one thread (the machine was busy: a thread waiting for "
              "a CPU stretches the run), so mem_bw_bytes_s records the one-thread best as the "
-             "floor the aggregate cannot be under.")
+             "floor the aggregate cannot be under; re-probe on a quiet machine.")
     sources.append({"id": "probe-bandwidth", "kind": "measured",
                     "fields": ["mem_bw_bytes_s", "mem_bw_one_thread_bytes_s"], "cite": (
         f"Measured by dse host probe on {day}: {copy}. All {s.threads} usable CPUs at "

@@ -250,9 +250,10 @@ def test_the_walk_through_predicts_held_out_models_threads_and_sessions():
     assert set(test["threads"]) == {1, 2} and set(test["streams"]) == {1, 2}
     err = np.abs(predict(host, test, catalog=cat) / test["value_si"].to_numpy() - 1)
     one = (test["streams"] == 1).to_numpy()
-    # A regression guard, with the probe recorded on 2026-12-05 (clock 4.1 GHz under load;
-    # the walk-through's figures were computed with the 2.7 GHz detected spec before): MAPE
-    # 37.7% one inference at a time, 35.3% two sessions (36.5% overall), worst 92.6%; bounds
-    # about 10% above them. Re-recording calibration/host/host.yaml moves these figures.
-    assert err[one].mean() < 0.42 and err[~one].mean() < 0.39
-    assert err.mean() < 0.40 and err.max() < 1.02
+    # A regression guard, with the probe recorded on 2026-12-05 (clock 4.01 GHz under load,
+    # 25.3 GB/s; the walk-through's section 3 figures were computed with the 2.7 GHz, 15 GB/s
+    # detected spec before): MAPE 38.3% one inference at a time, 36.0% two sessions (37.2%
+    # overall), worst 96.5%; bounds about 10% above them. Re-recording
+    # calibration/host/host.yaml moves these figures.
+    assert err[one].mean() < 0.42 and err[~one].mean() < 0.40
+    assert err.mean() < 0.41 and err.max() < 1.06

@@ -725,6 +725,8 @@ def device_data(f: ProbeFigures, *, name: str = HOST) -> dict[str, Any]:
         "ops_per_cycle_per_core": {"fp32": ops},
         "mem_bw_bytes_s": format_quantity(bw_all, "bandwidth", digits=4),
         "mem_bw_one_thread_bytes_s": format_quantity(f.bw_one.value, "bandwidth", digits=4),
+        # what `dse measure` and the kernel benchmarks time it with: the host x ORT target
+        "default_runtime": "onnxruntime_cpu",
     }
     if f.caches:
         largest = max(f.caches, key=lambda c: (c.level, c.size_bytes))

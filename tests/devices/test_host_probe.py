@@ -169,6 +169,7 @@ def spec_of(data):
 def test_device_data_is_a_sourced_cpu_device():
     spec = spec_of(device_data(figures()))
     assert (spec.name, spec.kind, spec.cores) == ("host", "cpu", 2)
+    assert spec.default_runtime == "onnxruntime_cpu"  # the host x ORT target dse measure times
     assert spec.clock_hz == pytest.approx(4.0e9, rel=1e-3)  # the all-core median, 4 digits
     assert spec.peak_ops_s["fp32"] == pytest.approx(2 * spec.clock_hz * 64)
     assert spec.mem_bw_bytes_s == pytest.approx(20e9, rel=1e-3)
@@ -233,7 +234,7 @@ def test_write_probe_is_loaded_like_any_device(tmp_path, monkeypatch):
     assert Catalog().device("host") == spec
     # another name: the file's stem
     other, _ = write_probe(tmp_path / "lab" / "my_box.yaml", figures=figures())
-    assert Catalog(tmp_path / "lab").device("my_box") == other
+    assert Catalog(catalog_dir("devices"), tmp_path / "lab").device("my_box") == other
 
 
 def test_write_probe_refuses_a_bad_path(tmp_path):

@@ -312,3 +312,10 @@ def test_a_quick_live_probe_writes_a_valid_device(tmp_path):
     assert spec.kind == "cpu" and spec.cores >= 1 and spec.peak_ops_s["fp32"] > 0
     assert Catalog(catalog_dir("devices"), tmp_path).device("host") == spec
     assert len(written) == 2
+
+
+def test_cli_probe_refuses_a_bad_path_before_measuring(tmp_path, capsys):
+    assert main(["host", "probe", "--out", str(tmp_path / "host.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "host.yml" in err and "expected <folder>/<name>.yaml" in err
+    assert "Traceback" not in err and not any(tmp_path.iterdir())

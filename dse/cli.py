@@ -45,31 +45,6 @@ host_app = typer.Typer(
 )
 app.add_typer(host_app, name="host")
 
-
-@host_app.command("probe")
-def host_probe_cmd(
-    out_file: Annotated[Path, typer.Option(
-        "--out", help="The device YAML to write (<dir>/<name>.yaml; <dir>/platforms/<name>.yaml "
-        "is written beside it). Load <dir> with --catalog <dir> or DSE_CATALOG=<dir>.")
-    ] = Path("dse_host/host.yaml"),
-) -> None:
-    """Measure this machine (a few seconds) and write it as a catalog device and platform."""
-    from dse.devices.host import summary, write_probe
-
-    with err.status("probing this machine: clock under load, GEMM, memory bandwidth"):
-        spec, written = write_probe(out_file)
-    table = Table(title=f"{spec.name}: probed")
-    table.add_column("field")
-    table.add_column("value", justify="right")
-    for field, value in summary(spec):
-        table.add_row(field, value)
-    out.print(table)
-    for path in written:
-        out.print(f"wrote {path}", highlight=False)
-    out.print(f"use it with --catalog {out_file.parent} or DSE_CATALOG={out_file.parent}; "
-              f"`dse devices show {spec.name} --catalog {out_file.parent}` lists every "
-              f"number with how it was measured", highlight=False)
-
 out = Console()
 err = Console(stderr=True)
 
@@ -801,6 +776,31 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     ax.set_title(f"{cal.device}: calibrated")
     ax.legend(fontsize=8)
     save_figure(fig, stem)
+
+
+@host_app.command("probe")
+def host_probe_cmd(
+    out_file: Annotated[Path, typer.Option(
+        "--out", help="The device YAML to write (<dir>/<name>.yaml; <dir>/platforms/<name>.yaml "
+        "is written beside it). Load <dir> with --catalog <dir> or DSE_CATALOG=<dir>.")
+    ] = Path("dse_host/host.yaml"),
+) -> None:
+    """Measure this machine (a few seconds) and write it as a catalog device and platform."""
+    from dse.devices.host import summary, write_probe
+
+    with err.status("probing this machine: clock under load, GEMM, memory bandwidth"):
+        spec, written = write_probe(out_file)
+    table = Table(title=f"{spec.name}: probed")
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for field, value in summary(spec):
+        table.add_row(field, value)
+    out.print(table)
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"use it with --catalog {out_file.parent} or DSE_CATALOG={out_file.parent}; "
+              f"`dse devices show {spec.name} --catalog {out_file.parent}` lists every "
+              f"number with how it was measured", highlight=False)
 
 
 @app.command("measure")

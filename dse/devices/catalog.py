@@ -57,7 +57,6 @@ __all__ = ["CATALOG_ENV", "Catalog", "catalog_folders", "default_catalog", "prob
 CATALOG_ENV = "DSE_CATALOG"
 
 
-
 def probe_hint(name: str) -> str:
     """What to add to an "unknown name" message: for ``host`` (what ``dse measure`` rows are
     named), how to probe this machine; nothing for other names."""
@@ -71,6 +70,7 @@ def catalog_folders() -> tuple[Path, ...]:
     """The built-in catalog folder, then the folders ``DSE_CATALOG`` names (read now)."""
     extra = os.environ.get(CATALOG_ENV, "")
     return (catalog_dir("devices"), *(Path(p) for p in extra.split(os.pathsep) if p.strip()))
+
 
 #: A target: device, runtime (resolved: ``None`` only for a device without a default runtime)
 #: and host (``None``: any host).

@@ -29,7 +29,8 @@ from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.kernels import KERNEL_CLASSES
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["CacheLevel", "DeviceSpec", "DvfsLevel", "PowerSpec", "lookup_efficiency", "max_efficiency"]
+__all__ = ["CacheLevel", "DeviceSpec", "DvfsLevel", "PowerSpec", "lookup_efficiency",
+           "max_efficiency"]
 
 
 def lookup_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:

@@ -849,8 +849,8 @@ def measure_cmd(
 @host_app.command("kernels")
 def host_kernels_cmd(
     budget: Annotated[float | None, typer.Option(
-        help="Minutes: start no new kernel after this long (the CSV keeps what is done).")
-                      ] = 10.0,
+        help="Minutes: start no new kernel after this long (the CSV keeps what is done; a "
+        "rerun goes on from there).")] = 15.0,
     threads: Annotated[str, typer.Option(
         help="Intra-op threads, comma-separated (1,2).")] = "1,2",
     runtime: Annotated[str, typer.Option(help="The runtime to time with.")] = "onnxruntime",
@@ -868,6 +868,9 @@ def host_kernels_cmd(
         help="Fixed timed runs per kernel (default: as many as fill --target-ms).")] = None,
     target_ms: Annotated[float, typer.Option(
         help="Milliseconds of timed runs to aim at per kernel and thread count.")] = 100.0,
+    overlay: Annotated[Path | None, typer.Option(
+        help="A fitted overlay of the host: adaptive draws go where the cost model with it is "
+        "worst (default: the host's datasheet-style spec).")] = None,
 ) -> None:
     """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
@@ -880,13 +883,21 @@ def host_kernels_cmd(
         TimeRemainingColumn,
     )
 
-    from dse.measure.kernels import KernelsError, run_kernels
+    from dse.measure.kernels import KernelsError, cost_model_predictor, run_kernels
 
     try:
         parsed = [int(part) for part in threads.split(",")]
     except ValueError:
         raise KernelsError([Problem("--threads", threads, "expected whole numbers separated by "
                                     "commas, such as 1,2")]) from None
+    predict = None
+    if overlay is not None:
+        from dse.devices import default_catalog
+        from dse.devices.overlay import apply_overlay, load_overlay
+
+        fitted = load_overlay(overlay)  # read before anything is timed: bad input fails fast
+        host = default_catalog().target("host", "onnxruntime_cpu")
+        predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
     with bar:
@@ -898,7 +909,7 @@ def host_kernels_cmd(
         result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
                              zoo=False if no_zoo else (zoo or True), random=random,
                              adaptive=adaptive, seed=seed, repeats=repeats,
-                             target_s=target_ms / 1e3, progress=step)
+                             target_s=target_ms / 1e3, predict=predict, progress=step)
     table = result.table
     summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
                           f" (median kernel time, ms)")
@@ -988,7 +999,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dse`` console script; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # typer turns Ctrl-C into Exit(130) and returns it
+            err.print("aborted")
+            return 1
     except DseError as exc:
         err.print("[red]error:[/red]", end=" ")
         err.print(str(exc), highlight=False, markup=False, soft_wrap=True)

@@ -871,6 +871,9 @@ def host_kernels_cmd(
     overlay: Annotated[Path | None, typer.Option(
         help="A fitted overlay of the host: adaptive draws go where the cost model with it is "
         "worst (default: the host's datasheet-style spec).")] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Start over: time everything again and replace --out at the end.")
+                     ] = False,
 ) -> None:
     """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
@@ -909,7 +912,8 @@ def host_kernels_cmd(
         result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
                              zoo=False if no_zoo else (zoo or True), random=random,
                              adaptive=adaptive, seed=seed, repeats=repeats,
-                             target_s=target_ms / 1e3, predict=predict, progress=step)
+                             target_s=target_ms / 1e3, predict=predict, fresh=fresh,
+                             progress=step)
     table = result.table
     summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
                           f" (median kernel time, ms)")

@@ -387,6 +387,7 @@ def run_kernels(
     warmup: int = 2,
     repeats: int | None = None,
     target_s: float = 0.1,
+    fresh: bool = False,
     progress: Progress | None = None,
 ) -> KernelsResult:
     """Time the kernel suite at each thread count into ``out`` (see the module docstring).
@@ -407,6 +408,8 @@ def run_kernels(
         warmup: Untimed runs at least per session.
         repeats: Fixed timed runs per kernel (a fast mode for tests); ``None``: adaptive.
         target_s: Seconds of timed runs to aim at per (kernel, threads).
+        fresh: Start over: ignore the rows of ``out`` and its journal (``out`` is replaced
+            when the run ends, also if it is stopped).
         progress: Called before each (kernel, threads) and at the end.
 
     Raises:
@@ -420,7 +423,9 @@ def run_kernels(
     deadline = began + budget_min * 60 if budget_min is not None else math.inf
     machine = Machine.this(runtime)
     done: dict[str, dict[str, Any]] = {}
-    if out.exists():
+    if fresh:
+        journal.unlink(missing_ok=True)
+    elif out.exists():
         for row in read_kernels(out).to_dict("records"):
             done[str(row["key"])] = row
     for row in _read_journal(journal):

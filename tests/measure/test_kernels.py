@@ -102,6 +102,9 @@ def test_a_tiny_suite_then_a_rerun_that_skips_everything(tmp_path):
     more = run_kernels(out, threads=(1,), zoo=False, random=3, adaptive=3, seed=5,
                        predict=_fake_predict, warmup=1, repeats=1)
     assert more.timed == 1 and len(more.table) == 11  # the one adaptive kernel missing
+    over = run_kernels(out, threads=(1,), zoo=False, random=2, adaptive=0, seed=5, repeats=1,
+                       fresh=True)
+    assert over.timed == 2 and over.resumed == 0 and len(read_kernels(out)) == 2
 
 
 def Counter_of(values):

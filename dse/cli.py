@@ -846,6 +846,67 @@ def measure_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
+@host_app.command("corun")
+def host_corun_cmd(
+    workloads: Annotated[list[str], typer.Argument(help="Zoo models (two or more for pairs).")],
+    hog: Annotated[str, typer.Option(
+        help="Memory-hog intensities in GB/s (read + written), comma-separated; 'max' for an "
+        "unthrottled copy; '' for none.")] = "1,2,4,max",
+    pairs: Annotated[bool, typer.Option(help="Measure every pair of different models.")] = True,
+    window: Annotated[float, typer.Option(help="Seconds of each measured window.")] = 3.0,
+    rounds: Annotated[int, typer.Option(help="Rounds of every condition.")] = 3,
+    cores: Annotated[str, typer.Option(help="The two CPUs to pin to, such as 0,1 (default: "
+                                       "the first two usable).")] = "",
+    basis: Annotated[str, typer.Option(help="Slowdowns shown from 'wall' or 'cpu' time.")
+                     ] = "wall",
+    out_file: Annotated[Path, typer.Option("--out", help="The raw co-run CSV to write.")
+                        ] = Path("out/corun.csv"),
+) -> None:
+    """Co-run models on this machine (pairs on two pinned cores, and beside a memory hog of set
+    intensity), one intra-op thread each; write the raw table and show the slowdowns."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dse.measure.corun import CorunError, corun, corun_summary, write_corun
+
+    problems = []
+    levels: list[float | str] = []
+    for part in filter(None, (p.strip() for p in hog.split(","))):
+        try:
+            levels.append("max" if part == "max" else float(part))
+        except ValueError:
+            problems.append(Problem("--hog", part, "expected GB/s numbers or 'max'"))
+    try:
+        pinned = [int(c) for c in cores.split(",")] if cores else None
+    except ValueError:
+        pinned = None
+        problems.append(Problem("--cores", cores, "expected two CPU numbers, such as 0,1"))
+    if problems:
+        raise CorunError(problems)
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("co-running", total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,
+                    cores=pinned, progress=step)
+    written = write_corun(raw, out_file)
+    summary = corun_summary(raw, basis=basis)
+    table = Table(title=f"co-run slowdowns on {raw['cpu'].iloc[0]} ({basis} time, median of "
+                        f"{rounds} rounds)")
+    for col in ("model", "beside", "alone fps", "co-run fps", "slowdown", "range", "hog GB/s"):
+        table.add_column(col, justify="left" if col in ("model", "beside") else "right")
+    for _, r in summary.iterrows():
+        beside = r["co_runner"] + (f" {r['level']}" if r["kind"] == "hog" else "")
+        table.add_row(r["workload"], beside, f"{r['alone_fps']:.1f}", f"{r['corun_fps']:.1f}",
+                      f"{r['slowdown']:.3f}", f"{r['slowdown_min']:.2f}-{r['slowdown_max']:.2f}",
+                      "" if r["kind"] == "pair" else f"{r['hog_achieved_gb_s']:.2f}")
+    out.print(table)
+    out.print(f"wrote {written}", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

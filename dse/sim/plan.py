@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from dse.cost import ModelCost, model_cost
-from dse.cost.concurrency import pinned_core_scale, shared_dram_bandwidth
+from dse.cost.concurrency import contention_slowdown, pinned_core_scale
 from dse.cost.transfer import transfer_time
 from dse.devices import Catalog
 from dse.devices.calibrated import inherited_from, is_calibrated
@@ -292,21 +292,67 @@ class PlanContext:
         """The runtime ``unit`` runs, if the catalog knows it (what it fuses)."""
         return self.catalog.runtimes.get(unit.runtime) if unit.runtime else None
 
-    def dram_sharers(self, unit: Unit) -> int:
-        """Instances of ``unit``'s device taking part that stream from the platform's DRAM
-        (identical cores sharing it: :func:`~dse.cost.concurrency.shared_dram_bandwidth`)."""
-        if not unit.shares_dram or unit.name in self.clusters:
-            return 1
-        return sum(1 for u in self.units() if u.device == unit.device and u.shares_dram)
+    def memory_bw(self, unit: Unit) -> float:
+        """The sustained bandwidth of the memory ``unit`` shares with its co-runners: the
+        platform's DRAM where it states one, else the device's own memory bandwidth."""
+        return float(self.platform.dram_bw_bytes_s or unit.spec.mem_bw_bytes_s)
+
+    def with_contention(self, workers: list[Worker]) -> list[Worker]:
+        """The workers with every compute step that streams from the shared DRAM slowed by its
+        device's contention law (:func:`~dse.cost.concurrency.contention_slowdown`), given
+        the demand of everything else that runs at the same time.
+
+        Co-runners are the other inferences in flight on units that share the DRAM: every
+        other unit with workers, and the other slots of the step's own unit, each unit
+        demanding its mean DRAM bytes per second of compute times the inferences it runs at
+        once (``min(workers, slots)`` on a host cluster, whose slots are disjoint cores; the
+        speed-up of that many slots on an accelerator). Demands are each task's alone, and
+        co-runners are taken as busy all the time (a closed-loop stream; PCCS predicts from
+        standalone demands the same way). A platform with one inference in flight on shared
+        DRAM is unchanged.
+        """
+        units = self.all_units
+        demand: dict[str, float] = {}  # per-inference DRAM demand of each unit, bytes/s
+        busy: dict[str, int] = {}
+        for w in workers:
+            busy[w.unit] = busy.get(w.unit, 0) + 1
+            steps = [st for route in w.routes.values() for h in route for st in h.steps
+                     if st.kind == "compute" and st.dram_bytes > 0 and st.time_s > 0]
+            if steps and w.unit not in demand:
+                demand[w.unit] = sum(st.dram_bytes for st in steps) / \
+                    sum(st.time_s for st in steps)
+        if not demand:
+            return workers
+
+        def at_once(name: str) -> float:
+            unit = units[name]
+            k = min(busy.get(name, 0), unit.slots)
+            return float(k) if name in self.clusters else unit.spec.speedup(k)
+
+        if sum(at_once(n) for n in demand) <= 1:
+            return workers  # one inference alone on the DRAM
+        total = sum(d * at_once(n) for n, d in demand.items())
+        out = []
+        for w in workers:
+            def step(st: Step) -> Step:
+                if st.kind != "compute" or st.dram_bytes <= 0 or st.time_s <= 0:
+                    return st
+                unit = units[st.resource]
+                own = st.dram_bytes / st.time_s
+                others = total - demand.get(unit.name, own)
+                factor = contention_slowdown(own, others, self.memory_bw(unit),
+                                             **unit.spec.contention_law())
+                return st if factor == 1.0 else replace(st, time_s=st.time_s * factor)
+
+            routes = {k: tuple(replace(h, steps=tuple(step(st) for st in h.steps))
+                               for h in route) for k, route in w.routes.items()}
+            out.append(replace(w, routes=routes))
+        return out
 
     def _spec_for(self, wid: int, unit: Unit) -> DeviceSpec:
-        """The unit's spec, with its share of the platform's DRAM when several instances of it
-        stream at once, and its on-chip memory split among co-compiled workloads."""
+        """The unit's spec, with its on-chip memory split among co-compiled workloads (sharing
+        the DRAM is :meth:`with_contention`'s, on the plan's steps)."""
         spec = unit.spec
-        sharers = self.dram_sharers(unit)
-        bw = shared_dram_bandwidth(spec.mem_bw_bytes_s, self.platform.dram_bw_bytes_s, sharers)
-        if bw < spec.mem_bw_bytes_s:
-            spec = spec.with_changes(f"DRAM shared by {sharers} instances", mem_bw_bytes_s=bw)
         sharing = [i for i in range(len(self.config.workloads)) if self.runs(i, unit)]
         if len(sharing) < 2 or not self.config.execution.cocompiled or not spec.onchip_mem_bytes:
             return spec
@@ -430,6 +476,7 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
                   price_usd=_price(platform, catalog), board_idle_w=platform.board_idle_w)
     try:
         workers, entry, ordered = policy.workers(ctx)
+        workers = ctx.with_contention(list(workers))
     except Infeasible as exc:
         return Plan(units={}, cores={}, links={}, workers=(), entry_queues=(), ordered=False,
                     notes=tuple(ctx.notes), infeasible=str(exc), **common)  # type: ignore[arg-type]

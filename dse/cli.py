@@ -907,6 +907,55 @@ def host_corun_cmd(
     out.print(f"wrote {written}", highlight=False)
 
 
+@host_app.command("contention")
+def host_contention_cmd(
+    data: Annotated[Path, typer.Argument(help="A raw co-run CSV (dse host corun).")],
+    basis: Annotated[str, typer.Option(help="Slowdowns from 'wall' or 'cpu' time (cpu when "
+                                       "the machine was not quiet).")] = "wall",
+    device: Annotated[str, typer.Option(help="The device the demands are priced on.")
+                      ] = "host",
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
+                       ] = False,
+) -> None:
+    """Fit the contention law on the hog rows of a co-run table and predict the co-run
+    throughput of its model pairs (never fitted on), beside the naive no-slowdown figure."""
+    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
+
+    raw = read_corun(data)
+    cat = _catalog(catalog)
+    spec = cat.device(device)
+    runtime = cat.runtimes.get("onnxruntime_cpu")
+    demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
+                                                              "co_runner"]}),
+                           spec, runtime=runtime)
+    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    if as_json:
+        out.print_json(json.dumps({
+            "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
+            "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": basis, "cpu": str(raw["cpu"].iloc[0]),
+            "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape, "naive_mape": fit.naive_mape,
+            "pairs": fit.pairs.to_dict(orient="records")}, default=float))
+        return
+    sat = fit.law["saturation"]
+    out.print(f"law on {spec.name} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
+              f"{fit.law['knee']:.3g}, saturation {'none' if math.isinf(sat) else f'{sat:.3g}'},"
+              f" slope {fit.law['slope']:.3g}; slowdown error on the {len(fit.hog)} hog rows it "
+              f"was fitted on {fit.fit_mape:.1%}", highlight=False)
+    table = Table(title=f"co-run throughput of pairs not fitted on ({basis} time)")
+    for col in ("model", "beside", "own GB/s", "other GB/s", "alone fps", "measured",
+                "predicted", "error", "naive error"):
+        table.add_column(col, justify="left" if col in ("model", "beside") else "right")
+    for _, r in fit.pairs.iterrows():
+        table.add_row(r["workload"], r["co_runner"], f"{r['own_gb_s']:.2f}",
+                      f"{r['co_runner_gb_s']:.2f}", f"{r['alone_fps']:.1f}",
+                      f"{r['corun_fps']:.1f}", f"{r['predicted_fps']:.1f}", f"{r['error']:+.1%}",
+                      f"{r['naive_error']:+.1%}")
+    out.print(table)
+    out.print(f"pairs: throughput MAPE {fit.pair_mape:.1%} (naive, no slowdown: "
+              f"{fit.naive_mape:.1%})", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

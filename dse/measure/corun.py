@@ -52,8 +52,8 @@ import pandas as pd
 from dse.errors import DseError, Problem
 from dse.report.files import atomic_path
 
-__all__ = ["COLUMNS", "HOG_BYTES", "HOG_PERIOD_S", "CorunError", "corun", "corun_summary",
-           "read_corun", "write_corun"]
+__all__ = ["COLUMNS", "HOG_BYTES", "HOG_PERIOD_S", "ContentionFit", "CorunError", "corun",
+           "corun_summary", "fit_contention", "read_corun", "task_demands", "write_corun"]
 
 #: Columns of the raw co-run table (one row per round, model and condition).
 COLUMNS = ("round", "kind", "workload", "core", "co_runner", "hog_target_gb_s",
@@ -421,3 +421,120 @@ def corun_summary(frame: pd.DataFrame, *, basis: str = "wall") -> pd.DataFrame:
         slowdown_max=("slowdown", "max"), hog_achieved_gb_s=("hog_achieved_gb_s", "median"),
         rounds=("round", "nunique"))
     return out.reset_index()
+
+
+# ----- the law, fitted and checked --------------------------------------------------------------
+
+def task_demands(workloads: Sequence[str], spec: Any, *, runtime: Any = None,
+                 threads: int = 1) -> dict[str, float]:
+    """Each model's own DRAM demand alone on ``spec``, bytes/s, from dse's cost model: its
+    memory traffic on the device over its time there (:func:`dse.cost.model_cost`, the demand
+    the simulator gives the law)."""
+    from dse.cost import model_cost
+    from dse.workloads import workload
+
+    out = {}
+    for w in dict.fromkeys(workloads):
+        cost = model_cost(workload(w, precision="fp32"), spec, "fp32", threads=threads,
+                          runtime=runtime)
+        on = cost.layers["runs_on"] == spec.name
+        traffic = float(cost.layers.loc[on, "traffic_bytes"].sum())
+        out[w] = traffic / (cost.device_s - spec.overhead_per_inference_s)
+    return out
+
+
+@dataclass(frozen=True)
+class ContentionFit:
+    """The contention law fitted on the hog rows and checked on the pairs.
+
+    Attributes:
+        law: ``knee``, ``saturation`` (``inf``: none) and ``slope``, the keyword arguments of
+            :func:`dse.cost.concurrency.contention_slowdown` and the fields of
+            :class:`dse.spec.device.ContentionSpec`.
+        mem_bw_bytes_s: The bandwidth demands are fractions of.
+        hog: The fitted rows (workload, level, own and hog demand, measured and fitted
+            slowdown).
+        pairs: One row per model of every pair: measured alone and co-run throughput, the
+            law's prediction (alone / predicted slowdown) and the naive one (no slowdown),
+            and the errors of both.
+        fit_mape: Slowdown error on the hog rows it was fitted on.
+        pair_mape: Co-run throughput error on the pairs (never fitted on).
+        naive_mape: The same for the naive prediction (the co-run throughput is the alone one).
+    """
+
+    law: dict[str, float]
+    mem_bw_bytes_s: float
+    hog: pd.DataFrame
+    pairs: pd.DataFrame
+    fit_mape: float
+    pair_mape: float
+    naive_mape: float
+
+
+def fit_contention(summary: pd.DataFrame, demands: Mapping[str, float],
+                   mem_bw_bytes_s: float) -> ContentionFit:
+    """Fit the contention law on the hog rows of a :func:`corun_summary`, then predict the
+    co-run throughput of every pair from the models' own demands alone.
+
+    The law's input is demand: the model's own (``demands``, from the cost model) and the
+    co-runner's, the hog's achieved bytes/s for the fit and the other model's demand from the
+    cost model for the pairs, as the simulator does. Least squares on log slowdown over knee,
+    saturation and slope (bounded: knee in [0, 4], saturation above it, slope in
+    [1e-3, 1e3]); the saturation is dropped (``inf``) when the fit does not reach it.
+
+    Raises:
+        CorunError: No hog rows, or a model without its demand.
+    """
+    from scipy.optimize import least_squares
+
+    from dse.cost.concurrency import contention_slowdown
+
+    hog = summary[summary["kind"] == "hog"].copy()
+    pairs = summary[summary["kind"] == "pair"].copy()
+    missing = sorted({*hog["workload"], *pairs["workload"], *pairs["co_runner"]} - set(demands))
+    problems = [Problem("corun", "demands", f"no demand for {', '.join(missing)}")] \
+        if missing else []
+    if hog.empty:
+        problems.append(Problem("corun", "hog", "no hog rows to fit the law on"))
+    if problems:
+        raise CorunError(problems)
+    bw = float(mem_bw_bytes_s)
+    own = hog["workload"].map(demands).to_numpy(float)
+    ext = hog["hog_achieved_gb_s"].to_numpy(float) * 1e9
+    measured = hog["slowdown"].to_numpy(float)
+
+    def law(p: np.ndarray, own: Any, ext: Any) -> Any:
+        knee, width, slope = p
+        return contention_slowdown(own, ext, bw, knee=knee, saturation=knee + width,
+                                   slope=slope)
+
+    def residual(p: np.ndarray) -> np.ndarray:
+        return np.log(law(p, own, ext)) - np.log(np.maximum(measured, 1e-9))
+
+    best = None
+    for knee0 in (0.0, 0.25, 0.5, 1.0):
+        for slope0 in (1.0, 10.0, 100.0):
+            res = least_squares(residual, [knee0, 1.0, slope0],
+                                bounds=([0.0, 1e-3, 1e-3], [4.0, 50.0, 1e3]))
+            if best is None or res.cost < best.cost:
+                best = res
+    assert best is not None
+    knee, width, slope = (float(v) for v in best.x)
+    top = float(np.max((own + ext) / bw))
+    saturation = knee + width if knee + width < top else float("inf")
+    fitted = {"knee": knee, "saturation": saturation, "slope": slope}
+    hog["own_gb_s"] = own / 1e9
+    hog["fitted_slowdown"] = contention_slowdown(own, ext, bw, **fitted)
+    fit_mape = float(np.mean(np.abs(hog["fitted_slowdown"] / hog["slowdown"] - 1)))
+
+    p_own = pairs["workload"].map(demands).to_numpy(float)
+    p_ext = pairs["co_runner"].map(demands).to_numpy(float)
+    pairs["own_gb_s"], pairs["co_runner_gb_s"] = p_own / 1e9, p_ext / 1e9
+    pairs["predicted_slowdown"] = contention_slowdown(p_own, p_ext, bw, **fitted)
+    pairs["predicted_fps"] = pairs["alone_fps"] / pairs["predicted_slowdown"]
+    pairs["error"] = pairs["predicted_fps"] / pairs["corun_fps"] - 1
+    pairs["naive_error"] = pairs["alone_fps"] / pairs["corun_fps"] - 1
+    return ContentionFit(
+        fitted, bw, hog.reset_index(drop=True), pairs.reset_index(drop=True), fit_mape,
+        float(np.mean(np.abs(pairs["error"]))) if len(pairs) else float("nan"),
+        float(np.mean(np.abs(pairs["naive_error"]))) if len(pairs) else float("nan"))

@@ -28,9 +28,19 @@ of the inferences that started in it. Rounds interleave alone and co-run windows
 drift of the machine's speed (other load, clock) hits both alike; slowdowns are taken within a
 round and summarised across rounds by their median (:func:`corun_summary`).
 
-The raw rows are a sidecar format, one row per (round, model, condition) with :data:`COLUMNS`,
-the CPU, core count, ONNX Runtime version and date in every row; :func:`read_corun` validates a
-file of it.
+Each inference is also timed in the inference thread's own CPU time (``time.thread_time``;
+with one intra-op thread ONNX Runtime computes on the calling thread): memory stalls count in
+it, the time the OS gives the core to other processes does not. ``cpu_fps`` (inferences per
+CPU second) is therefore the basis for slowdowns measured on a machine that is not quiet;
+``throughput_fps`` (wall clock) is what a user of a quiet machine sees. The hog records the
+share of its window it was on a CPU (``hog_cpu_share``), and every row the 1-minute load
+average when it was measured (``load_avg``), so a noisy row can be told from a clean one.
+
+The raw rows are a sidecar format, not dse's measurement format (a co-run row has a
+co-runner, which that format has no column for): one row per (round, model, condition) with
+:data:`COLUMNS`, the CPU model, core count, ONNX Runtime version and date (UTC) in every row;
+:func:`read_corun` validates a file of it. :func:`fit_contention` fits the contention law
+(:func:`dse.cost.concurrency.contention_slowdown`) on the hog rows and predicts the pairs.
 """
 
 from __future__ import annotations

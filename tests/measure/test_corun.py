@@ -138,3 +138,45 @@ def test_the_fit_needs_hog_rows_and_every_demand():
         fit_contention(summary, {"a": 1e9}, 10e9)
     with pytest.raises(CorunError, match="no hog rows"):
         fit_contention(summary[summary["kind"] == "pair"], {"a": 1e9, "b": 3e9}, 10e9)
+
+
+# ----- the recorded dataset ---------------------------------------------------------------------
+
+def _recorded():
+    from dse.catalog import catalog_dir
+    from dse.devices import Catalog
+    from dse.measure.corun import task_demands
+
+    raw = read_corun(catalog_dir("calibration") / "host" / "corun.csv")
+    # the machine it was measured on, as recorded (never a fresh detection)
+    cat = Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host_example_device")
+    spec = cat.device("host")
+    demands = task_demands(sorted(set(raw["workload"])), spec,
+                           runtime=cat.runtimes.get("onnxruntime_cpu"))
+    return raw, spec, demands
+
+
+def test_the_recorded_dataset_states_its_machine_and_covers_both_experiments():
+    raw, _, _ = _recorded()
+    assert set(raw["kind"]) == {"alone", "pair", "hog"}
+    assert raw["cpu"].str.len().min() > 0 and (raw["cores"] >= 2).all()
+    assert raw["date"].str.match(r"\d{4}-\d\d-\d\dT").all()
+    pairs = raw[raw["kind"] == "pair"]
+    assert (pairs["workload"] != pairs["co_runner"]).all()  # different models
+    assert pairs["workload"].nunique() >= 4
+    hog = raw[raw["kind"] == "hog"]
+    assert hog["hog_target_gb_s"].nunique() >= 3 and hog["hog_target_gb_s"].isna().any()
+
+
+def test_the_law_fitted_on_the_recorded_hog_rows_predicts_the_pairs():
+    # Recorded on a loaded 2-vCPU guest (load average 7-10, see the load_avg column), so on
+    # the CPU-time basis: fitted on the hog rows, checked on the pairs, which it never saw.
+    raw, spec, demands = _recorded()
+    fit = fit_contention(corun_summary(raw, basis="cpu"), demands, spec.mem_bw_bytes_s)
+    assert fit.fit_mape <= 0.05  # the fit reproduces its own rows
+    assert fit.pair_mape <= 0.10  # the goal on pairs not fitted on
+    # every predicted slowdown obeys the law's invariants
+    assert (fit.pairs["predicted_slowdown"] >= 1.0).all()
+    # the figures the README reports, so that a change of the law or the data is seen
+    assert fit.pair_mape == pytest.approx(0.049, abs=0.01)
+    assert fit.naive_mape == pytest.approx(0.041, abs=0.01)

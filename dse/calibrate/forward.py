@@ -217,7 +217,7 @@ class _Replay:
 
         cat = catalog.with_devices({spec.name: spec}, replace=True)
         config = load_experiment(_sim_config(spec, r, catalog)).fixed(None)
-        self.plan = build_plan(config, catalog=cat)
+        self.plan = build_plan(config, catalog=cat, contention=False)
         if self.plan.infeasible:
             raise DseError([Problem(str(r.dataset), r.workload,
                                     f"{spec.name}: {self.plan.infeasible}")])
@@ -231,6 +231,7 @@ class _Replay:
 
         from dse.metrics import summarize
         from dse.sim.engine import Simulation
+        from dse.sim.plan import with_contention
 
         scale = layer_s / self.layer_s if self.layer_s > 0 else 1.0
 
@@ -249,6 +250,9 @@ class _Replay:
         if slot_speedup is not None:
             units = {n: replace(u, spec=u.spec.model_copy(update={"slot_speedup": slot_speedup}))
                      if n in self.units else u for n, u in units.items()}
+        # the shared DRAM's law on the trial's demands, as the plan applies it
+        workers = tuple(with_contention(workers, units, set(self.plan.clusters),
+                                        self.plan.dram_bw_bytes_s))
         result = Simulation(replace(self.plan, workers=workers, units=units)).run()
         return _metric(summarize(result), self.row.metric)
 

@@ -265,17 +265,26 @@ def test_predict_cli_reports_the_error_of_every_row(tmp_path, capsys):
     assert "no rows of 'ncs2'" in capsys.readouterr().err
 
 
-def test_sessions_on_a_cpu_replay_latency_and_throughput():
+@pytest.mark.parametrize("contention", [None, {"knee": 0.0, "slope": 100.0}])
+def test_sessions_on_a_cpu_replay_latency_and_throughput(contention):
+    # with the datasheet law, and with one that slows two sessions for any demand: the replay
+    # applies the law on each trial's demands, as the plan of the fitted spec does
     cat = default_catalog()
+    base = cat.device("rpi4_cpu")
+    if contention is not None:
+        base = base.with_changes("test law", contention=contention)
+        cat = cat.with_devices({base.name: base}, replace=True)
     data = pd.concat([frame("rpi4_cpu", threads=(1, 2), streams=(2,), metric=metric,
                             models=MODELS[:2]) for metric in ("latency", "throughput")],
                      ignore_index=True)
     values = {"efficiency.default": 0.3, "overhead_per_inference_s": 1e-3,
               "parallel_fraction": 0.9}
-    forward = Forward(cat.device("rpi4_cpu"), data, list(values), cat)
+    forward = Forward(base, data, list(values), cat)
     assert len(forward.replays) == 8
-    expected = predict(fitted("rpi4_cpu", values), data, catalog=cat)
+    spec = apply_overlay(base, Overlay(device=base.name, values=overlay_values(base, values)))
+    expected = predict(spec, data, catalog=cat)
     np.testing.assert_allclose(forward(values), expected, rtol=1e-6)
-    one = predict(fitted("rpi4_cpu", values), frame("rpi4_cpu", models=MODELS[:2]),
-                  catalog=cat)
+    one = predict(spec, frame("rpi4_cpu", models=MODELS[:2]), catalog=cat)
     assert (expected[[0, 2]] >= one * 0.999).all()  # two sessions share DRAM: never faster
+    if contention is not None:
+        assert (expected[[0, 2]] > one * 1.01).all()  # and the law slows them

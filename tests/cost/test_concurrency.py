@@ -89,3 +89,36 @@ def test_contention_law_invariants(own, others, more, bw, knee, width, slope, sa
     assert contention_slowdown(own, 0.0, bw, **law) == 1.0
     assert contention_slowdown(own, others + more, bw, **law) >= s - 1e-12  # monotone
 
+
+
+def test_the_contention_field_is_validated_with_every_problem_named():
+    from dse.devices import default_catalog
+    from dse.spec.device import DeviceSpec
+    from dse.spec.loading import validate
+
+    spec = default_catalog().device("rpi4_cpu")
+    data = spec.model_dump(exclude_unset=True)
+    bad = {**data, "contention": {"knee": -0.1, "slope": 0.0}}
+    found, problems = validate(DeviceSpec, bad, file="devices/pi.yaml")
+    assert found is None
+    text = "\n".join(str(p) for p in problems)
+    assert "devices/pi.yaml: contention.knee" in text and ">= 0" in text
+    assert "devices/pi.yaml: contention.slope" in text and "> 0" in text
+    found, problems = validate(DeviceSpec, {**data, "contention": {"knee": 0.5, "slope": 1.0,
+                                                                   "saturation": 0.4}},
+                               file="devices/pi.yaml")
+    assert found is None
+    assert "saturation (0.4) must be above knee (0.5)" in "\n".join(map(str, problems))
+    # a stated law is a number like any other: it needs a source
+    found, problems = validate(DeviceSpec, {**data, "contention": {"knee": 0.5, "slope": 1.0}},
+                               file="devices/pi.yaml")
+    assert found is None
+    assert "contention.knee" in "\n".join(map(str, problems))
+    cited = {**data, "contention": {"knee": 0.5, "slope": 1.0},
+             "sources": [*data["sources"], {"id": "law", "kind": "measured",
+                                            "cite": "dse host contention on a co-run table",
+                                            "fields": ["contention"]}]}
+    found, problems = validate(DeviceSpec, cited, file="devices/pi.yaml")
+    assert problems == [] and found.contention_law() == {"knee": 0.5, "slope": 1.0,
+                                                         "saturation": float("inf")}
+    assert spec.contention_law() == {"knee": 1.0, "saturation": float("inf"), "slope": 1.0}

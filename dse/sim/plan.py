@@ -429,8 +429,9 @@ def with_contention(workers: list[Worker] | tuple[Worker, ...], units: Mapping[s
         if st.kind != "compute" or st.dram_bytes <= 0 or st.time_s <= 0:
             return st
         unit = units[st.resource]
-        own = st.dram_bytes / st.time_s
-        factor = contention_slowdown(own, total - demand.get(unit.name, own),
+        # the task's demand (its traffic over its compute time), for every step of it alike
+        own = demand.get(unit.name, st.dram_bytes / st.time_s)
+        factor = contention_slowdown(own, total - own,
                                      float(dram_bw_bytes_s or unit.spec.mem_bw_bytes_s),
                                      **unit.spec.contention_law())
         return st if factor == 1.0 else replace(st, time_s=st.time_s * factor)

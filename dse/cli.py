@@ -880,8 +880,14 @@ def host_corun_cmd(
     except ValueError:
         pinned = None
         problems.append(Problem("--cores", cores, "expected two CPU numbers, such as 0,1"))
-    if problems:
-        raise CorunError(problems)
+    if problems:  # with every problem of the rest of the settings
+        import os
+
+        from dse.measure.corun import check_settings
+
+        usable = sorted(os.sched_getaffinity(0))[:2]
+        raise CorunError(problems + check_settings(workloads, levels, window, rounds, 0,
+                                                   pinned or usable))
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)
     with bar:

@@ -62,8 +62,9 @@ import pandas as pd
 from dse.errors import DseError, Problem
 from dse.report.files import atomic_path
 
-__all__ = ["COLUMNS", "HOG_BYTES", "HOG_PERIOD_S", "ContentionFit", "CorunError", "corun",
-           "corun_summary", "fit_contention", "read_corun", "task_demands", "write_corun"]
+__all__ = ["COLUMNS", "HOG_BYTES", "HOG_PERIOD_S", "ContentionFit", "CorunError",
+           "check_settings", "corun", "corun_summary", "fit_contention", "read_corun",
+           "task_demands", "write_corun"]
 
 #: Columns of the raw co-run table (one row per round, model and condition).
 COLUMNS = ("round", "kind", "workload", "core", "co_runner", "hog_target_gb_s",
@@ -204,8 +205,10 @@ def _window_stats(spans: Sequence[tuple[float, float, float]], start: float, end
             "cpu_fps": done / cpu if cpu > 0 else np.nan}
 
 
-def _check(workloads: Sequence[str], hog_gb_s: Sequence[float | str], window_s: float,
-           rounds: int, warmup: int, cores: Sequence[int]) -> list[Problem]:
+def check_settings(workloads: Sequence[str], hog_gb_s: Sequence[float | str],
+                   window_s: float, rounds: int, warmup: int, cores: Sequence[int]
+                   ) -> list[Problem]:
+    """Every problem of a co-run's settings (:func:`corun` raises them as one error)."""
     from dse.workloads import zoo
 
     problems = []
@@ -262,7 +265,7 @@ def corun(workloads: Sequence[str], *, hog_gb_s: Sequence[float | str] = (),
     from dse.workloads import zoo
 
     cores = list(cores) if cores is not None else sorted(os.sched_getaffinity(0))[:2]
-    problems = _check(workloads, hog_gb_s, window_s, rounds, warmup, cores)
+    problems = check_settings(workloads, hog_gb_s, window_s, rounds, warmup, cores)
     if problems:
         raise CorunError(problems)
     workloads = list(dict.fromkeys(workloads))

@@ -180,3 +180,17 @@ def test_the_law_fitted_on_the_recorded_hog_rows_predicts_the_pairs():
     # the figures the README reports, so that a change of the law or the data is seen
     assert fit.pair_mape == pytest.approx(0.049, abs=0.01)
     assert fit.naive_mape == pytest.approx(0.041, abs=0.01)
+
+
+def test_the_commands_report_bad_input_in_one_error(tmp_path, capsys):
+    from dse.cli import main
+
+    assert main(["host", "corun", "mobilenet_v2", "nonet", "--hog", "1,x", "--cores",
+                 "0,0"]) == 2
+    text = capsys.readouterr().err
+    for part in ("--hog: x: expected GB/s numbers or 'max'", "unknown zoo model 'nonet'",
+                 "cores: expected two different usable CPUs"):
+        assert part in text
+    (tmp_path / "bad.csv").write_text("round,kind\n0,alone\n")
+    assert main(["host", "contention", str(tmp_path / "bad.csv")]) == 2
+    assert "bad.csv: header: missing columns" in capsys.readouterr().err

@@ -896,8 +896,10 @@ def host_corun_cmd(
         def step(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
+        # every finished round is written at once: an interrupted run keeps them
         raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,
-                    cores=pinned, progress=step)
+                    cores=pinned, progress=step,
+                    on_round=lambda rows: write_corun(rows, out_file))
     written = write_corun(raw, out_file)
     summary = corun_summary(raw, basis=basis)
     table = Table(title=f"co-run slowdowns on {raw['cpu'].iloc[0]} ({basis} time, median of "

@@ -238,7 +238,8 @@ def check_settings(workloads: Sequence[str], hog_gb_s: Sequence[float | str],
 def corun(workloads: Sequence[str], *, hog_gb_s: Sequence[float | str] = (),
           pairs: bool = True, window_s: float = 3.0, rounds: int = 3, warmup: int = 5,
           cores: Sequence[int] | None = None, hog_bytes: int = HOG_BYTES,
-          progress: Progress | None = None) -> pd.DataFrame:
+          progress: Progress | None = None,
+          on_round: Callable[[pd.DataFrame], object] | None = None) -> pd.DataFrame:
     """Measure models alone, in pairs and beside the hog (see the module docstring).
 
     Args:
@@ -252,6 +253,8 @@ def corun(workloads: Sequence[str], *, hog_gb_s: Sequence[float | str] = (),
             alone runs on each of them; in a pair the first model of the pair takes the first.
         hog_bytes: Size of the hog's buffers together.
         progress: Called with (windows done, windows in all, what runs next).
+        on_round: Called with the rows so far after every round (``dse host corun`` writes
+            them, so an interrupted run keeps its finished rounds).
 
     Returns:
         The raw table (:data:`COLUMNS`).
@@ -299,6 +302,8 @@ def corun(workloads: Sequence[str], *, hog_gb_s: Sequence[float | str] = (),
                     progress(done, total, f"round {r + 1}: {kind} {what}")
                 rows += _window(procs, kind, what, r, cores, window_s, context)
                 done += 1
+            if on_round is not None:
+                on_round(pd.DataFrame(rows, columns=list(COLUMNS)))
         if progress is not None:
             progress(done, total, "done")
     finally:

@@ -15,9 +15,12 @@ pytestmark = pytest.mark.benchmark
 
 
 def test_tiny_corun():
+    rounds = []
     raw = corun(pick(["mobilenet_v2", "squeezenet1_1"], ["resnet8", "ds_cnn"]),
                 hog_gb_s=pick([2.0, "max"], ["max"]), window_s=pick(2.0, 0.3),
-                rounds=pick(2, 1), warmup=pick(5, 1), hog_bytes=pick(HOG_BYTES, 64 << 20))
+                rounds=pick(2, 1), warmup=pick(5, 1), hog_bytes=pick(HOG_BYTES, 64 << 20),
+                on_round=rounds.append)
+    assert len(rounds) == pick(2, 1) and len(rounds[-1]) == len(raw)
     summary = corun_summary(raw)
     for basis in ("wall", "cpu"):
         for _, r in corun_summary(raw, basis=basis).iterrows():

@@ -962,6 +962,124 @@ def host_kernels_cmd(
     out.print(f"wrote {out_file}", highlight=False)
 
 
+@host_app.command("corun")
+def host_corun_cmd(
+    workloads: Annotated[list[str], typer.Argument(help="Zoo models (two or more for pairs).")],
+    hog: Annotated[str, typer.Option(
+        help="Memory-hog intensities in GB/s (read + written), comma-separated; 'max' for an "
+        "unthrottled copy; '' for none.")] = "1,2,4,max",
+    pairs: Annotated[bool, typer.Option(help="Measure every pair of different models.")] = True,
+    window: Annotated[float, typer.Option(help="Seconds of each measured window.")] = 3.0,
+    rounds: Annotated[int, typer.Option(help="Rounds of every condition.")] = 3,
+    cores: Annotated[str, typer.Option(help="The two CPUs to pin to, such as 0,1 (default: "
+                                       "the first two usable).")] = "",
+    basis: Annotated[str, typer.Option(help="Slowdowns shown from 'wall' or 'cpu' time.")
+                     ] = "wall",
+    out_file: Annotated[Path, typer.Option("--out", help="The raw co-run CSV to write.")
+                        ] = Path("out/corun.csv"),
+) -> None:
+    """Co-run models on this machine (pairs on two pinned cores, and beside a memory hog of set
+    intensity), one intra-op thread each; write the raw table and show the slowdowns."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dse.measure.corun import CorunError, corun, corun_summary, write_corun
+
+    problems = []
+    levels: list[float | str] = []
+    for part in filter(None, (p.strip() for p in hog.split(","))):
+        try:
+            levels.append("max" if part == "max" else float(part))
+        except ValueError:
+            problems.append(Problem("--hog", part, "expected GB/s numbers or 'max'"))
+    try:
+        pinned = [int(c) for c in cores.split(",")] if cores else None
+    except ValueError:
+        pinned = None
+        problems.append(Problem("--cores", cores, "expected two CPU numbers, such as 0,1"))
+    if problems:  # with every problem of the rest of the settings
+        import os
+
+        from dse.measure.corun import check_settings
+
+        usable = sorted(os.sched_getaffinity(0))[:2]
+        raise CorunError(problems + check_settings(workloads, levels, window, rounds, 0,
+                                                   pinned or usable))
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("co-running", total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        # every finished round is written at once: an interrupted run keeps them
+        raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,
+                    cores=pinned, progress=step,
+                    on_round=lambda rows: write_corun(rows, out_file))
+    written = write_corun(raw, out_file)
+    summary = corun_summary(raw, basis=basis)
+    table = Table(title=f"co-run slowdowns on {raw['cpu'].iloc[0]} ({basis} time, median of "
+                        f"{rounds} rounds)")
+    for col in ("model", "beside", "alone fps", "co-run fps", "slowdown", "range", "hog GB/s"):
+        table.add_column(col, justify="left" if col in ("model", "beside") else "right")
+    for _, r in summary.iterrows():
+        beside = r["co_runner"] + (f" {r['level']}" if r["kind"] == "hog" else "")
+        table.add_row(r["workload"], beside, f"{r['alone_fps']:.1f}", f"{r['corun_fps']:.1f}",
+                      f"{r['slowdown']:.3f}", f"{r['slowdown_min']:.2f}-{r['slowdown_max']:.2f}",
+                      "" if r["kind"] == "pair" else f"{r['hog_achieved_gb_s']:.2f}")
+    out.print(table)
+    out.print(f"wrote {written}", highlight=False)
+
+
+@host_app.command("contention")
+def host_contention_cmd(
+    data: Annotated[Path, typer.Argument(help="A raw co-run CSV (dse host corun).")],
+    basis: Annotated[str, typer.Option(help="Slowdowns from 'wall' or 'cpu' time (cpu when "
+                                       "the machine was not quiet).")] = "wall",
+    device: Annotated[str, typer.Option(help="The device the demands are priced on.")
+                      ] = "host",
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
+                       ] = False,
+) -> None:
+    """Fit the contention law on the hog rows of a co-run table and predict the co-run
+    throughput of its model pairs (never fitted on), beside the naive no-slowdown figure."""
+    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
+
+    raw = read_corun(data)
+    cat = _catalog(catalog)
+    spec = cat.device(device)
+    runtime = cat.runtimes.get("onnxruntime_cpu")
+    demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
+                                                              "co_runner"]}),
+                           spec, runtime=runtime)
+    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    if as_json:
+        out.print_json(json.dumps({
+            "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
+            "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": basis, "cpu": str(raw["cpu"].iloc[0]),
+            "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape, "naive_mape": fit.naive_mape,
+            "pairs": fit.pairs.to_dict(orient="records")}, default=float))
+        return
+    sat = fit.law["saturation"]
+    out.print(f"law on {spec.name} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
+              f"{fit.law['knee']:.3g}, saturation {'none' if math.isinf(sat) else f'{sat:.3g}'},"
+              f" slope {fit.law['slope']:.3g}; slowdown error on the {len(fit.hog)} hog rows it "
+              f"was fitted on {fit.fit_mape:.1%}", highlight=False)
+    table = Table(title=f"co-run throughput of pairs not fitted on ({basis} time)")
+    for col in ("model", "beside", "own GB/s", "other GB/s", "alone fps", "measured",
+                "predicted", "error", "naive error"):
+        table.add_column(col, justify="left" if col in ("model", "beside") else "right")
+    for _, r in fit.pairs.iterrows():
+        table.add_row(r["workload"], r["co_runner"], f"{r['own_gb_s']:.2f}",
+                      f"{r['co_runner_gb_s']:.2f}", f"{r['alone_fps']:.1f}",
+                      f"{r['corun_fps']:.1f}", f"{r['predicted_fps']:.1f}", f"{r['error']:+.1%}",
+                      f"{r['naive_error']:+.1%}")
+    out.print(table)
+    out.print(f"pairs: throughput MAPE {fit.pair_mape:.1%} (naive, no slowdown: "
+              f"{fit.naive_mape:.1%})", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

@@ -133,7 +133,12 @@ class LatencySpread(Frozen):
 
 
 #: A target with no fitted spread gets this one (see :data:`DEFAULT_SPREAD_SOURCE`).
-DEFAULT_SPREAD = LatencySpread()
+DEFAULT_SPREAD = LatencySpread(p90=1.0144)
 
 #: Where :data:`DEFAULT_SPREAD` comes from.
-DEFAULT_SPREAD_SOURCE = "no spread (every inference takes the median time)"
+DEFAULT_SPREAD_SOURCE = (
+    "MLPerf Mobile v2.1-5.0 SingleStream logs (../shared/data/mlperf_mobile_results.csv): the "
+    "median p90/p50 latency ratio over the 74 valid results (phone NPUs, DSPs and GPUs), "
+    "1.0144, as a log-normal (sigma 0.011; p99 1.026); dse.calibrate.spread."
+    "mlperf_mobile_observations and fit_spread reproduce it. ncnn's catalog targets spread "
+    "between p90 1.002 and 1.043 of the median (dse.calibrate.spread.shipped_spreads).")

@@ -28,6 +28,7 @@ elsewhere (ncnn's two extremes) each side's median log-slope in normal score,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from dse.devices import Catalog, default_catalog
 from dse.errors import DseError, Problem
 from dse.spec.spread import LEVELS, LatencySpread
 
-__all__ = ["OBS_COLUMNS", "SpreadError", "fit_spread", "fit_spreads", "host_observations",
+__all__ = ["CHECK_COLUMNS", "OBS_COLUMNS", "SpreadError", "check_runs", "fit_spread", "fit_spreads", "host_observations",
            "mlperf_mobile_observations", "ncnn_observations", "read_runs", "shipped_spreads",
            "spread_values"]
 
@@ -248,3 +249,66 @@ def merge_values(values: Mapping[str, Any], extra: Iterable[tuple[str, Any]]) ->
     out = {k: v for k, v in values.items() if not k.startswith("latency_spread")}
     out.update(dict(extra))
     return out
+
+
+# ----- checking against measured tails ---------------------------------------------------------
+
+#: Columns of :func:`check_runs`.
+CHECK_COLUMNS = ("workload", "options", "threads", "streams", "fitted_on", "measured_p50_ms",
+                 "measured_p99_ms", "sim_p50_ms", "sim_p95_ms", "sim_p99_ms", "p99_error",
+                 "tail_error", "naive_tail_error")
+
+
+def check_runs(runs: pd.DataFrame, *, catalog: Catalog, device: str = "host",
+               platform: str = "host", runtime: str | None = None, seed: int = 0,
+               leave_model_out: bool = True) -> pd.DataFrame:
+    """Simulated against measured tails, per configuration of a host runs table.
+
+    Each configuration (model, intra-op threads, sessions) is simulated as ``dse measure`` ran
+    it (policy ``threads``, one session per stream, ``streams x n`` frames) with the target's
+    spread fitted on the table's single-session rows: of the *other* models with
+    ``leave_model_out`` (so no figure is in-sample), else of all.
+
+    Returns:
+        One row per configuration (:data:`CHECK_COLUMNS`): ``p99_error`` is the simulated p99
+        against the measured one (the cost model's median error included); ``tail_error``
+        compares p99 / p50, simulated against measured (the spread's own error, whatever the
+        median's); ``naive_tail_error`` is the same for the simulator without a spread
+        (p99 = p50), the baseline.
+    """
+    from dse.sim import simulate
+
+    obs = host_observations(runs, device=device)
+    spec = catalog.device(device)
+    out = []
+    models = runs["workload"] + runs["options"].astype(str)
+    for i, r in enumerate(runs.itertuples(index=False)):
+        use = obs[(obs["workload"] + obs["options"].astype(str)) != models.iloc[i]] \
+            if leave_model_out else obs
+        spread = fit_spread(use)
+        fitted_on = sorted(set(use.loc[use["streams"] == 1, "workload"]))
+        target = spec.with_changes("latency spread fitted from host repeats (dse measure)",
+                                   latency_spread=spread.model_dump(exclude_none=True))
+        cat = catalog.with_devices({device: target}, replace=True)
+        options = json.loads(r.options) if r.options else {}
+        streams, n = int(r.streams), int(r.n)
+        config = {"name": "spread-check",
+                  "workload": {"zoo": r.workload, "precision": "fp32", "options": options},
+                  "platform": {"host": platform,
+                               **({"runtimes": {device: runtime}} if runtime else {})},
+                  "execution": {"policy": "threads", "threads": streams,
+                                "intra_op_threads": int(r.threads), "devices": [device]},
+                  "stream": {"frames": n + 10 * streams, "warmup": 10 * streams, "seed": seed}}
+        report = simulate(config, catalog=cat)
+        if report.metrics is None:
+            raise SpreadError([Problem("spread check", r.workload, str(report.infeasible))])
+        lat = report.metrics.latency_ms
+        measured_tail = r.p99_ms / r.latency_ms
+        out.append({"workload": r.workload, "options": r.options, "threads": int(r.threads),
+                    "streams": streams, "fitted_on": ", ".join(fitted_on),
+                    "measured_p50_ms": r.latency_ms, "measured_p99_ms": r.p99_ms,
+                    "sim_p50_ms": lat["p50"], "sim_p95_ms": lat["p95"], "sim_p99_ms": lat["p99"],
+                    "p99_error": lat["p99"] / r.p99_ms - 1,
+                    "tail_error": (lat["p99"] / lat["p50"]) / measured_tail - 1,
+                    "naive_tail_error": 1 / measured_tail - 1})
+    return pd.DataFrame(out, columns=list(CHECK_COLUMNS))

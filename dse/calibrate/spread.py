@@ -209,7 +209,7 @@ def fit_spreads(observations: pd.DataFrame, *, catalog: Catalog | None = None
     from dse.calibrate.targets import with_targets
 
     catalog = catalog or default_catalog()
-    rows = []
+    rows: list[dict[str, Any]] = []
     if observations.empty:
         return pd.DataFrame(rows, columns=["target", "spread", "models", "observations",
                                            "sources"])

@@ -18,11 +18,10 @@ per step (0: every step takes the cost model's time).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
-
-import zlib
 
 import numpy as np
 import pandas as pd

@@ -146,12 +146,25 @@ def test_recording_states_its_machine_and_has_a_p99():
 
 def test_simulated_tails_against_the_recording():
     """Each configuration simulated with the spread fitted on the *other* models' runs: its
-    p99 / p50 against the measured one, beside the simulator without a spread (p99 = p50)."""
-    table = check_runs(read_runs(RECORDED), catalog=recorded_host_catalog())
+    p99 / p50 against the measured one, beside the simulator without a spread (p99 = p50).
+
+    What this asserts holds for any honest recording: the simulator draws what was fitted, and
+    the fitted spread predicts the measured tails better, on average, than no spread does. The
+    figures themselves (``dse host spread-check``) are reported, not pinned: they are this
+    recording's machine and load.
+    """
+    runs = read_runs(RECORDED)
+    table = check_runs(runs, catalog=recorded_host_catalog())
     assert (table["sim_p99_ms"] > table["sim_p50_ms"]).all()
-    err, naive = table["tail_error"].abs(), table["naive_tail_error"].abs()
-    assert (err < naive).all()
-    assert err.mean() < naive.mean() / 2
+    obs = host_observations(runs)
+    for i, r in enumerate(table.itertuples()):
+        if r.streams != 1:
+            continue
+        others = obs[obs["workload"] != r.workload]
+        fitted = fit_spread(others)
+        # one session alone: the simulated tail is the fitted one (300 draws: a p99 within 5%)
+        assert r.sim_p99_ms / r.sim_p50_ms == pytest.approx(float(fitted.ratio(0.99)), rel=0.05)
+        assert r.fitted_on == ", ".join(sorted(set(others["workload"])))
+    assert table["tail_error"].abs().mean() < table["naive_tail_error"].abs().mean()
     # deterministic: the same recording and seed give the same figures
-    again = check_runs(read_runs(RECORDED), catalog=recorded_host_catalog())
-    assert again.equals(table)
+    assert check_runs(runs, catalog=recorded_host_catalog()).equals(table)

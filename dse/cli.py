@@ -878,7 +878,7 @@ def host_spread_cmd(
     with atomic_path(out_file) as tmp:
         result.runs_table().to_csv(tmp, index=False)
     out.print(f"wrote {out_file}", highlight=False)
-    host_spread_check_cmd(out_file)
+    host_spread_check_cmd(out_file, catalog=None, overlay=None)
 
 
 @host_app.command("spread-check")
@@ -887,6 +887,7 @@ def host_spread_check_cmd(
                                               "`dse measure`'s <stem>.runs.csv).")
                          ] = Path("calibration/host/spread.csv"),
     device: Annotated[str, typer.Option(help="The host device the runs are of.")] = "host",
+    catalog: CatalogOption = None,
     overlay: Annotated[Path | None, typer.Option(
         "--overlay", help="Also write the spread fitted on every single-session row into "
         "this overlay of the host target (created, or its latency_spread replaced).")] = None,
@@ -905,13 +906,12 @@ def host_spread_check_cmd(
         read_runs,
         spread_values,
     )
-    from dse.devices import default_catalog
     from dse.devices.overlay import Overlay, load_overlay
     from dse.report.files import atomic_path
 
     runs = read_runs(runs_file)
     with err.status("simulating"):
-        table = check_runs(runs, catalog=default_catalog(), device=device)
+        table = check_runs(runs, catalog=_catalog(catalog), device=device)
     spread = fit_spread(host_observations(runs, device=device))
     if as_json:
         out.print_json(json.dumps({"spread": spread.model_dump(exclude_none=True),

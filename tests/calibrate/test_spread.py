@@ -28,6 +28,7 @@ from dse.devices.overlay import Overlay, apply_overlay
 from dse.spec.spread import DEFAULT_SPREAD, LEVELS, LatencySpread
 
 RECORDED = catalog_dir("calibration") / "host" / "spread.csv"
+RECORDED_HOST = catalog_dir("calibration") / "host_example_device"
 shared = pytest.mark.skipif(not data_dir().is_dir(), reason="shared measurement tables absent")
 
 
@@ -132,7 +133,7 @@ def test_default_spread_is_the_mlperf_mobile_fit():
 # ----- the recorded host measurement ----------------------------------------------------------
 
 def recorded_host_catalog() -> Catalog:
-    return Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host_example_device")
+    return Catalog(catalog_dir("devices"), RECORDED_HOST)
 
 
 def test_recording_states_its_machine_and_has_a_p99():
@@ -157,7 +158,7 @@ def test_simulated_tails_against_the_recording():
     table = check_runs(runs, catalog=recorded_host_catalog())
     assert (table["sim_p99_ms"] > table["sim_p50_ms"]).all()
     obs = host_observations(runs)
-    for i, r in enumerate(table.itertuples()):
+    for r in table.itertuples():
         if r.streams != 1:
             continue
         others = obs[obs["workload"] != r.workload]
@@ -168,3 +169,34 @@ def test_simulated_tails_against_the_recording():
     assert table["tail_error"].abs().mean() < table["naive_tail_error"].abs().mean()
     # deterministic: the same recording and seed give the same figures
     assert check_runs(runs, catalog=recorded_host_catalog()).equals(table)
+
+
+def test_cli_spread_check_writes_the_host_overlay(tmp_path, capsys):
+    import json
+
+    from dse.cli import main
+    from dse.devices.overlay import load_overlay
+
+    overlay = tmp_path / "host@onnxruntime_cpu.yaml"
+    assert main(["host", "spread-check", str(RECORDED), "--overlay", str(overlay), "--json",
+                 "--catalog", str(RECORDED_HOST)]) == 0
+    printed = json.loads(capsys.readouterr().out.split("\nwrote ")[0])
+    assert len(printed["rows"]) == len(read_runs(RECORDED))
+    fitted = load_overlay(overlay)
+    assert fitted.values["latency_spread"] == printed["spread"] == \
+        fit_spread(host_observations(read_runs(RECORDED))).model_dump(exclude_none=True)
+    # run again on an existing overlay: its other values stay, the spread is replaced
+    overlay.write_text(overlay.read_text().replace("values:\n",
+                                                   "values:\n  overhead_per_inference_s: 0.001\n"))
+    assert main(["host", "spread-check", str(RECORDED), "--overlay", str(overlay), "--json",
+                 "--catalog", str(RECORDED_HOST)]) == 0
+    again = load_overlay(overlay)
+    assert again.values["overhead_per_inference_s"] == 0.001
+    assert again.values["latency_spread"] == fitted.values["latency_spread"]
+
+
+def test_cli_spread_check_bad_file_is_exit_2(tmp_path, capsys):
+    from dse.cli import main
+
+    assert main(["host", "spread-check", str(tmp_path / "absent.csv")]) == 2
+    assert "absent.csv: file not found" in capsys.readouterr().err

@@ -7,11 +7,12 @@ stated as ratios to the median::
 
     latency_spread: {p10: 0.95, p90: 1.06, p99: 1.30}
 
-Why this form. Repeats of one model on one target (``dse measure --repeats 300`` on the host;
-ncnn's benchncnn min/avg/max over 64 runs) are skewed and heavy-tailed to the right: the
-host's ResNet-18 had p10/p90/p99 = 0.90/1.07/1.35 of its median, where a log-normal through
-its p90 puts p99 at 1.12, and its fastest runs sit at a floor (0.88) where a log-normal keeps
-falling. A two-parameter law fits neither tail, so the spec states quantiles, and the
+Why this form. Repeats of one model on one target (300 runs per model on the host,
+``calibration/host/spread.csv``; ncnn's benchncnn min/avg/max) are skewed and heavy-tailed:
+on the host EfficientNet-B0 had p10/p90/p99 = 0.94/1.08/1.30 of its median, where a log-normal
+through its p90 puts p99 at 1.15, and ResNet-18 0.92/1.08/1.13, where it puts p10 at 0.93; the
+two sides and the far tail differ from model to model. A two-parameter law fits neither
+tail, so the spec states quantiles, and the
 distribution between and beyond them is piecewise log-normal: the log-ratio is linear in the
 normal score ``z = Phi^-1(p)`` between the stated quantiles (and the median, ratio 1 at
 ``z = 0``), and continues with the slope of the outermost segment beyond them. That is a

@@ -1080,6 +1080,111 @@ def host_contention_cmd(
               f"{fit.naive_mape:.1%})", highlight=False)
 
 
+@host_app.command("spread")
+def host_spread_cmd(
+    workloads: Annotated[list[str], typer.Argument(
+        help="Zoo names or .onnx files to time (a few hundred runs each).")],
+    threads: Annotated[str, typer.Option(help="Intra-op threads per session (1,2).")] = "1",
+    streams: Annotated[str, typer.Option(help="Sessions in flight (1,2).")] = "1,2",
+    warmup: Annotated[int, typer.Option(help="Untimed runs per session.")] = 20,
+    repeats: Annotated[int, typer.Option(help="Timed runs per session.")] = 300,
+    out_file: Annotated[Path, typer.Option("--out", help="The runs table to write.")
+                        ] = Path("calibration/host/spread.csv"),
+) -> None:
+    """Record the host's latency spread: time each workload with ONNX Runtime (p10-p99 of
+    every configuration, with the CPU and date), write the runs table, then check it
+    (`dse host spread-check`)."""
+    from dse.measure import MeasureError, measure
+    from dse.report.files import atomic_path
+
+    parsed: dict[str, list[int]] = {}
+    for flag, text in (("--threads", threads), ("--streams", streams)):
+        try:
+            parsed[flag] = [int(part) for part in text.split(",")]
+        except ValueError:
+            raise MeasureError([Problem(flag, text, "expected whole numbers separated by "
+                                        "commas, such as 1,2")]) from None
+    with err.status("measuring") as status:
+        result = measure(workloads, threads=parsed["--threads"], streams=parsed["--streams"],
+                         warmup=warmup, repeats=repeats,
+                         progress=lambda d, t, label: status.update(f"{label} ({d}/{t})"))
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out_file) as tmp:
+        result.runs_table().to_csv(tmp, index=False)
+    out.print(f"wrote {out_file}", highlight=False)
+    host_spread_check_cmd(out_file, catalog=None, overlay=None)
+
+
+@host_app.command("spread-check")
+def host_spread_check_cmd(
+    runs_file: Annotated[Path, typer.Argument(help="A runs table (`dse host spread`, or "
+                                              "`dse measure`'s <stem>.runs.csv).")
+                         ] = Path("calibration/host/spread.csv"),
+    device: Annotated[str, typer.Option(help="The host device the runs are of.")] = "host",
+    catalog: CatalogOption = None,
+    overlay: Annotated[Path | None, typer.Option(
+        "--overlay", help="Also write the spread fitted on every single-session row into "
+        "this overlay of the host target (created, or its latency_spread replaced).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Simulated against measured p99 per configuration of a runs table, each with the spread
+    fitted on the other models' single-session runs."""
+    import yaml
+
+    from dse.calibrate.spread import (
+        check_runs,
+        describe,
+        fit_spread,
+        host_observations,
+        merge_values,
+        read_runs,
+        spread_values,
+    )
+    from dse.devices.overlay import Overlay, load_overlay
+    from dse.report.files import atomic_path
+
+    runs = read_runs(runs_file)
+    with err.status("simulating"):
+        table = check_runs(runs, catalog=_catalog(catalog), device=device)
+    spread = fit_spread(host_observations(runs, device=device))
+    if as_json:
+        out.print_json(json.dumps({"spread": spread.model_dump(exclude_none=True),
+                                   "rows": table.to_dict(orient="records")}))
+    else:
+        cpu = ", ".join(sorted({f"{r.cpu} ({r.cores} cores), {r.date}" for r in
+                                runs.itertuples(index=False)})) if "cpu" in runs else "?"
+        t = Table(title=f"{runs_file}: simulated vs measured latency (ms); measured on {cpu}")
+        for col in ("workload", "threads", "streams", "measured p50", "measured p99",
+                    "sim p50", "sim p99", "p99 error", "p99/p50 error", "no spread"):
+            t.add_column(col, justify="left" if col == "workload" else "right")
+        for _, r in table.iterrows():
+            t.add_row(str(r["workload"]), str(r["threads"]), str(r["streams"]),
+                      f"{r['measured_p50_ms']:.3f}", f"{r['measured_p99_ms']:.3f}",
+                      f"{r['sim_p50_ms']:.3f}", f"{r['sim_p99_ms']:.3f}",
+                      f"{r['p99_error']:+.1%}", f"{r['tail_error']:+.1%}",
+                      f"{r['naive_tail_error']:+.1%}")
+        out.print(t)
+        out.print(f"spread fitted on every single-session row: {describe(spread)} of the "
+                  f"median; p99/p50 error MAPE {table['tail_error'].abs().mean():.1%} "
+                  f"(no spread: {table['naive_tail_error'].abs().mean():.1%}); p99 error "
+                  f"MAPE {table['p99_error'].abs().mean():.1%}", highlight=False)
+    if overlay is not None:
+        values = spread_values(spread)
+        provenance = {"latency_spread": f"dse host spread-check {runs_file}: median ratio to "
+                                        f"the median over the single-session runs"}
+        if overlay.is_file():
+            old = load_overlay(overlay)
+            new = old.model_copy(update={"values": merge_values(old.values, values.items()),
+                                         "provenance": {**old.provenance, **provenance}})
+        else:
+            new = Overlay(device=device, runtime="onnxruntime_cpu", values=values,
+                          provenance=provenance)
+        with atomic_path(overlay) as tmp:
+            tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),
+                                          sort_keys=False))
+        out.print(f"wrote {overlay}", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

@@ -127,6 +127,11 @@ DEVICE_PATHS = ("efficiency", "peak_ops_s", "parallel_fraction", "slot_scaling",
                 "mem_bw_bytes_s", "power")
 
 
+#: Overlay paths this fitter does not free: slot_speedup (as slot_scaling), latency_spread
+#: (fitted from repeats by dse.calibrate.spread).
+NOT_FREE = ("slot_speedup", "latency_spread")
+
+
 def _device_path(path: str) -> bool:
     return any(path == p or path.startswith(p + ".") for p in DEVICE_PATHS)
 
@@ -138,7 +143,7 @@ def _bounds(path: str) -> tuple[float, float]:
         if path == prefix or path.startswith(prefix + "."):
             return b
     raise DseError([Problem("--free", path, f"not fittable; fittable: "
-                            f"{', '.join(p for p in FITTABLE if p != 'slot_speedup')}, "
+                            f"{', '.join(p for p in FITTABLE if p not in NOT_FREE)}, "
                             f"slot_scaling (slot_speedup as 1 + (k - 1) x s)")])
 
 

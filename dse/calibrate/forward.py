@@ -180,8 +180,11 @@ def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
                             if getattr(r, "runtime", "") else {})},
             "execution": {**execution, "devices": [spec.name]},
             # enough frames that the steady-state window outlasts the start of every thread
+            # jitter 0: a measured value is a median (or mean), the cost model's own time, so
+            # it is predicted without the target's service-time spread
             "stream": {"frames": max(60, 20 * int(r.count) * int(max(r.threads, r.streams))),
-                       "warmup": 10 * int(r.count) * int(max(r.threads, r.streams))}}
+                       "warmup": 10 * int(r.count) * int(max(r.threads, r.streams)),
+                       "jitter": 0}}
 
 
 def _simulated(spec: DeviceSpec, r: Any, catalog: Catalog) -> float:

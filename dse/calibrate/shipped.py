@@ -4,7 +4,8 @@
 x host where the runtime's timing includes it), fits the targets of each runtime and device kind
 together (:func:`dse.calibrate.fit.calibrate_targets`), and writes
 ``calibration/overlays/<device>@<runtime>.yaml`` per target with the fitted values, their
-uncertainty, the data, the date and the leave-one-model-out error. The experiments run on these
+uncertainty, the data, the date and the leave-one-model-out error, and the target's service-time
+spread where the data has repeat spread (:func:`dse.calibrate.spread.shipped_spreads`). The experiments run on these
 (:func:`dse.devices.calibrated.calibrated_catalog`).
 """
 
@@ -61,6 +62,7 @@ def fit_catalog(out_dir: Path | str, *, datasets: Sequence[str] | None = None,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = pooled_measurements(datasets)
+    spreads = _spreads(datasets, catalog)
     summary = []
     for group in groups(data, catalog):
         specs = dict(group.specs)
@@ -90,8 +92,10 @@ def fit_catalog(out_dir: Path | str, *, datasets: Sequence[str] | None = None,
                 cal.overlay.provenance["caution"] = (
                     f"{models.nunique()} model(s) only: not cross-validated on this target")
             path = out_dir / f"{target}.yaml"
+            overlay = _with_spread(cal.overlay, spreads.get(target))
             with atomic_path(path) as tmp:
-                tmp.write_text(cal.overlay_yaml())
+                tmp.write_text(yaml.safe_dump(overlay.model_dump(mode="json", exclude_none=True),
+                                              sort_keys=False))
             summary.append(_row(target, part, free=", ".join(cal.free), mape=cal.mape,
                                 loo_mape=cal.cv_mape, file=str(path)))
         for overlay in host_independent(fits.values()):
@@ -101,6 +105,30 @@ def fit_catalog(out_dir: Path | str, *, datasets: Sequence[str] | None = None,
                                               sort_keys=False))
     return pd.DataFrame(summary, columns=["target", "device", "datasets", "points", "models",
                                           "free", "mape", "loo_mape", "file", "error"])
+
+
+def _spreads(datasets: Sequence[str] | None, catalog: Catalog) -> dict[str, Any]:
+    """Target -> fitted spread row, from the shared tables with repeat spread (ncnn)."""
+    from dse.calibrate.spread import shipped_spreads
+
+    if datasets is not None and "ncnn" not in datasets:
+        return {}
+    table = shipped_spreads(catalog=catalog)
+    return {str(r.target): r for r in table.itertuples(index=False)}
+
+
+def _with_spread(overlay: Overlay, fitted: Any) -> Overlay:
+    """The overlay with the target's fitted spread (as it is if none was fitted)."""
+    from dse.calibrate.spread import merge_values, spread_values
+
+    if fitted is None:
+        return overlay
+    values = merge_values(overlay.values, spread_values(fitted.spread).items())
+    provenance = {**overlay.provenance, "latency_spread": (
+        f"median over {fitted.models} models of {fitted.observations} min/max-of-n "
+        f"observations at Blom positions, a log-normal per side (dse.calibrate.spread); "
+        f"{fitted.sources}")}
+    return overlay.model_copy(update={"values": values, "provenance": provenance})
 
 
 def _row(target: str, part: pd.DataFrame, **figures: object) -> dict[str, object]:

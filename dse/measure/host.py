@@ -15,14 +15,16 @@ Timing: every session runs ``warmup`` inferences, then all start together and ea
 one has, so that all ``streams`` are in flight during the whole measured window (from the
 last session's first start to the last timed inference's end). Throughput is the inferences
 done inside that window (those crossing its ends counted by the fraction inside) divided by
-its length; latency is the median of every timed inference, reported with its p10, p90, IQR
-and count. With one stream the throughput is 1 / mean latency.
+its length; latency is the median of every timed inference, reported with its p10, p90, p95,
+p99, IQR and count (the spread :mod:`dse.calibrate.spread` fits a target's service-time
+distribution from: use a few hundred repeats for a p99). With one stream the throughput is 1 / mean latency.
 
 Results are rows of dse's measurement format (:mod:`dse.calibrate.measurements`): device
 ``host`` (or the ``device`` given), host ``host``, precision ``fp32``, policy ``single`` for
 one stream and ``threads`` for several, ``threads`` = intra-op threads per inference,
 ``streams`` = sessions in flight, one ``latency`` (ms, median) and one ``throughput`` (fps)
-row per configuration, the spread in ``source`` and dataset ``host``. With ``profile=True``
+row per configuration, the spread in ``source`` and dataset ``host``; :meth:`MeasureResult.write`
+also writes the per-configuration summary with the machine it ran on (``<stem>.runs.csv``). With ``profile=True``
 each (workload, threads) is run once more with ONNX Runtime's profiler on, and the median time
 of every node is reported (:mod:`dse.measure.profile` says how its names match dse's graph).
 """
@@ -47,8 +49,8 @@ from dse.errors import DseError, Problem
 from dse.measure.profile import NODE_COLUMNS, node_times
 from dse.report.files import atomic_path
 
-__all__ = ["RUN_COLUMNS", "MeasureError", "MeasureResult", "WorkloadSource", "measure",
-           "nodes_path"]
+__all__ = ["RUNS_FILE_COLUMNS", "RUN_COLUMNS", "MeasureError", "MeasureResult", "WorkloadSource",
+           "measure", "nodes_path", "runs_path"]
 
 #: A workload to time: a zoo name, an ONNX path, or either with its own zoo options.
 WorkloadSource = str | Path | tuple[str | Path, Mapping[str, Any]]
@@ -58,7 +60,10 @@ Progress = Callable[[int, int, str], None]
 
 #: Columns of :attr:`MeasureResult.runs`, one row per configuration.
 RUN_COLUMNS = ("workload", "options", "threads", "streams", "latency_ms", "p10_ms", "p90_ms",
-               "iqr_ms", "n", "throughput_fps", "window_s")
+               "p95_ms", "p99_ms", "iqr_ms", "n", "throughput_fps", "window_s")
+
+#: Columns of the runs sidecar (:func:`runs_path`): :data:`RUN_COLUMNS` and the machine.
+RUNS_FILE_COLUMNS = (*RUN_COLUMNS, "cpu", "cores", "onnxruntime", "date")
 
 _DTYPES: dict[str, type[np.generic]] = {
     "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -80,7 +85,7 @@ class MeasureResult:
             :data:`~dse.calibrate.measurements.COLUMNS`); :meth:`write` saves them as a CSV
             that :func:`dse.calibrate.read_measurements` reads.
         runs: One row per configuration (:data:`RUN_COLUMNS`): median latency with p10, p90,
-            IQR and count, throughput and the length of its window.
+            p95, p99, IQR and count, throughput and the length of its window.
         nodes: With ``profile=True``, one row per (workload, threads, node) with
             :data:`dse.measure.profile.NODE_COLUMNS`; else ``None``.
     """
@@ -88,6 +93,15 @@ class MeasureResult:
     measurements: pd.DataFrame
     runs: pd.DataFrame
     nodes: pd.DataFrame | None = None
+    context: Mapping[str, str] | None = None
+
+    def runs_table(self) -> pd.DataFrame:
+        """:attr:`runs` with the machine they ran on (:data:`RUNS_FILE_COLUMNS`)."""
+        context = dict(self.context or _context())
+        table = self.runs.copy()
+        for key in ("cpu", "cores", "onnxruntime", "date"):
+            table[key] = context.get(key, "")
+        return table.loc[:, list(RUNS_FILE_COLUMNS)]
 
     def write(self, path: Path | str) -> list[Path]:
         """Write the measurements CSV, and the per-node sidecar if profiled, atomically.
@@ -102,6 +116,9 @@ class MeasureResult:
         with atomic_path(path) as tmp:
             self.measurements.loc[:, list(COLUMNS)].to_csv(tmp, index=False)
         written = [path]
+        with atomic_path(runs_path(path)) as tmp:
+            self.runs_table().to_csv(tmp, index=False)
+        written.append(runs_path(path))
         if self.nodes is not None:
             sidecar = nodes_path(path)
             with atomic_path(sidecar) as tmp:
@@ -114,6 +131,13 @@ def nodes_path(path: Path | str) -> Path:
     """The per-node sidecar of a measurement CSV: ``out/host.csv`` -> ``out/host.nodes.csv``."""
     path = Path(path)
     return path.with_name(f"{path.stem}.nodes.csv")
+
+
+def runs_path(path: Path | str) -> Path:
+    """The per-configuration sidecar of a measurement CSV: ``out/host.csv`` ->
+    ``out/host.runs.csv``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.runs.csv")
 
 
 @dataclass(frozen=True)
@@ -281,7 +305,8 @@ def measure(
     validate(frame, file="dse measure")  # the format's own check: a bug if it fails
     return MeasureResult(
         frame, pd.DataFrame(runs, columns=list(RUN_COLUMNS)),
-        pd.concat(nodes, ignore_index=True).loc[:, list(NODE_COLUMNS)] if profile else None)
+        pd.concat(nodes, ignore_index=True).loc[:, list(NODE_COLUMNS)] if profile else None,
+        context)
 
 
 # ----- sessions and inputs ----------------------------------------------------------------------
@@ -341,9 +366,10 @@ class _Timing:
 
     def summary(self) -> dict[str, Any]:
         ms = self.latencies_s * 1e3
-        p10, p25, p50, p75, p90 = np.percentile(ms, [10, 25, 50, 75, 90])
+        p10, p25, p50, p75, p90, p95, p99 = np.percentile(ms, [10, 25, 50, 75, 90, 95, 99])
         return {"latency_ms": float(p50), "p10_ms": float(p10), "p90_ms": float(p90),
-                "iqr_ms": float(p75 - p25), "n": len(ms),
+                "p95_ms": float(p95), "p99_ms": float(p99), "iqr_ms": float(p75 - p25),
+                "n": len(ms),
                 "throughput_fps": self.completed / self.window_s, "window_s": self.window_s}
 
 
@@ -429,9 +455,10 @@ def _profile(model: bytes | str, threads: int, feeds: Mapping[str, np.ndarray], 
 def _context() -> dict[str, str]:
     import onnxruntime as ort
 
-    from dse.devices.host import cpu_model_name
+    from dse.devices.host import _usable_cpus, cpu_model_name
 
-    return {"ort": ort.__version__, "cpu": cpu_model_name(),
+    return {"ort": ort.__version__, "onnxruntime": ort.__version__, "cpu": cpu_model_name(),
+            "cores": str(len(_usable_cpus())),
             "date": _dt.datetime.now().astimezone().isoformat(timespec="minutes")}
 
 
@@ -440,8 +467,9 @@ def _rows(target: _Target, device: str, threads: int, streams: int, run: Mapping
     source = (f"dse measure: onnxruntime {context['ort']} CPUExecutionProvider on "
               f"{context['cpu']}; intra-op threads {threads}, inter-op 1, sequential; "
               f"{streams} session{'s' if streams > 1 else ''} in flight; warmup {warmup}, "
-              f"{repeats} timed runs per session; latency p10/p50/p90 "
-              f"{run['p10_ms']:.4g}/{run['latency_ms']:.4g}/{run['p90_ms']:.4g} ms, IQR "
+              f"{repeats} timed runs per session; latency p10/p50/p90/p95/p99 "
+              f"{run['p10_ms']:.4g}/{run['latency_ms']:.4g}/{run['p90_ms']:.4g}/"
+              f"{run['p95_ms']:.4g}/{run['p99_ms']:.4g} ms, IQR "
               f"{run['iqr_ms']:.3g} ms, n={run['n']}; throughput over {run['window_s']:.3g} s; "
               f"{context['date']}")
     common = {"device": device, "host": "host", "link": "", "runtime": "onnxruntime_cpu",

@@ -5,10 +5,20 @@ One SimPy primitive per hardware concept: a device's concurrency slots are a
 links and shared DRAM are :class:`~dse.sim.resources.SharedBandwidth`, queues between stages are
 ``simpy.FilterStore`` s. Durations come from the plan (that is, from :mod:`dse.cost`); the engine
 only decides when things happen.
+
+Service times spread as each target's ``latency_spread`` says (:mod:`dse.spec.spread`): one
+factor per inference per device (all compute steps of one inference on one device share it, as
+a whole inference's time is what the spread was fitted to; fitted per step, a route of many
+steps would average it away), and likewise one per inference per host cluster for its host
+steps. Each device and cluster draws from a generator of its own, seeded by the stream's seed
+and its name, so a run is reproducible and two configurations sharing a device see the same
+draws there. ``stream.jitter``, when set, replaces every target's spread by a mean-1 log-normal
+per step (0: every step takes the cost model's time).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +30,32 @@ import simpy
 from dse.cost.concurrency import slot_slowdown
 from dse.sim.plan import Hold, Plan, Step, Worker
 from dse.sim.resources import SharedBandwidth
+from dse.spec.spread import LatencySpread
 
-__all__ = ["Meter", "SimResult", "Simulation"]
+__all__ = ["Draws", "Meter", "SimResult", "Simulation"]
+
+
+class Draws:
+    """Service-time factors of one device or cluster: its spread, sampled in seeded batches.
+
+    Args:
+        spread: The target's distribution of time / median.
+        seed: The stream's seed.
+        name: The device instance or cluster (mixed into the seed).
+    """
+
+    BATCH = 256
+
+    def __init__(self, spread: LatencySpread, seed: int, name: str) -> None:
+        self.spread = spread
+        self.rng = np.random.default_rng([seed & 0xFFFFFFFF, zlib.crc32(name.encode())])
+        self.buffer: list[float] = []
+
+    def __call__(self) -> float:
+        # NOTE: drawn a batch at a time, since one inverse-CDF call per step is the slow part.
+        if not self.buffer:
+            self.buffer = self.spread.sample(self.rng, self.BATCH).tolist()[::-1]
+        return self.buffer.pop()
 
 
 class Meter:
@@ -92,7 +126,13 @@ class Simulation:
         self.env = env = simpy.Environment()
         stream = plan.config.stream
         self.rng = np.random.default_rng(stream.seed)
-        self.jitter = stream.jitter
+        self.jitter = stream.jitter or 0.0
+        self.draws: dict[str, Draws] = {}
+        if stream.jitter is None:
+            specs = {**{c: spec for c, spec in plan.clusters.items()},
+                     **{n: u.spec for n, u in plan.units.items()}}
+            self.draws = {n: Draws(spec.spread, stream.seed, n) for n, spec in specs.items()
+                          if not spec.spread.is_zero}
         self.devices = {n: simpy.Resource(env, capacity=u.slots) for n, u in plan.units.items()}
         self.cores = {c: simpy.Resource(env, capacity=n) for c, n in plan.cores.items()}
         self.links = {n: SharedBandwidth(env, link.bandwidth_bytes_s, link.latency_s, n)
@@ -176,30 +216,37 @@ class Simulation:
                 self._record(hold.reload, start, frame)
             self.last_workload[hold.device] = frame.workload
         events = self.events
+        # One factor per resource for this inference's steps in this hold (see the docstring).
+        factors: dict[str, float] = {}
         for step in hold.steps:
             start = env.now
+            factor = 1.0
+            if step.kind != "transfer" and step.resource in self.draws:
+                factor = factors.get(step.resource) or \
+                    factors.setdefault(step.resource, self.draws[step.resource]())
             # NOTE: transfers and undriven compute yield one event directly (the hot path);
             # work needing a host core goes through _on_core.
             if step.kind == "transfer":
                 yield self.links[step.resource].transfer(step.nbytes)
             elif step.kind == "compute" and hold.driver is None:
-                yield self._compute(step)
+                yield self._compute(step, factor)
             else:
-                start = yield from self._on_core(step, hold)
+                start = yield from self._on_core(step, hold, factor)
             if events is not None:
                 self._record(step, start, frame)
         if device_req is not None and hold.device is not None:
             self.device_meters[hold.device].change(env.now, -1)
             self.devices[hold.device].release(device_req)
 
-    def _compute(self, step: Step) -> simpy.Event:
-        t = step.time_s * (self._noise() if self.jitter else 1.0)
+    def _compute(self, step: Step, factor: float = 1.0) -> simpy.Event:
+        t = step.time_s * factor * (self._noise() if self.jitter else 1.0)
         t *= self.slowdown[step.resource][self.devices[step.resource].count]
         if self.dram is not None and step.dram_bytes > 0 and t > 0:
             return self.dram.transfer(step.dram_bytes, max_rate=step.dram_bytes / t)
         return self.env.timeout(t)
 
-    def _on_core(self, step: Step, hold: Hold) -> Generator[simpy.Event, Any, float]:
+    def _on_core(self, step: Step, hold: Hold, factor: float = 1.0
+                 ) -> Generator[simpy.Event, Any, float]:
         """Work that keeps a host core busy: a device's compute while a core drives it (the
         transfers are DMA and need none), or host work (pre/post-processing, fallback layers)
         on a core of its cluster. Returns when the work started."""
@@ -211,9 +258,10 @@ class Simulation:
             meter.change(self.env.now, +1)
             start = self.env.now
             if step.kind == "compute":
-                yield self._compute(step)
+                yield self._compute(step, factor)
             else:
-                yield self.env.timeout(step.time_s * (self._noise() if self.jitter else 1.0))
+                yield self.env.timeout(step.time_s * factor *
+                                       (self._noise() if self.jitter else 1.0))
             meter.change(self.env.now, -1)
         return start
 

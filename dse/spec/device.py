@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from dse.spec.sources import Frozen, Source, coverage_problems, source_for
+from dse.spec.spread import DEFAULT_SPREAD, LatencySpread
 from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
 from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.kernels import KERNEL_CLASSES
@@ -190,6 +191,10 @@ class DeviceSpec(Frozen):
         default_runtime: The runtime (``devices/runtimes/``) its catalog figures and shared
             measurements assume, or else the vendor's stock stack; the catalog checks that it
             runs on the device's kind. ``None``: none named (a user's what-if device).
+        latency_spread: How one inference's service time spreads around the cost model's
+            (median) time on this target: quantiles as ratios to the median
+            (:class:`~dse.spec.spread.LatencySpread`); usually fitted into the target's overlay
+            (:mod:`dse.calibrate.spread`). ``None``: :data:`~dse.spec.spread.DEFAULT_SPREAD`.
     """
 
     NOT_NUMBERS: ClassVar[frozenset[str]] = frozenset({
@@ -226,6 +231,7 @@ class DeviceSpec(Frozen):
     link: str | None = None
     default_runtime: str | None = None
     contention: ContentionSpec | None = None
+    latency_spread: LatencySpread | None = None
     power: PowerSpec
     price_usd: NonNegativeFloat | None = None
     sources: tuple[Source, ...] = Field(min_length=1)
@@ -346,6 +352,11 @@ class DeviceSpec(Frozen):
         """Whether the device runs a layer of this ONNX op type and class."""
         return self.supported_ops is None or op in self.supported_ops or \
             op_class in self.supported_ops
+
+    @property
+    def spread(self) -> LatencySpread:
+        """The target's service-time spread: its own, else the default."""
+        return self.latency_spread if self.latency_spread is not None else DEFAULT_SPREAD
 
     def speedup(self, busy_slots: int) -> float:
         """Throughput with ``busy_slots`` inferences in flight, relative to one."""

@@ -214,8 +214,11 @@ class Stream(Frozen):
         warmup: Frames excluded from steady-state metrics (default: 10% of ``frames``).
         fps: Arrival rate (open loop); ``None``: closed loop, frames as fast as possible.
         arrival: ``periodic`` or ``poisson`` (open loop).
-        seed: Seed of every random choice (Poisson arrivals, jitter).
-        jitter: Relative standard deviation of service times (0: deterministic).
+        seed: Seed of every random choice (Poisson arrivals, service times).
+        jitter: ``None`` (the default): each service time follows its target's spread
+            (``latency_spread``, :mod:`dse.spec.spread`). A number overrides every target's
+            spread: each step's time is multiplied by a mean-1 log-normal of that sigma (0:
+            deterministic, every step takes the cost model's time).
     """
 
     frames: PositiveInt = 200
@@ -223,7 +226,7 @@ class Stream(Frozen):
     fps: PositiveFloat | None = None
     arrival: Literal["periodic", "poisson"] = "periodic"
     seed: int = 0
-    jitter: float = Field(default=0.0, ge=0, lt=1)
+    jitter: float | None = Field(default=None, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _warmup_below_frames(self) -> Stream:

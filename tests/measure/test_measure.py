@@ -23,6 +23,7 @@ from dse.devices import Catalog
 from dse.devices.overlay import apply_overlay
 from dse.errors import SpecError
 from dse.measure import MeasureError, graph_node, measure, node_times, nodes_path
+from dse.measure.host import RUNS_FILE_COLUMNS, runs_path
 from dse.spec.sources import coverage_problems
 from tests.workloads.onnx_cases import small_mlp
 
@@ -49,7 +50,7 @@ def measured(tmp_path_factory):
 
 def test_csv_reads_back_as_measurements(measured):
     result, out, written = measured
-    assert written == [out, nodes_path(out)]
+    assert written == [out, runs_path(out), nodes_path(out)]
     frame = read_measurements(out)
     assert len(frame) == len(result.measurements) == 3 * 2 * 2 * 2
     assert (frame["value_si"] > 0).all()
@@ -87,10 +88,20 @@ def test_run_summary_is_consistent(measured):
     assert (runs["n"] == REPEATS * runs["streams"]).all()
     assert (runs["p10_ms"] <= runs["latency_ms"]).all()
     assert (runs["latency_ms"] <= runs["p90_ms"]).all()
+    assert (runs["p90_ms"] <= runs["p95_ms"]).all() and (runs["p95_ms"] <= runs["p99_ms"]).all()
     assert (runs["throughput_fps"] > 0).all() and (runs["window_s"] > 0).all()
     # with one stream the window holds exactly the timed runs, back to back
     single = runs[runs["streams"] == 1]
     assert (single["throughput_fps"] * single["window_s"]).round(6).eq(REPEATS).all()
+
+
+def test_runs_sidecar_states_the_machine(measured):
+    result, out, _ = measured
+    table = pd.read_csv(runs_path(out), keep_default_na=False)
+    assert list(table.columns) == list(RUNS_FILE_COLUMNS)
+    assert len(table) == len(result.runs)
+    assert (table["cpu"] != "").all() and (table["cores"] >= 1).all()
+    assert table["p99_ms"].to_numpy() == pytest.approx(result.runs["p99_ms"].to_numpy())
 
 
 def test_profile_sidecar_names_graph_nodes(measured):

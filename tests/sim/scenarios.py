@@ -53,7 +53,9 @@ def experiment(tmp_path: Path, **sections: Any) -> dict[str, Any]:
         "workload": {"onnx": str(gemm_onnx(tmp_path)), "precision": "fp32"},
         "platform": {"host": "board", "accelerators": {"npu": 1}},
         "execution": {"policy": "single"},
-        "stream": {"frames": 20, "warmup": 2},
+        # deterministic (no service-time spread): whole traces are compared exactly; the
+        # spread has tests of its own (tests/sim/test_spread.py)
+        "stream": {"frames": 20, "warmup": 2, "jitter": 0},
     }
     for key, value in sections.items():
         if value is None:

@@ -455,10 +455,10 @@ def _profile(model: bytes | str, threads: int, feeds: Mapping[str, np.ndarray], 
 def _context() -> dict[str, str]:
     import onnxruntime as ort
 
-    from dse.devices.host import _usable_cpus, cpu_model_name
+    from dse.devices.host import cpu_model_name, usable_cpus
 
     return {"ort": ort.__version__, "onnxruntime": ort.__version__, "cpu": cpu_model_name(),
-            "cores": str(len(_usable_cpus())),
+            "cores": str(len(usable_cpus())),
             "date": _dt.datetime.now().astimezone().isoformat(timespec="minutes")}
 
 

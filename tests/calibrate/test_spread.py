@@ -28,7 +28,7 @@ from dse.devices.overlay import Overlay, apply_overlay
 from dse.spec.spread import DEFAULT_SPREAD, LEVELS, LatencySpread
 
 RECORDED = catalog_dir("calibration") / "host" / "spread.csv"
-RECORDED_HOST = catalog_dir("calibration") / "host_example_device"
+RECORDED_HOST = catalog_dir("calibration") / "host"
 shared = pytest.mark.skipif(not data_dir().is_dir(), reason="shared measurement tables absent")
 
 

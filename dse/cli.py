@@ -966,6 +966,80 @@ def measure_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
+@host_app.command("kernels")
+def host_kernels_cmd(
+    budget: Annotated[float | None, typer.Option(
+        help="Minutes: start no new kernel after this long (the CSV keeps what is done).")
+                      ] = 10.0,
+    threads: Annotated[str, typer.Option(
+        help="Intra-op threads, comma-separated (1,2).")] = "1,2",
+    runtime: Annotated[str, typer.Option(help="The runtime to time with.")] = "onnxruntime",
+    out_file: Annotated[Path, typer.Option("--out", help="The kernel CSV (resumed if present).")
+                        ] = Path("calibration/host/kernels.csv"),
+    zoo: Annotated[list[str] | None, typer.Option(
+        help="Only these zoo models' layer shapes (repeatable; default: every zoo model).")
+                   ] = None,
+    no_zoo: Annotated[bool, typer.Option("--no-zoo", help="No zoo layer shapes.")] = False,
+    random: Annotated[int, typer.Option(help="Random kernels after the zoo's.")] = 200,
+    adaptive: Annotated[int, typer.Option(
+        help="Kernels drawn around the worst predictions of dse's cost model, last.")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the random and adaptive draws.")] = 0,
+    repeats: Annotated[int | None, typer.Option(
+        help="Fixed timed runs per kernel (default: as many as fill --target-ms).")] = None,
+    target_ms: Annotated[float, typer.Option(
+        help="Milliseconds of timed runs to aim at per kernel and thread count.")] = 100.0,
+) -> None:
+    """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
+    ONNX Runtime on this machine, resumably, into a kernel CSV."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from dse.measure.kernels import KernelsError, run_kernels
+
+    try:
+        parsed = [int(part) for part in threads.split(",")]
+    except ValueError:
+        raise KernelsError([Problem("--threads", threads, "expected whole numbers separated by "
+                                    "commas, such as 1,2")]) from None
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("building the suite", total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
+                             zoo=False if no_zoo else (zoo or True), random=random,
+                             adaptive=adaptive, seed=seed, repeats=repeats,
+                             target_s=target_ms / 1e3, progress=step)
+    table = result.table
+    summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
+                          f" (median kernel time, ms)")
+    for col in ("family", "kernels", *(f"{n} thread{'s' if n > 1 else ''}" for n in
+                                       sorted(set(parsed)))):
+        summary.add_column(col, justify="left" if col == "family" else "right")
+    for family, rows in table.groupby("family"):
+        cells = [str(family), str(rows["params"].nunique())]
+        for n in sorted(set(parsed)):
+            at = rows.loc[rows["threads"] == n, "kernel_median_s"]
+            cells.append(f"{at.median() * 1e3:.3f}" if len(at) else "-")
+        summary.add_row(*cells)
+    out.print(summary)
+    out.print(f"timed {result.timed} (kernel, threads) pairs, {result.resumed} already done"
+              + (f", {result.skipped_budget} left for a rerun (budget reached)"
+                 if result.stopped else ""), highlight=False)
+    for failure in result.failed:
+        err.print(f"failed: {failure}", highlight=False, markup=False)
+    out.print(f"wrote {out_file}", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

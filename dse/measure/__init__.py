@@ -3,10 +3,15 @@
 :func:`measure` times zoo models or ONNX files on this machine's CPU and returns rows of dse's
 measurement format (device ``host``, see :func:`dse.devices.host.detect_host`), optionally with
 per-node times from ONNX Runtime's profiler; ``dse measure`` is the command over it.
+:func:`run_kernels` times a suite of single kernels (:mod:`dse.measure.suite`) into a kernel CSV
+(:data:`KERNEL_COLUMNS`, read back by :func:`read_kernels`); ``dse host kernels`` is the command.
 """
 
 from dse.measure.host import RUN_COLUMNS, MeasureError, MeasureResult, measure, nodes_path
+from dse.measure.kernels import KERNEL_COLUMNS, KernelsError, read_kernels, run_kernels
 from dse.measure.profile import NODE_COLUMNS, graph_node, node_times
+from dse.measure.suite import KernelSpec, build
 
-__all__ = ["NODE_COLUMNS", "RUN_COLUMNS", "MeasureError", "MeasureResult", "graph_node",
-           "measure", "node_times", "nodes_path"]
+__all__ = ["KERNEL_COLUMNS", "NODE_COLUMNS", "RUN_COLUMNS", "KernelSpec", "KernelsError",
+           "MeasureError", "MeasureResult", "build", "graph_node", "measure", "node_times",
+           "nodes_path", "read_kernels", "run_kernels"]

@@ -753,6 +753,12 @@ def host_calibrate_cmd(
         "(a recorded probe).")] = None,
     cv: Annotated[bool, typer.Option(help="Also report 5-fold and leave-one-family-out error "
                                      "on the kernels.")] = True,
+    statistic: Annotated[str, typer.Option(
+        help="Fit each kernel's median or min time over its repeats (min on a busy machine: "
+        "other processes only add time).")] = "median",
+    unseen: Annotated[bool, typer.Option(
+        help="With --zoo: also predict every zoo model from a fit without the kernels whose "
+        "shapes came from it (one fit per model).")] = False,
     out_file: Annotated[Path, typer.Option("--out", help="The overlay YAML to write.")
                         ] = Path("out/host/host@onnxruntime.yaml"),
 ) -> None:
@@ -775,7 +781,7 @@ def host_calibrate_cmd(
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
     with err.status("pricing kernels with the cost model"):
-        data = kf.load_kernel_data(kernels, device, catalog)
+        data = kf.load_kernel_data(kernels, device, catalog, statistic=statistic)
     options = kf.FitOptions()
     figures: dict[str, Any] = {}
     with err.status("fitting") as status:
@@ -790,7 +796,8 @@ def host_calibrate_cmd(
                                      groups=data.rows["family"].to_numpy())
             figures["kernels_leave_family_out"] = kf.summarize(lofo).to_dict("records")
         proxy = kf.macs_proxy(data)
-        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=str(kernels),
+        label = f"{kernels} ({statistic} of repeats)"
+        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
                                 figures=figures, baseline=proxy)
         if zoo is not None:
             from dse.calibrate import read_measurements
@@ -800,7 +807,12 @@ def host_calibrate_cmd(
             table = kf.zoo_table(apply_overlay(device, overlay), read_measurements(zoo),
                                  catalog=catalog, proxy=proxy)
             figures["zoo"] = kf.errors_by_threads(table).to_dict("records")
-            overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=str(kernels),
+            if unseen:
+                held = kf.unseen_shapes(data, device, read_measurements(zoo), catalog=catalog,
+                                        options=options, progress=lambda m: status.update(
+                                            f"predicting {m} without its shapes"))
+                figures["zoo_unseen_shapes"] = kf.errors_by_threads(held).to_dict("records")
+            overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
                                     figures=figures, baseline=proxy)
     with atomic_path(out_file) as tmp:
         tmp.write_text(yaml.safe_dump(overlay.model_dump(mode="json", exclude_none=True),

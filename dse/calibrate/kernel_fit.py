@@ -42,9 +42,10 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads import Workload
 from dse.workloads.kernels import KERNEL_CLASSES
 
-__all__ = ["FitOptions", "KernelData", "KernelFit", "cross_validate", "fit_kernels",
-           "kernel_data", "macs_proxy", "overlay_of", "predict_kernel_times", "proxy_times",
-           "summarize"]
+__all__ = ["FitOptions", "KernelData", "KernelFit", "cross_validate", "errors_by_threads",
+           "fit_kernels", "fitted_host", "host_device", "kernel_data", "kernel_graph",
+           "load_kernel_data", "macs_proxy", "overlay_of", "predict_kernel_times",
+           "proxy_times", "read_kernel_rows", "summarize", "unseen_shapes", "zoo_table"]
 
 _NAMES = list(KERNEL_CLASSES)
 
@@ -483,11 +484,15 @@ def proxy_times(params: Mapping[int, Sequence[float]], macs: np.ndarray, threads
 def overlay_of(fit: KernelFit, device: DeviceSpec, *, runtime: str, data: str,
                figures: Mapping[str, Any] | None = None,
                baseline: Mapping[int, Sequence[float]] | None = None) -> Overlay:
-    """The fitted values as an overlay of ``device`` (kernel models + run overhead)."""
+    """The fitted values as an overlay of ``device``: kernel models, the ``run()`` overhead,
+    and (not fitted, for consistency) the fp32 peak the efficiencies are relative to."""
     values: dict[str, Any] = {
         f"kernel_models.{name}": _plain(model.model_dump(exclude_none=True))
         for name, model in sorted(fit.models.items())}
     values["overhead_per_inference_s"] = float(fit.overhead_per_inference_s)
+    # Not fitted: the peak the efficiencies are relative to, so the overlay means the same on
+    # a host spec whose clock was read differently (detected vs probed under load).
+    values["peak_ops_s.fp32"] = float(device.peak_ops_s["fp32"])
     provenance: dict[str, Any] = {
         "method": "dse.calibrate.kernel_fit: least squares on log node time of single-kernel "
                   "ONNX Runtime benchmarks (knots every "
@@ -496,6 +501,9 @@ def overlay_of(fit: KernelFit, device: DeviceSpec, *, runtime: str, data: str,
                   f"class bandwidth {fit.options.class_bandwidth}, fitted to {fit.options.target} "
                   "times)",
         "data": data, "fitted_on": _dt.date.today().isoformat(),
+        "device": f"{device.name}: {' '.join(device.description.split()) or 'no description'}; "
+                  f"peak {device.peak_ops_s.get('fp32', 0.0) / 1e9:.1f} GFLOPS fp32, "
+                  f"{device.cores} cores",
         "kernel_rows": len(fit.table), "kernels": int(fit.table["key"].nunique()),
     }
     if figures:
@@ -548,18 +556,29 @@ def host_device(catalog: Any = None) -> DeviceSpec:
     return (catalog or default_catalog()).device("host")
 
 
-def read_kernel_rows(path: Any) -> pd.DataFrame:
+def read_kernel_rows(path: Any, *, statistic: str = "median") -> pd.DataFrame:
     """The rows of a kernel CSV the fit needs (:func:`dse.measure.kernels.read_kernels` checks
-    the file: every problem with its line)."""
+    the file: every problem with its line).
+
+    Args:
+        statistic: ``median`` or ``min`` of the repeats. Other processes only ever add time,
+            so on a busy machine the minimum is the better estimate of a kernel's own time; on
+            a quiet one the two differ by a few percent.
+    """
     from dse.measure.kernels import read_kernels
 
+    if statistic not in ("median", "min"):
+        raise DseError([Problem("--statistic", statistic, "expected median or min")])
     frame = read_kernels(path)
-    rows = frame.loc[:, list(_KERNEL_CSV)].rename(columns=_KERNEL_CSV)
+    columns = {k.replace("median", statistic): v for k, v in _KERNEL_CSV.items()}
+    rows = frame.loc[:, list(columns)].rename(columns=columns)
+    # one kernel is one (family, params) at every thread count (the CSV's key is per row)
+    rows["key"] = rows["family"] + ":" + rows["params"]
     bad = ~((rows["node_s"] > 0) & (rows["run_s"] > 0))
     if bad.any():
         lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
-        raise DseError([Problem(str(path), f"line {lines}", "kernel_median_s and run_median_s: "
-                                "expected times > 0")])
+        raise DseError([Problem(str(path), f"line {lines}", f"kernel_{statistic}_s and "
+                                f"run_{statistic}_s: expected times > 0")])
     return rows.reset_index(drop=True)
 
 
@@ -574,12 +593,14 @@ def kernel_graph(row: Any) -> Workload:
     return Workload(name, graph_from_model(build(spec), source=name), "fp32", name)
 
 
-def load_kernel_data(path: Any, device: DeviceSpec, catalog: Any = None) -> KernelData:
+def load_kernel_data(path: Any, device: DeviceSpec, catalog: Any = None, *,
+                     statistic: str = "median") -> KernelData:
     """:func:`kernel_data` of a kernel CSV, priced with ONNX Runtime's fusions."""
     from dse.devices import default_catalog
 
     runtime = (catalog or default_catalog()).runtimes.get("onnxruntime_cpu")
-    return kernel_data(read_kernel_rows(path), kernel_graph, device, runtime)
+    return kernel_data(read_kernel_rows(path, statistic=statistic), kernel_graph, device,
+                       runtime)
 
 
 def zoo_table(spec: DeviceSpec, rows: pd.DataFrame, *, catalog: Any = None,

@@ -102,11 +102,11 @@ def test_two_threads_help_large_kernels_and_not_small_ones(host):
 
 
 def test_the_fit_recovers_the_kernels_it_was_given(host):
-    data, truth = synthetic(host, model())
+    data, _ = synthetic(host, model())
     fit = kf.fit_kernels(data, host, kf.FitOptions(knot_step=1.0, class_bandwidth=False))
     err = np.abs(fit.table["predicted_s"] / fit.table["measured_s"] - 1)
     assert err.mean() < 0.03 and err.max() < 0.15
-    for name, m in fit.models.items():
+    for m in fit.models.values():
         assert np.all(np.diff(m.efficiency) >= 0) and np.all(np.diff(m.parallel_fraction) >= 0)
     folds = kf.cross_validate(data, host, kf.FitOptions(class_bandwidth=False))
     assert len(folds) == len(data.rows)

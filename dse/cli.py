@@ -821,7 +821,8 @@ def host_calibrate_cmd(
                     f"{data.rows['key'].nunique()} kernels, {len(fit.models)} kernel classes")
     for col in ("figure", "threads", "points", "MAPE", "within ±10%", "worst",
                 "MACs proxy MAPE"):
-        t.add_column(col, justify="left" if col == "figure" else "right")
+        t.add_column(col, justify="left" if col == "figure" else "right",
+                     no_wrap=col == "figure", min_width=25 if col == "figure" else None)
     for name, records in figures.items():
         for r in records:
             proxy_mape = r.get("baseline_mape")

@@ -1,12 +1,14 @@
-"""The host's per-kernel predictor on the recorded timings of the machine that made them.
+r"""The host's per-kernel predictor on the recorded timings of the machine that made them.
 
 ``calibration/host/kernels.csv`` (``dse host kernels``) and ``calibration/host/zoo.csv``
 (``dse measure``) were recorded on a 2-vCPU KVM guest ("Intel(R) Xeon(R) Processor", the CPU
-and date are in every row), ``calibration/host/host@onnxruntime.yaml`` was fitted on the kernels
-only, with the recorded device spec of that machine (``calibration/host_example_device``), by::
+and date are in every row); ``calibration/host/overlays/host@onnxruntime.yaml`` was fitted on
+the kernels only, with the recorded device spec of that machine
+(``calibration/host_example_device``), by::
 
-    dse host calibrate --kernels calibration/host/kernels.csv --zoo calibration/host/zoo.csv \\
-        --catalog calibration/host_example_device --out calibration/host/host@onnxruntime.yaml
+    dse host calibrate --kernels calibration/host/kernels.csv --statistic min \
+        --zoo calibration/host/zoo.csv --catalog calibration/host_example_device --unseen \
+        --out calibration/host/overlays/host@onnxruntime.yaml
 
 Nothing here times anything: the tests check that the shipped overlay reproduces the figures
 it records, that its predictions obey the physics, and that the simulator runs what the cost
@@ -32,7 +34,7 @@ from dse.sim import simulate
 from dse.workloads.kernels import KERNEL_CLASSES
 
 HOST = catalog_dir("calibration") / "host"
-OVERLAY = HOST / "host@onnxruntime.yaml"
+OVERLAY = HOST / "overlays" / "host@onnxruntime.yaml"
 
 
 @pytest.fixture(scope="module")

@@ -201,6 +201,7 @@ def workloads_export(
 
 _DEVICE_UNITS = {"mem_bw_bytes_s": "bandwidth", "onchip_mem_bytes": "bytes",
                  "dram_bytes": "bytes", "overhead_per_inference_s": "seconds",
+                 "size_bytes": "bytes", "mem_bw_one_thread_bytes_s": "bandwidth",
                  "overhead_per_layer_s": "seconds", "clock_hz": "frequency",
                  "bandwidth_bytes_s": "bandwidth", "latency_s": "seconds", "idle_w": "power",
                  "active_w": "power", "board_idle_w": "power", "dram_bw_bytes_s": "bandwidth",
@@ -219,15 +220,15 @@ def _fmt(path: str, value: Any) -> str:
 
 
 def _catalog(folders: list[Path] | None) -> Any:
-    from dse.catalog import catalog_dir
     from dse.devices import Catalog, default_catalog
+    from dse.devices.catalog import catalog_folders
 
-    return Catalog(catalog_dir("devices"), *folders) if folders else default_catalog()
+    return Catalog(*catalog_folders(), *folders) if folders else default_catalog()
 
 
 CatalogOption = Annotated[list[Path] | None, typer.Option(
     "--catalog", help="An extra catalog folder (devices/*.yaml, links/, platforms/); "
-    "repeatable.")]
+    "repeatable; added to those of DSE_CATALOG.")]
 
 
 @devices_app.callback()
@@ -302,12 +303,13 @@ def devices_show(
         spec = cat.links[name]
     elif name in cat.platforms:
         spec = cat.platforms[name]
-    elif name == "host":  # this machine, detected (dse.devices.host)
-        spec = cat.device("host")
     else:
+        from dse.devices.catalog import probe_hint
+
         known = sorted([*cat.devices, *cat.links, *cat.platforms])
         raise SpecError([Problem("catalog", name, f"unknown device, link or platform; known: "
-                                 f"{', '.join(known)}")])
+                                 f"{', '.join(known)}"
+                                 f"{probe_hint(name)}")])
     fitted = apply_overlay(spec, load_overlay(overlay), label=str(overlay)) if overlay else None
     target_note = ""
     if runtime is not None or host is not None:
@@ -909,6 +911,31 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     save_figure(fig, stem)
 
 
+@host_app.command("probe")
+def host_probe_cmd(
+    out_file: Annotated[Path, typer.Option(
+        "--out", help="The device YAML to write (<dir>/<name>.yaml; <dir>/platforms/<name>.yaml "
+        "is written beside it). Load <dir> with --catalog <dir> or DSE_CATALOG=<dir>.")
+    ] = Path("dse_host/host.yaml"),
+) -> None:
+    """Measure this machine (a few seconds) and write it as a catalog device and platform."""
+    from dse.devices.host import summary, write_probe
+
+    with err.status("probing this machine: clock under load, GEMM, memory bandwidth"):
+        spec, written = write_probe(out_file)
+    table = Table(title=f"{spec.name}: probed")
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    for field, value in summary(spec):
+        table.add_row(field, value)
+    out.print(table)
+    for path in written:
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"use it with --catalog {out_file.parent} or DSE_CATALOG={out_file.parent}; "
+              f"`dse devices show {spec.name} --catalog {out_file.parent}` lists every "
+              f"number with how it was measured", highlight=False)
+
+
 @app.command("measure")
 def measure_cmd(
     workloads: Annotated[list[str], typer.Argument(
@@ -930,7 +957,7 @@ def measure_cmd(
     out_file: Annotated[Path, typer.Option("--out", help="The measurement CSV to write.")
                         ] = Path("out/host.csv"),
     device: Annotated[str, typer.Option(help="The device column of the rows (host: this "
-                                        "machine's CPU, see `dse devices show host`).")
+                                        "machine's CPU as `dse host probe` describes it).")
                       ] = "host",
 ) -> None:
     """Time workloads with ONNX Runtime on this machine; write measurements to calibrate."""

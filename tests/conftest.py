@@ -5,15 +5,17 @@ strategy that generates data slowly (health check ``too_slow``): on a shared, lo
 that is a verdict on wall-clock speed. The ``dse`` profile below turns both off; tests may still
 pass ``@settings(max_examples=...)``, which inherits the rest.
 
-Resolving the name ``host`` in a catalog that has no such entry runs
-:func:`dse.devices.host.detect_host`, which times a memory copy on whatever machine runs the
-tests: figures computed from it differ from run to run and from machine to machine. Outside
-benchmarks, a test may only do that when marked ``live_host`` (and then checks properties, never
-figures); any other test gets an error naming the recorded alternative.
+The name ``host`` is an ordinary catalog name: tests load the recorded probe of the machine
+that measured the committed host data (``calibration/host/``). A live probe
+(:func:`dse.devices.host.measure_probe`) measures whatever machine runs the tests, so outside
+benchmarks a test may only run one when marked ``live_host`` (and then checks properties, never
+figures); any other test gets an error naming the recorded alternative. ``DSE_CATALOG`` (extra
+catalog folders) is cleared so the user's own folders do not leak into the built-in catalog.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    os.environ.pop("DSE_CATALOG", None)
     config.addinivalue_line(
-        "markers", "live_host: detects this machine (dse.devices.host.detect_host, a live "
-        "memory-copy measurement); such a test checks properties only, never figures")
+        "markers", "live_host: probes this machine (dse.devices.host.measure_probe, live "
+        "timings); such a test checks properties only, never figures")
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +41,8 @@ def root() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _no_live_host_detection(request: pytest.FixtureRequest,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_live_host_probe(request: pytest.FixtureRequest,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
     if request.node.get_closest_marker("live_host") or request.node.get_closest_marker(
             "benchmark"):
         return
@@ -47,12 +50,10 @@ def _no_live_host_detection(request: pytest.FixtureRequest,
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(
-            "a test resolved the device or platform 'host', which detects and measures this "
-            "machine live (dse.devices.host.detect_host): its figures vary from run to run. Use "
-            "a recorded host, Catalog(catalog_dir('devices'), catalog_dir('calibration') / "
-            "'host_example_device'), or mark the test live_host and check properties only.")
+            "a test probed this machine live (dse.devices.host.measure_probe): its figures "
+            "vary from run to run. Use the recorded probe, Catalog(catalog_dir('devices'), "
+            "catalog_dir('calibration') / 'host'), or mark the test live_host and check "
+            "properties only.")
 
-    # Catalog.device and Catalog.platform import these at call time, so patching the module
-    # attributes catches every route to a detection.
-    monkeypatch.setattr(host, "detect_host", refuse)
-    monkeypatch.setattr(host, "host_platform", refuse)
+    # probe() and write_probe() call it through the module, so this catches every route.
+    monkeypatch.setattr(host, "measure_probe", refuse)

@@ -179,7 +179,9 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                                      index=counts.index), table], axis=1)
     segments = _segments(workload, device, layers, precision, link)
     if device.host_overhead_per_inference_s and not device_kind(device.kind).is_host:
-        segments = (Segment("compute", fallback.name if fallback else "host",
+        # without a fallback device, the driver work is on the platform's host CPU, which the
+        # spec names as its fallback (``fallback_device``, "host" = that role, not a device)
+        segments = (Segment("compute", fallback.name if fallback else device.fallback_device,
                             device.host_overhead_per_inference_s, what="driver"), *segments)
     return ModelCost(workload.name, device.name, precision, feasible=True,
                      layers=layers.reset_index(drop=True),

@@ -18,6 +18,13 @@ A *target* is a device under one runtime, optionally driven by one host
 every fitted value it does not set itself (its sources say so). :meth:`Catalog.device` is a
 device's default-runtime target.
 
+Extra folders: ``Catalog()`` (and :func:`default_catalog`) load the built-in folder, then
+every folder of the ``DSE_CATALOG`` environment variable (separated by ``os.pathsep``, ``:`` on
+Linux), read when the catalog is built (:func:`catalog_folders`). That is how a probed machine
+(``dse host probe`` writes ``<dir>/host.yaml`` and ``<dir>/platforms/host.yaml``) becomes the
+device and platform ``host`` everywhere; without one, ``host`` is an unknown name like any
+other, and the message says to run ``dse host probe``.
+
 A catalog is built once and never changes: its mappings are read-only and
 :meth:`Catalog.with_devices` returns a new catalog. Every file (and every overlay) is validated
 when the catalog is loaded, and one :class:`~dse.errors.SpecError` lists every problem of every
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -43,7 +51,26 @@ from dse.spec.loading import load_yaml, validate
 from dse.spec.platform import AcceleratorGroup, LinkSpec, PlatformSpec
 from dse.spec.runtime import RuntimeSpec
 
-__all__ = ["Catalog", "default_catalog"]
+__all__ = ["CATALOG_ENV", "Catalog", "catalog_folders", "default_catalog", "probe_hint"]
+
+#: The environment variable naming extra catalog folders (``os.pathsep``-separated).
+CATALOG_ENV = "DSE_CATALOG"
+
+
+def probe_hint(name: str) -> str:
+    """What to add to an "unknown name" message: for ``host`` (what ``dse measure`` rows are
+    named), how to probe this machine; nothing for other names."""
+    if name != "host":
+        return ""
+    return (f"; to describe this machine as 'host', run `dse host probe --out DIR/host.yaml` "
+            f"and load DIR with --catalog DIR or {CATALOG_ENV}=DIR")
+
+
+def catalog_folders() -> tuple[Path, ...]:
+    """The built-in catalog folder, then the folders ``DSE_CATALOG`` names (read now)."""
+    extra = os.environ.get(CATALOG_ENV, "")
+    return (catalog_dir("devices"), *(Path(p) for p in extra.split(os.pathsep) if p.strip()))
+
 
 #: A target: device, runtime (resolved: ``None`` only for a device without a default runtime)
 #: and host (``None``: any host).
@@ -65,7 +92,8 @@ class Catalog:
     device built with ``base:`` on a catalog one).
 
     Args:
-        folders: Catalog folders; default: the built-in ``devices/``.
+        folders: Catalog folders; default: :func:`catalog_folders` (the built-in ``devices/``
+            and those of ``DSE_CATALOG``).
         overlays: Fitted overlays, each for one target (:class:`~dse.devices.overlay.Overlay`):
             a folder of overlay files (``<device>[@<runtime>[@<host>]].yaml``), or a mapping
             of labels naming where each came from (a file, for messages) to overlays.
@@ -82,7 +110,7 @@ class Catalog:
 
     def __init__(self, *folders: Path | str,
                  overlays: Path | str | Mapping[str, Overlay] | None = None) -> None:
-        self.folders = tuple(Path(f) for f in folders) or (catalog_dir("devices"),)
+        self.folders = tuple(Path(f) for f in folders) or catalog_folders()
         self.files: dict[str, Path] = {}
         problems: list[Problem] = []
         raw_devices: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -165,12 +193,6 @@ class Catalog:
         Raises:
             SpecError: Unknown name; the message lists the known ones.
         """
-        # "host" is the machine dse runs on (what `dse measure` times), detected at first use
-        # when the catalog defines no device of that name; see dse.devices.host.
-        if name == "host" and name not in self.devices:
-            from dse.devices.host import detect_host
-
-            return detect_host()
         return name if isinstance(name, DeviceSpec) else _lookup(self.devices, name, "device")
 
     def runtime(self, name: str | RuntimeSpec) -> RuntimeSpec:
@@ -200,10 +222,7 @@ class Catalog:
             SpecError: Unknown device, runtime or host (listing the known ones), or a runtime
                 that does not run on this kind of device.
         """
-        if device == "host" and device not in self.devices:
-            spec = self.device("host")
-        else:
-            spec = _lookup(self.devices, device, "device")
+        spec = _lookup(self.devices, device, "device")
         problems = []
         if runtime is not None and (error := self._runtime_error(runtime, spec)):
             problems.append(Problem("catalog", "runtime", error))
@@ -211,8 +230,6 @@ class Catalog:
             problems.append(Problem("catalog", "host", error))
         if problems:
             raise SpecError(problems)
-        if device not in self.devices:  # the detected host machine
-            return spec
         target, problems = self._target_of(device, runtime, host)
         if target is None:
             raise SpecError(problems)
@@ -232,12 +249,6 @@ class Catalog:
         """A platform by name."""
         if isinstance(name, PlatformSpec):
             return name
-        # "host": this machine as a platform (its CPU as the host cluster, no accelerators),
-        # when the catalog defines no platform of that name; see dse.devices.host.
-        if name == "host" and name not in self.platforms:
-            from dse.devices.host import host_platform
-
-            return host_platform()
         return _lookup(self.platforms, name, "platform")
 
     # ----- building ---------------------------------------------------------------------------
@@ -288,7 +299,8 @@ class Catalog:
             hosts = sorted([*self.platforms, *(n for n, d in self.devices.items()
                                                 if device_kind(d.kind).is_host)])
             raise SpecError([Problem(file, ".".join(p for p in (prefix, "host") if p),
-                                     f"unknown host {host!r}; known: {', '.join(hosts)}")])
+                                     f"unknown host {host!r}; known: {', '.join(hosts)}"
+                                     f"{probe_hint(host)}")])
         groups = dict(base.accelerators)
         for device, group in (accelerators or {}).items():
             at = ".".join(p for p in (prefix, "accelerators", device) if p)
@@ -445,7 +457,7 @@ class Catalog:
         return None
 
     def _host_error(self, host: str) -> str | None:
-        hosts = {*self._platform_hosts, "host", *(n for n, s in self._datasheet.items()
+        hosts = {*self._platform_hosts, *(n for n, s in self._datasheet.items()
                                                   if device_kind(s.kind).is_host),
                  *(n for n, s in self._fixed.items() if device_kind(s.kind).is_host)}
         return None if host in hosts else _unknown(hosts, host, "host")
@@ -621,7 +633,8 @@ def _label(path: Path) -> str:
 
 
 def _unknown(known: Iterable[str], name: str, what: str) -> str:
-    return f"unknown {what} {name!r}; known {what}s: {', '.join(sorted(known))}"
+    hint = probe_hint(name) if what in ("device", "host", "platform") else ""
+    return f"unknown {what} {name!r}; known {what}s: {', '.join(sorted(known))}{hint}"
 
 
 def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:
@@ -633,5 +646,6 @@ def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    """The built-in catalog (datasheet values, no overlays), loaded once."""
+    """The built-in catalog and the ``DSE_CATALOG`` folders (datasheet values, no overlays),
+    loaded once."""
     return Catalog()

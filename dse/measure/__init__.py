@@ -1,7 +1,8 @@
 """Measuring the host machine: time workloads with ONNX Runtime, as calibration data.
 
 :func:`measure` times zoo models or ONNX files on this machine's CPU and returns rows of dse's
-measurement format (device ``host``, see :func:`dse.devices.host.detect_host`), optionally with
+measurement format (device ``host``: the device ``dse host probe`` writes for this machine,
+:func:`dse.devices.host.write_probe`; the CPU model in every row's ``source``), optionally with
 per-node times from ONNX Runtime's profiler; ``dse measure`` is the command over it.
 :func:`run_kernels` times a suite of single kernels (:mod:`dse.measure.suite`) into a kernel CSV
 (:data:`KERNEL_COLUMNS`, read back by :func:`read_kernels`); ``dse host kernels`` is the command.

@@ -215,8 +215,9 @@ def measure(
         repeats: Timed inferences per session in each configuration.
         profile: Also time every node with ONNX Runtime's profiler (one extra run per workload
             and thread count, one stream), into :attr:`MeasureResult.nodes`.
-        device: The ``device`` cell of the rows (``host``: the device
-            :func:`dse.devices.host.detect_host` describes).
+        device: The ``device`` cell of the rows (``host``: the device ``dse host probe``
+            writes for this machine, :func:`dse.devices.host.write_probe`; each row's
+            ``source`` names the CPU model, so rows and probed spec can be matched).
         options: Zoo options for every zoo workload (``{"width": 0.5}``); a pair's own options
             win.
         progress: Called before each configuration and once at the end.

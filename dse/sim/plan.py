@@ -414,9 +414,6 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
         from dse.devices.calibrated import catalog_for
 
         catalog = catalog_for(config.calibration)
-    if config.platform.host == "host" and "host" not in catalog.devices:
-        # this machine, detected (dse.devices.host): `dse measure` times it
-        catalog = catalog.with_devices({"host": catalog.device("host")})
     catalog = _with_inline_devices(catalog, config, file)
     ref = config.platform
     platform = catalog.compose(ref.host, ref.groups, link=ref.link, file=file,

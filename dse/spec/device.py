@@ -10,6 +10,7 @@ in an :class:`~dse.devices.overlay.Overlay` applied on top.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -28,8 +29,8 @@ from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.kernels import KERNEL_CLASSES
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["DeviceSpec", "DvfsLevel", "KernelModel", "PowerSpec", "lookup_efficiency",
-           "max_efficiency", "max_kernel_efficiency"]
+__all__ = ["CacheLevel", "DeviceSpec", "DvfsLevel", "KernelModel", "PowerSpec",
+           "lookup_efficiency", "max_efficiency", "max_kernel_efficiency"]
 
 
 def lookup_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
@@ -141,6 +142,18 @@ class PowerSpec(Frozen):
         return self
 
 
+class CacheLevel(Frozen):
+    """One level of a CPU's caches (``dse host probe`` reads them from sysfs).
+
+    Attributes:
+        size_bytes: Size of one instance.
+        shared_by_cpus: Logical CPUs sharing one instance (1: private to a core without SMT).
+    """
+
+    size_bytes: Bytes = Field(gt=0)
+    shared_by_cpus: PositiveInt = 1
+
+
 class DeviceSpec(Frozen):
     """One processing element, as a datasheet (or paper) describes it.
 
@@ -195,6 +208,12 @@ class DeviceSpec(Frozen):
             device name.
         needs_host_core: A host CPU thread is busy while the device works (it feeds a USB stick,
             drives a GPU/NPU).
+        caches: A CPU's caches by level (``l1d``, ``l1i``, ``l2``, ``l3``), as probed; a
+            record for kernel-level models, not read by the cost model (which uses
+            ``onchip_mem_bytes``).
+        mem_bw_one_thread_bytes_s: A CPU's sustained bandwidth from one thread (one core's
+            outstanding misses cap it below ``mem_bw_bytes_s``), as probed; a record, not read
+            by the cost model.
         link: The interconnect type the device sits on (``usb3``, ``pcie_gen2_x1``, ``soc_bus``),
             or ``None`` for the host itself.
         default_runtime: The runtime (``devices/runtimes/``) its catalog figures and shared
@@ -220,6 +239,8 @@ class DeviceSpec(Frozen):
     onchip_mem_bytes: Bytes = Field(ge=0)
     dram_bytes: Bytes | None = Field(default=None, gt=0)
     onchip_holds_activations: bool = False
+    caches: dict[str, CacheLevel] | None = None
+    mem_bw_one_thread_bytes_s: Bandwidth | None = Field(default=None, gt=0)
     efficiency: dict[str, float] = Field(default_factory=dict)
     kernel_models: dict[str, KernelModel] = Field(default_factory=dict)
     overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
@@ -282,6 +303,15 @@ class DeviceSpec(Frozen):
                     if precision not in PRECISION_BYTES]
         if problems:
             raise ValueError("\n".join(problems))
+        return value
+
+    @field_validator("caches")
+    @classmethod
+    def _cache_keys(cls, value: dict[str, CacheLevel] | None) -> dict[str, CacheLevel] | None:
+        bad = [k for k in value or {} if re.fullmatch(r"l[1-4][di]?", k) is None]
+        if bad:
+            raise ValueError(f"unknown cache level {', '.join(map(repr, bad))}; expected "
+                             f"l1d, l1i, l2, l3 (l<level> with d or i for a split level)")
         return value
 
     @field_validator("efficiency")

@@ -1009,8 +1009,8 @@ def measure_cmd(
 @host_app.command("kernels")
 def host_kernels_cmd(
     budget: Annotated[float | None, typer.Option(
-        help="Minutes: start no new kernel after this long (the CSV keeps what is done).")
-                      ] = 10.0,
+        help="Minutes: start no new kernel after this long (the CSV keeps what is done; a "
+        "rerun goes on from there).")] = 15.0,
     threads: Annotated[str, typer.Option(
         help="Intra-op threads, comma-separated (1,2).")] = "1,2",
     runtime: Annotated[str, typer.Option(help="The runtime to time with.")] = "onnxruntime",
@@ -1028,6 +1028,12 @@ def host_kernels_cmd(
         help="Fixed timed runs per kernel (default: as many as fill --target-ms).")] = None,
     target_ms: Annotated[float, typer.Option(
         help="Milliseconds of timed runs to aim at per kernel and thread count.")] = 100.0,
+    overlay: Annotated[Path | None, typer.Option(
+        help="A fitted overlay of the host: adaptive draws go where the cost model with it is "
+        "worst (default: the host's datasheet-style spec).")] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Start over: time everything again and replace --out at the end.")
+                     ] = False,
 ) -> None:
     """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
@@ -1040,13 +1046,21 @@ def host_kernels_cmd(
         TimeRemainingColumn,
     )
 
-    from dse.measure.kernels import KernelsError, run_kernels
+    from dse.measure.kernels import KernelsError, cost_model_predictor, run_kernels
 
     try:
         parsed = [int(part) for part in threads.split(",")]
     except ValueError:
         raise KernelsError([Problem("--threads", threads, "expected whole numbers separated by "
                                     "commas, such as 1,2")]) from None
+    predict = None
+    if overlay is not None:
+        from dse.devices import default_catalog
+        from dse.devices.overlay import apply_overlay, load_overlay
+
+        fitted = load_overlay(overlay)  # read before anything is timed: bad input fails fast
+        host = default_catalog().target("host", "onnxruntime_cpu")
+        predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
     with bar:
@@ -1058,7 +1072,8 @@ def host_kernels_cmd(
         result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
                              zoo=False if no_zoo else (zoo or True), random=random,
                              adaptive=adaptive, seed=seed, repeats=repeats,
-                             target_s=target_ms / 1e3, progress=step)
+                             target_s=target_ms / 1e3, predict=predict, fresh=fresh,
+                             progress=step)
     table = result.table
     summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
                           f" (median kernel time, ms)")
@@ -1078,6 +1093,124 @@ def host_kernels_cmd(
     for failure in result.failed:
         err.print(f"failed: {failure}", highlight=False, markup=False)
     out.print(f"wrote {out_file}", highlight=False)
+
+
+@host_app.command("corun")
+def host_corun_cmd(
+    workloads: Annotated[list[str], typer.Argument(help="Zoo models (two or more for pairs).")],
+    hog: Annotated[str, typer.Option(
+        help="Memory-hog intensities in GB/s (read + written), comma-separated; 'max' for an "
+        "unthrottled copy; '' for none.")] = "1,2,4,max",
+    pairs: Annotated[bool, typer.Option(help="Measure every pair of different models.")] = True,
+    window: Annotated[float, typer.Option(help="Seconds of each measured window.")] = 3.0,
+    rounds: Annotated[int, typer.Option(help="Rounds of every condition.")] = 3,
+    cores: Annotated[str, typer.Option(help="The two CPUs to pin to, such as 0,1 (default: "
+                                       "the first two usable).")] = "",
+    basis: Annotated[str, typer.Option(help="Slowdowns shown from 'wall' or 'cpu' time.")
+                     ] = "wall",
+    out_file: Annotated[Path, typer.Option("--out", help="The raw co-run CSV to write.")
+                        ] = Path("out/corun.csv"),
+) -> None:
+    """Co-run models on this machine (pairs on two pinned cores, and beside a memory hog of set
+    intensity), one intra-op thread each; write the raw table and show the slowdowns."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from dse.measure.corun import CorunError, corun, corun_summary, write_corun
+
+    problems = []
+    levels: list[float | str] = []
+    for part in filter(None, (p.strip() for p in hog.split(","))):
+        try:
+            levels.append("max" if part == "max" else float(part))
+        except ValueError:
+            problems.append(Problem("--hog", part, "expected GB/s numbers or 'max'"))
+    try:
+        pinned = [int(c) for c in cores.split(",")] if cores else None
+    except ValueError:
+        pinned = None
+        problems.append(Problem("--cores", cores, "expected two CPU numbers, such as 0,1"))
+    if problems:  # with every problem of the rest of the settings
+        import os
+
+        from dse.measure.corun import check_settings
+
+        usable = sorted(os.sched_getaffinity(0))[:2]
+        raise CorunError(problems + check_settings(workloads, levels, window, rounds, 0,
+                                                   pinned or usable))
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task("co-running", total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        # every finished round is written at once: an interrupted run keeps them
+        raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,
+                    cores=pinned, progress=step,
+                    on_round=lambda rows: write_corun(rows, out_file))
+    written = write_corun(raw, out_file)
+    summary = corun_summary(raw, basis=basis)
+    table = Table(title=f"co-run slowdowns on {raw['cpu'].iloc[0]} ({basis} time, median of "
+                        f"{rounds} rounds)")
+    for col in ("model", "beside", "alone fps", "co-run fps", "slowdown", "range", "hog GB/s"):
+        table.add_column(col, justify="left" if col in ("model", "beside") else "right")
+    for _, r in summary.iterrows():
+        beside = r["co_runner"] + (f" {r['level']}" if r["kind"] == "hog" else "")
+        table.add_row(r["workload"], beside, f"{r['alone_fps']:.1f}", f"{r['corun_fps']:.1f}",
+                      f"{r['slowdown']:.3f}", f"{r['slowdown_min']:.2f}-{r['slowdown_max']:.2f}",
+                      "" if r["kind"] == "pair" else f"{r['hog_achieved_gb_s']:.2f}")
+    out.print(table)
+    out.print(f"wrote {written}", highlight=False)
+
+
+@host_app.command("contention")
+def host_contention_cmd(
+    data: Annotated[Path, typer.Argument(help="A raw co-run CSV (dse host corun).")],
+    basis: Annotated[str, typer.Option(help="Slowdowns from 'wall' or 'cpu' time (cpu when "
+                                       "the machine was not quiet).")] = "wall",
+    device: Annotated[str, typer.Option(help="The device the demands are priced on.")
+                      ] = "host",
+    catalog: CatalogOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")
+                       ] = False,
+) -> None:
+    """Fit the contention law on the hog rows of a co-run table and predict the co-run
+    throughput of its model pairs (never fitted on), beside the naive no-slowdown figure."""
+    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
+
+    raw = read_corun(data)
+    cat = _catalog(catalog)
+    spec = cat.device(device)
+    runtime = cat.runtimes.get("onnxruntime_cpu")
+    demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
+                                                              "co_runner"]}),
+                           spec, runtime=runtime)
+    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    if as_json:
+        out.print_json(json.dumps({
+            "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
+            "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": basis, "cpu": str(raw["cpu"].iloc[0]),
+            "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape, "naive_mape": fit.naive_mape,
+            "pairs": fit.pairs.to_dict(orient="records")}, default=float))
+        return
+    sat = fit.law["saturation"]
+    out.print(f"law on {spec.name} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
+              f"{fit.law['knee']:.3g}, saturation {'none' if math.isinf(sat) else f'{sat:.3g}'},"
+              f" slope {fit.law['slope']:.3g}; slowdown error on the {len(fit.hog)} hog rows it "
+              f"was fitted on {fit.fit_mape:.1%}", highlight=False)
+    table = Table(title=f"co-run throughput of pairs not fitted on ({basis} time)")
+    for col in ("model", "beside", "own GB/s", "other GB/s", "alone fps", "measured",
+                "predicted", "error", "naive error"):
+        table.add_column(col, justify="left" if col in ("model", "beside") else "right")
+    for _, r in fit.pairs.iterrows():
+        table.add_row(r["workload"], r["co_runner"], f"{r['own_gb_s']:.2f}",
+                      f"{r['co_runner_gb_s']:.2f}", f"{r['alone_fps']:.1f}",
+                      f"{r['corun_fps']:.1f}", f"{r['predicted_fps']:.1f}", f"{r['error']:+.1%}",
+                      f"{r['naive_error']:+.1%}")
+    out.print(table)
+    out.print(f"pairs: throughput MAPE {fit.pair_mape:.1%} (naive, no slowdown: "
+              f"{fit.naive_mape:.1%})", highlight=False)
 
 
 @app.command("validate")
@@ -1148,7 +1281,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dse`` console script; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:  # typer turns Ctrl-C into Exit(130) and returns it
+            err.print("aborted")
+            return 1
     except DseError as exc:
         err.print("[red]error:[/red]", end=" ")
         err.print(str(exc), highlight=False, markup=False, soft_wrap=True)

@@ -26,8 +26,8 @@ from dse.cost.compute import efficiency_vector, kernel_model_terms, roofline_tim
 from dse.cost.concurrency import (
     amdahl_core_scale,
     closed_loop_throughput,
+    contention_slowdown,
     linear_slot_speedup,
-    shared_dram_bandwidth,
 )
 from dse.devices import Catalog, default_catalog
 from dse.devices.kinds import device_kind
@@ -217,7 +217,7 @@ class _Replay:
 
         cat = catalog.with_devices({spec.name: spec}, replace=True)
         config = load_experiment(_sim_config(spec, r, catalog)).fixed(None)
-        self.plan = build_plan(config, catalog=cat)
+        self.plan = build_plan(config, catalog=cat, contention=False)
         if self.plan.infeasible:
             raise DseError([Problem(str(r.dataset), r.workload,
                                     f"{spec.name}: {self.plan.infeasible}")])
@@ -231,6 +231,7 @@ class _Replay:
 
         from dse.metrics import summarize
         from dse.sim.engine import Simulation
+        from dse.sim.plan import with_contention
 
         scale = layer_s / self.layer_s if self.layer_s > 0 else 1.0
 
@@ -249,6 +250,9 @@ class _Replay:
         if slot_speedup is not None:
             units = {n: replace(u, spec=u.spec.model_copy(update={"slot_speedup": slot_speedup}))
                      if n in self.units else u for n, u in units.items()}
+        # the shared DRAM's law on the trial's demands, as the plan applies it
+        workers = tuple(with_contention(workers, units, set(self.plan.clusters),
+                                        self.plan.dram_bw_bytes_s))
         result = Simulation(replace(self.plan, workers=workers, units=units)).run()
         return _metric(summarize(result), self.row.metric)
 
@@ -320,8 +324,6 @@ class Forward:
         self.transfer_s, self.fallback_s = np.zeros(n), np.zeros(n)
         self.transfer_bytes, self.device_traffic = np.zeros(n), np.zeros(n)
         self.threads = np.zeros(n)
-        # Rows whose devices share the platform's DRAM: its bandwidth and their number
-        self.dram_bw, self.dram_sharers = np.zeros(n), np.ones(n)
         self.precision = rows["precision"].to_numpy()
         self.closed: dict[int, _Closed] = {}
         self.replays: dict[int, _Replay] = {}
@@ -353,8 +355,7 @@ class Forward:
             parts["launch"].append(layers["launches"].to_numpy(dtype=float)[on])
             parts["row"].append(np.full(int(on.sum()), i, dtype=np.int64))
             if mode == "closed":
-                c = self.closed[i] = _closed_shape(spec, r, catalog)
-                self.dram_bw[i], self.dram_sharers[i] = c.dram_bw_bytes_s or 0.0, c.dram_sharers
+                self.closed[i] = _closed_shape(spec, r, catalog)
             elif mode == "sessions":
                 placeholder = spec.with_changes(
                     "calibration placeholder",
@@ -441,14 +442,34 @@ class Forward:
             bw_l[m] = np.where(np.isnan(own_bw), bw_l[m], own_bw)
         _, _, layer_s = roofline_times(
             self.ops, self.traffic, self.launch, peak_ops_s=peak_l,
-            efficiency=eff_l * self.util,
-            mem_bw_bytes_s=shared_dram_bandwidth(bw_l, self.dram_bw[ro], self.dram_sharers[ro]),
-            overhead_per_kernel_s=ovl_l)
+            efficiency=eff_l * self.util, mem_bw_bytes_s=bw_l, overhead_per_kernel_s=ovl_l)
         layers_s = np.bincount(self.row_of, weights=layer_s, minlength=n)
+        slow = self._contention(specs, per, layers_s, bw)
+        layer_s = layer_s * slow[ro]
+        layers_s = layers_s * slow
         t_of = self.target_of
         device_s = layers_s + ovi[t_of]
         latency = self.transfer_s + self.fallback_s + device_s + hov[t_of]
         return layer_s, device_s, latency, specs, hov, ovi
+
+    def _contention(self, specs: list[DeviceSpec], per: list[Mapping[str, float]],
+                    layers_s: np.ndarray, bw: np.ndarray) -> np.ndarray:
+        """The slowdown of each row's device layers beside the other devices on its DRAM, as
+        the plan times them (:meth:`dse.sim.plan.PlanContext.with_contention`): ``sharers``
+        identical devices run the row's model, each with the speed-up of its busy slots, all
+        with the demand of one (traffic / layer time)."""
+        slow = np.ones(len(layers_s))
+        for i, c in self.closed.items():
+            if c.dram_sharers <= 1 and min(c.slots, c.threads) <= 1:
+                continue
+            t = self.target_of[i]
+            spec, v = specs[t], per[t]
+            own = self.device_traffic[i] / layers_s[i] if layers_s[i] > 0 else 0.0
+            busy = _speedup(spec, v, min(c.slots, c.threads))
+            others = own * (c.dram_sharers * busy - 1.0)
+            memory = c.dram_bw_bytes_s or bw[t]
+            slow[i] = contention_slowdown(own, others, memory, **spec.contention_law())
+        return slow
 
     def _concurrent_and_power(self, out: np.ndarray, per: list[Mapping[str, float]],
                               specs: list[DeviceSpec], layers_s: np.ndarray,

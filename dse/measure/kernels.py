@@ -109,6 +109,9 @@ MAX_REPEATS = 400
 #: Profiled runs at most (the profiler's trace grows with every run).
 MAX_PROFILED = 40
 
+#: Adaptive sampling draws its kernels in this many rounds.
+ADAPTIVE_ROUNDS = 4
+
 #: Progress callback: ``(pairs done, pairs in all, what runs next)``.
 Progress = Callable[[int, int, str], None]
 #: A predictor: a frame with :data:`FEATURE_COLUMNS` in, seconds per row out.
@@ -133,13 +136,15 @@ class Machine:
     def this(cls, runtime: str = "onnxruntime") -> Machine:
         import onnxruntime as ort
 
-        from dse.devices.host import cpu_model_name
+        from dse.devices.host import _usable_cpus, cpu_model_name
 
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            cores = os.cpu_count() or 1
-        return cls(cpu_model_name(), cores, ort.__version__, runtime)
+        return cls(cpu_model_name(), len(_usable_cpus()), ort.__version__, runtime)
+
+    def owns(self, row: Mapping[str, Any]) -> bool:
+        """Whether a CSV row was timed on this machine and runtime."""
+        return (row.get("cpu"), str(row.get("cores")), row.get("ort_version"),
+                row.get("runtime")) == (self.cpu, str(self.cores), self.ort_version,
+                                        self.runtime)
 
     def key(self, spec: KernelSpec, threads: int) -> str:
         text = "|".join([spec.family, spec.params_json, str(threads), self.runtime, self.cpu,
@@ -382,6 +387,7 @@ def run_kernels(
     warmup: int = 2,
     repeats: int | None = None,
     target_s: float = 0.1,
+    fresh: bool = False,
     progress: Progress | None = None,
 ) -> KernelsResult:
     """Time the kernel suite at each thread count into ``out`` (see the module docstring).
@@ -394,13 +400,16 @@ def run_kernels(
         zoo: Zoo models whose layer shapes come first (``True``: all).
         random: Random specs after them.
         adaptive: Specs drawn around the predictor's worst errors on the kernels timed so far,
-            last.
+            last, in :data:`ADAPTIVE_ROUNDS` rounds (each also sees the previous rounds'
+            kernels). Counted with those already in ``out``: a rerun draws only the missing.
         seed: Seed of the random and adaptive draws.
         predict: The predictor for adaptive sampling (frame of :data:`FEATURE_COLUMNS` ->
             seconds); default :func:`cost_model_predictor` (only built if adaptive > 0).
         warmup: Untimed runs at least per session.
         repeats: Fixed timed runs per kernel (a fast mode for tests); ``None``: adaptive.
         target_s: Seconds of timed runs to aim at per (kernel, threads).
+        fresh: Start over: ignore the rows of ``out`` and its journal (``out`` is replaced
+            when the run ends, also if it is stopped).
         progress: Called before each (kernel, threads) and at the end.
 
     Raises:
@@ -414,7 +423,9 @@ def run_kernels(
     deadline = began + budget_min * 60 if budget_min is not None else math.inf
     machine = Machine.this(runtime)
     done: dict[str, dict[str, Any]] = {}
-    if out.exists():
+    if fresh:
+        journal.unlink(missing_ok=True)
+    elif out.exists():
         for row in read_kernels(out).to_dict("records"):
             done[str(row["key"])] = row
     for row in _read_journal(journal):
@@ -471,10 +482,25 @@ def run_kernels(
     try:
         with open(journal, "a", encoding="utf-8") as fh:
             time_all(plan, fh)
-            if adaptive and time.monotonic() < deadline:
-                extra = _adaptive(done, plan, machine, adaptive, seed, predict)
-                total = len(plan) * len(threads) + len(extra) * len(threads)
+            # Adaptive draws in rounds, each around the worst errors on everything timed so
+            # far (the previous rounds' draws included); a rerun draws only what is missing.
+            drawn = {(r["family"], r["params"]) for r in done.values()
+                     if r.get("source") == "adaptive" and machine.owns(r)}
+            left = adaptive - len(drawn)
+            cache: dict[str, float] = {}
+            for round_ in range(ADAPTIVE_ROUNDS):
+                if left <= 0 or time.monotonic() >= deadline:
+                    break
+                if predict is None:
+                    predict = cost_model_predictor()
+                if progress is not None:
+                    progress(count[0], total, "adaptive: predicting")
+                want = math.ceil(left / (ADAPTIVE_ROUNDS - round_))
+                extra = _adaptive(done, plan, machine, want, seed + round_, predict, cache)
+                if not extra:
+                    break
                 time_all([(s, "adaptive") for s in extra], fh)
+                left -= len(extra)
     finally:  # also on Ctrl-C: the CSV gets every finished row, the journal goes
         table = pd.DataFrame(list(done.values()), columns=list(KERNEL_COLUMNS))
         with atomic_path(out) as tmp:
@@ -487,16 +513,18 @@ def run_kernels(
 
 
 def _adaptive(done: Mapping[str, Mapping[str, Any]], plan: Sequence[tuple[KernelSpec, str]],
-              machine: Machine, n: int, seed: int, predict: Predictor | None
-              ) -> list[KernelSpec]:
-    """Specs around the predictor's worst log errors on this machine's timed kernels."""
-    rows = pd.DataFrame([r for r in done.values() if r.get("cpu") == machine.cpu and
-                         int(r.get("cores", 0)) == machine.cores and r.get("source") !=
-                         "adaptive"])
+              machine: Machine, n: int, seed: int, predict: Predictor,
+              cache: dict[str, float]) -> list[KernelSpec]:
+    """Specs around the predictor's worst log errors on this machine's timed kernels
+    (predictions cached by key in ``cache``: the predictor is fixed during a run)."""
+    rows = pd.DataFrame([r for r in done.values() if machine.owns(r)])
     if rows.empty:
         return []
-    predictor = predict if predict is not None else cost_model_predictor()
-    predicted = np.asarray(predictor(rows.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
+    new = rows[~rows["key"].isin(list(cache))]
+    if len(new):
+        values = np.asarray(predict(new.loc[:, list(FEATURE_COLUMNS)]), dtype=float)
+        cache.update(zip(new["key"], values, strict=True))
+    predicted = rows["key"].map(cache).to_numpy(dtype=float)
     measured = rows["kernel_median_s"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         errors = np.log(predicted / measured)

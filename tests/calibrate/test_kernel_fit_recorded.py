@@ -108,7 +108,18 @@ def test_the_simulator_and_model_cost_agree_with_the_fitted_overlay(cat, spec):
     assert report.metrics.latency_ms["p50"] * 1e-3 == pytest.approx(cost.time_s, rel=1e-6)
 
 
-@pytest.mark.live_host  # dse predict --device host: the detected host; properties only
+@pytest.fixture
+def recorded_host_catalog(monkeypatch):
+    """``DSE_CATALOG`` names the recorded probe, so the CLI's ``host`` is that machine's."""
+    from dse.devices.catalog import CATALOG_ENV, default_catalog
+
+    monkeypatch.setenv(CATALOG_ENV, str(HOST))
+    default_catalog.cache_clear()
+    yield
+    default_catalog.cache_clear()
+
+
+@pytest.mark.usefixtures("recorded_host_catalog")
 def test_predict_reports_each_thread_count_beside_the_macs_proxy(tmp_path, capsys):
     from dse.cli import main
 
@@ -127,7 +138,7 @@ def test_predict_reports_each_thread_count_beside_the_macs_proxy(tmp_path, capsy
     assert (records["predicted"] > 0).all()
 
 
-@pytest.mark.live_host
+@pytest.mark.usefixtures("recorded_host_catalog")
 def test_host_calibrate_rejects_a_bad_statistic_without_a_traceback(capsys):
     from dse.cli import main
 

@@ -136,9 +136,9 @@ class Machine:
     def this(cls, runtime: str = "onnxruntime") -> Machine:
         import onnxruntime as ort
 
-        from dse.devices.host import _usable_cpus, cpu_model_name
+        from dse.devices.host import cpu_model_name, usable_cpus
 
-        return cls(cpu_model_name(), len(_usable_cpus()), ort.__version__, runtime)
+        return cls(cpu_model_name(), len(usable_cpus()), ort.__version__, runtime)
 
     def owns(self, row: Mapping[str, Any]) -> bool:
         """Whether a CSV row was timed on this machine and runtime."""
@@ -478,6 +478,9 @@ def run_kernels(
                 result.timed += 1
                 count[0] += 1
 
+    if predict is None and adaptive > 0:
+        # built before anything is timed: without a probed host it fails at once
+        predict = cost_model_predictor()
     journal.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(journal, "a", encoding="utf-8") as fh:
@@ -491,8 +494,7 @@ def run_kernels(
             for round_ in range(ADAPTIVE_ROUNDS):
                 if left <= 0 or time.monotonic() >= deadline:
                     break
-                if predict is None:
-                    predict = cost_model_predictor()
+                assert predict is not None  # built above
                 if progress is not None:
                     progress(count[0], total, "adaptive: predicting")
                 want = math.ceil(left / (ADAPTIVE_ROUNDS - round_))

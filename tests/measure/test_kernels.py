@@ -38,7 +38,7 @@ from dse.measure.kernels import (
 from dse.measure.suite import KernelSpec, random_specs
 
 RECORDED = catalog_dir("calibration") / "host" / "kernels.csv"
-RECORDED_HOST = catalog_dir("calibration") / "host_example_device"
+RECORDED_HOST = catalog_dir("calibration") / "host"
 TINY = KernelSpec("eltwise", {"op": "Add", "shape": [1, 8, 4, 4], "shape_b": [1, 8, 1, 1],
                               "const_b": True})
 

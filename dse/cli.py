@@ -776,10 +776,12 @@ def host_calibrate_cmd(
     catalog = Catalog(shipped_dir("devices"), catalog_dir) if catalog_dir else default_catalog()
     device = kf.host_device(catalog)
     if kernels is None:
-        from dse.measure.kernels import run_kernels
+        from dse.measure.kernels import cost_model_predictor, run_kernels
 
         with err.status("timing kernels") as status:
+            # adaptive sampling around the worst errors of the cost model on this host
             run_kernels(kernels_out, threads=_int_list(threads, "--threads"), budget_min=budget,
+                        predict=cost_model_predictor(device),
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
     with err.status("pricing kernels with the cost model"):

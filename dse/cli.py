@@ -686,8 +686,9 @@ def predict_cmd(
     measurements = _measurements(data)
     catalog = default_catalog()
     spec = catalog.device(device)
-    if overlay is not None:
-        spec = apply_overlay(spec, load_overlay(overlay), label=str(overlay))
+    fitted = load_overlay(overlay) if overlay is not None else None
+    if fitted is not None:
+        spec = apply_overlay(spec, fitted, label=str(overlay))
     rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
     if rows.empty:
         raise DseError([Problem(data, "device", f"no rows of {spec.name!r}")])
@@ -696,6 +697,16 @@ def predict_cmd(
     table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
         kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
         rel_error=rel)
+    proxy = fitted.provenance.get("macs_proxy") if fitted is not None else None
+    if proxy:  # a kernel fit's naive baseline, fitted on the same kernel rows
+        from dse.calibrate.baseline import _macs
+        from dse.calibrate.kernel_fit import proxy_times
+
+        latency = proxy_times({int(t): (v["s_per_mac"], v["fixed_s"]) for t, v in
+                               proxy.items()}, _macs(rows), rows["threads"].to_numpy())
+        baseline = np.where(rows["metric"] == "throughput", 1.0 / latency, latency)
+        table = table.assign(baseline=baseline,
+                             baseline_error=baseline / rows["value_si"].to_numpy() - 1.0)
     if as_json:
         out.print_json(table.to_json(orient="records"))
         return
@@ -711,6 +722,130 @@ def predict_cmd(
         err_abs = np.abs(group["rel_error"].to_numpy())
         out.print(f"{kind}: {len(group)} points, MAPE {err_abs.mean():.1%}, within ±10% "
                   f"{(err_abs <= 0.1).mean():.0%}, worst {err_abs.max():.0%}")
+    single = table[table["kind"] == "single"]
+    if single["threads"].nunique() > 1 or "baseline" in table:
+        for threads, group in single.groupby("threads"):
+            err_abs = np.abs(group["rel_error"].to_numpy())
+            line = (f"single, {threads} thread{'s' if threads != 1 else ''}: {len(group)} "
+                    f"points, MAPE {err_abs.mean():.1%}, within ±10% "
+                    f"{(err_abs <= 0.1).mean():.0%}, worst {err_abs.max():.0%}")
+            if "baseline" in group:
+                b = np.abs(group["baseline_error"].to_numpy())
+                line += (f"; MACs proxy MAPE {b.mean():.1%}, within ±10% "
+                         f"{(b <= 0.1).mean():.0%}, worst {b.max():.0%}")
+            out.print(line)
+
+
+@host_app.command("calibrate")
+def host_calibrate_cmd(
+    kernels: Annotated[Path | None, typer.Option(
+        "--kernels", help="Fit these recorded kernel timings (dse host kernels --out) instead "
+        "of timing the suite now.")] = None,
+    budget: Annotated[float | None, typer.Option(
+        help="Minutes for timing the kernel suite (without --kernels).")] = 10.0,
+    threads: Annotated[str, typer.Option(help="Intra-op threads to time kernels at.")] = "1,2",
+    kernels_out: Annotated[Path, typer.Option(
+        "--kernels-out", help="Where the timed kernels go (without --kernels).")
+        ] = Path("out/host/kernels.csv"),
+    zoo: Annotated[Path | None, typer.Option(
+        help="Whole-model measurements (dse measure) to report the prediction error on; never "
+        "fitted on.")] = None,
+    catalog_dir: Annotated[Path | None, typer.Option(
+        "--catalog", help="A catalog folder whose 'host' device replaces the detected one "
+        "(a recorded probe).")] = None,
+    cv: Annotated[bool, typer.Option(help="Also report 5-fold and leave-one-family-out error "
+                                     "on the kernels.")] = True,
+    statistic: Annotated[str, typer.Option(
+        help="Fit each kernel's median or min time over its repeats (min on a busy machine: "
+        "other processes only add time).")] = "median",
+    unseen: Annotated[bool, typer.Option(
+        help="With --zoo: also predict every zoo model from a fit without the kernels whose "
+        "shapes came from it (one fit per model).")] = False,
+    out_file: Annotated[Path, typer.Option("--out", help="The overlay YAML to write.")
+                        ] = Path("out/host/host@onnxruntime.yaml"),
+) -> None:
+    """Fit the host's per-kernel cost model on kernel timings (probe -> kernels -> fit) and
+    write its overlay; with --zoo, report whole-model error beside the MACs proxy."""
+    import yaml
+
+    from dse.calibrate import kernel_fit as kf
+    from dse.catalog import catalog_dir as shipped_dir
+    from dse.devices import Catalog, default_catalog
+    from dse.report.files import atomic_path
+
+    catalog = Catalog(shipped_dir("devices"), catalog_dir) if catalog_dir else default_catalog()
+    device = kf.host_device(catalog)
+    if kernels is None:
+        from dse.measure.kernels import cost_model_predictor, run_kernels
+
+        with err.status("timing kernels") as status:
+            # adaptive sampling around the worst errors of the cost model on this host
+            run_kernels(kernels_out, threads=_int_list(threads, "--threads"), budget_min=budget,
+                        predict=cost_model_predictor(device),
+                        progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
+        kernels = kernels_out
+    with err.status("pricing kernels with the cost model"):
+        data = kf.load_kernel_data(kernels, device, catalog, statistic=statistic)
+    options = kf.FitOptions()
+    figures: dict[str, Any] = {}
+    with err.status("fitting") as status:
+        fit = kf.fit_kernels(data, device, options)
+        figures["kernels_in_sample"] = kf.summarize(fit.table).to_dict("records")
+        if cv:
+            status.update("5-fold cross-validation over kernels")
+            folds = kf.cross_validate(data, device, options)
+            figures["kernels_5fold"] = kf.summarize(folds).to_dict("records")
+            status.update("leave one family out")
+            lofo = kf.cross_validate(data, device, options,
+                                     groups=data.rows["family"].to_numpy())
+            figures["kernels_leave_family_out"] = kf.summarize(lofo).to_dict("records")
+        proxy = kf.macs_proxy(data)
+        label = f"{kernels} ({statistic} of repeats)"
+        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
+                                figures=figures, baseline=proxy)
+        if zoo is not None:
+            from dse.calibrate import read_measurements
+            from dse.devices.overlay import apply_overlay
+
+            status.update("predicting the zoo")
+            table = kf.zoo_table(apply_overlay(device, overlay), read_measurements(zoo),
+                                 catalog=catalog, proxy=proxy)
+            figures["zoo"] = kf.errors_by_threads(table).to_dict("records")
+            if unseen:
+                held = kf.unseen_shapes(data, device, read_measurements(zoo), catalog=catalog,
+                                        options=options, progress=lambda m: status.update(
+                                            f"predicting {m} without its shapes"))
+                figures["zoo_unseen_shapes"] = kf.errors_by_threads(held).to_dict("records")
+            overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
+                                    figures=figures, baseline=proxy)
+    with atomic_path(out_file) as tmp:
+        tmp.write_text(yaml.safe_dump(overlay.model_dump(mode="json", exclude_none=True),
+                                      sort_keys=False))
+    t = Table(title=f"host kernel fit: {len(data.rows)} kernel rows, "
+                    f"{data.rows['key'].nunique()} kernels, {len(fit.models)} kernel classes")
+    for col in ("figure", "threads", "points", "MAPE", "within ±10%", "worst",
+                "MACs proxy MAPE"):
+        t.add_column(col, justify="left" if col == "figure" else "right",
+                     no_wrap=col == "figure", min_width=25 if col == "figure" else None)
+    for name, records in figures.items():
+        for r in records:
+            proxy_mape = r.get("baseline_mape")
+            t.add_row(name, str(r["threads"]), str(r["points"]), f"{r['mape']:.1%}",
+                      f"{r['within_10']:.0%}", f"{r['worst']:.0%}",
+                      "" if proxy_mape is None else f"{proxy_mape:.1%}")
+    out.print(t)
+    out.print(f"overhead per inference {fit.overhead_per_inference_s * 1e6:.1f} us; "
+              f"wrote {out_file}", highlight=False)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise DseError([Problem(option, text, "expected whole numbers >= 1, comma-separated")])
+    return values
 
 
 @app.command("calibrate-catalog")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost import ModelCost, model_cost
-from dse.cost.compute import efficiency_vector, roofline_times
+from dse.cost.compute import efficiency_vector, kernel_model_terms, roofline_times
 from dse.cost.concurrency import (
     amdahl_core_scale,
     closed_loop_throughput,
@@ -427,10 +427,25 @@ class Forward:
                 scale = amdahl_core_scale(spec.cores, int(self.threads[i]), pf)
             peak[i] = v.get(f"peak_ops_s.{p}", spec.peak_ops_s[p]) * scale
         lt, ro = self.layer_target, self.row_of
+        peak_l, eff_l, bw_l, ovl_l = peak[ro], eff[lt, self.kernel], bw[lt], ovl[lt]
+        for t, spec in enumerate(specs):
+            if not spec.kernel_models:
+                continue
+            # Kernel models price their classes as dse.cost.compute.layer_table does.
+            on = lt == t
+            terms = kernel_model_terms(spec.kernel_models, self.kernel[on], self.ops[on],
+                                       self.threads[ro[on]], spec.cores)
+            m = np.zeros(len(lt), dtype=bool)
+            m[on] = terms.modelled
+            p = self.precision[ro[m]]
+            peak_l[m] = [per[t].get(f"peak_ops_s.{q}", spec.peak_ops_s[q]) for q in p]
+            eff_l[m] = terms.efficiency[terms.modelled]
+            ovl_l[m] = terms.launch_s[terms.modelled]
+            own_bw = terms.mem_bw_bytes_s[terms.modelled]
+            bw_l[m] = np.where(np.isnan(own_bw), bw_l[m], own_bw)
         _, _, layer_s = roofline_times(
-            self.ops, self.traffic, self.launch, peak_ops_s=peak[ro],
-            efficiency=eff[lt, self.kernel] * self.util, mem_bw_bytes_s=bw[lt],
-            overhead_per_kernel_s=ovl[lt])
+            self.ops, self.traffic, self.launch, peak_ops_s=peak_l,
+            efficiency=eff_l * self.util, mem_bw_bytes_s=bw_l, overhead_per_kernel_s=ovl_l)
         layers_s = np.bincount(self.row_of, weights=layer_s, minlength=n)
         slow = self._contention(specs, per, layers_s, bw)
         layer_s = layer_s * slow[ro]

@@ -26,12 +26,12 @@ import pandas as pd
 
 from dse.cost.memory import DRAM, LINK, ONCHIP, activation_bytes, no_pass, weight_read_bytes
 from dse.devices.kinds import device_kind
-from dse.spec.device import DeviceSpec, lookup_efficiency
+from dse.spec.device import DeviceSpec, KernelModel, lookup_efficiency
 from dse.spec.platform import LinkSpec
 from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
 
-__all__ = ["LayerCost", "clock_scale", "efficiency_vector", "layer_table", "layer_time",
-           "roofline_times"]
+__all__ = ["KernelTerms", "LayerCost", "clock_scale", "efficiency_vector", "kernel_model_terms",
+           "layer_table", "layer_time", "roofline_times"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,64 @@ def roofline_times(ops: np.ndarray, traffic: np.ndarray, launches: np.ndarray, *
     return compute_s, memory_s, np.maximum(compute_s, memory_s) + overhead_per_kernel_s * launches
 
 
+@dataclass(frozen=True)
+class KernelTerms:
+    """Per-layer inputs of :func:`roofline_times` from a device's kernel models.
+
+    Attributes:
+        modelled: Layers whose kernel class has a model (the other entries are unset there).
+        efficiency: Efficiency relative to the all-cores peak at the layer's threads: the
+            class's ``e(ops)`` times Amdahl's speed-up ``s_t(ops)`` over one core, divided by
+            the cores.
+        launch_s: Fixed cost per launch.
+        mem_bw_bytes_s: Bandwidth of the layer's traffic (``nan`` where the device's applies).
+    """
+
+    modelled: np.ndarray
+    efficiency: np.ndarray
+    launch_s: np.ndarray
+    mem_bw_bytes_s: np.ndarray
+
+
+def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
+                       ops: np.ndarray, threads: np.ndarray | int, cores: int | None
+                       ) -> KernelTerms:
+    """Efficiency, launch cost and bandwidth of every layer whose kernel class has a
+    :class:`~dse.spec.device.KernelModel` (see its docstring for the law).
+
+    Args:
+        models: Kernel class name -> model (``DeviceSpec.kernel_models``).
+        kernels: Kernel class index per layer (:data:`KERNEL_CLASSES` order).
+        ops: Operations per layer.
+        threads: Intra-op threads of the inference each layer belongs to (scalar or per
+            layer); more threads than ``cores`` help no further.
+        cores: The cluster's cores (``None``: a device without cores, thread-independent).
+    """
+    n = len(ops)
+    modelled = np.zeros(n, dtype=bool)
+    eff, launch, bw = np.ones(n), np.zeros(n), np.full(n, np.nan)
+    x = np.log10(np.maximum(ops, 1.0))
+    t = np.broadcast_to(np.asarray(threads, dtype=float), (n,))
+    # No (or zero) threads stated: all cores, as DeviceSpec.core_scale takes it.
+    t = np.minimum(np.where(t > 0, t, cores or 1), float(cores) if cores else np.inf)
+    names = list(KERNEL_CLASSES)
+    for name, model in models.items():
+        mask = kernels == names.index(name)
+        if not mask.any():
+            continue
+        knots = np.asarray(model.log10_ops)
+        e = np.exp(np.interp(x[mask], knots, np.log(model.efficiency)))
+        if cores:
+            p = np.interp(x[mask], knots, model.parallel_fraction)
+            e = e / ((1.0 - p) + p / t[mask]) / cores
+        modelled[mask] = True
+        eff[mask] = e
+        launch[mask] = model.launch_s
+        if model.mem_bw_bytes_s is not None:
+            bw[mask] = model.mem_bw_bytes_s
+    return KernelTerms(modelled, eff, launch, bw)
+
+
 def _kernels(counts: pd.DataFrame) -> np.ndarray:
     """Kernel classes of a counts table: its ``kernel`` column, else taken from the op class
     (a table built without its graph, as :func:`layer_time` builds one)."""
@@ -144,11 +202,29 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     kernels = _kernels(counts) if kernels is None else kernels
     utilization = device_kind(device.kind).utilization(device, counts)
     efficiency = efficiency_vector(device)[kernels] * utilization
-    peak = device.peak_ops_s[precision] * clock_scale(device, dvfs) * device.core_scale(threads)
+    peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
+        device.core_scale(threads)
     launches = (~no_pass(counts)).astype(float)
+    overhead = np.full(len(ops), device.overhead_per_layer_s)
+    mem_bw = np.full(len(ops), device.mem_bw_bytes_s)
+    if device.kernel_models:
+        # A modelled class carries its own thread scaling: price it against the all-cores peak.
+        terms = kernel_model_terms(device.kernel_models, kernels, ops,
+                                   threads or device.cores or 1, device.cores)
+        m = terms.modelled
+        # A class's bandwidth is fitted to every byte its kernels touch, weights included
+        # wherever they are placed: a CPU's caches are not memory a runtime manages, and a
+        # whole model's weights do not stay in them from one inference to the next.
+        traffic = np.where(m & (where != LINK), activation_bytes(counts, precision) + weights,
+                           traffic)
+        all_cores = device.peak_ops_s[precision] * clock_scale(device, dvfs)
+        peak = np.where(m, all_cores, peak)
+        efficiency = np.where(m, terms.efficiency * utilization, efficiency)
+        overhead = np.where(m, terms.launch_s, overhead)
+        mem_bw = np.where(m & ~np.isnan(terms.mem_bw_bytes_s), terms.mem_bw_bytes_s, mem_bw)
     compute_s, memory_s, roofline_s = roofline_times(
         ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
-        mem_bw_bytes_s=device.mem_bw_bytes_s, overhead_per_kernel_s=device.overhead_per_layer_s)
+        mem_bw_bytes_s=mem_bw, overhead_per_kernel_s=overhead)
     if streamed.any():
         if link is None:
             raise ValueError(f"{device.name} streams weights but no link was given")
@@ -157,11 +233,11 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         stream_s = streamed / link.bandwidth_bytes_s
     else:
         stream_s = np.zeros_like(ops)
-    overhead_s = device.overhead_per_layer_s * launches
+    overhead_s = overhead * launches
     time_s = roofline_s + stream_s
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(traffic > 0, ops / traffic, np.inf)
-    attainable = np.minimum(peak * efficiency, intensity * device.mem_bw_bytes_s)
+    attainable = np.minimum(peak * efficiency, intensity * mem_bw)
     parts = np.stack([compute_s, memory_s, stream_s, overhead_s])
     bound = np.array(["compute", "memory", "stream", "overhead"])[parts.argmax(axis=0)]
     return pd.DataFrame({

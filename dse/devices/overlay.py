@@ -42,7 +42,7 @@ __all__ = ["FITTABLE", "Overlay", "apply_overlay", "apply_values", "load_overlay
            "load_overlay_folder", "target_name"]
 
 #: Spec paths calibration may fit (a ``.`` path selects an entry of a mapping).
-FITTABLE = ("peak_ops_s", "mem_bw_bytes_s", "onchip_mem_bytes", "efficiency",
+FITTABLE = ("peak_ops_s", "mem_bw_bytes_s", "onchip_mem_bytes", "efficiency", "kernel_models",
             "overhead_per_inference_s", "overhead_per_layer_s", "host_overhead_per_inference_s",
             "slot_speedup", "parallel_fraction", "power.idle_w", "power.active_w",
             "latency_spread")

@@ -30,9 +30,8 @@ from dse.workloads.graph import PRECISION_BYTES
 from dse.workloads.kernels import KERNEL_CLASSES
 from dse.workloads.ops import OP_CLASSES
 
-__all__ = ["CacheLevel", "ContentionSpec", "DeviceSpec", "DvfsLevel", "PowerSpec",
-           "lookup_efficiency",
-           "max_efficiency"]
+__all__ = ["CacheLevel", "ContentionSpec", "DeviceSpec", "DvfsLevel", "KernelModel",
+           "PowerSpec", "lookup_efficiency", "max_efficiency", "max_kernel_efficiency"]
 
 
 def lookup_efficiency(efficiency: Mapping[str, float], op_class: str) -> float:
@@ -51,6 +50,65 @@ def max_efficiency(op_class: str) -> float:
     the largest tile in use (ncnn's winograd63), does 64 multiplies for 36 outputs where the
     direct convolution does 324: 36 x 9 / 64), 1 for every other class."""
     return 5.0625 if op_class == "conv3x3s1" else 1.0
+
+class KernelModel(Frozen):
+    """A kernel class's cost on one target, as a function of the layer's work.
+
+    Measured single-kernel times (``dse host kernels``) show that a runtime's kernels reach a
+    share of the peak that grows with the layer's size (a 1x1 convolution of 10 kOPs runs at a
+    few percent of what one of 1 GOPs does) and that a second thread helps large kernels and not
+    small ones. So the efficiency and the Amdahl parallel fraction are piecewise-linear tables
+    over ``log10(ops)`` (the efficiency linear in its logarithm), flat beyond the first and last
+    knot, plus a fixed cost per launch. A layer of this class with ``ops`` operations on ``t``
+    threads of a CPU cluster of ``cores`` cores then takes
+    ``max(ops / (peak / cores x e(ops) x s_t(ops) x utilisation), traffic / bw) + launch_s``,
+    ``s_t = 1 / ((1 - p(ops)) + p(ops) / t)`` (:func:`dse.cost.compute.kernel_model_terms`).
+
+    Attributes:
+        log10_ops: Knots, strictly increasing.
+        efficiency: Achieved/peak compute at each knot, at most
+            :func:`max_kernel_efficiency`.
+        parallel_fraction: Amdahl fraction at each knot, in [0, 1].
+        launch_s: Fixed cost of every kernel of this class launched.
+        mem_bw_bytes_s: The bandwidth this class's memory traffic reaches; ``None``: the
+            device's ``mem_bw_bytes_s``.
+    """
+
+    log10_ops: tuple[float, ...] = Field(min_length=1)
+    efficiency: tuple[PositiveFloat, ...] = Field(min_length=1)
+    parallel_fraction: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(min_length=1)
+    launch_s: Seconds = Field(default=0.0, ge=0)
+    mem_bw_bytes_s: Bandwidth | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _knots(self) -> KernelModel:
+        problems = []
+        n = len(self.log10_ops)
+        if any(b <= a for a, b in itertools.pairwise(self.log10_ops)):
+            problems.append(f"log10_ops: must increase strictly, got {list(self.log10_ops)}")
+        for name in ("efficiency", "parallel_fraction"):
+            if len(getattr(self, name)) != n:
+                problems.append(f"{name}: must have one entry per knot ({n}), got "
+                                f"{len(getattr(self, name))}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+#: Kernel classes whose ops are multiply-accumulates on the compute units (the rest count one
+#: or a few ops per element by convention, not FMA-unit work).
+_MAC_CLASSES = frozenset({"conv_first", "conv3x3s1", "conv1x1", "conv", "dwconv3x3",
+                          "dwconv5x5", "dwconv", "fc", "attention"})
+
+
+def max_kernel_efficiency(kernel_class: str) -> float:
+    """The largest efficiency a :class:`KernelModel` may state: twice
+    :func:`max_efficiency` for classes of multiply-accumulates (a CPU's detected peak may be
+    its base clock while it runs at turbo; the host probe measures the clock under load), and
+    8 for element-wise classes, whose ops are a counting convention (one op per element for a
+    sigmoid) that a vectorised kernel beats."""
+    return 2 * max_efficiency(kernel_class) if kernel_class in _MAC_CLASSES else 8.0
+
 
 OnUnsupported = Literal["infeasible", "fallback_layer", "fallback_tail"]
 
@@ -155,6 +213,10 @@ class DeviceSpec(Frozen):
             MAC count (F(m x m, 3 x 3) does (m + 2)^2 multiplies for m^2 outputs: 5.06x fewer
             for m = 6; Lavin & Gray, Fast Algorithms for Convolutional Neural Networks, CVPR
             2016, section 4).
+        kernel_models: Per kernel class, a size-dependent efficiency, thread scaling, launch
+            cost and bandwidth (:class:`KernelModel`, fitted from single-kernel timings by
+            :mod:`dse.calibrate.kernel_fit`); a class listed here replaces ``efficiency``,
+            ``parallel_fraction`` and ``overhead_per_layer_s`` for its layers.
         overhead_per_inference_s: Fixed cost of one inference (driver, launch, sync).
         overhead_per_layer_s: Fixed cost of each layer (kernel launch, descriptor setup).
         host_overhead_per_inference_s: Host CPU time per inference outside the device: the
@@ -218,6 +280,7 @@ class DeviceSpec(Frozen):
     caches: dict[str, CacheLevel] | None = None
     mem_bw_one_thread_bytes_s: Bandwidth | None = Field(default=None, gt=0)
     efficiency: dict[str, float] = Field(default_factory=dict)
+    kernel_models: dict[str, KernelModel] = Field(default_factory=dict)
     overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
     overhead_per_layer_s: Seconds = Field(default=0.0, ge=0)
     host_overhead_per_inference_s: Seconds = Field(default=0.0, ge=0)
@@ -303,6 +366,22 @@ class DeviceSpec(Frozen):
             elif not 0 < number <= max_efficiency(op_class):
                 problems.append(f"{op_class}: must be in (0, {max_efficiency(op_class):g}], "
                                 f"got {number:g}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("kernel_models")
+    @classmethod
+    def _kernel_models(cls, value: dict[str, KernelModel]) -> dict[str, KernelModel]:
+        problems = []
+        for name, model in value.items():
+            if name not in KERNEL_CLASSES:
+                problems.append(f"{name}: unknown kernel class; known: "
+                                f"{', '.join(KERNEL_CLASSES)}")
+            elif max(model.efficiency) > max_kernel_efficiency(name):
+                problems.append(f"{name}.efficiency: must be at most "
+                                f"{max_kernel_efficiency(name):g}, got "
+                                f"{max(model.efficiency):g}")
         if problems:
             raise ValueError("; ".join(problems))
         return value

@@ -1,0 +1,666 @@
+"""The host target's per-kernel predictor: the cost model's kernel models fitted on kernel times.
+
+``dse host kernels`` times hundreds of small ONNX graphs (one conv, one depthwise, one FC, an
+attention block, ...) with ONNX Runtime, per node (the profiler) and per ``run()`` call. This
+module fits the cost model's per-kernel-class laws (:class:`dse.spec.device.KernelModel`: an
+efficiency and an Amdahl parallel fraction piecewise linear over ``log10(ops)``, a launch cost)
+to the *node* times of those kernels, and the per-inference ``run()`` overhead to their
+run-minus-node times, and writes both as an overlay of the ``host`` device. Whole models are
+then predicted by the one cost model (:func:`dse.cost.model_cost` with ONNX Runtime's fusions),
+never fitted on.
+
+Every kernel goes through the same path as a whole model: its ONNX graph becomes a dse workload,
+:func:`dse.cost.model_cost` prices it with ONNX Runtime's fusions (so its layers, kernel classes,
+traffic and launches are the ones a zoo model's layers get), and the fit re-times those layers
+with :func:`dse.cost.compute.kernel_model_terms` and :func:`dse.cost.compute.roofline_times`,
+the functions :func:`dse.cost.compute.layer_table` calls.
+
+The fit is least squares on log time, with a smoothness penalty on the knot values (second
+differences) and a weak pull of every class towards the all-class mean, so a class with few
+kernels borrows from the others instead of following noise. The form (knot spacing, penalty)
+is chosen by leave-out error on the kernels (:func:`cross_validate`), never on the zoo.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from dse.cost import model_cost
+from dse.cost.compute import kernel_model_terms, roofline_times
+from dse.cost.memory import activation_bytes, weight_read_bytes
+from dse.devices.overlay import Overlay
+from dse.errors import DseError, Problem
+from dse.spec.device import DeviceSpec, KernelModel, max_efficiency, max_kernel_efficiency
+from dse.spec.runtime import RuntimeSpec
+from dse.workloads import Workload
+from dse.workloads.kernels import KERNEL_CLASSES
+
+__all__ = ["FitOptions", "KernelData", "KernelFit", "cross_validate", "errors_by_threads",
+           "fit_kernels", "fitted_host", "host_device", "kernel_data", "kernel_graph",
+           "load_kernel_data", "macs_proxy", "overlay_of", "predict_kernel_times",
+           "proxy_times", "read_kernel_rows", "summarize", "unseen_shapes", "zoo_table"]
+
+_NAMES = list(KERNEL_CLASSES)
+
+
+@dataclass(frozen=True)
+class KernelData:
+    """Kernel timings with the cost model's view of each kernel's layers.
+
+    Attributes:
+        rows: One row per (kernel, threads): ``key`` (the kernel), ``family``, ``source``
+            (``zoo:<model>``, ``random``, ``adaptive``), ``threads``, ``node_s`` (median sum of
+            the profiled node times of one run), ``run_s`` (median ``run()`` time), ``nodes``
+            (kernels the cost model launches), ``ops``, ``macs``, ``reorders`` and
+            ``reorder_elems``: the layout conversions ONNX Runtime ran at the kernel graph's
+            input and output (``ReorderInput``/``ReorderOutput`` in ``ort_ops``: a lone NCHWc
+            kernel converts its input and output, a whole model does so once) and the elements
+            they converted.
+        layers: One row per launched layer: ``row`` (index into ``rows``), ``kernel`` (class
+            index), ``ops``, ``traffic`` (bytes), ``util`` (tile utilisation).
+    """
+
+    rows: pd.DataFrame
+    layers: pd.DataFrame
+
+    def subset(self, mask: np.ndarray) -> KernelData:
+        """The rows where ``mask`` holds, with their layers (renumbered)."""
+        keep = np.flatnonzero(mask)
+        new = -np.ones(len(self.rows), dtype=np.int64)
+        new[keep] = np.arange(len(keep))
+        layers = self.layers[mask[self.layers["row"].to_numpy()]].copy()
+        layers["row"] = new[layers["row"].to_numpy()]
+        return KernelData(self.rows.iloc[keep].reset_index(drop=True),
+                          layers.reset_index(drop=True))
+
+
+def kernel_data(rows: pd.DataFrame, graph_of: Callable[[Any], Workload], device: DeviceSpec,
+                runtime: RuntimeSpec | None) -> KernelData:
+    """Price every kernel's graph with the cost model once (the layers the fit re-times).
+
+    Args:
+        rows: ``key``, ``family``, ``source``, ``threads``, ``node_s``, ``run_s`` per row, and
+            whatever ``graph_of`` reads.
+        graph_of: A row -> the kernel's workload graph (built from its spec).
+        device: The host device (its datasheet values; only shapes and traffic are kept).
+        runtime: ONNX Runtime's spec (its fusions).
+    """
+    graphs: dict[Any, tuple[pd.DataFrame, float, float, float]] = {}
+    parts = []
+    nodes, ops, macs = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
+    reorders, reorder_elems = np.zeros(len(rows)), np.zeros(len(rows))
+    for i, r in enumerate(rows.itertuples(index=False)):
+        if r.key not in graphs:
+            w = graph_of(r)
+            cost = model_cost(w, device, "fp32", threads=1, runtime=runtime)
+            if not cost.feasible:
+                raise DseError([Problem("kernels", str(r.key), cost.reason)])
+            counts = w.counts_fusing(runtime.fuses if runtime is not None else None,
+                                     swish=runtime is not None and
+                                     "swish" in (runtime.kernels or ()))
+            # every byte the layer touches, as layer_table counts it for a modelled class
+            touched = activation_bytes(counts, "fp32") + weight_read_bytes(counts, "fp32")
+            launched = cost.layers["launches"].to_numpy() > 0
+            t = cost.layers[launched]
+            graphs[r.key] = (pd.DataFrame({
+                "kernel": t["kernel"].to_numpy(dtype=np.int64),
+                "ops": t["ops"].to_numpy(dtype=float),
+                "traffic": touched[launched],
+                "util": t["utilization"].to_numpy(dtype=float)}), float(w.macs),
+                _elems(w.graph.graph.get("inputs", {})), _elems(w.graph.graph.get("outputs", {})))
+        table, m, elems_in, elems_out = graphs[r.key]
+        parts.append(table.assign(row=i))
+        nodes[i], ops[i], macs[i] = len(table), table["ops"].sum(), m
+        executed = str(getattr(r, "ort_ops", "") or "").split("+")
+        n_in, n_out = executed.count("ReorderInput"), executed.count("ReorderOutput")
+        reorders[i] = n_in + n_out
+        reorder_elems[i] = n_in * elems_in + n_out * elems_out
+    layers = pd.concat(parts, ignore_index=True) if parts else \
+        pd.DataFrame(columns=["kernel", "ops", "traffic", "util", "row"])
+    return KernelData(rows.reset_index(drop=True).assign(
+        nodes=nodes, ops=ops, macs=macs, reorders=reorders, reorder_elems=reorder_elems), layers)
+
+
+def _elems(shapes: Mapping[str, Sequence[int]]) -> float:
+    return float(sum(np.prod(s) for s in shapes.values()))
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """The form of the kernel models.
+
+    Attributes:
+        knot_step: Spacing of the knots in log10(ops) (a class's knots span its kernels).
+        smooth: Weight of the penalty on changes of slope of log efficiency and logit
+            parallel fraction between knots.
+        pull: Weight pulling every class's log efficiency towards a tenth of its ceiling
+            (decides only where the data do not).
+        class_bandwidth: Free a memory bandwidth per class (else the device's).
+        thread_scaling: ``size`` (a parallel fraction per knot), ``class`` (one per class).
+        target: ``run`` (fit overhead + layers to ``run()`` times) or ``node`` (layers to the
+            profiled node times).
+        shared_launch: One launch cost for every class (else one per class). A single-node
+            kernel cannot tell its class's launch cost from the ``run()`` overhead; kernels of
+            several nodes (squeeze-excite, attention) tell a launch shared by all classes.
+    """
+
+    knot_step: float = 1.0
+    smooth: float = 1.0
+    pull: float = 0.05
+    class_bandwidth: bool = True
+    thread_scaling: str = "size"
+    target: str = "run"
+    shared_launch: bool = True
+
+
+@dataclass(frozen=True)
+class KernelFit:
+    """Fitted kernel models, the per-inference overhead and the fit's own error.
+
+    Attributes:
+        models: Kernel class -> model (as :attr:`DeviceSpec.kernel_models` holds it).
+        overhead_per_inference_s: The fixed cost of one ``run()`` call.
+        table: Per row: ``key``, ``family``, ``source``, ``threads``, ``measured_s`` (the
+            ``run()`` time), ``predicted_s`` (overhead + layers).
+        options: The form fitted.
+    """
+
+    models: dict[str, KernelModel]
+    overhead_per_inference_s: float
+    table: pd.DataFrame
+    options: FitOptions
+    cost: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Layout:
+    """Where each class's parameters are in the parameter vector."""
+
+    classes: list[str]
+    knots: dict[str, np.ndarray]
+    eff: dict[str, slice]
+    par: dict[str, slice]
+    launch: dict[str, int]
+    bw: dict[str, int]
+    size: int
+
+
+def _layout(data: KernelData, options: FitOptions) -> _Layout:
+    kernels = data.layers["kernel"].to_numpy()
+    x = np.log10(np.maximum(data.layers["ops"].to_numpy(), 1.0))
+    classes = [_NAMES[k] for k in sorted(set(kernels.tolist()))]
+    knots: dict[str, np.ndarray] = {}
+    eff: dict[str, slice] = {}
+    par: dict[str, slice] = {}
+    launch: dict[str, int] = {}
+    bw: dict[str, int] = {}
+    i = 0
+    step = options.knot_step
+    for name in classes:
+        xs = x[kernels == _NAMES.index(name)]
+        lo, hi = np.floor(xs.min() / step) * step, np.ceil(xs.max() / step) * step
+        k = np.arange(lo, hi + step / 2, step) if hi > lo else np.array([lo])
+        knots[name] = k
+        eff[name] = slice(i, i + len(k))
+        i += len(k)
+        n_par = len(k) if options.thread_scaling == "size" else 1
+        par[name] = slice(i, i + n_par)
+        i += n_par
+        if options.shared_launch and launch:
+            launch[name] = next(iter(launch.values()))
+        else:
+            launch[name] = i
+            i += 1
+        if options.class_bandwidth:
+            bw[name] = i
+            i += 1
+    return _Layout(classes, knots, eff, par, launch, bw, i)
+
+
+def _curve(theta: np.ndarray, cut: slice) -> np.ndarray:
+    """Knot values from a first value and non-negative increments (monotone in ops)."""
+    return np.cumsum(theta[cut])
+
+
+def _models(theta: np.ndarray, layout: _Layout, *, construct: bool = True
+            ) -> dict[str, KernelModel]:
+    out = {}
+    for name in layout.classes:
+        k = layout.knots[name]
+        p = 1.0 / (1.0 + np.exp(-_curve(theta, layout.par[name])))
+        if len(p) != len(k):
+            p = np.full(len(k), p[0])
+        values: dict[str, Any] = {"log10_ops": tuple(float(v) for v in k),
+                  "efficiency": tuple(float(v) for v in np.minimum(
+                      np.exp(_curve(theta, layout.eff[name])), max_kernel_efficiency(name))),
+                  "parallel_fraction": tuple(float(v) for v in p),
+                  "launch_s": float(np.exp(theta[layout.launch[name]])),
+                  "mem_bw_bytes_s": float(np.exp(theta[layout.bw[name]]))
+                  if name in layout.bw else None}
+        out[name] = KernelModel(**values) if construct else KernelModel.model_construct(**values)
+    return out
+
+
+def predict_kernel_times(models: Mapping[str, KernelModel], data: KernelData,
+                         device: DeviceSpec, *, precision: str = "fp32") -> np.ndarray:
+    """Node time of every kernel row under ``models`` (seconds): the sum of its layers'
+    :func:`roofline_times`, as :func:`dse.cost.compute.layer_table` prices them.
+
+    Layers of a class without a model get the class's efficiency on the device's Amdahl
+    scaling (as :func:`~dse.cost.compute.layer_table` does for them)."""
+    layers = data.layers
+    kernels = layers["kernel"].to_numpy(dtype=np.int64)
+    ops = layers["ops"].to_numpy(dtype=float)
+    row = layers["row"].to_numpy(dtype=np.int64)
+    threads = data.rows["threads"].to_numpy(dtype=float)[row]
+    terms = kernel_model_terms(models, kernels, ops, threads, device.cores)
+    peak = device.peak_ops_s[precision]
+    util = layers["util"].to_numpy(dtype=float)
+    if not terms.modelled.all():
+        from dse.cost.compute import efficiency_vector
+
+        base = efficiency_vector(device)[kernels]
+        scale = np.array([device.core_scale(int(t)) for t in threads])
+        eff = np.where(terms.modelled, terms.efficiency, base * scale)
+        launch = np.where(terms.modelled, terms.launch_s, device.overhead_per_layer_s)
+    else:
+        eff, launch = terms.efficiency, terms.launch_s
+    bw = np.where(np.isnan(terms.mem_bw_bytes_s), device.mem_bw_bytes_s, terms.mem_bw_bytes_s)
+    _, _, layer_s = roofline_times(ops, layers["traffic"].to_numpy(dtype=float),
+                                   np.ones(len(ops)), peak_ops_s=peak, efficiency=eff * util,
+                                   mem_bw_bytes_s=bw, overhead_per_kernel_s=launch)
+    return np.bincount(row, weights=layer_s, minlength=len(data.rows))
+
+
+def _penalties(theta: np.ndarray, layout: _Layout, options: FitOptions) -> np.ndarray:
+    out = []
+    for name in layout.classes:
+        e, p = theta[layout.eff[name]], theta[layout.par[name]]
+        # changes of slope between knots (the increments are the slopes)
+        out.append(options.smooth * np.diff(e[1:]) if len(e) > 2 else np.zeros(0))
+        out.append(0.3 * options.smooth * np.diff(p[1:]) if len(p) > 2 else np.zeros(0))
+        # weak pulls where the data say nothing (a class measured at one size or one thread
+        # count): efficiency towards a tenth of the class's ceiling, p towards 0.5
+        out.append(options.pull * (_curve(theta, layout.eff[name])
+                                   - np.log(0.1 * max_efficiency(name))))
+        out.append(0.01 * _curve(theta, layout.par[name]))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _sparsity(data: KernelData, layout: _Layout, size: int, options: FitOptions
+              ) -> np.ndarray:
+    """Which parameters each residual depends on (a row: its layers' classes and the
+    overhead; a penalty: its class's)."""
+    rows = len(data.rows)
+    penalties = _penalties(np.zeros(size), layout, options)
+    out = np.zeros((rows + len(penalties), size), dtype=bool)
+    kernels = data.layers["kernel"].to_numpy()
+    row_of = data.layers["row"].to_numpy()
+    for name in layout.classes:
+        cols = np.r_[layout.eff[name], layout.par[name], layout.launch[name],
+                     [layout.bw[name]] if name in layout.bw else []].astype(int)
+        hit = np.unique(row_of[kernels == _NAMES.index(name)])
+        out[np.ix_(hit, cols)] = True
+    out[:rows, layout.size:] = True  # the overhead and the layout conversions
+    i = rows
+    for name in layout.classes:  # in _penalties' order
+        n_e = layout.eff[name].stop - layout.eff[name].start
+        n_p = layout.par[name].stop - layout.par[name].start
+        blocks = [(max(n_e - 2, 0), layout.eff[name]), (max(n_p - 2, 0), layout.par[name]),
+                  (n_e, layout.eff[name]), (n_p, layout.par[name])]
+        for count, cols in blocks:
+            out[i:i + count, cols] = True
+            i += count
+    return out
+
+
+def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None = None,
+                *, max_nfev: int = 100) -> KernelFit:
+    """Fit the kernel models (and, on run times, the per-inference overhead).
+
+    With ``options.target == "run"`` (the default) the model is ``run() = overhead + sum of
+    layers``, fitted to the un-profiled ``run()`` times: ONNX Runtime's profiler adds a fixed
+    cost to every node it times, so profiled node times of microsecond kernels are inflated.
+    With ``"node"`` the layers are fitted to the profiled node times and the overhead is the
+    median of run - node.
+
+    Raises:
+        DseError: No rows to fit.
+    """
+    options = options or FitOptions()
+    if data.rows.empty:
+        raise DseError([Problem("kernels", "", "no kernel rows to fit")])
+    layout = _layout(data, options)
+    on_run = options.target == "run"
+    # after the layout: [overhead per run()] when on run times, then the harness's layout
+    # conversions (a cost per conversion and per element converted), nuisance parameters
+    # that whole models do not pay per layer
+    size = layout.size + (1 if on_run else 0) + 2
+    r_fix, r_elem = size - 2, size - 1
+    theta0 = np.zeros(size)
+    lower = np.full(size, -np.inf)
+    upper = np.full(size, np.inf)
+    for name in layout.classes:
+        e, p = layout.eff[name], layout.par[name]
+        # first knot's log value, then non-negative increments: efficiency and parallel
+        # fraction never fall with more work, and efficiency rises at most in proportion to
+        # the work (increments <= ln 10 per decade), so time never falls with more work
+        theta0[e.start] = np.log(0.05 * max_efficiency(name))
+        lower[e.start], upper[e.start] = np.log(1e-5), np.log(max_kernel_efficiency(name))
+        theta0[e.start + 1:e.stop] = 0.3
+        lower[e.start + 1:e.stop] = 0.0
+        upper[e.start + 1:e.stop] = np.log(10.0) * options.knot_step
+        theta0[p.start] = -1.0
+        lower[p.start], upper[p.start] = -8.0, 8.0
+        theta0[p.start + 1:p.stop] = 0.5
+        lower[p.start + 1:p.stop], upper[p.start + 1:p.stop] = 0.0, 8.0
+        theta0[layout.launch[name]] = np.log(2e-6)
+        lower[layout.launch[name]], upper[layout.launch[name]] = np.log(1e-9), np.log(1e-3)
+        if name in layout.bw:
+            theta0[layout.bw[name]] = np.log(2 * device.mem_bw_bytes_s)
+            lower[layout.bw[name]], upper[layout.bw[name]] = np.log(1e8), np.log(1e13)
+    node = data.rows["node_s"].to_numpy(dtype=float)
+    run = data.rows["run_s"].to_numpy(dtype=float)
+    if on_run:
+        o = layout.size
+        theta0[o] = np.log(max(float(np.median(run - node)), 2e-6))
+        lower[o], upper[o] = np.log(1e-8), np.log(1e-2)
+    theta0[r_fix], lower[r_fix], upper[r_fix] = np.log(1e-6), np.log(1e-9), np.log(1e-3)
+    if options.shared_launch:  # a conversion is a node like any other: it pays the launch
+        r_fix = layout.launch[layout.classes[0]]
+    theta0[r_elem], lower[r_elem], upper[r_elem] = np.log(1e-9), np.log(1e-13), np.log(1e-6)
+    n_reorders = data.rows["reorders"].to_numpy(dtype=float)
+    reorder_elems = data.rows["reorder_elems"].to_numpy(dtype=float)
+
+    def harness(theta: np.ndarray) -> np.ndarray:
+        return n_reorders * np.exp(theta[r_fix]) + reorder_elems * np.exp(theta[r_elem])
+    measured = run if on_run else node
+    log_measured = np.log(measured)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        pred = predict_kernel_times(_models(theta, layout, construct=False), data, device) \
+            + harness(theta)
+        if on_run:
+            pred = pred + np.exp(theta[layout.size])
+        return np.concatenate([np.log(pred) - log_measured, _penalties(theta, layout, options)])
+
+    result = least_squares(residuals, np.clip(theta0, lower + 1e-9, upper - 1e-9),
+                           bounds=(lower, upper), x_scale=1.0, max_nfev=max_nfev, method="trf",
+                           jac_sparsity=_sparsity(data, layout, size, options))
+    theta = result.x
+    models = _models(theta, layout)
+    overhead = float(np.exp(theta[layout.size])) if on_run else \
+        max(float(np.median(run - node)), 0.0)
+    pred = predict_kernel_times(models, data, device) + overhead + harness(theta)
+    table = pd.DataFrame({"key": data.rows["key"], "family": data.rows["family"],
+                          "source": data.rows["source"], "threads": data.rows["threads"],
+                          "measured_s": run, "predicted_s": pred})
+    return KernelFit(models, overhead, table, options, float(result.cost),
+                     {"reorder_s": float(np.exp(theta[r_fix])),
+                      "reorder_s_per_elem": float(np.exp(theta[r_elem]))})
+
+
+def _errors(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
+    e = np.abs(predicted / measured - 1.0)
+    return {"points": len(e), "mape": float(e.mean()) if len(e) else float("nan"),
+            "within_10": float((e <= 0.1).mean()) if len(e) else float("nan"),
+            "worst": float(e.max()) if len(e) else float("nan")}
+
+
+def cross_validate(data: KernelData, device: DeviceSpec, options: FitOptions | None = None,
+                   *, groups: np.ndarray | None = None, folds: int = 5, seed: int = 0,
+                   max_nfev: int = 200) -> pd.DataFrame:
+    """Leave-out predictions of kernel node times.
+
+    Args:
+        groups: A label per row; every label is held out once (leave one family out, or one
+            model's shapes out). Default: ``folds`` random folds over kernels (both thread
+            counts of a kernel in one fold).
+
+    Returns:
+        One row per held-out row: ``key``, ``family``, ``threads``, ``group``,
+        ``measured_s`` (``run()`` time), ``predicted_s``.
+    """
+    if groups is None:
+        keys = data.rows["key"].to_numpy()
+        unique = np.array(sorted(set(keys.tolist())))
+        rng = np.random.default_rng(seed)
+        fold_of = dict(zip(unique, rng.permutation(len(unique)) % folds, strict=True))
+        groups = np.array([f"fold{fold_of[k]}" for k in keys])
+    out = []
+    for g in sorted(set(groups.tolist())):
+        test = groups == g
+        if test.all():
+            continue
+        fit = fit_kernels(data.subset(~test), device, options, max_nfev=max_nfev)
+        held = data.subset(test)
+        pred = predict_kernel_times(fit.models, held, device) + fit.overhead_per_inference_s \
+            + held.rows["reorders"].to_numpy() * fit.extra["reorder_s"] \
+            + held.rows["reorder_elems"].to_numpy() * fit.extra["reorder_s_per_elem"]
+        out.append(pd.DataFrame({"key": held.rows["key"], "family": held.rows["family"],
+                                 "threads": held.rows["threads"], "group": g,
+                                 "measured_s": held.rows["run_s"], "predicted_s": pred}))
+    return pd.concat(out, ignore_index=True)
+
+
+def macs_proxy(data: KernelData) -> dict[int, tuple[float, float]]:
+    """The naive baseline fitted on the same kernel rows: per thread count, ``run() time =
+    a x MACs + b`` (least squares in log space); ``{threads: (a s/MAC, b s)}``."""
+    params: dict[int, tuple[float, float]] = {}
+    for t, group in data.rows.groupby("threads"):
+        macs = group["macs"].to_numpy(dtype=float)
+        y = group["run_s"].to_numpy(dtype=float)
+
+        def residuals(x: np.ndarray, macs: np.ndarray = macs, y: np.ndarray = y) -> np.ndarray:
+            return np.log(np.exp(x[0]) * macs + np.exp(x[1])) - np.log(y)
+
+        x0 = np.log([max(float(np.median(y / np.maximum(macs, 1.0))), 1e-15),
+                     max(float(y.min()), 1e-7)])
+        x = least_squares(residuals, x0, max_nfev=500).x
+        params[int(str(t))] = (float(np.exp(x[0])), float(np.exp(x[1])))
+    return params
+
+
+def proxy_times(params: Mapping[int, Sequence[float]], macs: np.ndarray, threads: np.ndarray
+                ) -> np.ndarray:
+    """Times of the MACs proxy (:func:`macs_proxy`); a thread count it was not fitted on takes
+    the nearest one's line."""
+    keys = sorted(int(k) for k in params)
+    out = np.empty(len(macs))
+    for i, (m, t) in enumerate(zip(macs, threads, strict=True)):
+        a, b = params[min(keys, key=lambda k: abs(k - int(t)))]
+        out[i] = a * m + b
+    return out
+
+
+def overlay_of(fit: KernelFit, device: DeviceSpec, *, runtime: str, data: str,
+               figures: Mapping[str, Any] | None = None,
+               baseline: Mapping[int, Sequence[float]] | None = None) -> Overlay:
+    """The fitted values as an overlay of ``device``: kernel models, the ``run()`` overhead,
+    and (not fitted, for consistency) the fp32 peak the efficiencies are relative to."""
+    values: dict[str, Any] = {
+        f"kernel_models.{name}": _plain(model.model_dump(exclude_none=True))
+        for name, model in sorted(fit.models.items())}
+    values["overhead_per_inference_s"] = float(fit.overhead_per_inference_s)
+    # Not fitted: the peak the efficiencies are relative to, so the overlay means the same on
+    # a host spec whose clock was read differently (detected vs probed under load).
+    values["peak_ops_s.fp32"] = float(device.peak_ops_s["fp32"])
+    provenance: dict[str, Any] = {
+        "method": "dse.calibrate.kernel_fit: least squares on log node time of single-kernel "
+                  "ONNX Runtime benchmarks (knots every "
+                  f"{fit.options.knot_step:g} decades of ops, smoothness {fit.options.smooth:g}, "
+                  f"pull {fit.options.pull:g}, thread scaling per {fit.options.thread_scaling}, "
+                  f"class bandwidth {fit.options.class_bandwidth}, fitted to {fit.options.target} "
+                  "times)",
+        "data": data, "fitted_on": _dt.date.today().isoformat(),
+        "device": f"{device.name}: {' '.join(device.description.split()) or 'no description'}; "
+                  f"peak {device.peak_ops_s.get('fp32', 0.0) / 1e9:.1f} GFLOPS fp32, "
+                  f"{device.cores} cores",
+        "kernel_rows": len(fit.table), "kernels": int(fit.table["key"].nunique()),
+    }
+    if figures:
+        provenance["figures"] = _plain(dict(figures))
+    if baseline:
+        provenance["macs_proxy"] = {int(t): {"s_per_mac": _plain(a), "fixed_s": _plain(b)}
+                                    for t, (a, b) in sorted(baseline.items())}
+    return Overlay(device=device.name, runtime=runtime, values=values, provenance=provenance)
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe plain values (tuples as lists, numpy scalars as floats, rounded)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(f"{float(value):.6g}")
+    return value
+
+
+def summarize(table: pd.DataFrame, by: Sequence[str] = ("threads",)) -> pd.DataFrame:
+    """MAPE, within ±10% and worst of a ``measured_s``/``predicted_s`` table, per group and
+    over all."""
+    rows = []
+    for key, g in table.groupby(list(by)):
+        rows.append({**dict(zip(by, key if isinstance(key, tuple) else (key,), strict=True)),
+                     **_errors(g["predicted_s"].to_numpy(), g["measured_s"].to_numpy())})
+    return pd.DataFrame(rows)
+
+
+# ----- the host workflow: recorded kernels in, overlay and figures out --------------------------
+
+#: Kernel CSV columns the fit reads (written by ``dse host kernels``, :mod:`dse.measure.kernels`).
+_KERNEL_CSV = {"key": "key", "family": "family", "params": "params", "source": "source",
+               "threads": "threads", "ort_ops": "ort_ops", "kernel_median_s": "node_s",
+               "run_median_s": "run_s"}
+
+
+def host_device(catalog: Any = None) -> DeviceSpec:
+    """The host device the kernels are fitted on: THE seam for the host probe.
+
+    Today the catalog's ``host`` (:func:`dse.devices.host.detect_host` unless the catalog has a
+    file of that name, such as a recorded probe); switch to ``dse host probe``'s device here.
+    """
+    from dse.devices import default_catalog
+
+    return (catalog or default_catalog()).device("host")
+
+
+def read_kernel_rows(path: Any, *, statistic: str = "median") -> pd.DataFrame:
+    """The rows of a kernel CSV the fit needs (:func:`dse.measure.kernels.read_kernels` checks
+    the file: every problem with its line).
+
+    Args:
+        statistic: ``median`` or ``min`` of the repeats. Other processes only ever add time,
+            so on a busy machine the minimum is the better estimate of a kernel's own time; on
+            a quiet one the two differ by a few percent.
+    """
+    from dse.measure.kernels import read_kernels
+
+    if statistic not in ("median", "min"):
+        raise DseError([Problem("--statistic", statistic, "expected median or min")])
+    frame = read_kernels(path)
+    columns = {k.replace("median", statistic): v for k, v in _KERNEL_CSV.items()}
+    rows = frame.loc[:, list(columns)].rename(columns=columns)
+    # one kernel is one (family, params) at every thread count (the CSV's key is per row)
+    rows["key"] = rows["family"] + ":" + rows["params"]
+    bad = ~((rows["node_s"] > 0) & (rows["run_s"] > 0))
+    if bad.any():
+        lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
+        raise DseError([Problem(str(path), f"line {lines}", f"kernel_{statistic}_s and "
+                                f"run_{statistic}_s: expected times > 0")])
+    return rows.reset_index(drop=True)
+
+
+def kernel_graph(row: Any) -> Workload:
+    """A kernel row's graph: its spec rebuilt (:func:`dse.measure.suite.build`) and read by
+    dse's ONNX frontend, as a whole model's would be."""
+    from dse.measure.suite import KernelSpec, build
+    from dse.workloads.onnx_frontend import graph_from_model
+
+    spec = KernelSpec.from_json(row.family, row.params, file="kernels", where=str(row.key))
+    name = f"kernel:{row.family}:{spec.digest}"
+    return Workload(name, graph_from_model(build(spec), source=name), "fp32", name)
+
+
+def load_kernel_data(path: Any, device: DeviceSpec, catalog: Any = None, *,
+                     statistic: str = "median") -> KernelData:
+    """:func:`kernel_data` of a kernel CSV, priced with ONNX Runtime's fusions."""
+    from dse.devices import default_catalog
+
+    runtime = (catalog or default_catalog()).runtimes.get("onnxruntime_cpu")
+    return kernel_data(read_kernel_rows(path, statistic=statistic), kernel_graph, device,
+                       runtime)
+
+
+def zoo_table(spec: DeviceSpec, rows: pd.DataFrame, *, catalog: Any = None,
+              proxy: Mapping[int, Sequence[float]] | None = None) -> pd.DataFrame:
+    """Predicted vs measured single-inference latency of whole models.
+
+    Args:
+        spec: The host with the fitted overlay applied.
+        rows: Measurement rows (``dse measure``); only one-stream latency rows are used.
+        proxy: The MACs proxy (:func:`macs_proxy`), for a ``baseline_s`` column.
+
+    Returns:
+        ``workload``, ``threads``, ``measured_s``, ``predicted_s`` (and ``baseline_s``).
+    """
+    from dse.calibrate.forward import predict
+
+    lat = rows[(rows["metric"] == "latency") & (rows["streams"] == 1)].reset_index(drop=True)
+    pred = predict(spec, lat, catalog=catalog)
+    table = pd.DataFrame({"workload": lat["workload"], "threads": lat["threads"],
+                          "measured_s": lat["value_si"], "predicted_s": pred})
+    if proxy is not None:
+        from dse.calibrate.baseline import _macs
+
+        table["baseline_s"] = proxy_times(proxy, _macs(lat), lat["threads"].to_numpy())
+    return table
+
+
+def errors_by_threads(table: pd.DataFrame) -> pd.DataFrame:
+    """Per thread count (and ``all``): points, MAPE, within ±10% and worst of ``predicted_s``
+    (and of ``baseline_s`` when present) against ``measured_s``."""
+    out = []
+    for t, g in [*((str(t), g) for t, g in table.groupby("threads")), ("all", table)]:
+        row: dict[str, Any] = {"threads": t, **_errors(g["predicted_s"].to_numpy(),
+                                                      g["measured_s"].to_numpy())}
+        if "baseline_s" in g:
+            b = _errors(g["baseline_s"].to_numpy(), g["measured_s"].to_numpy())
+            row.update({f"baseline_{k}": v for k, v in b.items() if k != "points"})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def unseen_shapes(data: KernelData, device: DeviceSpec, zoo: pd.DataFrame, *,
+                  catalog: Any = None, options: FitOptions | None = None,
+                  progress: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Every zoo model predicted by a fit that left out every kernel whose shape came from it
+    (``source`` ``zoo:<model>``): :func:`zoo_table` rows of each model, concatenated."""
+    out = []
+    for model in sorted(set(zoo["workload"])):
+        if progress is not None:
+            progress(model)
+        keep = (data.rows["source"] != f"zoo:{model}").to_numpy()
+        fit = fit_kernels(data.subset(keep), device, options)
+        spec = fitted_host(device, fit)
+        out.append(zoo_table(spec, zoo[zoo["workload"] == model], catalog=catalog))
+    return pd.concat(out, ignore_index=True)
+
+
+def fitted_host(device: DeviceSpec, fit: KernelFit) -> DeviceSpec:
+    """``device`` with a fit's kernel models and overhead applied (as its overlay applies)."""
+    from dse.devices.overlay import apply_overlay
+
+    return apply_overlay(device, overlay_of(fit, device, runtime="onnxruntime_cpu", data=""),
+                         label="kernel fit")

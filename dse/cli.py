@@ -780,16 +780,26 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
 def measure_cmd(
     workloads: Annotated[list[str], typer.Argument(
         help="Zoo names (mobilenet_v2, mobilenet_v1_0.5_160) or .onnx files.")],
+    runtime: Annotated[str, typer.Option(
+        help="onnxruntime, or openvino (its CPU plugin; pip install 'dse[openvino]').")
+                       ] = "onnxruntime",
     threads: Annotated[str, typer.Option(
-        help="Intra-op threads per inference, comma-separated (1,2).")] = "1",
-    streams: Annotated[str, typer.Option(
-        help="Sessions in flight (concurrent inferences), comma-separated (1,2).")] = "1",
-    warmup: Annotated[int, typer.Option(help="Untimed runs per session before each "
-                                        "configuration.")] = 5,
-    repeats: Annotated[int, typer.Option(help="Timed runs per session in each "
-                                         "configuration.")] = 30,
+        help="onnxruntime: intra-op threads per inference, comma-separated (1,2).")] = "1",
+    streams: Annotated[str | None, typer.Option(
+        help="onnxruntime: sessions in flight, comma-separated (default 1); openvino: "
+        "throughput-mode NUM_STREAMS (default 1,2,3,4).")] = None,
+    requests: Annotated[str, typer.Option(
+        help="openvino: infer requests in flight per stream count, comma-separated.")
+                        ] = "1,2,3,4,5,6,7,8",
+    latency_mode: Annotated[bool, typer.Option(
+        "--latency-mode/--no-latency-mode", help="openvino: also time PERFORMANCE_HINT "
+        "LATENCY.")] = True,
+    warmup: Annotated[int, typer.Option(help="Untimed runs per session (per request) before "
+                                        "each configuration.")] = 5,
+    repeats: Annotated[int, typer.Option(help="Timed runs per session (openvino: per "
+                                         "configuration) in each configuration.")] = 30,
     profile: Annotated[bool, typer.Option(
-        "--profile", help="Also time every node with ONNX Runtime's profiler, into "
+        "--profile", help="onnxruntime: also time every node with its profiler, into "
         "<out stem>.nodes.csv.")] = False,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-o", help="Zoo model option KEY=VALUE for every zoo workload "
@@ -800,21 +810,34 @@ def measure_cmd(
                                         "machine's CPU, see `dse devices show host`).")
                       ] = "host",
 ) -> None:
-    """Time workloads with ONNX Runtime on this machine; write measurements to calibrate."""
+    """Time workloads on this machine with ONNX Runtime or OpenVINO; write measurements."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dse.measure import MeasureError, measure
+    from dse.measure import MeasureError
+    from dse.measure.host import measure_function
 
+    fn = measure_function(runtime)
+    openvino = runtime == "openvino"
     problems = []
     parsed: dict[str, list[int]] = {}
-    for flag, text in (("--threads", threads), ("--streams", streams)):
+    lists = [("--streams", streams or ("1,2,3,4" if openvino else "1"))]
+    lists.append(("--requests", requests) if openvino else ("--threads", threads))
+    for flag, text in lists:
         try:
-            parsed[flag] = [int(part) for part in text.split(",")]
+            parsed[flag] = [int(part) for part in text.split(",")] if text else []
         except ValueError:
             problems.append(Problem(flag, text, "expected whole numbers separated by commas, "
                                     "such as 1,2"))
+    if openvino and (profile or threads != "1"):
+        problems.append(Problem("--runtime openvino", "--profile/--threads", "onnxruntime "
+                                "settings; OpenVINO's are --streams, --requests and "
+                                "--latency-mode"))
     if problems:
         raise MeasureError(problems)
+    settings: dict[str, Any] = (
+        {"streams": parsed["--streams"], "requests": parsed["--requests"],
+         "latency_mode": latency_mode} if openvino else
+        {"threads": parsed["--threads"], "streams": parsed["--streams"], "profile": profile})
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)
     with bar:
@@ -823,21 +846,27 @@ def measure_cmd(
         def step(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        result = measure(workloads, threads=parsed["--threads"], streams=parsed["--streams"],
-                         warmup=warmup, repeats=repeats, profile=profile, device=device,
-                         options=_parse_options(option or []), progress=step)
-    table = Table(title=f"{device}: ONNX Runtime on this machine, {repeats} timed runs per "
-                        f"session")
-    for col in ("workload", "threads", "streams", "latency ms", "p10-p90 ms", "n", "fps"):
+        result = fn(workloads, warmup=warmup, repeats=repeats, device=device,
+                    options=_parse_options(option or []), progress=step, **settings)
+    name = "OpenVINO CPU plugin" if openvino else "ONNX Runtime"
+    table = Table(title=f"{device}: {name} on this machine, {repeats} timed runs per "
+                        f"{'configuration' if openvino else 'session'}")
+    config = (("mode", "num_streams", "compiled_streams", "threads_per_stream", "requests")
+              if openvino else ("threads", "streams"))
+    heads = {"num_streams": "NUM_STREAMS", "compiled_streams": "compiled",
+             "threads_per_stream": "threads/stream"}
+    for col in ("workload", *(heads.get(c, c) for c in config), "latency ms", "p10-p90 ms",
+                "n", "fps"):
         table.add_column(col, justify="left" if col == "workload" else "right",
                          no_wrap=col != "workload")
     for _, r in result.runs.iterrows():
         options = ", ".join(f"{k}={v}" for k, v in json.loads(r["options"] or "{}").items())
         table.add_row(f"{r['workload']}" + (f" ({options})" if options else ""),
-                      str(r["threads"]), str(r["streams"]), f"{r['latency_ms']:.3f}",
+                      *(str(r[c]) for c in config), f"{r['latency_ms']:.3f}",
                       f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}", str(r["n"]),
                       f"{r['throughput_fps']:,.1f}")
-    out.print(table)
+    # Wider than a default 80-column pipe: the table is read in files and CI logs too.
+    (out if out.is_terminal else Console(width=140)).print(table)
     if result.nodes is not None:
         matched = (result.nodes["graph_node"] != "").mean() if len(result.nodes) else 0.0
         out.print(f"profiled {len(result.nodes)} node timings; {matched:.0%} matched to dse "

@@ -1,0 +1,401 @@
+"""Timing models with OpenVINO's CPU plugin on this machine: the target host x ``openvino_cpu``.
+
+An optional runtime (``pip install 'dse[openvino]'``); without it :func:`measure` raises one
+:class:`~dse.measure.host.MeasureError` with the install command. The workloads are the ones
+``dse measure`` times with ONNX Runtime (:mod:`dse.measure.host`: a zoo model built as ONNX with
+random weights, or an ONNX file), read by ``openvino.Core().read_model`` and compiled with
+``Core().compile_model(model, "CPU", config)`` at FP32 (``INFERENCE_PRECISION_HINT`` ``f32``:
+on CPUs with AVX512_BF16 or AMX the plugin's default is bf16, another target).
+
+Two kinds of configuration, as OpenVINO's ``benchmark_app`` runs them:
+
+- **latency mode**: ``PERFORMANCE_HINT`` ``LATENCY`` (one stream over every core), one
+  synchronous ``InferRequest.infer`` at a time; ``warmup`` untimed, ``repeats`` timed
+  inferences, wall-clock around each call (as :mod:`dse.measure.host` times ONNX Runtime).
+- **throughput mode**: ``PERFORMANCE_HINT`` ``THROUGHPUT`` with ``NUM_STREAMS`` = s, driven by an
+  ``AsyncInferQueue`` of r infer requests kept full (a request is resubmitted as soon as one is
+  free). The plugin splits the cores between its streams and caps the streams at what the cores
+  allow (``NUM_STREAMS`` 4 on 2 cores compiles to 2 streams of 1 thread); a request beyond the
+  streams waits in the plugin's queue. After ``warmup`` x r untimed inferences,
+  max(``repeats``, 6 r) are timed: the latency of each is OpenVINO's own
+  (``InferRequest.latency``, from ``start_async`` to its completion, queueing included, as
+  ``benchmark_app`` reports it), the throughput is counted between the r-th completion and the
+  r-th before last, so that neither the ramp-up nor the drain of the queue is in the window.
+
+Rows (:mod:`dse.calibrate.measurements`): device ``host``, host ``host``, runtime
+``openvino_cpu``, precision ``fp32``, one ``latency`` (ms, median) and one ``throughput`` (fps)
+row per configuration. The configuration columns say what dse's simulator needs to replay it on
+a CPU cluster (:func:`dse.calibrate.forward.predict`): ``threads`` = threads of one stream (the
+compiled model's ``INFERENCE_NUM_THREADS`` / ``NUM_STREAMS``), ``streams`` = inferences in
+flight (the infer requests; 1 in latency mode), policy ``single`` for one request and ``threads``
+for several. The simulator's CPU cluster then runs cores // ``threads`` inferences at once, the
+plugin's stream count on this machine (checked: a configuration where the two differ, which
+happens when streams x threads per stream is not the core count, is timed but reported in the
+source as such). The requested and compiled ``NUM_STREAMS``, the requests, the spread, the CPU,
+the OpenVINO version and the date are in ``source``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dse.calibrate.measurements import COLUMNS, validate
+from dse.errors import DseError, Problem
+from dse.measure.host import (
+    MeasureError,
+    MeasureResult,
+    Progress,
+    WorkloadSource,
+    _round,
+    _Target,
+    _target,
+)
+
+__all__ = ["INSTALL", "RUNTIME", "RUN_COLUMNS", "import_openvino", "measure"]
+
+#: The measurement-format runtime of the rows (``devices/runtimes/openvino_cpu.yaml``).
+RUNTIME = "openvino_cpu"
+#: How to get OpenVINO.
+INSTALL = "pip install 'dse[openvino]'  (or: pip install openvino)"
+
+#: Columns of :attr:`MeasureResult.runs` for OpenVINO, one row per configuration.
+RUN_COLUMNS = ("workload", "options", "mode", "num_streams", "compiled_streams",
+               "threads_per_stream", "requests", "latency_ms", "p10_ms", "p90_ms", "iqr_ms", "n",
+               "throughput_fps", "window_s")
+
+
+def import_openvino() -> ModuleType:
+    """The ``openvino`` module.
+
+    Raises:
+        MeasureError: OpenVINO is not installed (naming the install command).
+    """
+    try:
+        import openvino
+    except ImportError:
+        raise MeasureError([Problem("--runtime openvino", "", f"OpenVINO is not installed; "
+                                    f"install it with: {INSTALL}")]) from None
+    return openvino
+
+
+def _check(streams: Sequence[int], requests: Sequence[int], warmup: int, repeats: int,
+           device: str) -> list[Problem]:
+    problems = []
+    for name, values in (("streams", streams), ("requests", requests)):
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                problems.append(Problem("measure", name, f"expected whole numbers >= 1, got "
+                                        f"{value!r}"))
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        problems.append(Problem("measure", "warmup", f"expected a whole number >= 0, got "
+                                f"{warmup!r}"))
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        problems.append(Problem("measure", "repeats", f"expected a whole number >= 1, got "
+                                f"{repeats!r}"))
+    if not device or "," in device:
+        problems.append(Problem("measure", "device", f"expected a device name, got {device!r}"))
+    if bool(streams) != bool(requests):
+        problems.append(Problem("measure", "streams/requests", "throughput mode needs both "
+                                "streams and requests (or neither)"))
+    return problems
+
+
+def measure(
+    workloads: Sequence[WorkloadSource],
+    *,
+    streams: Sequence[int] = (1, 2, 3, 4),
+    requests: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8),
+    latency_mode: bool = True,
+    warmup: int = 5,
+    repeats: int = 30,
+    device: str = "host",
+    options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> MeasureResult:
+    """Time workloads with OpenVINO's CPU plugin on this machine (see the module docstring).
+
+    Args:
+        workloads: Zoo names, ONNX paths, or ``(source, zoo options)`` pairs, as for
+            :func:`dse.measure.host.measure`.
+        streams: ``NUM_STREAMS`` values of throughput mode (empty: no throughput mode).
+        requests: Infer requests in flight in throughput mode, for every stream count.
+        latency_mode: Also time ``PERFORMANCE_HINT`` ``LATENCY`` with synchronous inference.
+        warmup: Untimed inferences (per request in throughput mode).
+        repeats: Timed inferences per configuration (at least 6 per request in throughput
+            mode).
+        device: The ``device`` cell of the rows.
+        options: Zoo options for every zoo workload.
+        progress: Called before each configuration and once at the end.
+
+    Returns:
+        The measurements and a per-configuration summary (:data:`RUN_COLUMNS`).
+
+    Raises:
+        MeasureError: OpenVINO missing (with the install command), bad settings, or a model the
+            plugin cannot compile or run.
+        WorkloadError: An unknown zoo name or bad zoo options (all reported together).
+        OnnxError: A missing, malformed or hostile ONNX file.
+    """
+    problems = _check(streams, requests, warmup, repeats, device)
+    if not workloads:
+        problems.append(Problem("measure", "workloads", "expected at least one workload"))
+    if not latency_mode and not streams:
+        problems.append(Problem("measure", "streams", "nothing to time: no latency mode and no "
+                                "throughput-mode streams"))
+    targets: list[_Target] = []
+    for source in workloads:
+        try:
+            targets.append(_target(source, options or {}))
+        except DseError as exc:
+            problems += exc.problems or [Problem(str(source), "", str(exc))]
+    if problems:
+        raise MeasureError(problems)
+    ov = import_openvino()
+
+    streams = sorted({int(s) for s in streams})
+    requests = sorted({int(r) for r in requests})
+    per_target = (1 if latency_mode else 0) + len(streams) * len(requests)
+    total = len(targets) * per_target
+    core = ov.Core()
+    context = _context(ov, core)
+    rows: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
+    done = 0
+
+    def step(label: str) -> None:
+        if progress is not None:
+            progress(done, total, label)
+
+    for target in targets:
+        model = _read(core, target)
+        feeds = _feeds(model, target.label)
+        if latency_mode:
+            step(f"{target.label} latency mode")
+            compiled = _compile(core, model, {"PERFORMANCE_HINT": "LATENCY"}, target.label)
+            shape = _Shape.of(compiled, requested=None, requests=1)
+            timing = _time_sync(compiled, feeds, warmup=warmup, repeats=repeats,
+                                label=target.label)
+            runs.append(_run(target, "latency", shape, timing))
+            rows += _rows(target, device, shape, timing, context, warmup, repeats)
+            done += 1
+        for s in streams:
+            compiled = _compile(core, model, {"PERFORMANCE_HINT": "THROUGHPUT",
+                                              "NUM_STREAMS": s}, target.label)
+            for r in requests:
+                step(f"{target.label} streams={s} requests={r}")
+                shape = _Shape.of(compiled, requested=s, requests=r)
+                timing = _time_async(ov, compiled, feeds, requests=r, warmup=warmup,
+                                     repeats=repeats, label=target.label)
+                runs.append(_run(target, "throughput", shape, timing))
+                rows += _rows(target, device, shape, timing, context, warmup, repeats)
+                done += 1
+            del compiled
+    step("done")
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    validate(frame, file="dse measure --runtime openvino")  # the format's own check
+    return MeasureResult(frame, pd.DataFrame(runs, columns=list(RUN_COLUMNS)))
+
+
+# ----- models and inputs ------------------------------------------------------------------------
+
+def _read(core: Any, target: _Target) -> Any:
+    model = target.onnx_model()
+    try:
+        if isinstance(model, bytes):
+            return core.read_model(model, b"")
+        return core.read_model(model)
+    except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own
+        raise MeasureError([Problem(target.label, "", f"OpenVINO cannot read the model: "
+                                    f"{_first_line(exc)}")]) from None
+
+
+def _compile(core: Any, model: Any, config: Mapping[str, Any], label: str) -> Any:
+    # FP32 explicitly: the CPU plugin's default is bf16 where the CPU has AVX512_BF16 or AMX.
+    try:
+        return core.compile_model(model, "CPU", {**config, "INFERENCE_PRECISION_HINT": "f32"})
+    except Exception as exc:  # OpenVINO's own exception types
+        raise MeasureError([Problem(label, "", f"OpenVINO's CPU plugin cannot compile the model "
+                                    f"({dict(config)}): {_first_line(exc)}")]) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _feeds(model: Any, label: str) -> dict[str, np.ndarray]:
+    """Random inputs of the model's shapes and types, as :mod:`dse.measure.host` makes them
+    (seeded; dynamic dimensions become 1; integer inputs 0 or 1)."""
+    rng = np.random.default_rng(0)
+    feeds: dict[str, np.ndarray] = {}
+    problems = []
+    for port in model.inputs:
+        name = port.get_any_name()
+        try:
+            dtype = np.dtype(port.get_element_type().to_dtype())
+        except Exception:  # an element type numpy has no dtype for
+            problems.append(Problem(label, f"input {name!r}", f"cannot make random inputs of "
+                                    f"type {port.get_element_type()}"))
+            continue
+        shape = [d.get_length() if d.is_static else 1 for d in port.get_partial_shape()]
+        if np.issubdtype(dtype, np.floating):
+            feeds[name] = rng.standard_normal(shape).astype(dtype)
+        else:
+            feeds[name] = rng.integers(0, 2, size=shape).astype(dtype)
+    if problems:
+        raise MeasureError(problems)
+    return feeds
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """How the plugin compiled a configuration: streams asked and got, threads per stream."""
+
+    requested: int | None
+    streams: int
+    threads: int
+    requests: int
+
+    @classmethod
+    def of(cls, compiled: Any, *, requested: int | None, requests: int) -> _Shape:
+        streams = max(1, int(compiled.get_property("NUM_STREAMS")))
+        threads = max(1, int(compiled.get_property("INFERENCE_NUM_THREADS")) // streams)
+        return cls(requested, streams, threads, requests)
+
+
+# ----- timing -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Timing:
+    latencies_ms: np.ndarray
+    throughput_fps: float
+    window_s: float
+
+    def summary(self) -> dict[str, Any]:
+        p10, p25, p50, p75, p90 = np.percentile(self.latencies_ms, [10, 25, 50, 75, 90])
+        return {"latency_ms": float(p50), "p10_ms": float(p10), "p90_ms": float(p90),
+                "iqr_ms": float(p75 - p25), "n": len(self.latencies_ms),
+                "throughput_fps": self.throughput_fps, "window_s": self.window_s}
+
+
+def _failed(label: str, exc: BaseException) -> MeasureError:
+    return MeasureError([Problem(label, "", f"OpenVINO failed running the model: "
+                                 f"{_first_line(exc)}")])
+
+
+def _time_sync(compiled: Any, feeds: Mapping[str, np.ndarray], *, warmup: int, repeats: int,
+               label: str) -> _Timing:
+    request = compiled.create_infer_request()
+    spans = np.empty(repeats)
+    try:
+        for _ in range(warmup):
+            request.infer(feeds)
+        for i in range(repeats):
+            start = time.perf_counter()
+            request.infer(feeds)
+            spans[i] = time.perf_counter() - start
+    except Exception as exc:  # OpenVINO's own exception types
+        raise _failed(label, exc) from None
+    return _Timing(spans * 1e3, 1.0 / float(spans.mean()), float(spans.sum()))
+
+
+def _time_async(ov: ModuleType, compiled: Any, feeds: Mapping[str, np.ndarray], *, requests: int,
+                warmup: int, repeats: int, label: str) -> _Timing:
+    queue = ov.AsyncInferQueue(compiled, requests)
+    ends: list[float] = []
+    latencies: list[float] = []
+
+    def done(request: Any, _: Any) -> None:
+        # Runs on the plugin's threads; list.append is atomic under the GIL.
+        ends.append(time.perf_counter())
+        latencies.append(float(request.latency))
+
+    queue.set_callback(done)
+    n = max(repeats, 6 * requests)
+    try:
+        for _ in range(warmup * requests):
+            queue.start_async(feeds)
+        queue.wait_all()
+        ends.clear()
+        latencies.clear()
+        for _ in range(n):
+            queue.start_async(feeds)  # blocks until a request is free: the queue stays full
+        queue.wait_all()
+    except Exception as exc:  # OpenVINO's own exception types
+        raise _failed(label, exc) from None
+    completed = np.sort(np.array(ends))
+    # Leave out the ramp-up (the first r completions) and the drain (the last r).
+    k = min(requests, (len(completed) - 2) // 2)
+    first, last = completed[k], completed[len(completed) - 1 - k]
+    window = float(last - first)
+    count = len(completed) - 1 - 2 * k
+    return _Timing(np.array(latencies), count / window if window > 0 else float("nan"), window)
+
+
+# ----- rows -------------------------------------------------------------------------------------
+
+def _cores() -> int:
+    """The cores this process may run on (what the plugin splits between its streams)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _context(ov: ModuleType, core: Any) -> dict[str, str]:
+    from dse.devices.host import cpu_model_name
+
+    try:
+        plugin = str(core.get_property("CPU", "FULL_DEVICE_NAME"))
+    except Exception:  # an old plugin without the property
+        plugin = ""
+    return {"ov": str(ov.get_version()).split("-")[0], "cpu": cpu_model_name(), "plugin": plugin,
+            "date": _dt.datetime.now().astimezone().isoformat(timespec="minutes")}
+
+
+def _run(target: _Target, mode: str, shape: _Shape, timing: _Timing) -> dict[str, Any]:
+    return {"workload": target.label, "options": target.options_cell, "mode": mode,
+            "num_streams": shape.requested or 0, "compiled_streams": shape.streams,
+            "threads_per_stream": shape.threads, "requests": shape.requests, **timing.summary()}
+
+
+def _rows(target: _Target, device: str, shape: _Shape, timing: _Timing, context: Mapping[str, str],
+          warmup: int, repeats: int) -> list[dict[str, Any]]:
+    run = timing.summary()
+    if shape.requested is None:
+        how = (f"latency mode (PERFORMANCE_HINT LATENCY: {shape.streams} stream x "
+               f"{shape.threads} threads), synchronous infer; warmup {warmup}, {repeats} timed; "
+               f"throughput 1 / mean latency")
+    else:
+        how = (f"throughput mode (PERFORMANCE_HINT THROUGHPUT, NUM_STREAMS {shape.requested} "
+               f"requested, {shape.streams} compiled x {shape.threads} threads); "
+               f"AsyncInferQueue of {shape.requests} request{'s' if shape.requests > 1 else ''};"
+               f" warmup {warmup} per request, {run['n']} timed; throughput between the "
+               f"{min(shape.requests, (run['n'] - 2) // 2)}-th completion and as many before "
+               f"the last")
+    cores = _cores()
+    if shape.streams * shape.threads != cores:
+        how += (f"; NOTE {shape.streams} streams x {shape.threads} threads != {cores} cores: "
+                f"dse's CPU cluster runs {cores // shape.threads} at once")
+    source = (f"dse measure --runtime openvino: OpenVINO {context['ov']} CPU plugin, FP32 "
+              f"(INFERENCE_PRECISION_HINT f32), on {context['cpu']} ({cores} cores); {how}; "
+              f"latency p10/p50/p90 {run['p10_ms']:.4g}/{run['latency_ms']:.4g}/"
+              f"{run['p90_ms']:.4g} ms, IQR {run['iqr_ms']:.3g} ms, n={run['n']}; window "
+              f"{run['window_s']:.3g} s; {context['date']}")
+    common = {"device": device, "host": "host", "link": "", "runtime": RUNTIME,
+              "workload": target.label, "options": target.options_cell, "precision": "fp32",
+              "policy": "single" if shape.requests == 1 else "threads",
+              "threads": shape.threads, "streams": shape.requests, "count": 1,
+              "source": source, "dataset": "host_openvino"}
+    return [{**common, "metric": "latency", "value": _round(run["latency_ms"]), "unit": "ms"},
+            {**common, "metric": "throughput", "value": _round(run["throughput_fps"]),
+             "unit": "fps"}]

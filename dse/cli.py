@@ -875,6 +875,49 @@ def measure_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
+@app.command("measure-import")
+def measure_import_cmd(
+    file: Annotated[Path, typer.Argument(help="A benchmark tool's output: benchmark_app's "
+                                         "benchmark_report.csv or console log, TFLite "
+                                         "benchmark_model's log.")],
+    format: Annotated[str, typer.Option("--format", help="benchmark_app or tflite_benchmark.")],
+    device: Annotated[str, typer.Option(help="The catalog device it ran on.")],
+    workload: Annotated[str, typer.Option(help="The zoo model (or ONNX file) it timed.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The measurement CSV to write.")],
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="Zoo model option KEY=VALUE (repeatable).")] = None,
+    host: Annotated[str, typer.Option(help="The catalog platform it sat on (default: the "
+                                      "device's own board).")] = "",
+    runtime: Annotated[str | None, typer.Option(help="The catalog runtime (default: from the "
+                                                "file).")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, fp16, int8, ... (default: from "
+                                                  "the file, else fp32).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads of one inference (per stream); "
+                                                "default: from the file.")] = None,
+    append: Annotated[bool, typer.Option("--append", help="Add to the rows already in --out."
+                                         )] = False,
+) -> None:
+    """Import a benchmark tool's output (OpenVINO benchmark_app, TFLite benchmark_model) as
+    measurement rows."""
+    from dse.measure.importers import import_file
+
+    result = import_file(file, format=format, device=device, workload=workload,
+                         options=_parse_options(option or []), host=host, runtime=runtime,
+                         precision=precision, threads=threads)
+    table = Table(title=f"{file}: {len(result.measurements)} rows")
+    for col in ("runtime", "precision", "threads", "streams", "metric", "value", "unit"):
+        table.add_column(col, justify="right" if col in ("threads", "streams", "value")
+                         else "left")
+    for _, r in result.measurements.iterrows():
+        table.add_row(*(str(r[c]) for c in ("runtime", "precision", "threads", "streams",
+                                            "metric", "value", "unit")))
+    out.print(table)
+    if result.ops is not None:
+        out.print(f"operator profile: {len(result.ops)} operators", highlight=False)
+    for path in result.write(out_file, append=append):
+        out.print(f"wrote {path}", highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

@@ -918,6 +918,47 @@ def measure_import_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
+@host_app.command("openvino-check")
+def host_openvino_check_cmd(
+    data: Annotated[str, typer.Argument(help="A measurement CSV with host x openvino_cpu rows "
+                                        "(dse measure --runtime openvino).")],
+    device: Annotated[str, typer.Option(help="The device of the rows.")] = "host",
+    protocol: Annotated[list[str] | None, typer.Option(
+        help="configuration (leave-configuration-out: each model fitted on its one-request "
+        "rows) and/or model (leave-one-model-out); default both.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """Predict host x OpenVINO throughput (and latency) at several streams and requests from
+    fits that never saw them, beside a naive baseline."""
+    from dse.measure.openvino import check
+
+    measurements = _measurements(data)
+    with err.status("fitting and simulating") as status:
+        result = check(measurements, device=device, catalog=_catalog(catalog), protocols=tuple(protocol or
+                                                                    ("configuration", "model")),
+                       progress=lambda s: status.update(f"fitting and simulating: {s}"))
+    if as_json:
+        out.print_json(data={"rows": json.loads(result.table.to_json(orient="records")),
+                             "summary": json.loads(result.summary.to_json(orient="records"))})
+        return
+    t = Table(title=f"{device} x openvino_cpu: held-out rows with several requests in flight")
+    for col in ("protocol", "workload", "metric", "threads/stream", "requests", "measured",
+                "predicted", "error", "baseline error"):
+        t.add_column(col, justify="left" if col in ("protocol", "workload", "metric")
+                     else "right")
+    for _, r in result.table.iterrows():
+        t.add_row(str(r["protocol"]), str(r["workload"]), str(r["metric"]), str(r["threads"]),
+                  str(r["requests"]), f"{r['measured']:.4g}", f"{r['predicted']:.4g}",
+                  f"{r['rel_error']:+.1%}", f"{r['baseline_error']:+.1%}")
+    (out if out.is_terminal else Console(width=140)).print(t)
+    for _, o in result.summary.iterrows():
+        out.print(f"{o['protocol']} {o['metric']}: {o['points']} points of {o['models']} models,"
+                  f" MAPE {o['mape']:.1%}, within ±10% {o['within_10']:.0%}, worst "
+                  f"{o['worst']:.0%}; naive baseline MAPE {o['baseline_mape']:.1%}",
+                  highlight=False)
+
+
 @app.command("validate")
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."

@@ -40,7 +40,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -60,7 +60,8 @@ from dse.measure.host import (
     _target,
 )
 
-__all__ = ["INSTALL", "RUNTIME", "RUN_COLUMNS", "import_openvino", "measure"]
+__all__ = ["CHECK_COLUMNS", "INSTALL", "RUNTIME", "RUN_COLUMNS", "ThroughputCheck", "check",
+           "import_openvino", "measure"]
 
 #: The measurement-format runtime of the rows (``devices/runtimes/openvino_cpu.yaml``).
 RUNTIME = "openvino_cpu"
@@ -399,3 +400,128 @@ def _rows(target: _Target, device: str, shape: _Shape, timing: _Timing, context:
     return [{**common, "metric": "latency", "value": _round(run["latency_ms"]), "unit": "ms"},
             {**common, "metric": "throughput", "value": _round(run["throughput_fps"]),
              "unit": "fps"}]
+
+
+# ----- predicting the target host x openvino_cpu ------------------------------------------------
+
+#: Columns of :attr:`ThroughputCheck.table`.
+CHECK_COLUMNS = ("protocol", "workload", "options", "metric", "threads", "requests",
+                 "measured", "predicted", "baseline", "rel_error", "baseline_error")
+
+
+@dataclass(frozen=True)
+class ThroughputCheck:
+    """Held-out prediction error of the target host x ``openvino_cpu``, beside a naive baseline.
+
+    Attributes:
+        table: One row per held-out measurement and protocol (:data:`CHECK_COLUMNS`), values in
+            SI units (s, frames/s).
+        summary: Per protocol and metric: points, MAPE, share within +-10%, worst, and the
+            baseline's MAPE.
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+
+
+def check(measurements: pd.DataFrame, *, device: str = "host", catalog: Any = None,
+          protocols: Sequence[str] = ("configuration", "model"),
+          progress: Callable[[str], None] | None = None) -> ThroughputCheck:
+    """Predict the target's throughput (and latency) with several requests in flight from fits
+    that never saw them, and compare with a naive baseline.
+
+    The rows with one request in flight (latency mode, and throughput mode with one request:
+    one inference at a time at ``threads`` threads) are the training data; every row with
+    several requests is held out and predicted through dse's simulator
+    (:func:`dse.calibrate.predict`: the CPU cluster runs cores // ``threads`` inferences at
+    once, further requests queue).
+
+    Protocols:
+        ``configuration``: leave-configuration-out. Each model is fitted on its own one-request
+            rows (``efficiency.default`` and ``parallel_fraction``, two parameters, by
+            :func:`dse.calibrate.calibrate`), then its several-request rows are predicted: what
+            a user gets who timed a model once per thread count and asks what streams and
+            requests would give.
+        ``model``: leave-one-model-out. Each model's several-request rows are predicted from a
+            fit (:func:`dse.calibrate.calibrate`'s default parameters) on the one-request rows of
+            the other models only: a model never timed.
+
+    Baseline (naive, no simulator): throughput = the model's measured latency-mode throughput
+    x min(requests, streams), streams = cores // ``threads``; latency = the latency-mode latency
+    x max(1, requests / streams). Under ``model`` it sees the held-out model's latency-mode
+    row, which the simulator's prediction does not: it is a baseline a user with that one
+    measurement would use, not a rival fit.
+
+    Raises:
+        DseError: No OpenVINO rows of ``device``, or no row with one request or with several.
+    """
+    from dse.calibrate import calibrate, predict
+    from dse.devices import default_catalog
+    from dse.devices.overlay import apply_overlay
+
+    catalog = catalog or default_catalog()
+    spec = catalog.device(device)
+    rows = measurements[(measurements["device"] == spec.name)
+                        & (measurements["runtime"] == RUNTIME)
+                        & measurements["metric"].isin(["latency", "throughput"])]
+    rows = rows.reset_index(drop=True)
+    single = rows[rows["streams"] == 1]
+    several = rows[rows["streams"] > 1]
+    if single.empty or several.empty:
+        raise DseError([Problem("measurements", "rows", f"expected {spec.name} x {RUNTIME} rows "
+                                f"with one request and with several (dse measure --runtime "
+                                f"openvino), found {len(single)} and {len(several)}")])
+    cores = spec.cores or 1
+    keys = rows["workload"] + rows["options"]
+    models = list(dict.fromkeys(keys))
+    out = []
+    for protocol in protocols:
+        if protocol not in ("configuration", "model"):
+            raise DseError([Problem("protocols", protocol, "expected configuration or model")])
+        for key in models:
+            if progress is not None:
+                progress(f"{protocol}: {key}")
+            mine = keys == key
+            held = rows[mine & (rows["streams"] > 1)].reset_index(drop=True)
+            if held.empty:
+                continue
+            if protocol == "configuration":
+                train = rows[mine & (rows["streams"] == 1)]
+                cal = calibrate(train, device=spec, catalog=catalog, cross_validation=False,
+                                free=("efficiency.default", "parallel_fraction"))
+            else:
+                train = rows[~mine & (rows["streams"] == 1)]
+                cal = calibrate(train, device=spec, catalog=catalog, cross_validation=False)
+            fitted = apply_overlay(spec, cal.overlay, label=f"{protocol} fit without {key}")
+            predicted = predict(fitted, held, catalog=catalog)
+            latency_mode = rows[mine & (rows["streams"] == 1) & (rows["threads"] == cores)]
+            base_fps = float(latency_mode.loc[latency_mode["metric"] == "throughput",
+                                              "value_si"].median())
+            base_s = float(latency_mode.loc[latency_mode["metric"] == "latency",
+                                            "value_si"].median())
+            streams = np.maximum(1, cores // held["threads"].to_numpy())
+            requests = held["streams"].to_numpy()
+            baseline = np.where(held["metric"] == "throughput",
+                                base_fps * np.minimum(requests, streams),
+                                base_s * np.maximum(1.0, requests / streams))
+            measured = held["value_si"].to_numpy()
+            out.append(pd.DataFrame({
+                "protocol": protocol, "workload": held["workload"], "options": held["options"],
+                "metric": held["metric"], "threads": held["threads"], "requests": requests,
+                "measured": measured, "predicted": predicted, "baseline": baseline,
+                "rel_error": predicted / measured - 1.0,
+                "baseline_error": baseline / measured - 1.0}))
+    table = pd.concat(out, ignore_index=True).loc[:, list(CHECK_COLUMNS)]
+    return ThroughputCheck(table, _summary(table))
+
+
+def _summary(table: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for (protocol, metric), g in table.groupby(["protocol", "metric"], sort=False):
+        err = g["rel_error"].abs()
+        rows.append({"protocol": protocol, "metric": metric, "points": len(g),
+                     "models": (g["workload"] + g["options"]).nunique(),
+                     "mape": float(err.mean()), "within_10": float((err <= 0.10).mean()),
+                     "worst": float(err.max()),
+                     "baseline_mape": float(g["baseline_error"].abs().mean())})
+    return pd.DataFrame(rows)

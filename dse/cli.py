@@ -798,6 +798,9 @@ def measure_cmd(
                                         "each configuration.")] = 5,
     repeats: Annotated[int, typer.Option(help="Timed runs per session (openvino: per "
                                          "configuration) in each configuration.")] = 30,
+    rounds: Annotated[int, typer.Option(help="openvino: time every configuration this many "
+                                        "times, interleaved, and keep the least disturbed "
+                                        "round.")] = 1,
     profile: Annotated[bool, typer.Option(
         "--profile", help="onnxruntime: also time every node with its profiler, into "
         "<out stem>.nodes.csv.")] = False,
@@ -828,6 +831,8 @@ def measure_cmd(
         except ValueError:
             problems.append(Problem(flag, text, "expected whole numbers separated by commas, "
                                     "such as 1,2"))
+    if not openvino and rounds != 1:
+        problems.append(Problem("--rounds", str(rounds), "an openvino setting"))
     if openvino and (profile or threads != "1"):
         problems.append(Problem("--runtime openvino", "--profile/--threads", "onnxruntime "
                                 "settings; OpenVINO's are --streams, --requests and "
@@ -836,7 +841,7 @@ def measure_cmd(
         raise MeasureError(problems)
     settings: dict[str, Any] = (
         {"streams": parsed["--streams"], "requests": parsed["--requests"],
-         "latency_mode": latency_mode} if openvino else
+         "latency_mode": latency_mode, "rounds": rounds} if openvino else
         {"threads": parsed["--threads"], "streams": parsed["--streams"], "profile": profile})
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)

@@ -69,7 +69,7 @@ _OV_PRECISIONS = {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": 
                   "f16": "fp16", "float16": "fp16", "i8": "int8", "u8": "int8"}
 
 
-class ImportError_(DseError, ValueError):  # noqa: N801 -- ImportError is a builtin
+class ImportError_(DseError, ValueError):  # ImportError is a builtin
     """A benchmark tool's output file that is not what its format says."""
 
 
@@ -341,7 +341,6 @@ def _report(name: str, lines: list[str]) -> _Found:
 def _log(name: str, lines: list[str]) -> _Found:
     """benchmark_app's console output."""
     found = _Found()
-    problems: list[Problem] = []
     in_latency = False
     for i, line in enumerate(lines, start=1):
         for key, pattern in _LOG_PATTERNS.items():
@@ -376,9 +375,8 @@ def _log(name: str, lines: list[str]) -> _Found:
             elif key == "throughput":
                 found.put("throughput_fps", float(m.group(1)), i)
             elif key in ("count", "duration_ms", "requests", "NUM_STREAMS",
-                         "INFERENCE_NUM_THREADS"):
-                if key not in found.values:
-                    found.put(key, float(m.group(1)), i)
+                         "INFERENCE_NUM_THREADS") and key not in found.values:
+                found.put(key, float(m.group(1)), i)
         if re.search(_INFO + r"Latency:\s*$", line):
             in_latency = True
         elif "Throughput" in line or "Latency for each data shape group" in line:

@@ -196,20 +196,20 @@ def measure(
         if latency_mode:
             configs.append((_compile(core, model, {"PERFORMANCE_HINT": "LATENCY"},
                                      target.label), None, 1))
-        for s in streams:
+        for n in streams:
             compiled = _compile(core, model, {"PERFORMANCE_HINT": "THROUGHPUT",
-                                              "NUM_STREAMS": s}, target.label)
-            configs += [(compiled, s, r) for r in requests]
+                                              "NUM_STREAMS": n}, target.label)
+            configs += [(compiled, n, r) for r in requests]
         best: list[_Timing | None] = [None] * len(configs)
         # Rounds interleave the configurations, so that a burst of other load on a shared
         # machine hits one round of a configuration, not all of it; the least disturbed round
         # (highest throughput) is kept.
         for rnd in range(rounds):
-            for i, (compiled, s, r) in enumerate(configs):
-                step(f"{target.label} " + ("latency mode" if s is None else
-                                           f"streams={s} requests={r}") +
+            for i, (compiled, asked, r) in enumerate(configs):
+                step(f"{target.label} " + ("latency mode" if asked is None else
+                                           f"streams={asked} requests={r}") +
                      (f" (round {rnd + 1}/{rounds})" if rounds > 1 else ""))
-                if s is None:
+                if asked is None:
                     timing = _time_sync(compiled, feeds, warmup=warmup, repeats=repeats,
                                         label=target.label)
                 else:
@@ -219,11 +219,13 @@ def measure(
                 if kept is None or not timing.throughput_fps <= kept.throughput_fps:
                     best[i] = timing
                 done += 1
-        for (compiled, s, r), timing in zip(configs, best, strict=True):
-            assert timing is not None  # every configuration ran at least once
-            shape = _Shape.of(compiled, requested=s, requests=r)
-            runs.append(_run(target, "latency" if s is None else "throughput", shape, timing))
-            rows += _rows(target, device, shape, timing, context, warmup, repeats, rounds)
+        for (compiled, asked, r), kept in zip(configs, best, strict=True):
+            if kept is None:  # cannot happen: rounds >= 1 was checked
+                raise MeasureError([Problem(target.label, "", "no round timed")])
+            shape = _Shape.of(compiled, requested=asked, requests=r)
+            runs.append(_run(target, "latency" if asked is None else "throughput", shape,
+                             kept))
+            rows += _rows(target, device, shape, kept, context, warmup, repeats, rounds)
         del configs
     step("done")
     frame = pd.DataFrame(rows, columns=list(COLUMNS))

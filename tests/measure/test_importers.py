@@ -146,7 +146,7 @@ def test_bad_arguments_and_missing_file(tmp_path):
     message = str(info.value)
     for part in ("--format: nvprof", "--precision: fp33", "--threads: 0", "--device"):
         assert part in message
-    with pytest.raises(ImportError_, match="x.txt: file not found"):
+    with pytest.raises(ImportError_, match=r"x\.txt: file not found"):
         import_file(tmp_path / "x.txt", format="tflite_benchmark", device="d", workload="m")
 
 

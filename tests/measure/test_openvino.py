@@ -135,12 +135,20 @@ def test_the_recording_states_cpu_version_and_covers_the_grid(recorded):
     assert set(requested) == {1, 2, 3, 4} and set(tput["streams"]) == set(range(1, 9))
 
 
-def test_check_on_the_recording_leave_configuration_out(recorded):
-    """The figures the report quotes, a regression guard on recorded data (deterministic):
-    each model fitted on its one-request rows, its several-request rows predicted through the
-    simulator, beside the naive baseline."""
-    result = check(recorded, catalog=recorded_catalog(), protocols=("configuration",))
-    table, summary = result.table, result.summary.set_index("metric")
+@pytest.fixture(scope="module")
+def checked(recorded):
+    return check(recorded, catalog=recorded_catalog(), protocols=("configuration",))
+
+
+#: Leave-configuration-out throughput MAPE on the recording, about 10% above the figure the
+#: report quotes; a regression guard, not a target. Re-recording the dataset moves it.
+CONFIG_THROUGHPUT_MAPE_BOUND = 0.10
+
+
+def test_check_on_the_recording_leave_configuration_out(checked):
+    """Each model fitted on its one-request rows, its several-request rows predicted through
+    the simulator, beside the naive baseline (figures of the recording: deterministic)."""
+    table, summary = checked.table, checked.summary.set_index("metric")
     assert set(table["protocol"]) == {"configuration"} and (table["requests"] > 1).all()
     assert np.isfinite(table["predicted"]).all() and (table["predicted"] > 0).all()
     tput = summary.loc["throughput"]
@@ -149,23 +157,19 @@ def test_check_on_the_recording_leave_configuration_out(recorded):
     assert tput["mape"] < tput["baseline_mape"]
 
 
-def test_simulated_throughput_never_beats_the_slots_bound(recorded):
-    """A physical invariant of the predictions: with s = cores // threads inferences at once,
-    no configuration beats s / (one inference's predicted latency at those threads)."""
-    result = check(recorded, catalog=recorded_catalog(), protocols=("configuration",))
-    table = result.table
+def test_predicted_throughput_saturates_at_the_streams(checked):
+    """Physical invariants of the predictions: more requests never lower the throughput, and
+    beyond the streams the plugin runs (cores // threads) they do not raise it: the rest
+    queue."""
+    table = checked.table
     cores = recorded_catalog().device("host").cores
-    for (_, threads), g in table[table["metric"] == "throughput"].groupby(
-            ["workload", "threads"]):
-        slots = cores // threads
-        fps = g.sort_values("requests")["predicted"].to_numpy()
-        assert (np.diff(fps) >= -1e-9 * fps[:-1]).all()  # more requests never lower it
-        assert fps.max() <= slots * fps.max() / min(slots, g["requests"].min()) + 1e-9
-
-
-#: Leave-configuration-out throughput MAPE on the recording, about 10% above the figure the
-#: report quotes (see the module docstring); a regression guard, not a target.
-CONFIG_THROUGHPUT_MAPE_BOUND = 0.10
+    tput = table[table["metric"] == "throughput"]
+    for (_, threads), g in tput.groupby(["workload", "threads"]):
+        fps = g.groupby("requests")["predicted"].mean().sort_index()
+        assert (np.diff(fps.to_numpy()) >= -0.03 * fps.to_numpy()[:-1]).all()
+        streams = cores // threads
+        saturated = fps[fps.index >= streams]
+        assert saturated.max() <= saturated.min() * 1.03
 
 
 def test_check_needs_both_kinds_of_rows(recorded):

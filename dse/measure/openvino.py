@@ -45,7 +45,7 @@ import datetime as _dt
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -307,12 +307,21 @@ class _Timing:
     latencies_ms: np.ndarray
     throughput_fps: float
     window_s: float
+    #: The 1-minute load average when it ended: how busy the (shared) machine was.
+    load: float = field(default_factory=lambda: _load())
 
     def summary(self) -> dict[str, Any]:
         p10, p25, p50, p75, p90 = np.percentile(self.latencies_ms, [10, 25, 50, 75, 90])
         return {"latency_ms": float(p50), "p10_ms": float(p10), "p90_ms": float(p90),
                 "iqr_ms": float(p75 - p25), "n": len(self.latencies_ms),
                 "throughput_fps": self.throughput_fps, "window_s": self.window_s}
+
+
+def _load() -> float:
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):  # not on this platform
+        return float("nan")
 
 
 def _failed(label: str, exc: BaseException) -> MeasureError:
@@ -416,6 +425,7 @@ def _rows(target: _Target, device: str, shape: _Shape, timing: _Timing, context:
                 f"dse's CPU cluster runs {cores // shape.threads} at once")
     source = (f"dse measure --runtime openvino: OpenVINO {context['ov']} CPU plugin, FP32 "
               f"(INFERENCE_PRECISION_HINT f32), on {context['cpu']} ({cores} cores); {how}; "
+              f"1-min load average {timing.load:.2f} when timed; "
               f"latency p10/p50/p90 {run['p10_ms']:.4g}/{run['latency_ms']:.4g}/"
               f"{run['p90_ms']:.4g} ms, IQR {run['iqr_ms']:.3g} ms, n={run['n']}; window "
               f"{run['window_s']:.3g} s"

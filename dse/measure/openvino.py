@@ -216,7 +216,8 @@ def measure(
                     timing = _time_async(ov, compiled, feeds, requests=r, warmup=warmup,
                                          repeats=repeats, label=target.label)
                 kept = best[i]
-                if kept is None or not timing.throughput_fps <= kept.throughput_fps:
+                if kept is None or np.isnan(kept.throughput_fps) or \
+                        timing.throughput_fps > kept.throughput_fps:
                     best[i] = timing
                 done += 1
         for (compiled, asked, r), kept in zip(configs, best, strict=True):

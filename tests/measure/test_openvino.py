@@ -128,7 +128,7 @@ def test_the_recording_states_cpu_version_and_covers_the_grid(recorded):
     assert set(recorded["runtime"]) == {RUNTIME} and set(recorded["device"]) == {"host"}
     assert recorded["source"].str.contains("Intel(R) Xeon(R) Processor (2 cores)",
                                            regex=False).all()
-    assert recorded["source"].str.contains(r"OpenVINO 2026\.4\.1").all()
+    assert recorded["source"].str.contains(r"OpenVINO 20\d\d\.\d+(\.\d+)? CPU plugin").all()
     assert recorded["workload"].nunique() >= 6
     tput = recorded[recorded["source"].str.contains("throughput mode")]
     requested = tput["source"].str.extract(r"NUM_STREAMS (\d) requested")[0].astype(int)

@@ -64,7 +64,7 @@ from dse.measure.host import (
     _target,
 )
 
-__all__ = ["CHECK_COLUMNS", "CONFIGURATION_FREE", "INSTALL", "RUNTIME", "RUN_COLUMNS", "ThroughputCheck", "check",
+__all__ = ["CHECK_COLUMNS", "CONFIGURATION_FREE", "INSTALL", "MODEL_FREE", "RUNTIME", "RUN_COLUMNS", "ThroughputCheck", "check",
            "import_openvino", "measure"]
 
 #: The measurement-format runtime of the rows (``devices/runtimes/openvino_cpu.yaml``).
@@ -454,6 +454,11 @@ def _rows(target: _Target, device: str, shape: _Shape, timing: _Timing, context:
 #: that split.
 CONFIGURATION_FREE = ("peak_ops_s.fp32", "mem_bw_bytes_s", "parallel_fraction")
 
+#: What the ``model`` protocol of :func:`check` fits on the other models: the same, plus a fixed
+#: cost per inference, and the kernel-class multipliers and per-kernel cost the data can tell
+#: (shared as :func:`dse.calibrate.fit.calibrate_targets` shares them, with their priors).
+MODEL_FREE = (*CONFIGURATION_FREE, "overhead_per_inference_s")
+
 #: Columns of :attr:`ThroughputCheck.table`.
 CHECK_COLUMNS = ("protocol", "workload", "options", "metric", "threads", "requests",
                  "measured", "predicted", "baseline", "rel_error", "baseline_error")
@@ -492,8 +497,8 @@ def check(measurements: pd.DataFrame, *, device: str = "host", catalog: Any = No
             several-request rows are predicted: what a user gets who timed a model once per
             thread count and asks what streams and requests would give.
         ``model``: leave-one-model-out. Each model's several-request rows are predicted from a
-            fit (:func:`dse.calibrate.calibrate`'s default parameters) on the one-request rows of
-            the other models only: a model never timed.
+            fit (:data:`MODEL_FREE`) on the one-request rows of the other models only: a model
+            never timed.
 
     Baseline (naive, no simulator): throughput = the model's measured latency-mode throughput
     x min(requests, streams), streams = cores // ``threads``; latency = the latency-mode latency
@@ -505,6 +510,7 @@ def check(measurements: pd.DataFrame, *, device: str = "host", catalog: Any = No
         DseError: No OpenVINO rows of ``device``, or no row with one request or with several.
     """
     from dse.calibrate import calibrate, predict
+    from dse.calibrate.fit import calibrate_targets
     from dse.devices import default_catalog
     from dse.devices.overlay import apply_overlay
 
@@ -539,8 +545,9 @@ def check(measurements: pd.DataFrame, *, device: str = "host", catalog: Any = No
                 cal = calibrate(train, device=spec, catalog=catalog, cross_validation=False,
                                 free=CONFIGURATION_FREE)
             else:
-                train = rows[~mine & (rows["streams"] == 1)]
-                cal = calibrate(train, device=spec, catalog=catalog, cross_validation=False)
+                train = rows[~mine & (rows["streams"] == 1)].reset_index(drop=True)
+                cal = calibrate_targets(train, {spec.name: spec}, free=MODEL_FREE,
+                                        catalog=catalog, cross_validation=False)[spec.name]
             fitted = apply_overlay(spec, cal.overlay, label=f"{protocol} fit without {key}")
             predicted = predict(fitted, held, catalog=catalog)
             latency_mode = rows[mine & (rows["streams"] == 1) & (rows["threads"] == cores)]

@@ -942,16 +942,29 @@ def host_probe_cmd(
 def measure_cmd(
     workloads: Annotated[list[str], typer.Argument(
         help="Zoo names (mobilenet_v2, mobilenet_v1_0.5_160) or .onnx files.")],
+    runtime: Annotated[str, typer.Option(
+        help="onnxruntime, or openvino (its CPU plugin; pip install 'dse[openvino]').")
+                       ] = "onnxruntime",
     threads: Annotated[str, typer.Option(
-        help="Intra-op threads per inference, comma-separated (1,2).")] = "1",
-    streams: Annotated[str, typer.Option(
-        help="Sessions in flight (concurrent inferences), comma-separated (1,2).")] = "1",
-    warmup: Annotated[int, typer.Option(help="Untimed runs per session before each "
-                                        "configuration.")] = 5,
-    repeats: Annotated[int, typer.Option(help="Timed runs per session in each "
-                                         "configuration.")] = 30,
+        help="onnxruntime: intra-op threads per inference, comma-separated (1,2).")] = "1",
+    streams: Annotated[str | None, typer.Option(
+        help="onnxruntime: sessions in flight, comma-separated (default 1); openvino: "
+        "throughput-mode NUM_STREAMS (default 1,2,3,4).")] = None,
+    requests: Annotated[str, typer.Option(
+        help="openvino: infer requests in flight per stream count, comma-separated.")
+                        ] = "1,2,3,4,5,6,7,8",
+    latency_mode: Annotated[bool, typer.Option(
+        "--latency-mode/--no-latency-mode", help="openvino: also time PERFORMANCE_HINT "
+        "LATENCY.")] = True,
+    warmup: Annotated[int, typer.Option(help="Untimed runs per session (per request) before "
+                                        "each configuration.")] = 5,
+    repeats: Annotated[int, typer.Option(help="Timed runs per session (openvino: per "
+                                         "configuration) in each configuration.")] = 30,
+    rounds: Annotated[int, typer.Option(help="openvino: time every configuration this many "
+                                        "times, interleaved, and keep the least disturbed "
+                                        "round.")] = 1,
     profile: Annotated[bool, typer.Option(
-        "--profile", help="Also time every node with ONNX Runtime's profiler, into "
+        "--profile", help="onnxruntime: also time every node with its profiler, into "
         "<out stem>.nodes.csv.")] = False,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-o", help="Zoo model option KEY=VALUE for every zoo workload "
@@ -962,21 +975,36 @@ def measure_cmd(
                                         "machine's CPU as `dse host probe` describes it).")
                       ] = "host",
 ) -> None:
-    """Time workloads with ONNX Runtime on this machine; write measurements to calibrate."""
+    """Time workloads on this machine with ONNX Runtime or OpenVINO; write measurements."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from dse.measure import MeasureError, measure
+    from dse.measure import MeasureError
+    from dse.measure.host import measure_function
 
+    fn = measure_function(runtime)
+    openvino = runtime == "openvino"
     problems = []
     parsed: dict[str, list[int]] = {}
-    for flag, text in (("--threads", threads), ("--streams", streams)):
+    lists = [("--streams", streams or ("1,2,3,4" if openvino else "1"))]
+    lists.append(("--requests", requests) if openvino else ("--threads", threads))
+    for flag, text in lists:
         try:
-            parsed[flag] = [int(part) for part in text.split(",")]
+            parsed[flag] = [int(part) for part in text.split(",")] if text else []
         except ValueError:
             problems.append(Problem(flag, text, "expected whole numbers separated by commas, "
                                     "such as 1,2"))
+    if not openvino and rounds != 1:
+        problems.append(Problem("--rounds", str(rounds), "an openvino setting"))
+    if openvino and (profile or threads != "1"):
+        problems.append(Problem("--runtime openvino", "--profile/--threads", "onnxruntime "
+                                "settings; OpenVINO's are --streams, --requests and "
+                                "--latency-mode"))
     if problems:
         raise MeasureError(problems)
+    settings: dict[str, Any] = (
+        {"streams": parsed["--streams"], "requests": parsed["--requests"],
+         "latency_mode": latency_mode, "rounds": rounds} if openvino else
+        {"threads": parsed["--threads"], "streams": parsed["--streams"], "profile": profile})
     bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)
     with bar:
@@ -985,21 +1013,27 @@ def measure_cmd(
         def step(done: int, total: int, label: str) -> None:
             bar.update(task, completed=done, total=total, description=label)
 
-        result = measure(workloads, threads=parsed["--threads"], streams=parsed["--streams"],
-                         warmup=warmup, repeats=repeats, profile=profile, device=device,
-                         options=_parse_options(option or []), progress=step)
-    table = Table(title=f"{device}: ONNX Runtime on this machine, {repeats} timed runs per "
-                        f"session")
-    for col in ("workload", "threads", "streams", "latency ms", "p10-p90 ms", "n", "fps"):
+        result = fn(workloads, warmup=warmup, repeats=repeats, device=device,
+                    options=_parse_options(option or []), progress=step, **settings)
+    name = "OpenVINO CPU plugin" if openvino else "ONNX Runtime"
+    table = Table(title=f"{device}: {name} on this machine, {repeats} timed runs per "
+                        f"{'configuration' if openvino else 'session'}")
+    config = (("mode", "num_streams", "compiled_streams", "threads_per_stream", "requests")
+              if openvino else ("threads", "streams"))
+    heads = {"num_streams": "NUM_STREAMS", "compiled_streams": "compiled",
+             "threads_per_stream": "threads/stream"}
+    for col in ("workload", *(heads.get(c, c) for c in config), "latency ms", "p10-p90 ms",
+                "n", "fps"):
         table.add_column(col, justify="left" if col == "workload" else "right",
                          no_wrap=col != "workload")
     for _, r in result.runs.iterrows():
         options = ", ".join(f"{k}={v}" for k, v in json.loads(r["options"] or "{}").items())
         table.add_row(f"{r['workload']}" + (f" ({options})" if options else ""),
-                      str(r["threads"]), str(r["streams"]), f"{r['latency_ms']:.3f}",
+                      *(str(r[c]) for c in config), f"{r['latency_ms']:.3f}",
                       f"{r['p10_ms']:.3f}-{r['p90_ms']:.3f}", str(r["n"]),
                       f"{r['throughput_fps']:,.1f}")
-    out.print(table)
+    # Wider than a default 80-column pipe: the table is read in files and CI logs too.
+    (out if out.is_terminal else Console(width=140)).print(table)
     if result.nodes is not None:
         matched = (result.nodes["graph_node"] != "").mean() if len(result.nodes) else 0.0
         out.print(f"profiled {len(result.nodes)} node timings; {matched:.0%} matched to dse "
@@ -1318,6 +1352,90 @@ def host_spread_check_cmd(
             tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),
                                           sort_keys=False))
         out.print(f"wrote {overlay}", highlight=False)
+
+
+@app.command("measure-import")
+def measure_import_cmd(
+    file: Annotated[Path, typer.Argument(help="A benchmark tool's output: benchmark_app's "
+                                         "benchmark_report.csv or console log, TFLite "
+                                         "benchmark_model's log.")],
+    format: Annotated[str, typer.Option("--format", help="benchmark_app or tflite_benchmark.")],
+    device: Annotated[str, typer.Option(help="The catalog device it ran on.")],
+    workload: Annotated[str, typer.Option(help="The zoo model (or ONNX file) it timed.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The measurement CSV to write.")],
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="Zoo model option KEY=VALUE (repeatable).")] = None,
+    host: Annotated[str, typer.Option(help="The catalog platform it sat on (default: the "
+                                      "device's own board).")] = "",
+    runtime: Annotated[str | None, typer.Option(help="The catalog runtime (default: from the "
+                                                "file).")] = None,
+    precision: Annotated[str | None, typer.Option(help="fp32, fp16, int8, ... (default: from "
+                                                  "the file, else fp32).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Threads of one inference (per stream); "
+                                                "default: from the file.")] = None,
+    append: Annotated[bool, typer.Option("--append", help="Add to the rows already in --out."
+                                         )] = False,
+) -> None:
+    """Import a benchmark tool's output (OpenVINO benchmark_app, TFLite benchmark_model) as
+    measurement rows."""
+    from dse.measure.importers import import_file
+
+    result = import_file(file, format=format, device=device, workload=workload,
+                         options=_parse_options(option or []), host=host, runtime=runtime,
+                         precision=precision, threads=threads)
+    table = Table(title=f"{file}: {len(result.measurements)} rows")
+    for col in ("runtime", "precision", "threads", "streams", "metric", "value", "unit"):
+        table.add_column(col, justify="right" if col in ("threads", "streams", "value")
+                         else "left")
+    for _, r in result.measurements.iterrows():
+        table.add_row(*(str(r[c]) for c in ("runtime", "precision", "threads", "streams",
+                                            "metric", "value", "unit")))
+    out.print(table)
+    if result.ops is not None:
+        out.print(f"operator profile: {len(result.ops)} operators", highlight=False)
+    for path in result.write(out_file, append=append):
+        out.print(f"wrote {path}", highlight=False)
+
+
+@host_app.command("openvino-check")
+def host_openvino_check_cmd(
+    data: Annotated[str, typer.Argument(help="A measurement CSV with host x openvino_cpu rows "
+                                        "(dse measure --runtime openvino).")],
+    device: Annotated[str, typer.Option(help="The device of the rows.")] = "host",
+    protocol: Annotated[list[str] | None, typer.Option(
+        help="configuration (leave-configuration-out: each model fitted on its one-request "
+        "rows) and/or model (leave-one-model-out); default both.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    catalog: CatalogOption = None,
+) -> None:
+    """Predict host x OpenVINO throughput (and latency) at several streams and requests from
+    fits that never saw them, beside a naive baseline."""
+    from dse.measure.openvino import check
+
+    measurements = _measurements(data)
+    with err.status("fitting and simulating") as status:
+        result = check(measurements, device=device, catalog=_catalog(catalog), protocols=tuple(protocol or
+                                                                    ("configuration", "model")),
+                       progress=lambda s: status.update(f"fitting and simulating: {s}"))
+    if as_json:
+        out.print_json(data={"rows": json.loads(result.table.to_json(orient="records")),
+                             "summary": json.loads(result.summary.to_json(orient="records"))})
+        return
+    t = Table(title=f"{device} x openvino_cpu: held-out rows with several requests in flight")
+    for col in ("protocol", "workload", "metric", "threads/stream", "requests", "measured",
+                "predicted", "error", "baseline error"):
+        t.add_column(col, justify="left" if col in ("protocol", "workload", "metric")
+                     else "right")
+    for _, r in result.table.iterrows():
+        t.add_row(str(r["protocol"]), str(r["workload"]), str(r["metric"]), str(r["threads"]),
+                  str(r["requests"]), f"{r['measured']:.4g}", f"{r['predicted']:.4g}",
+                  f"{r['rel_error']:+.1%}", f"{r['baseline_error']:+.1%}")
+    (out if out.is_terminal else Console(width=140)).print(t)
+    for _, o in result.summary.iterrows():
+        out.print(f"{o['protocol']} {o['metric']}: {o['points']} points of {o['models']} models,"
+                  f" MAPE {o['mape']:.1%}, within ±10% {o['within_10']:.0%}, worst "
+                  f"{o['worst']:.0%}; naive baseline MAPE {o['baseline_mape']:.1%}",
+                  highlight=False)
 
 
 @app.command("validate")

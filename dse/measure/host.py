@@ -49,8 +49,8 @@ from dse.errors import DseError, Problem
 from dse.measure.profile import NODE_COLUMNS, node_times
 from dse.report.files import atomic_path
 
-__all__ = ["RUNS_FILE_COLUMNS", "RUN_COLUMNS", "MeasureError", "MeasureResult", "WorkloadSource",
-           "measure", "nodes_path", "runs_path"]
+__all__ = ["RUNS_FILE_COLUMNS", "RUNTIMES", "RUN_COLUMNS", "MeasureError", "MeasureResult",
+           "WorkloadSource", "measure", "measure_function", "nodes_path", "runs_path"]
 
 #: A workload to time: a zoo name, an ONNX path, or either with its own zoo options.
 WorkloadSource = str | Path | tuple[str | Path, Mapping[str, Any]]
@@ -74,6 +74,27 @@ _DTYPES: dict[str, type[np.generic]] = {
 
 class MeasureError(DseError, ValueError):
     """Bad measurement settings, or a model ONNX Runtime cannot load or run."""
+
+
+#: Runtimes ``dse measure --runtime`` times with: name -> the module whose ``measure`` function
+#: does it (the same workloads, rows in the same format; each runtime's own configuration
+#: settings). Imported on use, so that an optional runtime costs nothing until asked for.
+RUNTIMES: dict[str, str] = {"onnxruntime": "dse.measure.host", "openvino": "dse.measure.openvino"}
+
+
+def measure_function(runtime: str) -> Callable[..., MeasureResult]:
+    """The ``measure`` function of a runtime of :data:`RUNTIMES`.
+
+    Raises:
+        MeasureError: An unknown runtime (listing the known ones).
+    """
+    import importlib
+
+    if runtime not in RUNTIMES:
+        raise MeasureError([Problem("--runtime", runtime, f"unknown runtime; known: "
+                                    f"{', '.join(RUNTIMES)}")])
+    fn: Callable[..., MeasureResult] = importlib.import_module(RUNTIMES[runtime]).measure
+    return fn
 
 
 @dataclass(frozen=True)

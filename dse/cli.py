@@ -1313,8 +1313,15 @@ def host_spread_check_cmd(
     from dse.report.files import atomic_path
 
     runs = read_runs(runs_file)
+    cat = _catalog(catalog)
+    if overlay is not None and overlay.is_file():
+        # the medians from the fitted host (dse host calibrate), the spread from the runs
+        from dse.devices.overlay import apply_overlay
+
+        fitted = apply_overlay(cat.device(device), load_overlay(overlay), label=str(overlay))
+        cat = cat.with_devices({device: fitted}, replace=True)
     with err.status("simulating"):
-        table = check_runs(runs, catalog=_catalog(catalog), device=device)
+        table = check_runs(runs, catalog=cat, device=device)
     spread = fit_spread(host_observations(runs, device=device))
     if as_json:
         out.print_json(json.dumps({"spread": spread.model_dump(exclude_none=True),

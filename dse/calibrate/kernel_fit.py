@@ -35,6 +35,7 @@ from scipy.optimize import least_squares
 from dse.cost import model_cost
 from dse.cost.compute import kernel_model_terms, roofline_times
 from dse.cost.memory import activation_bytes, weight_read_bytes
+from dse.cost.model import runtime_counts
 from dse.devices.overlay import Overlay
 from dse.errors import DseError, Problem
 from dse.spec.device import DeviceSpec, KernelModel, max_efficiency, max_kernel_efficiency
@@ -102,9 +103,7 @@ def kernel_data(rows: pd.DataFrame, graph_of: Callable[[Any], Workload], device:
             cost = model_cost(w, device, "fp32", threads=1, runtime=runtime)
             if not cost.feasible:
                 raise DseError([Problem("kernels", str(r.key), cost.reason)])
-            counts = w.counts_fusing(runtime.fuses if runtime is not None else None,
-                                     swish=runtime is not None and
-                                     "swish" in (runtime.kernels or ()))
+            counts = runtime_counts(w, runtime)
             # every byte the layer touches, as layer_table counts it for a modelled class
             touched = activation_bytes(counts, "fp32") + weight_read_bytes(counts, "fp32")
             launched = cost.layers["launches"].to_numpy() > 0

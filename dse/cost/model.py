@@ -30,7 +30,7 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads.graph import PRECISION_BYTES, Workload
 from dse.workloads.kernels import workload_kernels
 
-__all__ = ["ModelCost", "Segment", "model_cost"]
+__all__ = ["ModelCost", "Segment", "model_cost", "runtime_counts"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,17 @@ class ModelCost:
         return int((self.layers["runs_on"] != self.device).sum())
 
 
+def runtime_counts(workload: Workload, runtime: RuntimeSpec | None) -> pd.DataFrame:
+    """The workload's layer counts as ``runtime`` runs them: the ops it folds into the epilogue
+    of the conv/matmul before them (:attr:`RuntimeSpec.fuses`; default
+    :data:`dse.workloads.graph.EPILOGUE_OPS`), x * sigmoid(x) as one kernel where it has
+    ``swish``, and residual Adds folded into their convolution where it has ``conv_sum``
+    (:meth:`dse.workloads.Workload.counts_fusing`)."""
+    kernels = (runtime.kernels or ()) if runtime is not None else ()
+    return workload.counts_fusing(runtime.fuses if runtime is not None else None,
+                                  swish="swish" in kernels, residual="conv_sum" in kernels)
+
+
 def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = None, *,
                fallback: DeviceSpec | None = None, link: LinkSpec | None = None,
                dvfs: str | None = None, threads: int | None = None,
@@ -138,8 +149,7 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                           f"{', '.join(device.precisions)}")
     if device.link is not None and link is None:
         raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
-    counts = workload.counts_fusing(runtime.fuses if runtime is not None else None,
-                                    swish=runtime is not None and "swish" in (runtime.kernels or ()))
+    counts = runtime_counts(workload, runtime)
     supported = np.fromiter((device.supports(op, cls) for op, cls in
                              zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
                             count=len(counts))

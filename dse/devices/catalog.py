@@ -110,7 +110,10 @@ class Catalog:
 
     def __init__(self, *folders: Path | str,
                  overlays: Path | str | Mapping[str, Overlay] | None = None) -> None:
-        self.folders = tuple(Path(f) for f in folders) or catalog_folders()
+        given = tuple(Path(f) for f in folders) or catalog_folders()
+        # one folder named twice (--catalog DIR beside DSE_CATALOG=DIR) is read once
+        self.folders = tuple(f for i, f in enumerate(given)
+                             if f.resolve() not in {g.resolve() for g in given[:i]})
         self.files: dict[str, Path] = {}
         problems: list[Problem] = []
         raw_devices: dict[str, tuple[str, dict[str, Any]]] = {}

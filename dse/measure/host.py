@@ -122,7 +122,9 @@ class MeasureResult:
         table = self.runs.copy()
         for key in ("cpu", "cores", "onnxruntime", "date"):
             table[key] = context.get(key, "")
-        return table.loc[:, list(RUNS_FILE_COLUMNS)]
+        if set(RUN_COLUMNS) <= set(table.columns):
+            return table.loc[:, list(RUNS_FILE_COLUMNS)]
+        return table  # another runtime's own run columns (dse.measure.openvino), and the machine
 
     def write(self, path: Path | str) -> list[Path]:
         """Write the measurements CSV, and the per-node sidecar if profiled, atomically.

@@ -31,6 +31,8 @@ KERNELS: dict[str, str] = {
     "fp16": "half-precision floating-point arithmetic kernels",
     "fused_attention": "a whole attention block (QK^T, softmax, V) in one kernel",
     "swish": "x * sigmoid(x) (SiLU) as one elementwise kernel: one pass over x, no Sigmoid pass",
+    "conv_sum": "a residual Add folded into the convolution before it (the convolution "
+                "accumulates onto the skip tensor): no Add pass",
 }
 
 #: The fields whose values are claims about the stack: each must be covered by a source.

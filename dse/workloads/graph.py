@@ -72,18 +72,27 @@ _FUSE_INTO = frozenset({"conv", "dwconv", "matmul"})
 
 
 def fused_layers(graph: nx.DiGraph, order: Any = None,
-                 ops: frozenset[str] = EPILOGUE_OPS) -> set[Any]:
+                 ops: frozenset[str] = EPILOGUE_OPS, *, residual: bool = False) -> set[Any]:
     """Layers computed in the epilogue of their producer rather than as a pass of their own.
 
     A layer is fused when its op is in ``ops`` (default :data:`EPILOGUE_OPS`; a runtime states
     its own, :attr:`dse.spec.runtime.RuntimeSpec.fuses`), it reads one activation, and that
     activation comes from a conv/matmul (or from a layer fused into one) that no other layer
     reads. A fused layer costs its arithmetic but moves no memory and launches no kernel.
+
+    ``residual``: the runtime also folds a residual ``Add`` into the convolution that produces
+    one of its two inputs (the convolution accumulates onto the other, skip, tensor: ONNX
+    Runtime's Conv + Add fusion), when no other layer reads that convolution's output; the
+    epilogue ops after such an Add then fuse as after the convolution itself.
     """
     fused: set[Any] = set()
     for node in order if order is not None else nx.topological_sort(graph):
         d = graph.nodes[node]
         preds = list(graph.predecessors(node))
+        if residual and d["op"] == "Add" and len(preds) == 2 and any(
+                graph.out_degree(p) == 1 and _conv_rooted(graph, p, fused) for p in preds):
+            fused.add(node)
+            continue
         if d["op"] not in ops or len(preds) != 1:
             continue
         (pred,) = preds
@@ -91,6 +100,16 @@ def fused_layers(graph: nx.DiGraph, order: Any = None,
                 graph.nodes[pred]["op_class"] in _FUSE_INTO or pred in fused):
             fused.add(node)
     return fused
+
+
+def _conv_rooted(graph: nx.DiGraph, node: Any, fused: set[Any]) -> bool:
+    """Whether ``node`` is a convolution, or a layer fused (transitively) into one."""
+    while node in fused:
+        preds = [p for p in graph.predecessors(node)]
+        if len(preds) != 1:
+            return False  # a fused residual Add: one sum per convolution
+        (node,) = preds
+    return bool(graph.nodes[node]["op_class"] in ("conv", "dwconv"))
 
 
 def swish_pairs(graph: nx.DiGraph, order: Any = None) -> list[tuple[Any, Any]]:
@@ -261,21 +280,26 @@ class Workload:
         table: pd.DataFrame = self._cache["counts"]
         return table.copy(deep=False)  # pandas copy-on-write: a write copies, never leaks
 
-    def counts_fusing(self, ops: Iterable[str] | None, *, swish: bool = False) -> pd.DataFrame:
+    def counts_fusing(self, ops: Iterable[str] | None, *, swish: bool = False,
+                      residual: bool = False) -> pd.DataFrame:
         """:attr:`counts` with ``fused`` as a runtime that folds ``ops`` into the epilogue of
         the conv/matmul before them computes it (``None``: :data:`EPILOGUE_OPS`); cached per set
         of ops, and copy-on-write like :attr:`counts`.
 
         ``swish``: the runtime computes x * sigmoid(x) as one elementwise kernel (a Swish layer,
         :func:`swish_pairs`): the Sigmoid makes no pass and launches nothing of its own, and the
-        Mul reads x once (its ``in_elems`` become x's elements)."""
-        if (ops is None or frozenset(ops) == EPILOGUE_OPS) and not swish:
+        Mul reads x once (its ``in_elems`` become x's elements).
+
+        ``residual``: residual Adds fold into the convolution before them (see
+        :func:`fused_layers`)."""
+        if (ops is None or frozenset(ops) == EPILOGUE_OPS) and not swish and not residual:
             return self.counts
         key = "counts-fusing:" + ",".join(sorted(set(EPILOGUE_OPS if ops is None else ops))) \
-            + (":swish" if swish else "")
+            + (":swish" if swish else "") + (":residual" if residual else "")
         if key not in self._cache:
             fused = fused_layers(self.graph, self.order,
-                                 EPILOGUE_OPS if ops is None else frozenset(ops))
+                                 EPILOGUE_OPS if ops is None else frozenset(ops),
+                                 residual=residual)
             table = self.counts.assign(fused=[n in fused for n in self.order])
             if swish:
                 pairs = swish_pairs(self.graph, self.order)

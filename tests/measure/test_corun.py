@@ -175,16 +175,16 @@ def test_the_recorded_dataset_states_its_machine_and_covers_both_experiments():
 
 
 def test_the_law_fitted_on_the_recorded_hog_rows_predicts_the_pairs():
-    # Recorded on a loaded 2-vCPU guest (load average 7-10, see the load_avg column), so on
-    # the CPU-time basis: fitted on the hog rows, checked on the pairs, which it never saw.
+    # Recorded on a quiet 2-vCPU guest (load average 0.7-1.4, see the load_avg column), on the
+    # wall-clock basis: fitted on the hog rows, checked on the pairs, which it never saw.
     raw, spec, demands = _recorded()
-    fit = fit_contention(corun_summary(raw, basis="cpu"), demands, spec.mem_bw_bytes_s)
+    fit = fit_contention(corun_summary(raw, basis="wall"), demands, spec.mem_bw_bytes_s)
     assert fit.fit_mape <= 0.05  # the fit reproduces its own rows
     assert fit.pair_mape <= 0.10  # the goal on pairs not fitted on
     # every predicted slowdown obeys the law's invariants
     assert (fit.pairs["predicted_slowdown"] >= 1.0).all()
     # the naive figure (no slowdown) depends on the data alone: calibration/host/corun.md's
-    assert fit.naive_mape == pytest.approx(0.0415, abs=0.0005)
+    assert fit.naive_mape == pytest.approx(0.0278, abs=0.0005)
 
 
 def test_the_commands_report_bad_input_in_one_error(tmp_path, capsys):

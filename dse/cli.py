@@ -751,8 +751,9 @@ def host_calibrate_cmd(
         help="Whole-model measurements (dse measure) to report the prediction error on; never "
         "fitted on.")] = None,
     catalog_dir: Annotated[Path | None, typer.Option(
-        "--catalog", help="A catalog folder whose 'host' device replaces the detected one "
-        "(a recorded probe).")] = None,
+        "--catalog", help="A catalog folder with the 'host' device to fit (a recorded probe); "
+        "default: probe this machine now into <out dir>/probe/ (without --kernels), else the "
+        "catalog's host (DSE_CATALOG).")] = None,
     cv: Annotated[bool, typer.Option(help="Also report 5-fold and leave-one-family-out error "
                                      "on the kernels.")] = True,
     statistic: Annotated[str, typer.Option(
@@ -773,6 +774,14 @@ def host_calibrate_cmd(
     from dse.devices import Catalog, default_catalog
     from dse.report.files import atomic_path
 
+    if catalog_dir is None and kernels is None:
+        # a fresh calibration of this machine: probe it first, and fit on that device
+        from dse.devices.host import write_probe
+
+        with err.status("probing this machine"):
+            _, written = write_probe(out_file.parent / "probe" / "host.yaml")
+        catalog_dir = written[0].parent
+        out.print(f"probed this machine into {written[0]}", highlight=False)
     catalog = Catalog(shipped_dir("devices"), catalog_dir) if catalog_dir else default_catalog()
     device = kf.host_device(catalog)
     if kernels is None:
@@ -1358,7 +1367,7 @@ def host_spread_check_cmd(
         with atomic_path(overlay) as tmp:
             tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),
                                           sort_keys=False))
-        out.print(f"wrote {overlay}", highlight=False)
+        (err if as_json else out).print(f"wrote {overlay}", highlight=False)
 
 
 @app.command("measure-import")

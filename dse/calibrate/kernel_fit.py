@@ -545,10 +545,11 @@ _KERNEL_CSV = {"key": "key", "family": "family", "params": "params", "source": "
 
 
 def host_device(catalog: Any = None) -> DeviceSpec:
-    """The host device the kernels are fitted on: THE seam for the host probe.
+    """The host device the kernels are fitted on: the catalog's ``host``, a file that
+    ``dse host probe`` wrote (``dse host calibrate`` probes first when it times the kernels).
 
-    Today the catalog's ``host`` (:func:`dse.devices.host.detect_host` unless the catalog has a
-    file of that name, such as a recorded probe); switch to ``dse host probe``'s device here.
+    Raises:
+        SpecError: The catalog has no ``host`` (the message says to run ``dse host probe``).
     """
     from dse.devices import default_catalog
 

@@ -149,12 +149,8 @@ def _recorded():
 
     root = catalog_dir("calibration")
     raw = read_corun(root / "host" / "corun.csv")
-    # the machine it was measured on, as recorded (never a fresh detection): its recorded probe
-    # (calibration/host/host.yaml, dse host probe) where shipped, else the spec recorded for
-    # calibration/host_example.csv; the two differ (25.3 vs 15 GB/s, 4.0 vs 2.7 GHz), and so
-    # do the cost model's demands and the figures below (pairs 7.2% vs 4.9%)
-    folder = root / "host" if (root / "host" / "host.yaml").is_file() else \
-        root / "host_example_device"
+    # the machine it was measured on, as recorded (never a fresh detection): its probe
+    folder = root / "host"
     cat = Catalog(catalog_dir("devices"), folder)
     spec = cat.device("host")
     demands = task_demands(sorted(set(raw["workload"])), spec,

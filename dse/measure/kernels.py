@@ -304,7 +304,9 @@ def cost_model_predictor(device: Any = None, runtime: str = "onnxruntime_cpu") -
     until a fitted one is given.
 
     Args:
-        device: The host's device spec; default: the catalog's ``host`` under ``runtime``.
+        device: The host's device spec; default: the catalog's ``host`` under ``runtime``
+            (a ``dse host probe`` file), else this machine probed now
+            (:func:`dse.devices.host.probe`).
         runtime: The catalog runtime.
     """
     from dse.cost import model_cost
@@ -313,7 +315,14 @@ def cost_model_predictor(device: Any = None, runtime: str = "onnxruntime_cpu") -
     from dse.workloads.onnx_frontend import graph_from_model
 
     catalog = default_catalog()
-    spec = device if device is not None else catalog.target("host", runtime)
+    if device is not None:
+        spec = device
+    elif "host" in catalog.devices:
+        spec = catalog.target("host", runtime)
+    else:  # no probed host in the catalog: this command measures the machine anyway
+        from dse.devices.host import probe
+
+        spec = probe()
     rt = catalog.runtime(runtime)
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
@@ -479,7 +488,7 @@ def run_kernels(
                 count[0] += 1
 
     if predict is None and adaptive > 0:
-        # built before anything is timed: without a probed host it fails at once
+        # built before anything is timed (without a probed host in the catalog: a probe now)
         predict = cost_model_predictor()
     journal.parent.mkdir(parents=True, exist_ok=True)
     try:

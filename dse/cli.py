@@ -49,6 +49,31 @@ out = Console()
 err = Console(stderr=True)
 
 
+@contextlib.contextmanager
+def _progress_bar(description: str, *, remaining: bool = False) -> Any:
+    """A transient progress bar on stderr; yields the ``(done, total, label)`` callback the
+    measuring functions take."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), *([TimeRemainingColumn()] if remaining else [])]
+    bar = Progress(*columns, console=err, transient=True)
+    with bar:
+        task = bar.add_task(description, total=None)
+
+        def step(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=label)
+
+        yield step
+
+
 def _parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
     shapes: dict[str, list[int]] = {}
     problems = []
@@ -985,8 +1010,6 @@ def measure_cmd(
                       ] = "host",
 ) -> None:
     """Time workloads on this machine with ONNX Runtime or OpenVINO; write measurements."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from dse.measure import MeasureError
     from dse.measure.host import measure_function
 
@@ -1014,14 +1037,7 @@ def measure_cmd(
         {"streams": parsed["--streams"], "requests": parsed["--requests"],
          "latency_mode": latency_mode, "rounds": rounds} if openvino else
         {"threads": parsed["--threads"], "streams": parsed["--streams"], "profile": profile})
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=err, transient=True)
-    with bar:
-        task = bar.add_task("measuring", total=None)
-
-        def step(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=label)
-
+    with _progress_bar("measuring") as step:
         result = fn(workloads, warmup=warmup, repeats=repeats, device=device,
                     options=_parse_options(option or []), progress=step, **settings)
     name = "OpenVINO CPU plugin" if openvino else "ONNX Runtime"
@@ -1082,15 +1098,6 @@ def host_kernels_cmd(
 ) -> None:
     """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from dse.measure.kernels import KernelsError, cost_model_predictor, run_kernels
 
     try:
@@ -1106,14 +1113,7 @@ def host_kernels_cmd(
         fitted = load_overlay(overlay)  # read before anything is timed: bad input fails fast
         host = default_catalog().target("host", "onnxruntime_cpu")
         predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=True)
-    with bar:
-        task = bar.add_task("building the suite", total=None)
-
-        def step(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=label)
-
+    with _progress_bar("building the suite", remaining=True) as step:
         result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
                              zoo=False if no_zoo else (zoo or True), random=random,
                              adaptive=adaptive, seed=seed, repeats=repeats,
@@ -1158,8 +1158,6 @@ def host_corun_cmd(
 ) -> None:
     """Co-run models on this machine (pairs on two pinned cores, and beside a memory hog of set
     intensity), one intra-op thread each; write the raw table and show the slowdowns."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from dse.measure.corun import CorunError, corun, corun_summary, write_corun
 
     problems = []
@@ -1182,14 +1180,7 @@ def host_corun_cmd(
         usable = sorted(os.sched_getaffinity(0))[:2]
         raise CorunError(problems + check_settings(workloads, levels, window, rounds, 0,
                                                    pinned or usable))
-    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=err, transient=True)
-    with bar:
-        task = bar.add_task("co-running", total=None)
-
-        def step(done: int, total: int, label: str) -> None:
-            bar.update(task, completed=done, total=total, description=label)
-
+    with _progress_bar("co-running") as step:
         # every finished round is written at once: an interrupted run keeps them
         raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,
                     cores=pinned, progress=step,

@@ -50,7 +50,8 @@ from dse.measure.profile import NODE_COLUMNS, node_times
 from dse.report.files import atomic_path
 
 __all__ = ["RUNS_FILE_COLUMNS", "RUNTIMES", "RUN_COLUMNS", "MeasureError", "MeasureResult",
-           "WorkloadSource", "measure", "measure_function", "nodes_path", "runs_path"]
+           "WorkloadSource", "measure", "measure_function", "nodes_path", "runs_path",
+           "settings_problems"]
 
 #: A workload to time: a zoo name, an ONNX path, or either with its own zoo options.
 WorkloadSource = str | Path | tuple[str | Path, Mapping[str, Any]]
@@ -218,12 +219,12 @@ def _target(source: WorkloadSource, options: Mapping[str, Any]) -> _Target:
     return _Target(text, {}, False, frozenset(w.graph.nodes))
 
 
-def _check_settings(threads: Sequence[int], streams: Sequence[int], warmup: int, repeats: int,
-                    device: str) -> list[Problem]:
+def settings_problems(counts: Mapping[str, Sequence[int]], warmup: int, repeats: int,
+                      device: str) -> list[Problem]:
+    """Problems with measurement settings shared by every runtime: each of ``counts`` (name ->
+    values) whole numbers >= 1, ``warmup`` >= 0, ``repeats`` >= 1, one device name."""
     problems = []
-    for name, values in (("threads", threads), ("streams", streams)):
-        if not values:
-            problems.append(Problem("measure", name, "expected at least one value"))
+    for name, values in counts.items():
         for value in values:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 problems.append(Problem("measure", name, f"expected whole numbers >= 1, got "
@@ -237,6 +238,14 @@ def _check_settings(threads: Sequence[int], streams: Sequence[int], warmup: int,
     if not device or "," in device:
         problems.append(Problem("measure", "device", f"expected a device name, got {device!r}"))
     return problems
+
+
+def _check_settings(threads: Sequence[int], streams: Sequence[int], warmup: int, repeats: int,
+                    device: str) -> list[Problem]:
+    empty = [Problem("measure", name, "expected at least one value")
+             for name, values in (("threads", threads), ("streams", streams)) if not values]
+    return empty + settings_problems({"threads": threads, "streams": streams}, warmup, repeats,
+                                     device)
 
 
 def measure(

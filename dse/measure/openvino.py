@@ -62,6 +62,7 @@ from dse.measure.host import (
     _round,
     _Target,
     _target,
+    settings_problems,
 )
 
 __all__ = ["CHECK_COLUMNS", "CONFIGURATION_FREE", "INSTALL", "MODEL_FREE", "RUNTIME", "RUN_COLUMNS", "ThroughputCheck", "check",
@@ -94,20 +95,8 @@ def import_openvino() -> ModuleType:
 
 def _check(streams: Sequence[int], requests: Sequence[int], warmup: int, repeats: int,
            device: str) -> list[Problem]:
-    problems = []
-    for name, values in (("streams", streams), ("requests", requests)):
-        for value in values:
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                problems.append(Problem("measure", name, f"expected whole numbers >= 1, got "
-                                        f"{value!r}"))
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        problems.append(Problem("measure", "warmup", f"expected a whole number >= 0, got "
-                                f"{warmup!r}"))
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        problems.append(Problem("measure", "repeats", f"expected a whole number >= 1, got "
-                                f"{repeats!r}"))
-    if not device or "," in device:
-        problems.append(Problem("measure", "device", f"expected a device name, got {device!r}"))
+    problems = settings_problems({"streams": streams, "requests": requests}, warmup, repeats,
+                                 device)
     if bool(streams) != bool(requests):
         problems.append(Problem("measure", "streams/requests", "throughput mode needs both "
                                 "streams and requests (or neither)"))

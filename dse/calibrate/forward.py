@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost import ModelCost, model_cost
-from dse.cost.compute import efficiency_vector, kernel_model_terms, roofline_times
+from dse.cost.compute import efficiency_vector, kernel_model_terms, roofline_times, unfolded
 from dse.cost.concurrency import (
     amdahl_core_scale,
     closed_loop_throughput,
@@ -428,6 +428,7 @@ class Forward:
             peak[i] = v.get(f"peak_ops_s.{p}", spec.peak_ops_s[p]) * scale
         lt, ro = self.layer_target, self.row_of
         peak_l, eff_l, bw_l, ovl_l = peak[ro], eff[lt, self.kernel], bw[lt], ovl[lt]
+        modelled = np.zeros(len(lt), dtype=bool)
         for t, spec in enumerate(specs):
             if not spec.kernel_models:
                 continue
@@ -443,8 +444,10 @@ class Forward:
             ovl_l[m] = terms.launch_s[terms.modelled]
             own_bw = terms.mem_bw_bytes_s[terms.modelled]
             bw_l[m] = np.where(np.isnan(own_bw), bw_l[m], own_bw)
+            modelled |= m
+        ops, traffic = unfolded(modelled, self.launch, self.ops, self.traffic)
         _, _, layer_s = roofline_times(
-            self.ops, self.traffic, self.launch, peak_ops_s=peak_l,
+            ops, traffic, self.launch, peak_ops_s=peak_l,
             efficiency=eff_l * self.util, mem_bw_bytes_s=bw_l, overhead_per_kernel_s=ovl_l)
         layers_s = np.bincount(self.row_of, weights=layer_s, minlength=n)
         slow = self._contention(specs, per, layers_s, bw)

@@ -58,18 +58,31 @@ class KernelData:
     Attributes:
         rows: One row per (kernel, threads): ``key`` (the kernel), ``family``, ``source``
             (``zoo:<model>``, ``random``, ``adaptive``), ``threads``, ``node_s`` (median sum of
-            the profiled node times of one run), ``run_s`` (median ``run()`` time), ``nodes``
-            (kernels the cost model launches), ``ops``, ``macs``, ``reorders`` and
-            ``reorder_elems``: the layout conversions ONNX Runtime ran at the kernel graph's
-            input and output (``ReorderInput``/``ReorderOutput`` in ``ort_ops``: a lone NCHWc
-            kernel converts its input and output, a whole model does so once) and the elements
-            they converted.
+            the profiled node times of one run), ``layout_s`` (the part of ``node_s`` in
+            layout conversions: a lone NCHWc kernel converts its input and output, a layer
+            inside a model does not), ``run_s`` (median ``run()`` time), ``nodes`` (kernels
+            the cost model launches), ``ops`` and ``macs``.
         layers: One row per launched layer: ``row`` (index into ``rows``), ``kernel`` (class
             index), ``ops``, ``traffic`` (bytes), ``util`` (tile utilisation).
     """
 
     rows: pd.DataFrame
     layers: pd.DataFrame
+
+    @property
+    def measured_s(self) -> np.ndarray:
+        """What the kernel models and the ``run()`` overhead account for: ``run()`` time
+        without the layout conversions a lone kernel pays and a layer inside a model does not.
+        Their share is the profiler's (``layout_s / node_s``): the profiler adds about the
+        same to every node it times, several microseconds on a multi-threaded node, so the
+        profiled conversion time of a microsecond kernel can exceed its whole ``run()``,
+        while its share stays below one."""
+        run = self.rows["run_s"].to_numpy(dtype=float)
+        if "layout_s" not in self.rows:
+            return run
+        node = self.rows["node_s"].to_numpy(dtype=float)
+        share = np.clip(self.rows["layout_s"].to_numpy(dtype=float) / node, 0.0, 0.9)
+        return run * (1.0 - share)
 
     def subset(self, mask: np.ndarray) -> KernelData:
         """The rows where ``mask`` holds, with their layers (renumbered)."""
@@ -93,10 +106,9 @@ def kernel_data(rows: pd.DataFrame, graph_of: Callable[[Any], Workload], device:
         device: The host device (its datasheet values; only shapes and traffic are kept).
         runtime: ONNX Runtime's spec (its fusions).
     """
-    graphs: dict[Any, tuple[pd.DataFrame, float, float, float]] = {}
+    graphs: dict[Any, tuple[pd.DataFrame, float]] = {}
     parts = []
     nodes, ops, macs = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows))
-    reorders, reorder_elems = np.zeros(len(rows)), np.zeros(len(rows))
     for i, r in enumerate(rows.itertuples(index=False)):
         if r.key not in graphs:
             w = graph_of(r)
@@ -112,23 +124,14 @@ def kernel_data(rows: pd.DataFrame, graph_of: Callable[[Any], Workload], device:
                 "kernel": t["kernel"].to_numpy(dtype=np.int64),
                 "ops": t["ops"].to_numpy(dtype=float),
                 "traffic": touched[launched],
-                "util": t["utilization"].to_numpy(dtype=float)}), float(w.macs),
-                _elems(w.graph.graph.get("inputs", {})), _elems(w.graph.graph.get("outputs", {})))
-        table, m, elems_in, elems_out = graphs[r.key]
+                "util": t["utilization"].to_numpy(dtype=float)}), float(w.macs))
+        table, m = graphs[r.key]
         parts.append(table.assign(row=i))
         nodes[i], ops[i], macs[i] = len(table), table["ops"].sum(), m
-        executed = str(getattr(r, "ort_ops", "") or "").split("+")
-        n_in, n_out = executed.count("ReorderInput"), executed.count("ReorderOutput")
-        reorders[i] = n_in + n_out
-        reorder_elems[i] = n_in * elems_in + n_out * elems_out
     layers = pd.concat(parts, ignore_index=True) if parts else \
         pd.DataFrame(columns=["kernel", "ops", "traffic", "util", "row"])
     return KernelData(rows.reset_index(drop=True).assign(
-        nodes=nodes, ops=ops, macs=macs, reorders=reorders, reorder_elems=reorder_elems), layers)
-
-
-def _elems(shapes: Mapping[str, Sequence[int]]) -> float:
-    return float(sum(np.prod(s) for s in shapes.values()))
+        nodes=nodes, ops=ops, macs=macs), layers)
 
 
 @dataclass(frozen=True)
@@ -339,11 +342,8 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
         raise DseError([Problem("kernels", "", "no kernel rows to fit")])
     layout = _layout(data, options)
     on_run = options.target == "run"
-    # after the layout: [overhead per run()] when on run times, then the harness's layout
-    # conversions (a cost per conversion and per element converted), nuisance parameters
-    # that whole models do not pay per layer
-    size = layout.size + (1 if on_run else 0) + 2
-    r_fix, r_elem = size - 2, size - 1
+    # after the layout: [overhead per run()] when on run times
+    size = layout.size + (1 if on_run else 0)
     theta0 = np.zeros(size)
     lower = np.full(size, -np.inf)
     upper = np.full(size, np.inf)
@@ -366,27 +366,20 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
         if name in layout.bw:
             theta0[layout.bw[name]] = np.log(2 * device.mem_bw_bytes_s)
             lower[layout.bw[name]], upper[layout.bw[name]] = np.log(1e8), np.log(1e13)
+    layout_s = data.rows["layout_s"].to_numpy(dtype=float) if "layout_s" in data.rows \
+        else np.zeros(len(data.rows))
     node = data.rows["node_s"].to_numpy(dtype=float)
-    run = data.rows["run_s"].to_numpy(dtype=float)
+    node = node * (1.0 - np.clip(layout_s / node, 0.0, 0.9))
+    run = data.measured_s
     if on_run:
         o = layout.size
         theta0[o] = np.log(max(float(np.median(run - node)), 2e-6))
         lower[o], upper[o] = np.log(1e-8), np.log(1e-2)
-    theta0[r_fix], lower[r_fix], upper[r_fix] = np.log(1e-6), np.log(1e-9), np.log(1e-3)
-    if options.shared_launch:  # a conversion is a node like any other: it pays the launch
-        r_fix = layout.launch[layout.classes[0]]
-    theta0[r_elem], lower[r_elem], upper[r_elem] = np.log(1e-9), np.log(1e-13), np.log(1e-6)
-    n_reorders = data.rows["reorders"].to_numpy(dtype=float)
-    reorder_elems = data.rows["reorder_elems"].to_numpy(dtype=float)
-
-    def harness(theta: np.ndarray) -> np.ndarray:
-        return n_reorders * np.exp(theta[r_fix]) + reorder_elems * np.exp(theta[r_elem])
     measured = run if on_run else node
     log_measured = np.log(measured)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = predict_kernel_times(_models(theta, layout, construct=False), data, device) \
-            + harness(theta)
+        pred = predict_kernel_times(_models(theta, layout, construct=False), data, device)
         if on_run:
             pred = pred + np.exp(theta[layout.size])
         return np.concatenate([np.log(pred) - log_measured, _penalties(theta, layout, options)])
@@ -398,13 +391,11 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
     models = _models(theta, layout)
     overhead = float(np.exp(theta[layout.size])) if on_run else \
         max(float(np.median(run - node)), 0.0)
-    pred = predict_kernel_times(models, data, device) + overhead + harness(theta)
+    pred = predict_kernel_times(models, data, device) + overhead
     table = pd.DataFrame({"key": data.rows["key"], "family": data.rows["family"],
                           "source": data.rows["source"], "threads": data.rows["threads"],
                           "measured_s": run, "predicted_s": pred})
-    return KernelFit(models, overhead, table, options, float(result.cost),
-                     {"reorder_s": float(np.exp(theta[r_fix])),
-                      "reorder_s_per_elem": float(np.exp(theta[r_elem]))})
+    return KernelFit(models, overhead, table, options, float(result.cost))
 
 
 def _errors(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -441,22 +432,22 @@ def cross_validate(data: KernelData, device: DeviceSpec, options: FitOptions | N
             continue
         fit = fit_kernels(data.subset(~test), device, options, max_nfev=max_nfev)
         held = data.subset(test)
-        pred = predict_kernel_times(fit.models, held, device) + fit.overhead_per_inference_s \
-            + held.rows["reorders"].to_numpy() * fit.extra["reorder_s"] \
-            + held.rows["reorder_elems"].to_numpy() * fit.extra["reorder_s_per_elem"]
+        pred = predict_kernel_times(fit.models, held, device) + fit.overhead_per_inference_s
         out.append(pd.DataFrame({"key": held.rows["key"], "family": held.rows["family"],
                                  "threads": held.rows["threads"], "group": g,
-                                 "measured_s": held.rows["run_s"], "predicted_s": pred}))
+                                 "measured_s": held.measured_s, "predicted_s": pred}))
     return pd.concat(out, ignore_index=True)
 
 
 def macs_proxy(data: KernelData) -> dict[int, tuple[float, float]]:
-    """The naive baseline fitted on the same kernel rows: per thread count, ``run() time =
-    a x MACs + b`` (least squares in log space); ``{threads: (a s/MAC, b s)}``."""
+    """The naive baseline fitted on the same kernel times as the kernel models
+    (:attr:`KernelData.measured_s`): per thread count, ``time = a x MACs + b`` (least squares
+    in log space); ``{threads: (a s/MAC, b s)}``."""
     params: dict[int, tuple[float, float]] = {}
+    measured = data.measured_s
     for t, group in data.rows.groupby("threads"):
         macs = group["macs"].to_numpy(dtype=float)
-        y = group["run_s"].to_numpy(dtype=float)
+        y = measured[group.index.to_numpy()]
 
         def residuals(x: np.ndarray, macs: np.ndarray = macs, y: np.ndarray = y) -> np.ndarray:
             return np.log(np.exp(x[0]) * macs + np.exp(x[1])) - np.log(y)
@@ -541,7 +532,7 @@ def summarize(table: pd.DataFrame, by: Sequence[str] = ("threads",)) -> pd.DataF
 #: Kernel CSV columns the fit reads (written by ``dse host kernels``, :mod:`dse.measure.kernels`).
 _KERNEL_CSV = {"key": "key", "family": "family", "params": "params", "source": "source",
                "threads": "threads", "ort_ops": "ort_ops", "kernel_median_s": "node_s",
-               "run_median_s": "run_s"}
+               "layout_median_s": "layout_s", "run_median_s": "run_s"}
 
 
 def host_device(catalog: Any = None) -> DeviceSpec:

@@ -31,7 +31,7 @@ from dse.spec.platform import LinkSpec
 from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
 
 __all__ = ["KernelTerms", "LayerCost", "clock_scale", "efficiency_vector", "kernel_model_terms",
-           "layer_table", "layer_time", "roofline_times"]
+           "layer_table", "layer_time", "roofline_times", "unfolded"]
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,16 @@ def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
     return KernelTerms(modelled, eff, launch, bw)
 
 
+def unfolded(modelled: np.ndarray, launches: np.ndarray, ops: np.ndarray, traffic: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Ops and traffic a layer is priced for: none for a layer of a modelled kernel class that
+    launches no kernel of its own (a BatchNorm folded into its conv, the sigmoid of a fused
+    SiLU, a reshape). It is part of the kernel that runs it, and the class models are fitted on
+    launched kernels' times, epilogues included (:mod:`dse.calibrate.kernel_fit`)."""
+    folded = modelled & (launches == 0)
+    return np.where(folded, 0.0, ops), np.where(folded, 0.0, traffic)
+
+
 def _kernels(counts: pd.DataFrame) -> np.ndarray:
     """Kernel classes of a counts table: its ``kernel`` column, else taken from the op class
     (a table built without its graph, as :func:`layer_time` builds one)."""
@@ -205,6 +215,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
         device.core_scale(threads)
     launches = (~no_pass(counts)).astype(float)
+    priced_ops = ops
     overhead = np.full(len(ops), device.overhead_per_layer_s)
     mem_bw = np.full(len(ops), device.mem_bw_bytes_s)
     if device.kernel_models:
@@ -217,13 +228,14 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         # whole model's weights do not stay in them from one inference to the next.
         traffic = np.where(m & (where != LINK), activation_bytes(counts, precision) + weights,
                            traffic)
+        priced_ops, traffic = unfolded(m, launches, ops, traffic)
         all_cores = device.peak_ops_s[precision] * clock_scale(device, dvfs)
         peak = np.where(m, all_cores, peak)
         efficiency = np.where(m, terms.efficiency * utilization, efficiency)
         overhead = np.where(m, terms.launch_s, overhead)
         mem_bw = np.where(m & ~np.isnan(terms.mem_bw_bytes_s), terms.mem_bw_bytes_s, mem_bw)
     compute_s, memory_s, roofline_s = roofline_times(
-        ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
+        priced_ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
         mem_bw_bytes_s=mem_bw, overhead_per_kernel_s=overhead)
     if streamed.any():
         if link is None:

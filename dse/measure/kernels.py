@@ -19,8 +19,9 @@ NCHWc layouts), intra-op threads as given, inter-op 1, sequential:
 3. Kernel time: a second session of the same graph with ONNX Runtime's profiler on, warmed up
    the same way, then ``min(repeats, MAX_PROFILED)`` runs; per run the durations of every
    ``Node``/``*_kernel_time`` event inside that run's ``model_run`` event are summed. This is
-   the time in kernels, without ``run()``'s overhead. The op types ONNX Runtime executed (after
-   its fusions) are recorded in ``ort_ops``.
+   the time in kernels, without ``run()``'s overhead, and the part of it in layout conversions
+   (``layout_*``). The op types ONNX Runtime executed (after its fusions) are recorded in
+   ``ort_ops``.
 
 Each is summarised as median, p10, p90, min and n.
 
@@ -81,6 +82,10 @@ log = logging.getLogger(__name__)
 #: - ``ort_ops``: op types ONNX Runtime executed in one run, after its fusions, ``+``-joined
 #: - ``kernel_median_s``, ``kernel_p10_s``, ``kernel_p90_s``, ``kernel_min_s``, ``kernel_n``:
 #:   the profiler's per-run sum of kernel times
+#: - ``layout_median_s``, ``layout_p10_s``, ``layout_p90_s``, ``layout_min_s``: the part of
+#:   that sum spent in layout conversions (:data:`LAYOUT_OPS`): a lone kernel graph converts its
+#:   input to and its output from ONNX Runtime's blocked NCHWc layout, which a layer inside a
+#:   model does not (the model's activations stay blocked from layer to layer)
 #: - ``run_median_s``, ``run_p10_s``, ``run_p90_s``, ``run_min_s``, ``run_n``: ``run()`` wall time
 #: - ``warmup``: untimed runs before the timed ones (wall-time session)
 #: - ``cpu`` (model name), ``cores`` (usable CPUs), ``ort_version``, ``date`` (UTC, ISO 8601)
@@ -89,6 +94,7 @@ KERNEL_COLUMNS = (
     "op", "op_class", "kernel", "dse_ops", "dse_kernels", "layers", "macs", "ops",
     "weight_elems", "in_elems", "out_elems", "ort_ops",
     "kernel_median_s", "kernel_p10_s", "kernel_p90_s", "kernel_min_s", "kernel_n",
+    "layout_median_s", "layout_p10_s", "layout_p90_s", "layout_min_s",
     "run_median_s", "run_p10_s", "run_p90_s", "run_min_s", "run_n", "warmup",
     "cpu", "cores", "ort_version", "date",
 )
@@ -97,6 +103,9 @@ _INT_COLUMNS = ("threads", "layers", "macs", "ops", "weight_elems", "in_elems", 
 _TIME_COLUMNS = tuple(c for c in KERNEL_COLUMNS if c.endswith("_s"))
 #: Feature columns (what a predictor may use; no timings).
 FEATURE_COLUMNS = KERNEL_COLUMNS[:KERNEL_COLUMNS.index("ort_ops")]
+
+#: ONNX Runtime's layout conversions (to and from the blocked NCHWc layout of its x86 kernels).
+LAYOUT_OPS = frozenset({"ReorderInput", "ReorderOutput"})
 
 #: Runtimes ``dse host kernels`` can time with.
 RUNTIMES = ("onnxruntime",)
@@ -186,14 +195,18 @@ class KernelRun:
     run_s: np.ndarray
     ort_ops: str
     warmup: int
+    layout_s: np.ndarray | None = None
 
     def columns(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ort_ops": self.ort_ops}
-        for name, values in (("kernel", self.kernel_s), ("run", self.run_s)):
+        layout = np.zeros_like(self.kernel_s) if self.layout_s is None else self.layout_s
+        for name, values in (("kernel", self.kernel_s), ("layout", layout),
+                             ("run", self.run_s)):
             p10, p50, p90 = np.percentile(values, [10, 50, 90])
             out.update({f"{name}_median_s": _round(p50), f"{name}_p10_s": _round(p10),
-                        f"{name}_p90_s": _round(p90), f"{name}_min_s": _round(values.min()),
-                        f"{name}_n": len(values)})
+                        f"{name}_p90_s": _round(p90), f"{name}_min_s": _round(values.min())})
+            if name != "layout":  # as many as the kernel times
+                out[f"{name}_n"] = len(values)
         out["warmup"] = self.warmup
         return out
 
@@ -243,8 +256,9 @@ def time_kernel(spec: KernelSpec, threads: int, *, warmup: int = 2, repeats: int
         for _ in range(profiled):
             session.run(None, feeds)
         trace = session.end_profiling()
-        kernel_s, ort_ops = _kernel_sums(json.loads(Path(trace).read_text()), profiled)
-    return KernelRun(kernel_s, run_s, ort_ops, len(warm))
+        kernel_s, layout_s, ort_ops = _kernel_sums(json.loads(Path(trace).read_text()),
+                                                   profiled)
+    return KernelRun(kernel_s, run_s, ort_ops, len(warm), layout_s)
 
 
 def _warm_up(session: Any, feeds: Mapping[str, np.ndarray], warmup: int) -> list[float]:
@@ -258,13 +272,16 @@ def _warm_up(session: Any, feeds: Mapping[str, np.ndarray], warmup: int) -> list
     return times
 
 
-def _kernel_sums(events: list[dict[str, Any]], runs: int) -> tuple[np.ndarray, str]:
-    """Per run, the summed kernel time (s) of the last ``runs`` runs, and the op types of the
-    last run in execution order."""
+def _kernel_sums(events: list[dict[str, Any]], runs: int
+                 ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per run, the summed kernel time (s) of the last ``runs`` runs and the part of it in
+    layout conversions (:data:`LAYOUT_OPS`), and the op types of the last run in execution
+    order."""
     windows = sorted((e["ts"], e["ts"] + e["dur"]) for e in events
                      if e.get("cat") == "Session" and e.get("name") == "model_run")[-runs:]
     starts = np.array([a for a, _ in windows], dtype=float)
     sums = np.zeros(len(windows))
+    layout = np.zeros(len(windows))
     last: list[tuple[float, str]] = []
     for e in events:
         if e.get("cat") != "Node" or not str(e.get("name", "")).endswith("_kernel_time"):
@@ -272,10 +289,13 @@ def _kernel_sums(events: list[dict[str, Any]], runs: int) -> tuple[np.ndarray, s
         i = int(np.searchsorted(starts, e["ts"], side="right")) - 1
         if i < 0 or e["ts"] > windows[i][1]:
             continue
+        op = str((e.get("args") or {}).get("op_name", ""))
         sums[i] += float(e.get("dur", 0.0))
+        if op in LAYOUT_OPS:
+            layout[i] += float(e.get("dur", 0.0))
         if i == len(windows) - 1:
-            last.append((e["ts"], str((e.get("args") or {}).get("op_name", ""))))
-    return sums * 1e-6, "+".join(op for _, op in sorted(last))
+            last.append((e["ts"], op))
+    return sums * 1e-6, layout * 1e-6, "+".join(op for _, op in sorted(last))
 
 
 # ----- the suite --------------------------------------------------------------------------------

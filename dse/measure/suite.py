@@ -68,8 +68,12 @@ __all__ = ["FAMILIES", "MAX_ELEMS", "MAX_MACS", "PROLOGUE", "KernelSpec", "Suite
 #: Largest multiply-accumulate count of a generated kernel (a VGG-16 3x3 conv at 224x224 with
 #: 64 channels is 1.85e9, the zoo's largest layer).
 MAX_MACS = 2.0e9
-#: Largest element count of any one tensor (input, output or weight) of a generated kernel.
+#: Largest element count of any one activation (input or output) of a generated kernel.
 MAX_ELEMS = 1 << 23
+#: Largest element count of a generated kernel's weights: VGG-16's first fully connected layer
+#: (25088 x 4096, 103 M) is the zoo's largest, and a layer whose weights stream from memory is
+#: the one a smaller stand-in cannot show.
+MAX_WEIGHT_ELEMS = 1 << 27
 
 #: The name of the Identity node that stands for "the layer before" in some kernels (see
 #: ``_Graph.produced_input``).
@@ -282,7 +286,8 @@ def spec_macs(spec: KernelSpec) -> float:
     return 0.0
 
 
-def _largest_tensor(spec: KernelSpec) -> int:
+def _largest_tensors(spec: KernelSpec) -> tuple[int, int]:
+    """Elements of a spec's largest activation and of its weights."""
     p = spec.params
     f = spec.family
     if f in ("conv", "dwconv"):
@@ -291,24 +296,27 @@ def _largest_tensor(spec: KernelSpec) -> int:
         oh, ow = _conv_out(p)
         weights = cout * (cin // p.get("groups", cin)) * p.get("kh", p.get("k")) * p.get(
             "kw", p.get("k"))
-        return max(cin * p["h"] * p["w"], cout * oh * ow, weights)
+        return max(cin * p["h"] * p["w"], cout * oh * ow), weights
     if f == "gemm":
-        return max(p["m"] * p["k"], p["k"] * p["n"], p["m"] * p["n"])
+        return max(p["m"] * p["k"], p["m"] * p["n"]), p["k"] * p["n"]
     if f == "matmul":
         b = math.prod(p["batch"])
-        return max(b * p["m"] * p["k"], p["k"] * p["n"], b * p["m"] * p["n"])
+        return max(b * p["m"] * p["k"], b * p["m"] * p["n"]), p["k"] * p["n"]
     if f == "attention":
-        return p["heads"] * max(p["seq"], p["kv_seq"]) * max(p["kv_seq"], p["dim"])
+        return p["heads"] * max(p["seq"], p["kv_seq"]) * max(p["kv_seq"], p["dim"]), 0
     if f in ("pool", "lrn", "se"):
-        return p["c"] * p["h"] * p["w"]
+        return p["c"] * p["h"] * p["w"], 0
     if f == "concat":
-        return sum(p["channels"]) * p["h"] * p["w"]
-    return math.prod(p["shape"])
+        return sum(p["channels"]) * p["h"] * p["w"], 0
+    return math.prod(p["shape"]), 0
 
 
 def within_caps(spec: KernelSpec) -> bool:
-    """Whether a spec is small enough to time quickly (:data:`MAX_MACS`, :data:`MAX_ELEMS`)."""
-    return spec_macs(spec) <= MAX_MACS and _largest_tensor(spec) <= MAX_ELEMS
+    """Whether a spec is small enough to time quickly (:data:`MAX_MACS`, :data:`MAX_ELEMS`,
+    :data:`MAX_WEIGHT_ELEMS`)."""
+    activation, weights = _largest_tensors(spec)
+    return spec_macs(spec) <= MAX_MACS and activation <= MAX_ELEMS and \
+        weights <= MAX_WEIGHT_ELEMS
 
 
 # ----- building ---------------------------------------------------------------------------------

@@ -62,16 +62,20 @@ def test_kernel_sums_per_run_from_a_profiler_trace():
               {"cat": "Node", "name": "b_kernel_time", "ts": 420, "dur": 7,
                "args": {"op_name": "Relu"}},
               {"cat": "Node", "name": "a_kernel_time", "ts": 410, "dur": 8,
-               "args": {"op_name": "FusedConv"}}]
-    sums, ops = _kernel_sums(events, runs=2)
-    assert sums == pytest.approx([35e-6, 15e-6])
-    assert ops == "FusedConv+Relu"  # execution order of the last run
+               "args": {"op_name": "FusedConv"}},
+              {"cat": "Node", "name": "c_kernel_time", "ts": 405, "dur": 3,
+               "args": {"op_name": "ReorderInput"}}]
+    sums, layout, ops = _kernel_sums(events, runs=2)
+    assert sums == pytest.approx([35e-6, 18e-6])
+    assert layout == pytest.approx([0.0, 3e-6])  # the layout conversion's share
+    assert ops == "ReorderInput+FusedConv+Relu"  # execution order of the last run
 
 
 def test_time_kernel_fast_mode_is_complete():
     run = time_kernel(TINY, 1, warmup=1, repeats=2)
     cols = run.columns()
     assert cols["run_n"] == cols["kernel_n"] == 2 and cols["warmup"] >= 1
+    assert cols["layout_median_s"] == 0.0  # an Add runs in the plain layout
     for kind in ("kernel", "run"):
         assert 0 < cols[f"{kind}_min_s"] <= cols[f"{kind}_p10_s"] <= cols[f"{kind}_median_s"] \
             <= cols[f"{kind}_p90_s"]
@@ -285,3 +289,15 @@ def test_recorded_rows_rebuild_to_their_features(recorded):
 def test_recorded_params_are_canonical_json(recorded):
     for text in recorded["params"].head(50):
         assert json.dumps(json.loads(text), sort_keys=True, separators=(",", ":")) == text
+
+
+def test_time_kernel_separates_the_layout_conversions_of_a_lone_conv():
+    spec = KernelSpec("conv", {"act": "relu", "bn": False, "cin": 16, "cout": 32, "dilation": 1,
+                               "groups": 1, "h": 14, "w": 14, "kh": 3, "kw": 3,
+                               "pads": [1, 1, 1, 1], "sh": 1, "sw": 1})
+    cols = time_kernel(spec, 1, warmup=1, repeats=3).columns()
+    reorders = [op for op in cols["ort_ops"].split("+") if op.startswith("Reorder")]
+    if not reorders:
+        pytest.skip("ONNX Runtime runs this conv without the NCHWc layout on this CPU")
+    # the conversions are part of the kernel time, never all of it
+    assert 0 < cols["layout_min_s"] <= cols["layout_median_s"] < cols["kernel_median_s"]

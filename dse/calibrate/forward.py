@@ -334,7 +334,7 @@ class Forward:
                                     for r in rows.itertuples(index=False)])
         parts: dict[str, list[np.ndarray]] = {k: [] for k in
                                               ("ops", "traffic", "util", "kernel", "launch",
-                                               "row")}
+                                               "align", "row")}
         if self.slow:
             self._arrays(parts)
             return
@@ -356,6 +356,7 @@ class Forward:
             parts["util"].append(layers["utilization"].to_numpy(dtype=float)[on])
             parts["kernel"].append(layers["kernel"].to_numpy(dtype=np.int64)[on])
             parts["launch"].append(layers["launches"].to_numpy(dtype=float)[on])
+            parts["align"].append(layers["channel_align"].to_numpy(dtype=np.int64)[on])
             parts["row"].append(np.full(int(on.sum()), i, dtype=np.int64))
             if mode == "closed":
                 self.closed[i] = _closed_shape(spec, r, catalog)
@@ -375,6 +376,7 @@ class Forward:
         self.ops, self.traffic = cat("ops", float), cat("traffic", float)
         self.util, self.launch = cat("util", float), cat("launch", float)
         self.kernel, self.row_of = cat("kernel", np.int64), cat("row", np.int64)
+        self.align = cat("align", np.int64)
         self.layer_target = self.target_of[self.row_of]
 
     def layer_times(self, values: Mapping[str, Any] | None = None) -> np.ndarray:
@@ -435,7 +437,7 @@ class Forward:
             # Kernel models price their classes as dse.cost.compute.layer_table does.
             on = lt == t
             terms = kernel_model_terms(spec.kernel_models, self.kernel[on], self.ops[on],
-                                       self.threads[ro[on]], spec.cores)
+                                       self.threads[ro[on]], spec.cores, self.align[on])
             m = np.zeros(len(lt), dtype=bool)
             m[on] = terms.modelled
             p = self.precision[ro[m]]

@@ -43,7 +43,8 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads import Workload
 from dse.workloads.kernels import KERNEL_CLASSES
 
-__all__ = ["FitOptions", "KernelData", "KernelFit", "cross_validate", "errors_by_threads",
+__all__ = ["FitOptions", "KernelData", "KernelFit", "channel_block", "cross_validate",
+           "errors_by_threads",
            "fit_kernels", "fitted_host", "host_device", "kernel_data", "kernel_graph",
            "load_kernel_data", "macs_proxy", "overlay_of", "predict_kernel_times",
            "proxy_times", "read_kernel_rows", "summarize", "unseen_shapes", "zoo_table"]
@@ -124,12 +125,13 @@ def kernel_data(rows: pd.DataFrame, graph_of: Callable[[Any], Workload], device:
                 "kernel": t["kernel"].to_numpy(dtype=np.int64),
                 "ops": t["ops"].to_numpy(dtype=float),
                 "traffic": touched[launched],
-                "util": t["utilization"].to_numpy(dtype=float)}), float(w.macs))
+                "util": t["utilization"].to_numpy(dtype=float),
+                "align": t["channel_align"].to_numpy(dtype=np.int64)}), float(w.macs))
         table, m = graphs[r.key]
         parts.append(table.assign(row=i))
         nodes[i], ops[i], macs[i] = len(table), table["ops"].sum(), m
     layers = pd.concat(parts, ignore_index=True) if parts else \
-        pd.DataFrame(columns=["kernel", "ops", "traffic", "util", "row"])
+        pd.DataFrame(columns=["kernel", "ops", "traffic", "util", "align", "row"])
     return KernelData(rows.reset_index(drop=True).assign(
         nodes=nodes, ops=ops, macs=macs), layers)
 
@@ -151,6 +153,8 @@ class FitOptions:
         shared_launch: One launch cost for every class (else one per class). A single-node
             kernel cannot tell its class's launch cost from the ``run()`` overhead; kernels of
             several nodes (squeeze-excite, attention) tell a launch shared by all classes.
+        channel_block: Fit an efficiency factor for layers whose channels are not multiples
+            of the runtime's channel block (:func:`channel_block`), per class that has both.
     """
 
     knot_step: float = 1.0
@@ -160,6 +164,7 @@ class FitOptions:
     thread_scaling: str = "size"
     target: str = "run"
     shared_launch: bool = True
+    channel_block: bool = True
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,10 @@ class _Layout:
     launch: dict[str, int]
     bw: dict[str, int]
     size: int
+    launch_thread: dict[str, int] = field(default_factory=dict)
+    bw_par: dict[str, int] = field(default_factory=dict)
+    unaligned: dict[str, int] = field(default_factory=dict)
+    block: int = 1
 
 
 def _layout(data: KernelData, options: FitOptions) -> _Layout:
@@ -203,7 +212,13 @@ def _layout(data: KernelData, options: FitOptions) -> _Layout:
     eff: dict[str, slice] = {}
     par: dict[str, slice] = {}
     launch: dict[str, int] = {}
+    launch_thread: dict[str, int] = {}
     bw: dict[str, int] = {}
+    bw_par: dict[str, int] = {}
+    unaligned: dict[str, int] = {}
+    align = data.layers["align"].to_numpy(dtype=np.int64) if "align" in data.layers else \
+        np.full(len(kernels), 64)
+    block = channel_block(data) if options.channel_block else 1
     i = 0
     step = options.knot_step
     for name in classes:
@@ -218,13 +233,19 @@ def _layout(data: KernelData, options: FitOptions) -> _Layout:
         i += n_par
         if options.shared_launch and launch:
             launch[name] = next(iter(launch.values()))
+            launch_thread[name] = next(iter(launch_thread.values()))
         else:
-            launch[name] = i
-            i += 1
+            launch[name], launch_thread[name] = i, i + 1
+            i += 2
         if options.class_bandwidth:
-            bw[name] = i
+            bw[name], bw_par[name] = i, i + 1
+            i += 2
+        mine = align[kernels == _NAMES.index(name)]
+        if block > 1 and (mine % block != 0).any() and (mine % block == 0).any():
+            unaligned[name] = i
             i += 1
-    return _Layout(classes, knots, eff, par, launch, bw, i)
+    return _Layout(classes, knots, eff, par, launch, bw, i, launch_thread, bw_par, unaligned,
+                   block)
 
 
 def _curve(theta: np.ndarray, cut: slice) -> np.ndarray:
@@ -245,8 +266,14 @@ def _models(theta: np.ndarray, layout: _Layout, *, construct: bool = True
                       np.exp(_curve(theta, layout.eff[name])), max_kernel_efficiency(name))),
                   "parallel_fraction": tuple(float(v) for v in p),
                   "launch_s": float(np.exp(theta[layout.launch[name]])),
+                  "launch_per_thread_s": float(np.exp(theta[layout.launch_thread[name]])),
                   "mem_bw_bytes_s": float(np.exp(theta[layout.bw[name]]))
-                  if name in layout.bw else None}
+                  if name in layout.bw else None,
+                  "mem_parallel_fraction": float(1.0 / (1.0 + np.exp(
+                      -theta[layout.bw_par[name]]))) if name in layout.bw_par else 0.0,
+                  "channel_block": layout.block if name in layout.unaligned else 1,
+                  "unaligned_efficiency": float(np.exp(theta[layout.unaligned[name]]))
+                  if name in layout.unaligned else 1.0}
         out[name] = KernelModel(**values) if construct else KernelModel.model_construct(**values)
     return out
 
@@ -263,7 +290,8 @@ def predict_kernel_times(models: Mapping[str, KernelModel], data: KernelData,
     ops = layers["ops"].to_numpy(dtype=float)
     row = layers["row"].to_numpy(dtype=np.int64)
     threads = data.rows["threads"].to_numpy(dtype=float)[row]
-    terms = kernel_model_terms(models, kernels, ops, threads, device.cores)
+    align = layers["align"].to_numpy(dtype=np.int64) if "align" in layers else None
+    terms = kernel_model_terms(models, kernels, ops, threads, device.cores, align)
     peak = device.peak_ops_s[precision]
     util = layers["util"].to_numpy(dtype=float)
     if not terms.modelled.all():
@@ -308,7 +336,10 @@ def _sparsity(data: KernelData, layout: _Layout, size: int, options: FitOptions
     row_of = data.layers["row"].to_numpy()
     for name in layout.classes:
         cols = np.r_[layout.eff[name], layout.par[name], layout.launch[name],
-                     [layout.bw[name]] if name in layout.bw else []].astype(int)
+                     layout.launch_thread[name],
+                     [layout.bw[name], layout.bw_par[name]] if name in layout.bw else [],
+                     [layout.unaligned[name]] if name in layout.unaligned else []
+                     ].astype(int)
         hit = np.unique(row_of[kernels == _NAMES.index(name)])
         out[np.ix_(hit, cols)] = True
     out[:rows, layout.size:] = True  # the overhead and the layout conversions
@@ -322,6 +353,30 @@ def _sparsity(data: KernelData, layout: _Layout, size: int, options: FitOptions
             out[i:i + count, cols] = True
             i += count
     return out
+
+
+def channel_block(data: KernelData) -> int:
+    """The channel multiple ONNX Runtime's blocked (NCHWc) kernels need on the machine the
+    kernels ran on, read from the kernels themselves: a pooling kernel runs blocked (its graph
+    converts its layout, ``Reorder*`` in ``ort_ops``) exactly when its channels are a multiple
+    of the block, so the block is the largest power of two dividing the channels of every
+    blocked one, provided no unblocked one's channels are a multiple of it. 1 when the data
+    cannot tell (no blocked pooling kernel, or a contradiction)."""
+    import json
+
+    rows = data.rows
+    if "params" not in rows or "ort_ops" not in rows:
+        return 1
+    pools = rows[(rows["family"] == "pool")]
+    blocked, plain = [], []
+    for r in pools.itertuples(index=False):
+        c = int(json.loads(r.params)["c"])
+        (blocked if "Reorder" in str(r.ort_ops) else plain).append(c)
+    if not blocked:
+        return 1
+    block = min(c & -c for c in blocked)
+    block = min(block, 64)
+    return 1 if any(c % block == 0 for c in plain) else block
 
 
 def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None = None,
@@ -363,9 +418,18 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
         lower[p.start + 1:p.stop], upper[p.start + 1:p.stop] = 0.0, 8.0
         theta0[layout.launch[name]] = np.log(2e-6)
         lower[layout.launch[name]], upper[layout.launch[name]] = np.log(1e-9), np.log(1e-3)
+        theta0[layout.launch_thread[name]] = np.log(1e-6)
+        lower[layout.launch_thread[name]] = np.log(1e-10)
+        upper[layout.launch_thread[name]] = np.log(1e-3)
         if name in layout.bw:
             theta0[layout.bw[name]] = np.log(2 * device.mem_bw_bytes_s)
             lower[layout.bw[name]], upper[layout.bw[name]] = np.log(1e8), np.log(1e13)
+            theta0[layout.bw_par[name]] = 0.0
+            lower[layout.bw_par[name]], upper[layout.bw_par[name]] = -8.0, 8.0
+        if name in layout.unaligned:
+            theta0[layout.unaligned[name]] = 0.0
+            lower[layout.unaligned[name]] = np.log(0.05)
+            upper[layout.unaligned[name]] = np.log(2.0)
     layout_s = data.rows["layout_s"].to_numpy(dtype=float) if "layout_s" in data.rows \
         else np.zeros(len(data.rows))
     node = data.rows["node_s"].to_numpy(dtype=float)

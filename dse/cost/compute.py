@@ -30,7 +30,7 @@ from dse.spec.device import DeviceSpec, KernelModel, lookup_efficiency
 from dse.spec.platform import LinkSpec
 from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
 
-__all__ = ["KernelTerms", "LayerCost", "clock_scale", "efficiency_vector", "kernel_model_terms",
+__all__ = ["MAX_ALIGN", "KernelTerms", "LayerCost", "channel_alignment", "clock_scale", "efficiency_vector", "kernel_model_terms",
            "layer_table", "layer_time", "roofline_times", "unfolded"]
 
 
@@ -111,8 +111,9 @@ class KernelTerms:
         efficiency: Efficiency relative to the all-cores peak at the layer's threads: the
             class's ``e(ops)`` times Amdahl's speed-up ``s_t(ops)`` over one core, divided by
             the cores.
-        launch_s: Fixed cost per launch.
-        mem_bw_bytes_s: Bandwidth of the layer's traffic (``nan`` where the device's applies).
+        launch_s: Fixed cost per launch at the layer's threads.
+        mem_bw_bytes_s: Bandwidth of the layer's traffic at its threads (``nan`` where the
+            device's applies).
     """
 
     modelled: np.ndarray
@@ -121,9 +122,29 @@ class KernelTerms:
     mem_bw_bytes_s: np.ndarray
 
 
+#: The largest channel alignment :func:`channel_alignment` reports.
+MAX_ALIGN = 64
+
+
+def channel_alignment(counts: pd.DataFrame) -> np.ndarray:
+    """Per layer, the largest power of two (at most :data:`MAX_ALIGN`) that divides the channel
+    count of its first input and of its output, when both are 4-D (N, C, H, W); ``MAX_ALIGN``
+    for every other layer."""
+    out = np.full(len(counts), MAX_ALIGN, dtype=np.int64)
+    for i, (ins, outs) in enumerate(zip(counts["in_shapes"], counts["out_shapes"],
+                                        strict=True)):
+        if not ins or not outs or len(ins[0]) != 4 or len(outs[0]) != 4:
+            continue
+        a = MAX_ALIGN
+        for c in (int(ins[0][1]), int(outs[0][1])):
+            a = min(a, c & -c if c > 0 else MAX_ALIGN)
+        out[i] = a
+    return out
+
+
 def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
-                       ops: np.ndarray, threads: np.ndarray | int, cores: int | None
-                       ) -> KernelTerms:
+                       ops: np.ndarray, threads: np.ndarray | int, cores: int | None,
+                       align: np.ndarray | None = None) -> KernelTerms:
     """Efficiency, launch cost and bandwidth of every layer whose kernel class has a
     :class:`~dse.spec.device.KernelModel` (see its docstring for the law).
 
@@ -134,6 +155,7 @@ def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
         threads: Intra-op threads of the inference each layer belongs to (scalar or per
             layer); more threads than ``cores`` help no further.
         cores: The cluster's cores (``None``: a device without cores, thread-independent).
+        align: Per layer, :func:`channel_alignment` (default: every layer aligned).
     """
     n = len(ops)
     modelled = np.zeros(n, dtype=bool)
@@ -152,11 +174,16 @@ def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
         if cores:
             p = np.interp(x[mask], knots, model.parallel_fraction)
             e = e / ((1.0 - p) + p / t[mask]) / cores
+        if align is not None and model.channel_block > 1:
+            e = np.where(align[mask] % model.channel_block != 0,
+                         e * model.unaligned_efficiency, e)
         modelled[mask] = True
         eff[mask] = e
-        launch[mask] = model.launch_s
+        extra = t[mask] - 1.0 if cores else 0.0
+        launch[mask] = model.launch_s + model.launch_per_thread_s * extra
         if model.mem_bw_bytes_s is not None:
-            bw[mask] = model.mem_bw_bytes_s
+            q = model.mem_parallel_fraction if cores else 0.0
+            bw[mask] = model.mem_bw_bytes_s / ((1.0 - q) + q / t[mask])
     return KernelTerms(modelled, eff, launch, bw)
 
 
@@ -203,7 +230,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         memory traffic), ``attainable_ops_s`` (the roofline at that intensity) and ``bound``
         (``compute``, ``memory``, ``stream`` or ``overhead``), and the inputs of
         :func:`roofline_times` that are not in ``counts``: ``kernel`` (class index),
-        ``utilization`` and ``launches``.
+        ``utilization``, ``launches`` and ``channel_align`` (:func:`channel_alignment`).
     """
     ops = counts["ops"].to_numpy(dtype=float)
     weights = weight_read_bytes(counts, precision)
@@ -215,13 +242,16 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
         device.core_scale(threads)
     launches = (~no_pass(counts)).astype(float)
+    # only kernel models read the channel alignment
+    align = channel_alignment(counts) if device.kernel_models else \
+        np.full(len(ops), MAX_ALIGN, dtype=np.int64)
     priced_ops = ops
     overhead = np.full(len(ops), device.overhead_per_layer_s)
     mem_bw = np.full(len(ops), device.mem_bw_bytes_s)
     if device.kernel_models:
         # A modelled class carries its own thread scaling: price it against the all-cores peak.
         terms = kernel_model_terms(device.kernel_models, kernels, ops,
-                                   threads or device.cores or 1, device.cores)
+                                   threads or device.cores or 1, device.cores, align)
         m = terms.modelled
         # A class's bandwidth is fitted to every byte its kernels touch, weights included
         # wherever they are placed: a CPU's caches are not memory a runtime manages, and a
@@ -257,6 +287,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         "memory_s": memory_s, "stream_s": stream_s, "overhead_s": overhead_s, "time_s": time_s,
         "intensity": intensity, "attainable_ops_s": attainable, "bound": bound,
         "kernel": kernels, "utilization": utilization, "launches": launches,
+        "channel_align": align,
     }, index=counts.index)
 
 

@@ -70,15 +70,28 @@ class KernelModel(Frozen):
             :func:`max_kernel_efficiency`.
         parallel_fraction: Amdahl fraction at each knot, in [0, 1].
         launch_s: Fixed cost of every kernel of this class launched.
-        mem_bw_bytes_s: The bandwidth this class's memory traffic reaches; ``None``: the
-            device's ``mem_bw_bytes_s``.
+        launch_per_thread_s: Added to ``launch_s`` for every intra-op thread beyond the first
+            (handing a kernel's work to the thread pool and joining it).
+        mem_bw_bytes_s: The bandwidth this class's memory traffic reaches on one thread;
+            ``None``: the device's ``mem_bw_bytes_s``.
+        mem_parallel_fraction: Amdahl fraction of that bandwidth over threads: on ``t``
+            threads the class reaches ``mem_bw_bytes_s / ((1 - q) + q / t)`` (0: one thread
+            already reaches it).
+        channel_block: The channel multiple the runtime's blocked kernels need (ONNX
+            Runtime's NCHWc layout: the vector's float lanes, 16 with AVX-512); 1: none.
+        unaligned_efficiency: Efficiency factor of a layer whose channel counts are not
+            multiples of ``channel_block`` (padded blocks, or an unblocked kernel).
     """
 
     log10_ops: tuple[float, ...] = Field(min_length=1)
     efficiency: tuple[PositiveFloat, ...] = Field(min_length=1)
     parallel_fraction: tuple[Annotated[float, Field(ge=0, le=1)], ...] = Field(min_length=1)
     launch_s: Seconds = Field(default=0.0, ge=0)
+    launch_per_thread_s: Seconds = Field(default=0.0, ge=0)
     mem_bw_bytes_s: Bandwidth | None = Field(default=None, gt=0)
+    mem_parallel_fraction: float = Field(default=0.0, ge=0, le=1)
+    channel_block: int = Field(default=1, ge=1, le=64)
+    unaligned_efficiency: PositiveFloat = 1.0
 
     @model_validator(mode="after")
     def _knots(self) -> KernelModel:

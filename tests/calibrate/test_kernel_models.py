@@ -168,3 +168,57 @@ def test_the_simulator_runs_the_latency_model_cost_gives(cat, fitted):
         report = simulate(_sim_config(fitted, row, cat),
                           catalog=cat.with_devices({"host": fitted}, replace=True))
         assert report.metrics.latency_ms["p50"] * 1e-3 == pytest.approx(cost.time_s, rel=1e-6)
+
+
+def test_channel_alignment_reads_the_channels_of_4d_layers_only():
+    from dse.cost.compute import MAX_ALIGN, channel_alignment
+
+    counts = pd.DataFrame({"in_shapes": [[[1, 32, 8, 8]], [[1, 24, 8, 8]], [[1, 3, 224, 224]],
+                                         [[1, 768]], []],
+                           "out_shapes": [[[1, 64, 8, 8]], [[1, 48, 8, 8]], [[1, 32, 112, 112]],
+                                          [[1, 1000]], []]})
+    assert channel_alignment(counts).tolist() == [32, 8, 1, MAX_ALIGN, MAX_ALIGN]
+
+
+def test_unaligned_layers_launches_and_bandwidth_follow_their_model():
+    m = model(channel_block=16, unaligned_efficiency=0.5, launch_per_thread_s=1e-6,
+              mem_bw_bytes_s=1e10, mem_parallel_fraction=1.0)
+    kernels = np.full(4, NAMES.index("conv"))
+    ops = np.full(4, 1e8)
+    t = kernel_model_terms({"conv": m}, kernels, ops, np.array([1, 1, 2, 2]), 2,
+                           align=np.array([16, 8, 16, 8]))
+    # a layer whose channels miss the block runs at the stated share of the aligned one's
+    assert t.efficiency[1] == pytest.approx(0.5 * t.efficiency[0])
+    assert t.efficiency[3] == pytest.approx(0.5 * t.efficiency[2])
+    # the second thread costs a launch more and, with q = 1, doubles the bandwidth
+    assert t.launch_s.tolist() == pytest.approx([2e-6, 2e-6, 3e-6, 3e-6])
+    assert t.mem_bw_bytes_s.tolist() == pytest.approx([1e10, 1e10, 2e10, 2e10])
+    # without alignments every layer is taken as aligned
+    plain = kernel_model_terms({"conv": m}, kernels, ops, 1, 2)
+    assert plain.efficiency[1] == pytest.approx(t.efficiency[0])
+
+
+def test_a_folded_layer_costs_nothing_under_kernel_models_and_its_share_otherwise(host, cat):
+    # mobilenet_v2's BatchNorms are folded into their convs (launch nothing)
+    spec = host.with_changes("test", kernel_models={"norm": model(), "conv1x1": model()})
+    rt = cat.runtimes.get("onnxruntime_cpu")
+    modelled = model_cost(dse.workload("mobilenet_v2"), spec, "fp32", threads=1, runtime=rt)
+    plain = model_cost(dse.workload("mobilenet_v2"), host, "fp32", threads=1, runtime=rt)
+    bn = (modelled.layers["op"] == "BatchNormalization").to_numpy()
+    assert bn.any() and (modelled.layers.loc[bn, "launches"] == 0).all()
+    assert (modelled.layers.loc[bn, "time_s"] == 0).all()
+    assert (plain.layers.loc[bn, "time_s"] > 0).all()  # a datasheet target still prices them
+
+
+def test_the_channel_block_is_read_from_which_pooling_kernels_ran_blocked():
+    def rows(pools):
+        return kf.KernelData(pd.DataFrame({
+            "family": "pool", "params": [f'{{"c": {c}}}' for c, _ in pools],
+            "ort_ops": ["ReorderInput+MaxPool+ReorderOutput" if b else "MaxPool"
+                        for _, b in pools]}), pd.DataFrame())
+
+    assert kf.channel_block(rows([(64, True), (48, True), (40, False), (13, False)])) == 16
+    assert kf.channel_block(rows([(64, True), (24, True), (13, False)])) == 8
+    assert kf.channel_block(rows([(13, False)])) == 1  # nothing ran blocked: no block
+    # 32 channels unblocked beside 48 blocked: no block explains both
+    assert kf.channel_block(rows([(64, True), (48, True), (32, False)])) == 1

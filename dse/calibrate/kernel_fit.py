@@ -368,7 +368,8 @@ def channel_block(data: KernelData) -> int:
     if "params" not in rows or "ort_ops" not in rows:
         return 1
     pools = rows[(rows["family"] == "pool")]
-    blocked, plain = [], []
+    blocked: list[int] = []
+    plain: list[int] = []
     for r in pools.itertuples(index=False):
         c = int(json.loads(r.params)["c"])
         (blocked if "Reorder" in str(r.ort_ops) else plain).append(c)

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from dse.cost import ModelCost, model_cost
-from dse.cost.compute import efficiency_vector, kernel_model_terms, roofline_times, unfolded
+from dse.cost.compute import (
+    cold_times,
+    efficiency_vector,
+    kernel_model_terms,
+    roofline_times,
+    unfolded,
+)
 from dse.cost.concurrency import (
     amdahl_core_scale,
     closed_loop_throughput,
@@ -334,7 +340,7 @@ class Forward:
                                     for r in rows.itertuples(index=False)])
         parts: dict[str, list[np.ndarray]] = {k: [] for k in
                                               ("ops", "traffic", "util", "kernel", "launch",
-                                               "align", "row")}
+                                               "align", "resident", "row")}
         if self.slow:
             self._arrays(parts)
             return
@@ -357,6 +363,7 @@ class Forward:
             parts["kernel"].append(layers["kernel"].to_numpy(dtype=np.int64)[on])
             parts["launch"].append(layers["launches"].to_numpy(dtype=float)[on])
             parts["align"].append(layers["channel_align"].to_numpy(dtype=np.int64)[on])
+            parts["resident"].append(layers["resident"].to_numpy(dtype=bool)[on])
             parts["row"].append(np.full(int(on.sum()), i, dtype=np.int64))
             if mode == "closed":
                 self.closed[i] = _closed_shape(spec, r, catalog)
@@ -377,6 +384,7 @@ class Forward:
         self.util, self.launch = cat("util", float), cat("launch", float)
         self.kernel, self.row_of = cat("kernel", np.int64), cat("row", np.int64)
         self.align = cat("align", np.int64)
+        self.resident = cat("resident", bool)
         self.layer_target = self.target_of[self.row_of]
 
     def layer_times(self, values: Mapping[str, Any] | None = None) -> np.ndarray:
@@ -431,6 +439,7 @@ class Forward:
         lt, ro = self.layer_target, self.row_of
         peak_l, eff_l, bw_l, ovl_l = peak[ro], eff[lt, self.kernel], bw[lt], ovl[lt]
         modelled = np.zeros(len(lt), dtype=bool)
+        cold_bw, cold_launch = np.full(len(lt), np.nan), np.zeros(len(lt))
         for t, spec in enumerate(specs):
             if not spec.kernel_models:
                 continue
@@ -446,11 +455,17 @@ class Forward:
             ovl_l[m] = terms.launch_s[terms.modelled]
             own_bw = terms.mem_bw_bytes_s[terms.modelled]
             bw_l[m] = np.where(np.isnan(own_bw), bw_l[m], own_bw)
+            if terms.cold_bw_bytes_s is not None and terms.cold_launch_s is not None:
+                cold_bw[m] = terms.cold_bw_bytes_s[terms.modelled]
+                cold_launch[m] = terms.cold_launch_s[terms.modelled]
             modelled |= m
         ops, traffic = unfolded(modelled, self.launch, self.ops, self.traffic)
         _, _, layer_s = roofline_times(
             ops, traffic, self.launch, peak_ops_s=peak_l,
             efficiency=eff_l * self.util, mem_bw_bytes_s=bw_l, overhead_per_kernel_s=ovl_l)
+        # as dse.cost.compute.layer_table adds it: a model too large for the private caches
+        layer_s = layer_s + np.where(self.resident, 0.0,
+                                     cold_times(traffic, cold_bw, cold_launch)) * self.launch
         layers_s = np.bincount(self.row_of, weights=layer_s, minlength=n)
         slow = self._contention(specs, per, layers_s, bw)
         layer_s = layer_s * slow[ro]

@@ -33,7 +33,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from dse.cost import model_cost
-from dse.cost.compute import kernel_model_terms, roofline_times
+from dse.cost.compute import channel_alignment, cold_times, kernel_model_terms, roofline_times
 from dse.cost.memory import activation_bytes, weight_read_bytes
 from dse.cost.model import runtime_counts
 from dse.devices.overlay import Overlay
@@ -79,11 +79,23 @@ class KernelData:
         profiled conversion time of a microsecond kernel can exceed its whole ``run()``,
         while its share stays below one."""
         run = self.rows["run_s"].to_numpy(dtype=float)
+        return run * (1.0 - self._layout_share())
+
+    @property
+    def cold(self) -> bool:
+        """Whether the rows have cold-cache times (``cold_s``)."""
+        return "cold_s" in self.rows
+
+    @property
+    def measured_cold_s(self) -> np.ndarray:
+        """:attr:`measured_s` of the cold-cache ``run()`` times (``cold_s``)."""
+        return self.rows["cold_s"].to_numpy(dtype=float) * (1.0 - self._layout_share())
+
+    def _layout_share(self) -> np.ndarray:
         if "layout_s" not in self.rows:
-            return run
+            return np.zeros(len(self.rows))
         node = self.rows["node_s"].to_numpy(dtype=float)
-        share = np.clip(self.rows["layout_s"].to_numpy(dtype=float) / node, 0.0, 0.9)
-        return run * (1.0 - share)
+        return np.clip(self.rows["layout_s"].to_numpy(dtype=float) / node, 0.0, 0.9)
 
     def subset(self, mask: np.ndarray) -> KernelData:
         """The rows where ``mask`` holds, with their layers (renumbered)."""
@@ -126,7 +138,7 @@ def kernel_data(rows: pd.DataFrame, graph_of: Callable[[Any], Workload], device:
                 "ops": t["ops"].to_numpy(dtype=float),
                 "traffic": touched[launched],
                 "util": t["utilization"].to_numpy(dtype=float),
-                "align": t["channel_align"].to_numpy(dtype=np.int64)}), float(w.macs))
+                "align": channel_alignment(counts)[launched]}), float(w.macs))
         table, m = graphs[r.key]
         parts.append(table.assign(row=i))
         nodes[i], ops[i], macs[i] = len(table), table["ops"].sum(), m
@@ -202,6 +214,8 @@ class _Layout:
     bw_par: dict[str, int] = field(default_factory=dict)
     unaligned: dict[str, int] = field(default_factory=dict)
     block: int = 1
+    cold: dict[str, int] = field(default_factory=dict)
+    cold_launch: int = -1
 
 
 def _layout(data: KernelData, options: FitOptions) -> _Layout:
@@ -216,6 +230,7 @@ def _layout(data: KernelData, options: FitOptions) -> _Layout:
     bw: dict[str, int] = {}
     bw_par: dict[str, int] = {}
     unaligned: dict[str, int] = {}
+    cold: dict[str, int] = {}
     align = data.layers["align"].to_numpy(dtype=np.int64) if "align" in data.layers else \
         np.full(len(kernels), 64)
     block = channel_block(data) if options.channel_block else 1
@@ -244,8 +259,14 @@ def _layout(data: KernelData, options: FitOptions) -> _Layout:
         if block > 1 and (mine % block != 0).any() and (mine % block == 0).any():
             unaligned[name] = i
             i += 1
+        if data.cold:
+            cold[name] = i
+            i += 1
+    cold_launch = -1
+    if data.cold:  # one for every class, as the launch cost
+        cold_launch, i = i, i + 1
     return _Layout(classes, knots, eff, par, launch, bw, i, launch_thread, bw_par, unaligned,
-                   block)
+                   block, cold, cold_launch)
 
 
 def _curve(theta: np.ndarray, cut: slice) -> np.ndarray:
@@ -271,6 +292,10 @@ def _models(theta: np.ndarray, layout: _Layout, *, construct: bool = True
                   if name in layout.bw else None,
                   "mem_parallel_fraction": float(1.0 / (1.0 + np.exp(
                       -theta[layout.bw_par[name]]))) if name in layout.bw_par else 0.0,
+                  "cold_bw_bytes_s": float(np.exp(theta[layout.cold[name]]))
+                  if name in layout.cold else None,
+                  "cold_launch_s": float(np.exp(theta[layout.cold_launch]))
+                  if layout.cold_launch >= 0 else 0.0,
                   "channel_block": layout.block if name in layout.unaligned else 1,
                   "unaligned_efficiency": float(np.exp(theta[layout.unaligned[name]]))
                   if name in layout.unaligned else 1.0}
@@ -310,6 +335,22 @@ def predict_kernel_times(models: Mapping[str, KernelModel], data: KernelData,
     return np.bincount(row, weights=layer_s, minlength=len(data.rows))
 
 
+def cold_extra_times(models: Mapping[str, KernelModel], data: KernelData) -> np.ndarray:
+    """What every kernel row pays beyond its warm time when its caches are cold: the sum of
+    its layers' :func:`dse.cost.compute.cold_times`, as ``layer_table`` adds them for a model
+    too large for the private caches."""
+    layers = data.layers
+    kernels = layers["kernel"].to_numpy(dtype=np.int64)
+    cold, fixed = np.full(len(layers), np.nan), np.zeros(len(layers))
+    for name, model in models.items():
+        if model.cold_bw_bytes_s is not None:
+            cold[kernels == _NAMES.index(name)] = model.cold_bw_bytes_s
+            fixed[kernels == _NAMES.index(name)] = model.cold_launch_s
+    extra = cold_times(layers["traffic"].to_numpy(dtype=float), cold, fixed)
+    return np.bincount(layers["row"].to_numpy(dtype=np.int64), weights=extra,
+                       minlength=len(data.rows))
+
+
 def _penalties(theta: np.ndarray, layout: _Layout, options: FitOptions) -> np.ndarray:
     out = []
     for name in layout.classes:
@@ -329,7 +370,8 @@ def _sparsity(data: KernelData, layout: _Layout, size: int, options: FitOptions
               ) -> np.ndarray:
     """Which parameters each residual depends on (a row: its layers' classes and the
     overhead; a penalty: its class's)."""
-    rows = len(data.rows)
+    n = len(data.rows)
+    rows = 2 * n if data.cold else n  # the warm rows, then the cold ones
     penalties = _penalties(np.zeros(size), layout, options)
     out = np.zeros((rows + len(penalties), size), dtype=bool)
     kernels = data.layers["kernel"].to_numpy()
@@ -342,6 +384,9 @@ def _sparsity(data: KernelData, layout: _Layout, size: int, options: FitOptions
                      ].astype(int)
         hit = np.unique(row_of[kernels == _NAMES.index(name)])
         out[np.ix_(hit, cols)] = True
+        if data.cold:
+            out[np.ix_(hit + n, np.r_[cols, layout.cold[name], layout.cold_launch].astype(int))
+                ] = True
     out[:rows, layout.size:] = True  # the overhead and the layout conversions
     i = rows
     for name in layout.classes:  # in _penalties' order
@@ -431,6 +476,12 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
             theta0[layout.unaligned[name]] = 0.0
             lower[layout.unaligned[name]] = np.log(0.05)
             upper[layout.unaligned[name]] = np.log(2.0)
+        if name in layout.cold:
+            theta0[layout.cold[name]] = np.log(device.mem_bw_bytes_s)
+            lower[layout.cold[name]], upper[layout.cold[name]] = np.log(1e8), np.log(1e13)
+    if layout.cold_launch >= 0:
+        c = layout.cold_launch
+        theta0[c], lower[c], upper[c] = np.log(2e-6), np.log(1e-10), np.log(1e-3)
     layout_s = data.rows["layout_s"].to_numpy(dtype=float) if "layout_s" in data.rows \
         else np.zeros(len(data.rows))
     node = data.rows["node_s"].to_numpy(dtype=float)
@@ -442,12 +493,18 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
         lower[o], upper[o] = np.log(1e-8), np.log(1e-2)
     measured = run if on_run else node
     log_measured = np.log(measured)
+    cold = on_run and data.cold
+    log_cold = np.log(data.measured_cold_s) if cold else np.zeros(0)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        pred = predict_kernel_times(_models(theta, layout, construct=False), data, device)
+        models = _models(theta, layout, construct=False)
+        pred = predict_kernel_times(models, data, device)
         if on_run:
             pred = pred + np.exp(theta[layout.size])
-        return np.concatenate([np.log(pred) - log_measured, _penalties(theta, layout, options)])
+        parts = [np.log(pred) - log_measured]
+        if cold:
+            parts.append(np.log(pred + cold_extra_times(models, data)) - log_cold)
+        return np.concatenate([*parts, _penalties(theta, layout, options)])
 
     result = least_squares(residuals, np.clip(theta0, lower + 1e-9, upper - 1e-9),
                            bounds=(lower, upper), x_scale=1.0, max_nfev=max_nfev, method="trf",
@@ -456,11 +513,21 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
     models = _models(theta, layout)
     overhead = float(np.exp(theta[layout.size])) if on_run else \
         max(float(np.median(run - node)), 0.0)
-    pred = predict_kernel_times(models, data, device) + overhead
-    table = pd.DataFrame({"key": data.rows["key"], "family": data.rows["family"],
-                          "source": data.rows["source"], "threads": data.rows["threads"],
-                          "measured_s": run, "predicted_s": pred})
+    table = _table(data, models, predict_kernel_times(models, data, device) + overhead)
     return KernelFit(models, overhead, table, options, float(result.cost))
+
+
+def _table(data: KernelData, models: Mapping[str, KernelModel], warm: np.ndarray
+           ) -> pd.DataFrame:
+    """Measured against predicted, warm rows then (with cold times) cold ones."""
+    base = {"key": data.rows["key"], "family": data.rows["family"],
+            "source": data.rows["source"], "threads": data.rows["threads"]}
+    out = [pd.DataFrame({**base, "regime": "warm", "measured_s": data.measured_s,
+                         "predicted_s": warm})]
+    if data.cold:
+        out.append(pd.DataFrame({**base, "regime": "cold", "measured_s": data.measured_cold_s,
+                                 "predicted_s": warm + cold_extra_times(models, data)}))
+    return pd.concat(out, ignore_index=True)
 
 
 def _errors(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
@@ -498,9 +565,7 @@ def cross_validate(data: KernelData, device: DeviceSpec, options: FitOptions | N
         fit = fit_kernels(data.subset(~test), device, options, max_nfev=max_nfev)
         held = data.subset(test)
         pred = predict_kernel_times(fit.models, held, device) + fit.overhead_per_inference_s
-        out.append(pd.DataFrame({"key": held.rows["key"], "family": held.rows["family"],
-                                 "threads": held.rows["threads"], "group": g,
-                                 "measured_s": held.measured_s, "predicted_s": pred}))
+        out.append(_table(held, fit.models, pred).assign(group=g))
     return pd.concat(out, ignore_index=True)
 
 
@@ -597,7 +662,8 @@ def summarize(table: pd.DataFrame, by: Sequence[str] = ("threads",)) -> pd.DataF
 #: Kernel CSV columns the fit reads (written by ``dse host kernels``, :mod:`dse.measure.kernels`).
 _KERNEL_CSV = {"key": "key", "family": "family", "params": "params", "source": "source",
                "threads": "threads", "ort_ops": "ort_ops", "kernel_median_s": "node_s",
-               "layout_median_s": "layout_s", "run_median_s": "run_s"}
+               "layout_median_s": "layout_s", "run_median_s": "run_s",
+               "cold_median_s": "cold_s"}
 
 
 def host_device(catalog: Any = None) -> DeviceSpec:
@@ -630,11 +696,11 @@ def read_kernel_rows(path: Any, *, statistic: str = "median") -> pd.DataFrame:
     rows = frame.loc[:, list(columns)].rename(columns=columns)
     # one kernel is one (family, params) at every thread count (the CSV's key is per row)
     rows["key"] = rows["family"] + ":" + rows["params"]
-    bad = ~((rows["node_s"] > 0) & (rows["run_s"] > 0))
+    bad = ~((rows["node_s"] > 0) & (rows["run_s"] > 0) & (rows["cold_s"] > 0))
     if bad.any():
         lines = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:10])
-        raise DseError([Problem(str(path), f"line {lines}", f"kernel_{statistic}_s and "
-                                f"run_{statistic}_s: expected times > 0")])
+        raise DseError([Problem(str(path), f"line {lines}", f"kernel_{statistic}_s, "
+                                f"run_{statistic}_s and cold_{statistic}_s: expected times > 0")])
     return rows.reset_index(drop=True)
 
 

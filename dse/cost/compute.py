@@ -30,7 +30,8 @@ from dse.spec.device import DeviceSpec, KernelModel, lookup_efficiency
 from dse.spec.platform import LinkSpec
 from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
 
-__all__ = ["MAX_ALIGN", "KernelTerms", "LayerCost", "channel_alignment", "clock_scale", "efficiency_vector", "kernel_model_terms",
+__all__ = ["MAX_ALIGN", "KernelTerms", "LayerCost", "cache_resident", "channel_alignment",
+           "clock_scale", "cold_times", "efficiency_vector", "kernel_model_terms",
            "layer_table", "layer_time", "roofline_times", "unfolded"]
 
 
@@ -114,12 +115,16 @@ class KernelTerms:
         launch_s: Fixed cost per launch at the layer's threads.
         mem_bw_bytes_s: Bandwidth of the layer's traffic at its threads (``nan`` where the
             device's applies).
+        cold_bw_bytes_s: Rate of the layer's bytes into cold caches (``nan``: no cold cost).
+        cold_launch_s: The fixed part of that cost per launch.
     """
 
     modelled: np.ndarray
     efficiency: np.ndarray
     launch_s: np.ndarray
     mem_bw_bytes_s: np.ndarray
+    cold_bw_bytes_s: np.ndarray | None = None
+    cold_launch_s: np.ndarray | None = None
 
 
 #: The largest channel alignment :func:`channel_alignment` reports.
@@ -159,7 +164,8 @@ def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
     """
     n = len(ops)
     modelled = np.zeros(n, dtype=bool)
-    eff, launch, bw = np.ones(n), np.zeros(n), np.full(n, np.nan)
+    eff, launch, bw, cold = np.ones(n), np.zeros(n), np.full(n, np.nan), np.full(n, np.nan)
+    cold_launch = np.zeros(n)
     x = np.log10(np.maximum(ops, 1.0))
     t = np.broadcast_to(np.asarray(threads, dtype=float), (n,))
     # No (or zero) threads stated: all cores, as DeviceSpec.core_scale takes it.
@@ -184,7 +190,34 @@ def kernel_model_terms(models: Mapping[str, KernelModel], kernels: np.ndarray,
         if model.mem_bw_bytes_s is not None:
             q = model.mem_parallel_fraction if cores else 0.0
             bw[mask] = model.mem_bw_bytes_s / ((1.0 - q) + q / t[mask])
-    return KernelTerms(modelled, eff, launch, bw)
+        if model.cold_bw_bytes_s is not None:
+            cold[mask] = model.cold_bw_bytes_s
+            cold_launch[mask] = model.cold_launch_s
+    return KernelTerms(modelled, eff, launch, bw, cold, cold_launch)
+
+
+def cold_times(traffic: np.ndarray, cold_bw_bytes_s: np.ndarray,
+               cold_launch_s: np.ndarray | float = 0.0) -> np.ndarray:
+    """Per launched layer, what running with cold caches costs beyond its warm time: its bytes
+    at :attr:`KernelModel.cold_bw_bytes_s` plus :attr:`KernelModel.cold_launch_s` (0 where the
+    class states no cold rate)."""
+    none = np.isnan(cold_bw_bytes_s)
+    return np.where(none, 0.0, traffic / np.where(none, 1.0, cold_bw_bytes_s) + cold_launch_s)
+
+
+def cache_resident(counts: pd.DataFrame, device: DeviceSpec, precision: str,
+                   threads: int | None) -> bool:
+    """Whether a whole model stays in the private caches of the cores running it from one
+    inference to the next: its weights fit in their L2 (the probed ``caches.l2`` of each of
+    ``threads`` cores). Its layers then run as a lone kernel benchmarked run after run does;
+    otherwise every layer finds its weights swept out by the layers since its last inference
+    (:func:`cold_times`). A device without probed caches is taken as never resident."""
+    l2 = (device.caches or {}).get("l2")
+    if l2 is None:
+        return False
+    cores = max(1, min(int(threads or device.cores or 1), int(device.cores or 1)))
+    weights = float(weight_read_bytes(counts, precision).sum())
+    return weights <= l2.size_bytes * cores
 
 
 def unfolded(modelled: np.ndarray, launches: np.ndarray, ops: np.ndarray, traffic: np.ndarray
@@ -230,7 +263,8 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         memory traffic), ``attainable_ops_s`` (the roofline at that intensity) and ``bound``
         (``compute``, ``memory``, ``stream`` or ``overhead``), and the inputs of
         :func:`roofline_times` that are not in ``counts``: ``kernel`` (class index),
-        ``utilization``, ``launches`` and ``channel_align`` (:func:`channel_alignment`).
+        ``utilization``, ``launches``, ``channel_align`` (:func:`channel_alignment`) and
+        ``resident`` (:func:`cache_resident`, for a device with kernel models).
     """
     ops = counts["ops"].to_numpy(dtype=float)
     weights = weight_read_bytes(counts, precision)
@@ -242,6 +276,8 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
         device.core_scale(threads)
     launches = (~no_pass(counts)).astype(float)
+    cold_s = np.zeros(len(ops))
+    resident = True
     # only kernel models read the channel alignment
     align = channel_alignment(counts) if device.kernel_models else \
         np.full(len(ops), MAX_ALIGN, dtype=np.int64)
@@ -264,6 +300,11 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         efficiency = np.where(m, terms.efficiency * utilization, efficiency)
         overhead = np.where(m, terms.launch_s, overhead)
         mem_bw = np.where(m & ~np.isnan(terms.mem_bw_bytes_s), terms.mem_bw_bytes_s, mem_bw)
+        resident = cache_resident(counts, device, precision, threads)
+        if terms.cold_bw_bytes_s is not None and not resident:
+            cold_s = cold_times(np.where(m, traffic, 0.0), terms.cold_bw_bytes_s,
+                                terms.cold_launch_s if terms.cold_launch_s is not None
+                                else 0.0) * launches
     compute_s, memory_s, roofline_s = roofline_times(
         priced_ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
         mem_bw_bytes_s=mem_bw, overhead_per_kernel_s=overhead)
@@ -276,6 +317,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     else:
         stream_s = np.zeros_like(ops)
     overhead_s = overhead * launches
+    roofline_s = roofline_s + cold_s
     time_s = roofline_s + stream_s
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(traffic > 0, ops / traffic, np.inf)
@@ -287,7 +329,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         "memory_s": memory_s, "stream_s": stream_s, "overhead_s": overhead_s, "time_s": time_s,
         "intensity": intensity, "attainable_ops_s": attainable, "bound": bound,
         "kernel": kernels, "utilization": utilization, "launches": launches,
-        "channel_align": align,
+        "channel_align": align, "resident": np.full(len(ops), resident),
     }, index=counts.index)
 
 

@@ -108,11 +108,15 @@ def runtime_counts(workload: Workload, runtime: RuntimeSpec | None) -> pd.DataFr
     """The workload's layer counts as ``runtime`` runs them: the ops it folds into the epilogue
     of the conv/matmul before them (:attr:`RuntimeSpec.fuses`; default
     :data:`dse.workloads.graph.EPILOGUE_OPS`), x * sigmoid(x) as one kernel where it has
-    ``swish``, and residual Adds folded into their convolution where it has ``conv_sum``
+    ``swish``, residual Adds folded into their convolution where it has ``conv_sum``, an
+    exported exact GELU as one kernel where it has ``gelu``, and a residual Add inside the
+    layer normalisation after it where it has ``skip_layernorm``
     (:meth:`dse.workloads.Workload.counts_fusing`)."""
     kernels = (runtime.kernels or ()) if runtime is not None else ()
     return workload.counts_fusing(runtime.fuses if runtime is not None else None,
-                                  swish="swish" in kernels, residual="conv_sum" in kernels)
+                                  swish="swish" in kernels, residual="conv_sum" in kernels,
+                                  gelu="gelu" in kernels,
+                                  skip_norm="skip_layernorm" in kernels)
 
 
 def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = None, *,

@@ -15,7 +15,11 @@ NCHWc layouts), intra-op threads as given, inter-op 1, sequential:
 2. ``run()`` wall time: ``repeats`` timed runs (``perf_counter`` around ``session.run``), where
    ``repeats`` aims at ``target_s`` seconds of timed runs, at least :data:`MIN_REPEATS` and at
    most :data:`MAX_REPEATS` (or fixed, with ``repeats=``). This includes ONNX Runtime's
-   per-call overhead (input checks, output allocation), some microseconds.
+   per-call overhead (input checks, output allocation), some microseconds. Then as many runs
+   ``cold``: before each the caches are swept and the inputs read (:class:`_Evictor`), as a
+   layer of a model too large for the core's private cache finds them (its input where the
+   layer before left it, its weights not in the core's caches), where the runs before leave
+   a lone kernel's weights in L1/L2, as a model small enough to stay there finds them.
 3. Kernel time: a second session of the same graph with ONNX Runtime's profiler on, warmed up
    the same way, then ``min(repeats, MAX_PROFILED)`` runs; per run the durations of every
    ``Node``/``*_kernel_time`` event inside that run's ``model_run`` event are summed. This is
@@ -87,6 +91,10 @@ log = logging.getLogger(__name__)
 #:   input to and its output from ONNX Runtime's blocked NCHWc layout, which a layer inside a
 #:   model does not (the model's activations stay blocked from layer to layer)
 #: - ``run_median_s``, ``run_p10_s``, ``run_p90_s``, ``run_min_s``, ``run_n``: ``run()`` wall time
+#:   run after run (the kernel's weights and data stay in the core's caches)
+#: - ``cold_median_s``, ``cold_p10_s``, ``cold_p90_s``, ``cold_min_s``: ``run()`` wall time with
+#:   the caches swept before every run and the inputs read (:class:`_Evictor`): what a layer
+#:   of a model too large for the core's private cache finds
 #: - ``warmup``: untimed runs before the timed ones (wall-time session)
 #: - ``cpu`` (model name), ``cores`` (usable CPUs), ``ort_version``, ``date`` (UTC, ISO 8601)
 KERNEL_COLUMNS = (
@@ -95,7 +103,8 @@ KERNEL_COLUMNS = (
     "weight_elems", "in_elems", "out_elems", "ort_ops",
     "kernel_median_s", "kernel_p10_s", "kernel_p90_s", "kernel_min_s", "kernel_n",
     "layout_median_s", "layout_p10_s", "layout_p90_s", "layout_min_s",
-    "run_median_s", "run_p10_s", "run_p90_s", "run_min_s", "run_n", "warmup",
+    "run_median_s", "run_p10_s", "run_p90_s", "run_min_s", "run_n",
+    "cold_median_s", "cold_p10_s", "cold_p90_s", "cold_min_s", "warmup",
     "cpu", "cores", "ort_version", "date",
 )
 _INT_COLUMNS = ("threads", "layers", "macs", "ops", "weight_elems", "in_elems", "out_elems",
@@ -117,6 +126,11 @@ MIN_REPEATS = 3
 MAX_REPEATS = 400
 #: Profiled runs at most (the profiler's trace grows with every run).
 MAX_PROFILED = 40
+
+#: Bytes swept through the caches before every timed run (:class:`_Evictor`): twice the 2 MiB
+#: L2 of a current core (1-2 MiB on current x86 and Arm cores), so that none of the kernel's
+#: weights are left there.
+EVICT_BYTES = 4 << 20
 
 #: Adaptive sampling draws its kernels in this many rounds.
 ADAPTIVE_ROUNDS = 4
@@ -196,16 +210,18 @@ class KernelRun:
     ort_ops: str
     warmup: int
     layout_s: np.ndarray | None = None
+    cold_s: np.ndarray | None = None
 
     def columns(self) -> dict[str, Any]:
         out: dict[str, Any] = {"ort_ops": self.ort_ops}
         layout = np.zeros_like(self.kernel_s) if self.layout_s is None else self.layout_s
+        cold = self.run_s if self.cold_s is None else self.cold_s
         for name, values in (("kernel", self.kernel_s), ("layout", layout),
-                             ("run", self.run_s)):
+                             ("run", self.run_s), ("cold", cold)):
             p10, p50, p90 = np.percentile(values, [10, 50, 90])
             out.update({f"{name}_median_s": _round(p50), f"{name}_p10_s": _round(p10),
                         f"{name}_p90_s": _round(p90), f"{name}_min_s": _round(values.min())})
-            if name != "layout":  # as many as the kernel times
+            if name in ("kernel", "run"):  # the layout and cold times are as many
                 out[f"{name}_n"] = len(values)
         out["warmup"] = self.warmup
         return out
@@ -248,6 +264,13 @@ def time_kernel(spec: KernelSpec, threads: int, *, warmup: int = 2, repeats: int
         start = time.perf_counter()
         session.run(None, feeds)
         run_s[i] = time.perf_counter() - start
+    evict = _Evictor(feeds)
+    cold_s = np.empty(repeats)
+    for i in range(repeats):
+        evict()
+        start = time.perf_counter()
+        session.run(None, feeds)
+        cold_s[i] = time.perf_counter() - start
     del session
     profiled = min(repeats, MAX_PROFILED)
     with tempfile.TemporaryDirectory(prefix="dse-kernel-profile-") as folder:
@@ -258,7 +281,24 @@ def time_kernel(spec: KernelSpec, threads: int, *, warmup: int = 2, repeats: int
         trace = session.end_profiling()
         kernel_s, layout_s, ort_ops = _kernel_sums(json.loads(Path(trace).read_text()),
                                                    profiled)
-    return KernelRun(kernel_s, run_s, ort_ops, len(warm), layout_s)
+    return KernelRun(kernel_s, run_s, ort_ops, len(warm), layout_s, cold_s)
+
+
+class _Evictor:
+    """Before each cold run, what a layer of a model too large for the core's private cache
+    finds: its weights swept out of the core's caches by the layers run since its last
+    inference (a lone kernel run again and again would find them in L1/L2), and its input in
+    cache, where the layer before it left it. Sweeps :data:`EVICT_BYTES` on the calling thread (at 2 or more threads the workers'
+    caches keep their share of the weights), then reads every input."""
+
+    def __init__(self, feeds: Mapping[str, np.ndarray]) -> None:
+        self.sweep = np.zeros(EVICT_BYTES // 4, dtype=np.float32)
+        self.inputs = [np.asarray(v) for v in feeds.values()]
+
+    def __call__(self) -> None:
+        self.sweep += 1.0
+        for x in self.inputs:
+            x.sum()
 
 
 def _warm_up(session: Any, feeds: Mapping[str, np.ndarray], warmup: int) -> list[float]:

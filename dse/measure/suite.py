@@ -32,6 +32,8 @@ family          parameters (all ``int`` unless said; batch 1, NCHW)
                 -> gate -> x * gate
 ``softmax``     shape (over the last axis)
 ``layernorm``   shape (over the last axis)
+``skip_layernorm``  shape: a residual Add of two activations, then layer norm (a
+                transformer's x + sublayer(x); ONNX Runtime runs SkipLayerNormalization)
 ``batchnorm``   shape: a BatchNorm no convolution absorbs
 ``concat``      channels (list), h, w: along the channel axis
 ``transpose``   shape, perm
@@ -115,6 +117,7 @@ FAMILIES: dict[str, dict[str, tuple[str, tuple[Any, ...] | None]]] = {
            "act": (_STR, ("relu", "silu")), "gate": (_STR, ("sigmoid", "hardsigmoid"))},
     "softmax": {"shape": (_INTS, None)},
     "layernorm": {"shape": (_INTS, None)},
+    "skip_layernorm": {"shape": (_INTS, None)},
     "batchnorm": {"shape": (_INTS, None)},
     "concat": {"channels": (_INTS, None), "h": (_INT, None), "w": (_INT, None)},
     "transpose": {"shape": (_INTS, None), "perm": (_INTS, None)},
@@ -234,8 +237,8 @@ def _consistency(family: str, p: Mapping[str, Any]) -> list[str]:
         if len(b) > len(a) or any(y not in (1, x) for x, y in zip(a[::-1], b[::-1],
                                                                   strict=False)):
             out.append(f"shape_b {b} does not broadcast to shape {a}")
-    if family in ("softmax", "layernorm", "activation", "silu", "gelu", "batchnorm",
-                  "transpose", "eltwise") and not p["shape"]:
+    if family in ("softmax", "layernorm", "skip_layernorm", "activation", "silu", "gelu",
+                  "batchnorm", "transpose", "eltwise") and not p["shape"]:
         out.append("shape: expected at least one axis")
     if family == "batchnorm" and len(p["shape"]) < 2:
         out.append(f"shape: expected [N, C, ...], got {p['shape']}")
@@ -529,9 +532,11 @@ def _b_softmax(g: _Graph, p: Mapping[str, Any]) -> str:
     return g.node("Softmax", [g.input("x", p["shape"])], p["shape"], axis=-1)
 
 
-def _b_layernorm(g: _Graph, p: Mapping[str, Any]) -> str:
+def _b_layernorm(g: _Graph, p: Mapping[str, Any], *, skip: bool = False) -> str:
     d = p["shape"][-1]
     x = g.input("x", p["shape"])
+    if skip:  # the residual: the sublayer's output plus its input
+        x = g.node("Add", [x, g.input("r", p["shape"])], p["shape"])
     return g.node("LayerNormalization", [x, g.const("gamma", 1 + 0.1 * g.rng.random(d)),
                                          g.const("beta", 0.1 * g.rng.random(d))],
                   p["shape"], axis=-1, epsilon=1e-5)
@@ -555,7 +560,8 @@ _BUILDERS: dict[str, Callable[[_Graph, Mapping[str, Any]], str]] = {
     "conv": _b_conv, "dwconv": _b_dwconv, "gemm": _b_gemm, "matmul": _b_matmul,
     "attention": _b_attention, "pool": _b_pool, "eltwise": _b_eltwise,
     "activation": _b_activation, "silu": _b_silu, "gelu": _b_gelu, "lrn": _b_lrn, "se": _b_se,
-    "softmax": _b_softmax, "layernorm": _b_layernorm, "batchnorm": _b_batchnorm,
+    "softmax": _b_softmax, "layernorm": _b_layernorm,
+    "skip_layernorm": lambda g, p: _b_layernorm(g, p, skip=True), "batchnorm": _b_batchnorm,
     "concat": _b_concat, "transpose": _b_transpose,
 }
 assert set(_BUILDERS) == set(FAMILIES)  # a bug if a family has no builder
@@ -611,11 +617,13 @@ _SHAPE_ONLY = frozenset({"Reshape", "Flatten", "Shape", "Gather", "Expand", "Squ
 
 def _graph_specs(graph: Any, order: Sequence[Any],
                  attrs: Mapping[str, Mapping[str, Any]]) -> list[KernelSpec]:
+    from dse.workloads.graph import skip_norm_pairs
     from dse.workloads.kernels import kernel_classes
 
     nodes = graph.nodes
     classes = dict(zip(order, kernel_classes(graph, order), strict=True))
-    done: set[Any] = set()
+    skips = dict(skip_norm_pairs(graph, order))  # residual Add -> the layer norm reading it
+    done: set[Any] = set(skips)
     specs: list[KernelSpec] = []
 
     def only_succ(n: Any) -> Any:
@@ -698,6 +706,9 @@ def _graph_specs(graph: Any, order: Sequence[Any],
             if op == "Sigmoid":
                 specs.append(KernelSpec("silu", {"shape": [int(v) for v in ins[0]]}))
             done.add(n)
+            continue
+        if op == "LayerNormalization" and n in skips.values():
+            specs.append(KernelSpec("skip_layernorm", {"shape": [int(v) for v in ins[0]]}))
             continue
         spec = _simple_spec(d, attrs.get(n, {}))
         if spec is not None:
@@ -827,7 +838,7 @@ def _simple_spec(d: Mapping[str, Any], a: Mapping[str, Any]) -> KernelSpec | Non
 RANDOM_WEIGHTS: dict[str, float] = {
     "conv": 30, "dwconv": 12, "gemm": 5, "matmul": 6, "attention": 6, "pool": 6, "eltwise": 6,
     "activation": 6, "silu": 3, "gelu": 2, "lrn": 2, "se": 4, "softmax": 3, "layernorm": 3,
-    "batchnorm": 1, "concat": 3, "transpose": 2,
+    "skip_layernorm": 3, "batchnorm": 1, "concat": 3, "transpose": 2,
 }
 
 
@@ -923,9 +934,9 @@ def _random_spec(family: str, rng: np.random.Generator) -> KernelSpec:
         shape = [1, int(rng.choice([1, 4, 8, 12])), seq, seq] if rng.random() < 0.7 else \
             [1, _channels(rng, 10, 4096)]
         return KernelSpec("softmax", {"shape": shape})
-    if family == "layernorm":
-        return KernelSpec("layernorm", {"shape": [1, _channels(rng, 8, 512),
-                                                  _channels(rng, 64, 2048)]})
+    if family in ("layernorm", "skip_layernorm"):
+        return KernelSpec(family, {"shape": [1, _channels(rng, 8, 512),
+                                             _channels(rng, 64, 2048)]})
     if family == "batchnorm":
         return KernelSpec("batchnorm", {"shape": shape if len(shape) == 4 else
                                         [1, _channels(rng), 14, 14]})
@@ -990,7 +1001,7 @@ _SIZE_PARAMS: dict[str, tuple[str, ...]] = {
     "matmul": ("m", "k", "n"), "attention": ("heads", "seq", "dim"), "pool": ("c", "h"),
     "eltwise": ("shape",), "activation": ("shape",), "silu": ("shape",), "gelu": ("shape",),
     "lrn": ("c", "h"), "se": ("c", "h", "r"), "softmax": ("shape",), "layernorm": ("shape",),
-    "batchnorm": ("shape",), "concat": ("channels", "h"), "transpose": ("shape",),
+    "skip_layernorm": ("shape",), "batchnorm": ("shape",), "concat": ("channels", "h"), "transpose": ("shape",),
 }
 
 

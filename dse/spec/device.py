@@ -77,6 +77,12 @@ class KernelModel(Frozen):
         mem_parallel_fraction: Amdahl fraction of that bandwidth over threads: on ``t``
             threads the class reaches ``mem_bw_bytes_s / ((1 - q) + q / t)`` (0: one thread
             already reaches it).
+        cold_bw_bytes_s: The rate at which a layer's bytes (weights and activations) come
+            into the core's private caches when they are not there: a layer of a model whose
+            weights do not fit in them pays ``bytes / cold_bw_bytes_s`` beyond its warm time
+            (:func:`dse.cost.compute.cache_resident`); ``None``: no such cost.
+        cold_launch_s: What such a layer pays per launch beyond that (the runtime's own code
+            and state of the kernel, swept out with its data).
         channel_block: The channel multiple the runtime's blocked kernels need (ONNX
             Runtime's NCHWc layout: the vector's float lanes, 16 with AVX-512); 1: none.
         unaligned_efficiency: Efficiency factor of a layer whose channel counts are not
@@ -90,6 +96,8 @@ class KernelModel(Frozen):
     launch_per_thread_s: Seconds = Field(default=0.0, ge=0)
     mem_bw_bytes_s: Bandwidth | None = Field(default=None, gt=0)
     mem_parallel_fraction: float = Field(default=0.0, ge=0, le=1)
+    cold_bw_bytes_s: Bandwidth | None = Field(default=None, gt=0)
+    cold_launch_s: Seconds = Field(default=0.0, ge=0)
     channel_block: int = Field(default=1, ge=1, le=64)
     unaligned_efficiency: PositiveFloat = 1.0
 

@@ -31,6 +31,8 @@ KERNELS: dict[str, str] = {
     "fp16": "half-precision floating-point arithmetic kernels",
     "fused_attention": "a whole attention block (QK^T, softmax, V) in one kernel",
     "swish": "x * sigmoid(x) (SiLU) as one elementwise kernel: one pass over x, no Sigmoid pass",
+    "gelu": "an exported exact GELU (x * 0.5 * (1 + erf(x / sqrt 2))) as one elementwise kernel",
+    "skip_layernorm": "a residual Add and the layer normalisation that reads it as one kernel",
     "conv_sum": "a residual Add folded into the convolution before it (the convolution "
                 "accumulates onto the skip tensor): no Add pass",
 }

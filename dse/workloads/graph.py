@@ -35,7 +35,7 @@ from dse.errors import Problem, WorkloadError
 from dse.workloads.ops import OP_CLASSES
 
 __all__ = ["EPILOGUE_OPS", "PRECISION_BYTES", "ReadOnlyAttrs", "Workload", "bytes_per_elem",
-           "freeze_graph", "fused_layers", "swish_pairs"]
+           "freeze_graph", "fused_layers", "gelu_groups", "skip_norm_pairs", "swish_pairs"]
 
 #: Bytes per tensor element at each supported precision.
 PRECISION_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
@@ -127,6 +127,51 @@ def swish_pairs(graph: nx.DiGraph, order: Any = None) -> list[tuple[Any, Any]]:
                     list(graph.predecessors(gate)) == [x]:
                 pairs.append((gate, node))
                 break
+    return pairs
+
+
+def gelu_groups(graph: nx.DiGraph, order: Any = None) -> list[tuple[Any, ...]]:
+    """The nodes of every exact GELU exported as ``x * 0.5 * (1 + erf(x / sqrt(2)))``:
+    ``(div, erf, add, mul[, mul])``, the Erf second: a Div read only by the Erf, the Erf read
+    only by an Add of a constant, that Add read only by a Mul of it and the Div's input, and a
+    last Mul of a constant when that Mul's only reader is one."""
+    groups = []
+    nodes = graph.nodes
+    for erf in order if order is not None else nx.topological_sort(graph):
+        if nodes[erf]["op"] != "Erf":
+            continue
+        div = list(graph.predecessors(erf))
+        add = list(graph.successors(erf))
+        if len(div) != 1 or nodes[div[0]]["op"] != "Div" or graph.out_degree(div[0]) != 1 or \
+                len(add) != 1 or nodes[add[0]]["op"] != "Add" or \
+                list(graph.predecessors(add[0])) != [erf] or graph.out_degree(add[0]) != 1:
+            continue
+        x = list(graph.predecessors(div[0]))
+        (mul,) = graph.successors(add[0])
+        if nodes[mul]["op"] != "Mul" or set(graph.predecessors(mul)) != {add[0], *x}:
+            continue
+        group: tuple[Any, ...] = (div[0], erf, add[0], mul)
+        last = list(graph.successors(mul))
+        if len(last) == 1 and graph.out_degree(mul) == 1 and nodes[last[0]]["op"] == "Mul" and \
+                list(graph.predecessors(last[0])) == [mul]:
+            group += (last[0],)
+        groups.append(group)
+    return groups
+
+
+def skip_norm_pairs(graph: nx.DiGraph, order: Any = None) -> list[tuple[Any, Any]]:
+    """``(add, layernorm)`` pairs of a residual Add read only by a LayerNormalization: the Add
+    sums two activations, no constant (a transformer's x + sublayer(x), or token + position
+    embeddings)."""
+    pairs = []
+    nodes = graph.nodes
+    for norm in order if order is not None else nx.topological_sort(graph):
+        if nodes[norm]["op"] != "LayerNormalization":
+            continue
+        preds = list(graph.predecessors(norm))
+        if len(preds) == 1 and nodes[preds[0]]["op"] == "Add" and \
+                graph.out_degree(preds[0]) == 1 and not nodes[preds[0]]["weight_elems"]:
+            pairs.append((preds[0], norm))
     return pairs
 
 
@@ -281,7 +326,8 @@ class Workload:
         return table.copy(deep=False)  # pandas copy-on-write: a write copies, never leaks
 
     def counts_fusing(self, ops: Iterable[str] | None, *, swish: bool = False,
-                      residual: bool = False) -> pd.DataFrame:
+                      residual: bool = False, gelu: bool = False,
+                      skip_norm: bool = False) -> pd.DataFrame:
         """:attr:`counts` with ``fused`` as a runtime that folds ``ops`` into the epilogue of
         the conv/matmul before them computes it (``None``: :data:`EPILOGUE_OPS`); cached per set
         of ops, and copy-on-write like :attr:`counts`.
@@ -291,11 +337,20 @@ class Workload:
         Mul reads x once (its ``in_elems`` become x's elements).
 
         ``residual``: residual Adds fold into the convolution before them (see
-        :func:`fused_layers`)."""
-        if (ops is None or frozenset(ops) == EPILOGUE_OPS) and not swish and not residual:
+        :func:`fused_layers`).
+
+        ``gelu``: the runtime computes an exported exact GELU (:func:`gelu_groups`) as one
+        elementwise kernel: the Erf layer runs it (one pass over x), the Div, Add and Muls
+        around it make no pass and launch nothing of their own.
+
+        ``skip_norm``: a residual Add read only by a LayerNormalization (:func:`skip_norm_pairs`)
+        runs inside the normalisation's kernel, which reads both of the Add's inputs."""
+        if (ops is None or frozenset(ops) == EPILOGUE_OPS) and not swish and not residual \
+                and not gelu and not skip_norm:
             return self.counts
         key = "counts-fusing:" + ",".join(sorted(set(EPILOGUE_OPS if ops is None else ops))) \
-            + (":swish" if swish else "") + (":residual" if residual else "")
+            + (":swish" if swish else "") + (":residual" if residual else "") \
+            + (":gelu" if gelu else "") + (":skip_norm" if skip_norm else "")
         if key not in self._cache:
             fused = fused_layers(self.graph, self.order,
                                  EPILOGUE_OPS if ops is None else frozenset(ops),
@@ -307,6 +362,14 @@ class Workload:
                 table.loc[gates, "fused"] = True
                 for gate, mul in pairs:
                     table.loc[mul, "in_elems"] = self.graph.nodes[gate]["in_elems"]
+            if gelu:
+                around = [n for group in gelu_groups(self.graph, self.order)
+                          for n in group if self.graph.nodes[n]["op"] != "Erf"]
+                table.loc[around, "fused"] = True
+            if skip_norm:
+                for add, norm in skip_norm_pairs(self.graph, self.order):
+                    table.loc[add, "fused"] = True
+                    table.loc[norm, "in_elems"] = self.graph.nodes[add]["in_elems"]
             self._cache[key] = table
         table = self._cache[key]
         return table.copy(deep=False)

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from dse.workloads.graph import gelu_groups, skip_norm_pairs
+
 __all__ = ["KERNEL_CLASSES", "kernel_class_index", "kernel_classes", "workload_kernels"]
 
 #: Kernel class -> the op class whose efficiency it falls back to (``None``: ``default``).
@@ -34,9 +36,11 @@ KERNEL_CLASSES: dict[str, str | None] = {
     "attention": "attention",  # a product of two activations (QK^T, AV)
     "se": None,                # squeeze-excite: layers on a globally pooled tensor, the gate
     "gating": "activation",    # SiLU / swish: x * sigmoid(x)
+    "gelu": "activation",      # the Erf of an exported exact GELU (graph.gelu_groups)
     "lrn": "norm",
     "softmax": "activation",
     "layernorm": "norm",
+    "skip_layernorm": "norm",  # a layer norm whose input is a residual Add read by it alone
     "pool": "pool",
     "eltwise": "eltwise",
     "activation": "activation",
@@ -83,6 +87,8 @@ def kernel_classes(graph: Any, order: Any) -> list[str]:
     """The kernel class of every node of a workload graph, in ``order``."""
     nodes = graph.nodes
     out: dict[Any, str] = {}
+    skip_norms = {norm for _, norm in skip_norm_pairs(graph, order)}
+    gelus = {group[1] for group in gelu_groups(graph, order)}
     for n in order:
         d = nodes[n]
         op, cls = d["op"], d["op_class"]
@@ -95,9 +101,11 @@ def kernel_classes(graph: Any, order: Any) -> list[str]:
         elif op == "Softmax":
             out[n] = "softmax"
         elif op == "LayerNormalization":
-            out[n] = "layernorm"
+            out[n] = "skip_layernorm" if n in skip_norms else "layernorm"
         elif op in _SWISH:
             out[n] = "gating"
+        elif n in gelus:
+            out[n] = "gelu"
         else:
             out[n] = cls if cls in _INDEX else "other"
     for n in order:

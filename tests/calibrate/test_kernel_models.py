@@ -138,7 +138,9 @@ def test_the_overlay_round_trips_through_yaml_and_apply_overlay(host, tmp_path):
 
 @pytest.fixture(scope="module")
 def fitted(cat, host):
-    models = {name: model(efficiency=(0.02, 0.2, 0.6 if name != "conv3x3s1" else 1.5))
+    # a cold-cache rate on every class: mobilenet_v2 and resnet18 pay it, ds_cnn stays in L2
+    models = {name: model(efficiency=(0.02, 0.2, 0.6 if name != "conv3x3s1" else 1.5),
+                          cold_bw_bytes_s=2e10)
               for name in KERNEL_CLASSES}
     return host.with_changes("test", kernel_models=models, overhead_per_inference_s=4e-6)
 
@@ -222,3 +224,44 @@ def test_the_channel_block_is_read_from_which_pooling_kernels_ran_blocked():
     assert kf.channel_block(rows([(13, False)])) == 1  # nothing ran blocked: no block
     # 32 channels unblocked beside 48 blocked: no block explains both
     assert kf.channel_block(rows([(64, True), (48, True), (32, False)])) == 1
+
+
+def test_a_model_stays_in_the_private_caches_only_when_its_weights_fit(host):
+    from dse.cost.compute import cache_resident
+
+    assert host.caches["l2"].size_bytes == 2 << 20  # the recorded probe: 2 MiB per core
+    tiny, large = dse.workload("ds_cnn"), dse.workload("resnet50")
+    assert cache_resident(tiny.counts, host, "fp32", 1)
+    assert not cache_resident(large.counts, host, "fp32", 2)
+    # no probed caches: never taken as resident
+    assert not cache_resident(tiny.counts, host.model_copy(update={"caches": None}), "fp32", 1)
+
+
+def test_a_model_too_large_for_the_caches_pays_its_bytes_at_the_cold_rate(host, cat):
+    rt = cat.runtimes.get("onnxruntime_cpu")
+    warm = host.with_changes("test", kernel_models={"conv1x1": model()})
+    cold = host.with_changes("test", kernel_models={"conv1x1": model(cold_bw_bytes_s=1e10)})
+    for name, resident in (("mobilenet_v2", False), ("ds_cnn", True)):
+        w = dse.workload(name)
+        a = model_cost(w, warm, "fp32", threads=1, runtime=rt).layers
+        b = model_cost(w, cold, "fp32", threads=1, runtime=rt).layers
+        pointwise = (b["kernel"] == NAMES.index("conv1x1")).to_numpy() & (b["launches"] > 0)
+        assert pointwise.any() and b["resident"].all() == resident
+        extra = (b["time_s"] - a["time_s"]).to_numpy()
+        expected = 0.0 if resident else b.loc[pointwise, "traffic_bytes"].to_numpy() / 1e10
+        assert extra[pointwise] == pytest.approx(expected)
+        assert extra[~pointwise] == pytest.approx(0.0)  # other classes state no cold rate
+
+
+def test_the_fit_recovers_a_cold_cache_rate_from_warm_and_cold_times(host):
+    truth = model(cold_bw_bytes_s=3e10)
+    data, models = synthetic(host, truth)
+    cold = kf.predict_kernel_times(models, data, host) + 5e-6 + \
+        kf.cold_extra_times(models, data)
+    data = kf.KernelData(data.rows.assign(cold_s=cold), data.layers)
+    fit = kf.fit_kernels(data, host, kf.FitOptions(class_bandwidth=False))
+    assert set(fit.table["regime"]) == {"warm", "cold"} and len(fit.table) == 2 * len(data.rows)
+    err = np.abs(fit.table["predicted_s"] / fit.table["measured_s"] - 1)
+    assert err.mean() < 0.03
+    for m in fit.models.values():
+        assert m.cold_bw_bytes_s == pytest.approx(3e10, rel=0.15)

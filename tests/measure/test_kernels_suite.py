@@ -143,7 +143,7 @@ def test_zoo_shapes_cover_the_models_layers(zoo_small):
     # round robin: the first five come from five different models
     assert len({src for _, src in zoo_small[:5]}) == 5
     families = {s.family for s in specs}
-    assert {"conv", "dwconv", "se", "silu", "attention", "gelu", "layernorm", "softmax",
+    assert {"conv", "dwconv", "se", "silu", "attention", "gelu", "skip_layernorm", "softmax",
             "matmul", "lrn", "concat", "pool", "gemm", "eltwise", "transpose"} <= families
     parts = {s.params["part"] for s in specs if s.family == "attention"}
     assert parts == {"qk", "av"}

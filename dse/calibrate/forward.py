@@ -340,7 +340,7 @@ class Forward:
                                     for r in rows.itertuples(index=False)])
         parts: dict[str, list[np.ndarray]] = {k: [] for k in
                                               ("ops", "traffic", "util", "kernel", "launch",
-                                               "align", "resident", "row")}
+                                               "align", "cold", "row")}
         if self.slow:
             self._arrays(parts)
             return
@@ -363,7 +363,7 @@ class Forward:
             parts["kernel"].append(layers["kernel"].to_numpy(dtype=np.int64)[on])
             parts["launch"].append(layers["launches"].to_numpy(dtype=float)[on])
             parts["align"].append(layers["channel_align"].to_numpy(dtype=np.int64)[on])
-            parts["resident"].append(layers["resident"].to_numpy(dtype=bool)[on])
+            parts["cold"].append(layers["cold"].to_numpy(dtype=bool)[on])
             parts["row"].append(np.full(int(on.sum()), i, dtype=np.int64))
             if mode == "closed":
                 self.closed[i] = _closed_shape(spec, r, catalog)
@@ -384,7 +384,7 @@ class Forward:
         self.util, self.launch = cat("util", float), cat("launch", float)
         self.kernel, self.row_of = cat("kernel", np.int64), cat("row", np.int64)
         self.align = cat("align", np.int64)
-        self.resident = cat("resident", bool)
+        self.cold = cat("cold", bool)
         self.layer_target = self.target_of[self.row_of]
 
     def layer_times(self, values: Mapping[str, Any] | None = None) -> np.ndarray:
@@ -464,8 +464,8 @@ class Forward:
             ops, traffic, self.launch, peak_ops_s=peak_l,
             efficiency=eff_l * self.util, mem_bw_bytes_s=bw_l, overhead_per_kernel_s=ovl_l)
         # as dse.cost.compute.layer_table adds it: a model too large for the private caches
-        layer_s = layer_s + np.where(self.resident, 0.0,
-                                     cold_times(traffic, cold_bw, cold_launch)) * self.launch
+        layer_s = layer_s + np.where(self.cold, cold_times(traffic, cold_bw, cold_launch),
+                                     0.0) * self.launch
         layers_s = np.bincount(self.row_of, weights=layer_s, minlength=n)
         slow = self._contention(specs, per, layers_s, bw)
         layer_s = layer_s * slow[ro]

@@ -15,6 +15,10 @@ traffic and launches are the ones a zoo model's layers get), and the fit re-time
 with :func:`dse.cost.compute.kernel_model_terms` and :func:`dse.cost.compute.roofline_times`,
 the functions :func:`dse.cost.compute.layer_table` calls.
 
+Each kernel is timed warm (run after run) and cold (its caches swept first); the fit takes
+both, so the models carry what a layer pays when its bytes are not in the core's caches, which
+``layer_table`` adds for a model too large for them.
+
 The fit is least squares on log time, with a smoothness penalty on the knot values (second
 differences) and a weak pull of every class towards the all-class mean, so a class with few
 kernels borrows from the others instead of following noise. The form (knot spacing, penalty)
@@ -33,7 +37,14 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from dse.cost import model_cost
-from dse.cost.compute import channel_alignment, cold_times, kernel_model_terms, roofline_times
+from dse.cost.compute import (
+    channel_alignment,
+    cold_layers,
+    cold_times,
+    kernel_model_terms,
+    private_cache_bytes,
+    roofline_times,
+)
 from dse.cost.memory import activation_bytes, weight_read_bytes
 from dse.cost.model import runtime_counts
 from dse.devices.overlay import Overlay
@@ -335,10 +346,13 @@ def predict_kernel_times(models: Mapping[str, KernelModel], data: KernelData,
     return np.bincount(row, weights=layer_s, minlength=len(data.rows))
 
 
-def cold_extra_times(models: Mapping[str, KernelModel], data: KernelData) -> np.ndarray:
-    """What every kernel row pays beyond its warm time when its caches are cold: the sum of
-    its layers' :func:`dse.cost.compute.cold_times`, as ``layer_table`` adds them for a model
-    too large for the private caches."""
+def cold_extra_times(models: Mapping[str, KernelModel], data: KernelData,
+                     device: DeviceSpec | None = None) -> np.ndarray:
+    """What every kernel row pays beyond its warm time: the sum of its layers'
+    :func:`dse.cost.compute.cold_times`, as ``layer_table`` adds them for a model too large for
+    the private caches (``device=None``: the cold runs), or, given the ``device``, for the
+    warm runs: only its layers whose own bytes do not fit the cores' private caches
+    (:func:`dse.cost.compute.cold_layers`)."""
     layers = data.layers
     kernels = layers["kernel"].to_numpy(dtype=np.int64)
     cold, fixed = np.full(len(layers), np.nan), np.zeros(len(layers))
@@ -346,9 +360,14 @@ def cold_extra_times(models: Mapping[str, KernelModel], data: KernelData) -> np.
         if model.cold_bw_bytes_s is not None:
             cold[kernels == _NAMES.index(name)] = model.cold_bw_bytes_s
             fixed[kernels == _NAMES.index(name)] = model.cold_launch_s
-    extra = cold_times(layers["traffic"].to_numpy(dtype=float), cold, fixed)
-    return np.bincount(layers["row"].to_numpy(dtype=np.int64), weights=extra,
-                       minlength=len(data.rows))
+    traffic = layers["traffic"].to_numpy(dtype=float)
+    row = layers["row"].to_numpy(dtype=np.int64)
+    extra = cold_times(traffic, cold, fixed)
+    if device is not None:
+        threads = data.rows["threads"].to_numpy(dtype=float)[row]
+        extra = np.where(cold_layers(traffic, True, private_cache_bytes(device, threads)),
+                         extra, 0.0)
+    return np.bincount(row, weights=extra, minlength=len(data.rows))
 
 
 def _penalties(theta: np.ndarray, layout: _Layout, options: FitOptions) -> np.ndarray:
@@ -435,6 +454,11 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
     With ``"node"`` the layers are fitted to the profiled node times and the overhead is the
     median of run - node.
 
+    With cold times (``cold_s``, on run times) the cold rows are fitted beside the warm ones:
+    a cold row adds every layer's cold cost (:func:`cold_extra_times`), a warm row only that of
+    its layers too large for the cores' private caches, as ``layer_table`` prices a layer
+    inside a model.
+
     Raises:
         DseError: No rows to fit.
     """
@@ -498,12 +522,14 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         models = _models(theta, layout, construct=False)
-        pred = predict_kernel_times(models, data, device)
+        base = predict_kernel_times(models, data, device)
         if on_run:
-            pred = pred + np.exp(theta[layout.size])
-        parts = [np.log(pred) - log_measured]
-        if cold:
-            parts.append(np.log(pred + cold_extra_times(models, data)) - log_cold)
+            base = base + np.exp(theta[layout.size])
+        if not cold:
+            return np.concatenate([np.log(base) - log_measured,
+                                   _penalties(theta, layout, options)])
+        parts = [np.log(base + cold_extra_times(models, data, device)) - log_measured,
+                 np.log(base + cold_extra_times(models, data)) - log_cold]
         return np.concatenate([*parts, _penalties(theta, layout, options)])
 
     result = least_squares(residuals, np.clip(theta0, lower + 1e-9, upper - 1e-9),
@@ -513,20 +539,22 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
     models = _models(theta, layout)
     overhead = float(np.exp(theta[layout.size])) if on_run else \
         max(float(np.median(run - node)), 0.0)
-    table = _table(data, models, predict_kernel_times(models, data, device) + overhead)
+    table = _table(data, models, predict_kernel_times(models, data, device) + overhead, device)
     return KernelFit(models, overhead, table, options, float(result.cost))
 
 
-def _table(data: KernelData, models: Mapping[str, KernelModel], warm: np.ndarray
-           ) -> pd.DataFrame:
-    """Measured against predicted, warm rows then (with cold times) cold ones."""
-    base = {"key": data.rows["key"], "family": data.rows["family"],
+def _table(data: KernelData, models: Mapping[str, KernelModel], base: np.ndarray,
+           device: DeviceSpec) -> pd.DataFrame:
+    """Measured against predicted, warm rows then (with cold times) cold ones; ``base``: the
+    rows' warm time without cold costs."""
+    warm = base + cold_extra_times(models, data, device)
+    rows = {"key": data.rows["key"], "family": data.rows["family"],
             "source": data.rows["source"], "threads": data.rows["threads"]}
-    out = [pd.DataFrame({**base, "regime": "warm", "measured_s": data.measured_s,
+    out = [pd.DataFrame({**rows, "regime": "warm", "measured_s": data.measured_s,
                          "predicted_s": warm})]
     if data.cold:
-        out.append(pd.DataFrame({**base, "regime": "cold", "measured_s": data.measured_cold_s,
-                                 "predicted_s": warm + cold_extra_times(models, data)}))
+        out.append(pd.DataFrame({**rows, "regime": "cold", "measured_s": data.measured_cold_s,
+                                 "predicted_s": base + cold_extra_times(models, data)}))
     return pd.concat(out, ignore_index=True)
 
 
@@ -565,7 +593,7 @@ def cross_validate(data: KernelData, device: DeviceSpec, options: FitOptions | N
         fit = fit_kernels(data.subset(~test), device, options, max_nfev=max_nfev)
         held = data.subset(test)
         pred = predict_kernel_times(fit.models, held, device) + fit.overhead_per_inference_s
-        out.append(_table(held, fit.models, pred).assign(group=g))
+        out.append(_table(held, fit.models, pred, device).assign(group=g))
     return pd.concat(out, ignore_index=True)
 
 
@@ -614,8 +642,9 @@ def overlay_of(fit: KernelFit, device: DeviceSpec, *, runtime: str, data: str,
     # a host spec whose clock was read differently (detected vs probed under load).
     values["peak_ops_s.fp32"] = float(device.peak_ops_s["fp32"])
     provenance: dict[str, Any] = {
-        "method": "dse.calibrate.kernel_fit: least squares on log node time of single-kernel "
-                  "ONNX Runtime benchmarks (knots every "
+        "method": "dse.calibrate.kernel_fit: least squares on log run() time (warm and cold, "
+                  "layout conversions taken out) of single-kernel ONNX Runtime benchmarks "
+                  "(knots every "
                   f"{fit.options.knot_step:g} decades of ops, smoothness {fit.options.smooth:g}, "
                   f"pull {fit.options.pull:g}, thread scaling per {fit.options.thread_scaling}, "
                   f"class bandwidth {fit.options.class_bandwidth}, fitted to {fit.options.target} "

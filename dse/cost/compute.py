@@ -30,9 +30,23 @@ from dse.spec.device import DeviceSpec, KernelModel, lookup_efficiency
 from dse.spec.platform import LinkSpec
 from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
 
-__all__ = ["MAX_ALIGN", "KernelTerms", "LayerCost", "cache_resident", "channel_alignment",
-           "clock_scale", "cold_times", "efficiency_vector", "kernel_model_terms",
-           "layer_table", "layer_time", "roofline_times", "unfolded"]
+__all__ = [
+    "MAX_ALIGN",
+    "KernelTerms",
+    "LayerCost",
+    "cache_resident",
+    "channel_alignment",
+    "clock_scale",
+    "cold_layers",
+    "cold_times",
+    "efficiency_vector",
+    "kernel_model_terms",
+    "layer_table",
+    "layer_time",
+    "private_cache_bytes",
+    "roofline_times",
+    "unfolded",
+]
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,26 @@ def cold_times(traffic: np.ndarray, cold_bw_bytes_s: np.ndarray,
     return np.where(none, 0.0, traffic / np.where(none, 1.0, cold_bw_bytes_s) + cold_launch_s)
 
 
+def private_cache_bytes(device: DeviceSpec, threads: int | np.ndarray | None
+                        ) -> np.ndarray:
+    """The L2 of the cores ``threads`` intra-op threads run on (the probed ``caches.l2`` per
+    core; 0 for a device without probed caches)."""
+    l2 = (device.caches or {}).get("l2")
+    t = np.asarray(threads if threads is not None else device.cores or 1, dtype=float)
+    if l2 is None:
+        return np.zeros(t.shape)
+    cores = float(device.cores or 1)
+    return l2.size_bytes * np.clip(np.where(t > 0, t, cores), 1.0, cores)
+
+
+def cold_layers(traffic: np.ndarray, resident: bool, cache_bytes: np.ndarray | float
+                ) -> np.ndarray:
+    """Which layers find their bytes outside the cores' private caches: all of a model that
+    does not stay in them (:func:`cache_resident`), and any layer whose own bytes do not fit
+    them (a lone kernel run after run included)."""
+    return ~np.asarray(resident) | (traffic > cache_bytes)
+
+
 def cache_resident(counts: pd.DataFrame, device: DeviceSpec, precision: str,
                    threads: int | None) -> bool:
     """Whether a whole model stays in the private caches of the cores running it from one
@@ -212,12 +246,10 @@ def cache_resident(counts: pd.DataFrame, device: DeviceSpec, precision: str,
     ``threads`` cores). Its layers then run as a lone kernel benchmarked run after run does;
     otherwise every layer finds its weights swept out by the layers since its last inference
     (:func:`cold_times`). A device without probed caches is taken as never resident."""
-    l2 = (device.caches or {}).get("l2")
-    if l2 is None:
+    if (device.caches or {}).get("l2") is None:
         return False
-    cores = max(1, min(int(threads or device.cores or 1), int(device.cores or 1)))
     weights = float(weight_read_bytes(counts, precision).sum())
-    return weights <= l2.size_bytes * cores
+    return bool(weights <= private_cache_bytes(device, threads))
 
 
 def unfolded(modelled: np.ndarray, launches: np.ndarray, ops: np.ndarray, traffic: np.ndarray
@@ -264,7 +296,8 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         (``compute``, ``memory``, ``stream`` or ``overhead``), and the inputs of
         :func:`roofline_times` that are not in ``counts``: ``kernel`` (class index),
         ``utilization``, ``launches``, ``channel_align`` (:func:`channel_alignment`) and
-        ``resident`` (:func:`cache_resident`, for a device with kernel models).
+        ``resident`` (:func:`cache_resident`) and ``cold`` (:func:`cold_layers`), for a
+        device with kernel models.
     """
     ops = counts["ops"].to_numpy(dtype=float)
     weights = weight_read_bytes(counts, precision)
@@ -278,6 +311,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
     launches = (~no_pass(counts)).astype(float)
     cold_s = np.zeros(len(ops))
     resident = True
+    cold = np.zeros(len(ops), dtype=bool)
     # only kernel models read the channel alignment
     align = channel_alignment(counts) if device.kernel_models else \
         np.full(len(ops), MAX_ALIGN, dtype=np.int64)
@@ -301,10 +335,11 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         overhead = np.where(m, terms.launch_s, overhead)
         mem_bw = np.where(m & ~np.isnan(terms.mem_bw_bytes_s), terms.mem_bw_bytes_s, mem_bw)
         resident = cache_resident(counts, device, precision, threads)
-        if terms.cold_bw_bytes_s is not None and not resident:
-            cold_s = cold_times(np.where(m, traffic, 0.0), terms.cold_bw_bytes_s,
-                                terms.cold_launch_s if terms.cold_launch_s is not None
-                                else 0.0) * launches
+        cold = m & cold_layers(traffic, resident, private_cache_bytes(device, threads))
+        if terms.cold_bw_bytes_s is not None:
+            cold_s = np.where(cold, cold_times(traffic, terms.cold_bw_bytes_s,
+                                               terms.cold_launch_s if terms.cold_launch_s
+                                               is not None else 0.0), 0.0) * launches
     compute_s, memory_s, roofline_s = roofline_times(
         priced_ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
         mem_bw_bytes_s=mem_bw, overhead_per_kernel_s=overhead)
@@ -329,7 +364,7 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         "memory_s": memory_s, "stream_s": stream_s, "overhead_s": overhead_s, "time_s": time_s,
         "intensity": intensity, "attainable_ops_s": attainable, "bound": bound,
         "kernel": kernels, "utilization": utilization, "launches": launches,
-        "channel_align": align, "resident": np.full(len(ops), resident),
+        "channel_align": align, "resident": np.full(len(ops), resident), "cold": cold,
     }, index=counts.index)
 
 

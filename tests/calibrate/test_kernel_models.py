@@ -256,12 +256,28 @@ def test_a_model_too_large_for_the_caches_pays_its_bytes_at_the_cold_rate(host, 
 def test_the_fit_recovers_a_cold_cache_rate_from_warm_and_cold_times(host):
     truth = model(cold_bw_bytes_s=3e10)
     data, models = synthetic(host, truth)
-    cold = kf.predict_kernel_times(models, data, host) + 5e-6 + \
-        kf.cold_extra_times(models, data)
-    data = kf.KernelData(data.rows.assign(cold_s=cold), data.layers)
+    base = kf.predict_kernel_times(models, data, host) + 5e-6
+    # warm: only layers too large for L2 pay the cold cost; cold: every layer
+    warm = base + kf.cold_extra_times(models, data, host)
+    assert (warm > base).any() and (warm == base).any()
+    cold = base + kf.cold_extra_times(models, data)
+    data = kf.KernelData(data.rows.assign(run_s=warm, node_s=warm - 5e-6, cold_s=cold),
+                         data.layers)
     fit = kf.fit_kernels(data, host, kf.FitOptions(class_bandwidth=False))
     assert set(fit.table["regime"]) == {"warm", "cold"} and len(fit.table) == 2 * len(data.rows)
     err = np.abs(fit.table["predicted_s"] / fit.table["measured_s"] - 1)
     assert err.mean() < 0.03
     for m in fit.models.values():
         assert m.cold_bw_bytes_s == pytest.approx(3e10, rel=0.15)
+
+
+def test_a_layer_too_large_for_the_caches_is_cold_even_in_a_resident_model(host):
+    from dse.cost.compute import cold_layers, private_cache_bytes
+
+    l2 = host.caches["l2"].size_bytes
+    assert private_cache_bytes(host, np.array([1, 2, 8])).tolist() == [l2, 2 * l2, 2 * l2]
+    traffic = np.array([0.5 * l2, 1.5 * l2, 3 * l2])
+    assert cold_layers(traffic, True, l2).tolist() == [False, True, True]
+    assert cold_layers(traffic, True, 2 * l2).tolist() == [False, False, True]  # two cores
+    assert cold_layers(traffic, False, 2 * l2).all()  # a model too large: every layer
+    assert private_cache_bytes(host.model_copy(update={"caches": None}), 1) == 0

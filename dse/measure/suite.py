@@ -617,13 +617,16 @@ _SHAPE_ONLY = frozenset({"Reshape", "Flatten", "Shape", "Gather", "Expand", "Squ
 
 def _graph_specs(graph: Any, order: Sequence[Any],
                  attrs: Mapping[str, Mapping[str, Any]]) -> list[KernelSpec]:
-    from dse.workloads.graph import skip_norm_pairs
+    from dse.workloads.graph import gelu_groups, skip_norm_pairs
     from dse.workloads.kernels import kernel_classes
 
     nodes = graph.nodes
     classes = dict(zip(order, kernel_classes(graph, order), strict=True))
     skips = dict(skip_norm_pairs(graph, order))  # residual Add -> the layer norm reading it
-    done: set[Any] = set(skips)
+    # the Div, Add and Muls of an exported GELU run inside its Erf's kernel
+    gelu_parts = {m for group in gelu_groups(graph, order) for m in group
+                  if nodes[m]["op"] != "Erf"}
+    done: set[Any] = set(skips) | gelu_parts
     specs: list[KernelSpec] = []
 
     def only_succ(n: Any) -> Any:
@@ -698,9 +701,8 @@ def _graph_specs(graph: Any, order: Sequence[Any],
             specs.append(KernelSpec("attention", {"heads": heads, "seq": s, "kv_seq": t,
                                                   "dim": dim, "part": part}))
             continue
-        if op == "Erf":
+        if classes[n] == "gelu":  # the Erf of an exported GELU: the group is one kernel
             specs.append(KernelSpec("gelu", {"shape": [int(v) for v in ins[0]]}))
-            done.update(_gelu_nodes(graph, n))
             continue
         if classes[n] == "gating":
             if op == "Sigmoid":
@@ -768,20 +770,6 @@ def nx_ancestors_in_class(graph: Any, node: Any, classes: Mapping[Any, str],
         found.append(n)
         stack += [p for p in graph.predecessors(n) if classes.get(p) == cls]
     return found
-
-
-def _gelu_nodes(graph: Any, erf: Any) -> list[Any]:
-    """The Div before an Erf and the Add and Muls after it (BERT's exported GELU)."""
-    out = [erf, *(p for p in graph.predecessors(erf) if graph.nodes[p]["op"] == "Div")]
-    frontier = list(graph.successors(erf))
-    for _ in range(3):
-        nxt = []
-        for n in frontier:
-            if graph.nodes[n]["op"] in ("Add", "Mul"):
-                out.append(n)
-                nxt += list(graph.successors(n))
-        frontier = nxt
-    return out
 
 
 def _simple_spec(d: Mapping[str, Any], a: Mapping[str, Any]) -> KernelSpec | None:

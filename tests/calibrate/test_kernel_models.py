@@ -55,8 +55,7 @@ def synthetic(host, truth, n=120, seed=0):
     rows = pd.DataFrame({"key": np.repeat(np.arange(n // 2), 2).astype(str),
                          "family": [classes[i % 3] for i in range(n)], "source": "random",
                          "threads": np.tile([1, 2], n // 2), "node_s": 1.0, "run_s": 1.0,
-                         "nodes": 1.0, "ops": ops, "macs": ops / 2, "reorders": 0.0,
-                         "reorder_elems": 0.0})
+                         "nodes": 1.0, "ops": ops, "macs": ops / 2})
     layers = pd.DataFrame({"kernel": kernel, "ops": ops, "traffic": ops * 0.5,
                            "util": 1.0, "row": np.arange(n)})
     data = kf.KernelData(rows, layers)

@@ -90,7 +90,7 @@ class KernelData:
         profiled conversion time of a microsecond kernel can exceed its whole ``run()``,
         while its share stays below one."""
         run = self.rows["run_s"].to_numpy(dtype=float)
-        return run * (1.0 - self._layout_share())
+        return run * (1.0 - self.layout_share())
 
     @property
     def cold(self) -> bool:
@@ -100,9 +100,11 @@ class KernelData:
     @property
     def measured_cold_s(self) -> np.ndarray:
         """:attr:`measured_s` of the cold-cache ``run()`` times (``cold_s``)."""
-        return self.rows["cold_s"].to_numpy(dtype=float) * (1.0 - self._layout_share())
+        return self.rows["cold_s"].to_numpy(dtype=float) * (1.0 - self.layout_share())
 
-    def _layout_share(self) -> np.ndarray:
+    def layout_share(self) -> np.ndarray:
+        """Per row, the profiler's share of layout conversions in the kernel time (at most
+        0.9; 0 without ``layout_s``)."""
         if "layout_s" not in self.rows:
             return np.zeros(len(self.rows))
         node = self.rows["node_s"].to_numpy(dtype=float)
@@ -506,10 +508,7 @@ def fit_kernels(data: KernelData, device: DeviceSpec, options: FitOptions | None
     if layout.cold_launch >= 0:
         c = layout.cold_launch
         theta0[c], lower[c], upper[c] = np.log(2e-6), np.log(1e-10), np.log(1e-3)
-    layout_s = data.rows["layout_s"].to_numpy(dtype=float) if "layout_s" in data.rows \
-        else np.zeros(len(data.rows))
-    node = data.rows["node_s"].to_numpy(dtype=float)
-    node = node * (1.0 - np.clip(layout_s / node, 0.0, 0.9))
+    node = data.rows["node_s"].to_numpy(dtype=float) * (1.0 - data.layout_share())
     run = data.measured_s
     if on_run:
         o = layout.size

@@ -7,10 +7,14 @@ the file, the path inside it, what was expected and what was found.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DseError", "OnnxError", "Problem", "SpecError", "WorkloadError"]
+__all__ = ["DseError", "OnnxError", "Problem", "SpecError", "WorkloadError", "did_you_mean"]
+
+#: Known names listed in full in a message when there are at most this many.
+LIST_AT_MOST = 12
 
 
 @dataclass(frozen=True)
@@ -60,3 +64,25 @@ class WorkloadError(DseError, ValueError):
 
 class OnnxError(WorkloadError):
     """An ONNX file is malformed, hostile or uses operators dse does not know."""
+
+
+def did_you_mean(name: object, known: Iterable[str], *, what: str = "name") -> str:
+    """The end of an "unknown name" message: the closest known names, and the known names
+    themselves when there are few.
+
+    >>> did_you_mean("ncs3", ["ncs2", "coral_usb"], what="device")
+    "unknown device 'ncs3'; did you mean 'ncs2'? known devices: coral_usb, ncs2"
+    """
+    names = sorted({str(k) for k in known})
+    text = f"unknown {what} {str(name)[:80]!r}"
+    close = difflib.get_close_matches(str(name)[:200], names, n=3, cutoff=0.6)
+    if close:
+        text += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if not names:
+        return text
+    if len(names) <= LIST_AT_MOST:
+        return f"{text} known {what}s: {', '.join(names)}" if close else \
+            f"{text}; known {what}s: {', '.join(names)}"
+    return f"{text} ({len(names)} known {what}s)" if close else \
+        f"{text}; {len(names)} known {what}s, such as {', '.join(names[:LIST_AT_MOST])}"
+

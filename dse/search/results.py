@@ -2,8 +2,14 @@
 
 Written to the output folder, each atomically: ``trials.csv`` and ``trials.parquet`` (every
 trial: parameters, metrics, feasibility, reason), ``pareto.csv``, ``pareto.png`` / ``.svg``
-(2-D, or pairwise for three objectives), ``best_N.yaml`` (runnable: ``dse simulate best_1.yaml``
-reproduces its metrics) and ``report.md``.
+(2-D, or pairwise for three objectives), ``dimensions.png`` / ``.svg`` (each searched dimension
+against each objective), ``best_N.yaml`` (runnable: ``dse simulate best_1.yaml`` reproduces its
+metrics), ``report.md`` and ``report.html`` (the same report, figures embedded). The analysis is
+:mod:`dse.report.study_report`'s.
+
+The files are replaced as a set: the new ``best_N.yaml`` are written before the stale ones (a
+previous run's extra ones) are removed, so a kill at any moment leaves a complete set, old or
+new; temporary files a killed run left behind are removed at the start.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +26,13 @@ import optuna
 import pandas as pd
 import yaml
 
-from dse.report.files import atomic_path, save_figure
+from dse.report.files import atomic_path, clean_stale_temporaries, save_figure
+from dse.report.study_report import (
+    dimension_figure,
+    distinct_configurations,
+    study_document,
+    what_if,
+)
 from dse.search.space import METRICS, Objective, decode
 from dse.spec.experiment import Experiment
 
@@ -28,7 +41,13 @@ if TYPE_CHECKING:
 
 __all__ = ["pareto_table", "trials_table", "write_outputs"]
 
+logger = logging.getLogger(__name__)
+
 BEST_FILES = 5
+
+#: Every file :func:`write_outputs` writes (fnmatch patterns), for cleaning its temporaries.
+OUTPUTS = ("trials.csv", "trials.parquet", "pareto.csv", "pareto.png", "pareto.svg",
+           "dimensions.png", "dimensions.svg", "best_*.yaml", "report.md", "report.html")
 
 
 def trials_table(study: optuna.Study, experiment: Experiment,
@@ -57,22 +76,30 @@ def trials_table(study: optuna.Study, experiment: Experiment,
             row[name] = found
         row["bottlenecks"] = ", ".join(metrics.get("bottlenecks") or [])
         row["platform"] = metrics.get("platform", "")
+        row["devices_used"] = ", ".join(sorted(
+            str(k) for k, v in (metrics.get("frames_per_device") or {}).items() if v))
         row["duration_s"] = t.duration.total_seconds() if t.duration else None
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def pareto_table(trials: pd.DataFrame, goals: list[Objective]) -> pd.DataFrame:
-    """Feasible trials that no other feasible trial dominates, best first."""
+    """Distinct feasible configurations that no other feasible trial dominates, best first.
+
+    Effectively identical trials are merged first
+    (:func:`dse.report.study_report.distinct_configurations`: the cheapest of them stays, with
+    ``equivalent`` and ``same_as`` naming the others), so the front shows each configuration
+    once.
+    """
     if trials.empty:
         return trials
-    ok = trials[(trials["state"] == "COMPLETE") & trials["feasible"]]
+    ok = distinct_configurations(trials)
     if ok.empty:
         return ok
     signs = np.array([-1.0 if g.direction == "maximize" else 1.0 for g in goals])
     values = ok[[f"value:{g.metric}" for g in goals]].to_numpy(dtype=float) * signs
     keep = []
-    for _i, v in enumerate(values):
+    for v in values:
         dominated = np.any(np.all(values <= v, axis=1) & np.any(values < v, axis=1))
         keep.append(not dominated)
     front = ok[keep].copy()
@@ -135,76 +162,66 @@ def _plot(front: pd.DataFrame, trials: pd.DataFrame, goals: list[Objective],
     return save_figure(fig, stem)
 
 
-def _report(result: ExploreResult, files: list[str]) -> str:
-    exp, trials, front = result.experiment, result.trials, result.pareto
-    n_ok = int(trials["feasible"].sum()) if not trials.empty else 0
-    lines = [f"# {exp.name}: design-space exploration", ""]
-    if exp.data.get("description"):
-        lines += [str(exp.data["description"]), ""]
-    lines += ["## What was searched", ""]
-    for d in exp.dimensions:
-        what = ", ".join(map(str, d.choices)) if d.kind == "choice" else \
-            f"{d.low:g} to {d.high:g}" + (" (log)" if d.log else "") + \
-            (f", step {d.step:g}" if d.step else "")
-        lines.append(f"- `{d.path}`: {what}")
-    lines += ["", "Objectives: " + ", ".join(f"{g.direction} {g.metric}"
-                                             for g in result.objectives) + "."]
-    if result.constraints:
-        lines.append("Constraints: " + ", ".join(
-            f"{c.metric} {'<=' if c.kind == 'max' else '>='} {c.bound:g}"
-            for c in result.constraints) + ".")
-    if exp.data.get("calibration", "shipped") == "datasheet":
-        lines.append("Devices: datasheet values (`calibration: datasheet`).")
-    else:
-        lines.append("Devices: calibrated (`calibration: shipped`): devices with an overlay in "
-                     "calibration/overlays run with the values fitted to measurements, the "
-                     "others with datasheet values; `dse simulate` on a best_N.yaml lists which.")
-    lines += ["", f"{len(trials)} trials, {n_ok} feasible, {len(front)} on the Pareto front.",
-              "", "## Pareto front", ""]
-    if front.empty:
-        lines.append("No feasible configuration was found.")
-        if not trials.empty:
-            reasons = trials["reason"].value_counts().head(5)
-            lines += ["", "Most common reasons:", ""]
-            lines += [f"- {r} ({n}x)" for r, n in reasons.items()]
-    else:
-        cols = [c for c in front.columns if c.startswith("param:")] + \
-            [f"value:{g.metric}" for g in result.objectives] + ["bottlenecks"]
-        lines.append("| trial | " + " | ".join(c.split(":", 1)[-1] for c in cols) + " |")
-        lines.append("|---" * (len(cols) + 1) + "|")
-        for _, row in front.head(20).iterrows():
-            cells = [f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
-                     for c in cols]
-            lines.append(f"| {row['trial']} | " + " | ".join(cells) + " |")
-        best = front.iloc[0]
-        lines += ["", f"The best point (trial {best['trial']}) is limited by "
-                      f"**{best['bottlenecks'] or 'nothing the bound names'}**: that resource "
-                      "is what to add or speed up next."]
-    lines += ["", "## Files", ""] + [f"- `{f}`" for f in files]
-    lines += ["", f"Browse the study with optuna-dashboard (`pip install optuna-dashboard`): "
-              f"`optuna-dashboard {exp.name}.journal` in this folder, or `optuna-dashboard "
-              f"STORAGE_URL` for a study in a database."]
-    return "\n".join(lines) + "\n"
+def _parquet_safe(trials: pd.DataFrame) -> pd.DataFrame:
+    """The table with every object column whose values are not all of one type (a choice of
+    ``[1, "two"]``) as text, which Parquet can store; missing values stay missing."""
+    out = trials.copy()
+    for col in out.columns:
+        if out[col].dtype != object:
+            continue
+        kinds = {type(v) for v in out[col] if v is not None and not (isinstance(v, float)
+                                                                     and v != v)}
+        if len(kinds) > 1:
+            out[col] = out[col].map(lambda v: v if v is None or (isinstance(v, float) and
+                                                                 v != v) else str(v))
+    return out
+
+
+def _describe(experiment: Experiment) -> tuple[str, str]:
+    """The experiment's description and calibration."""
+    data = getattr(experiment, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("description") or ""), str(data.get("calibration") or "shipped")
+    return str(getattr(experiment, "description", "") or ""), \
+        str(getattr(experiment, "calibration", "shipped") or "shipped")
 
 
 def write_outputs(result: ExploreResult, out: Path) -> list[Path]:
-    """Write every output file of a study (atomically); returns their paths."""
+    """Write every output file of a study (each atomically, the set replaced as a whole: see
+    the module docstring); returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temporaries(out, OUTPUTS)
     written: list[Path] = []
     trials, front = result.trials, result.pareto
     with atomic_path(out / "trials.csv") as tmp:
         trials.to_csv(tmp, index=False)
     written.append(out / "trials.csv")
-    with atomic_path(out / "trials.parquet") as tmp:
-        trials.to_parquet(tmp, index=False)
-    written.append(out / "trials.parquet")
+    try:
+        with atomic_path(out / "trials.parquet") as tmp:
+            _parquet_safe(trials).to_parquet(tmp, index=False)
+        written.append(out / "trials.parquet")
+    except (ImportError, ValueError, TypeError, ArithmeticError) as exc:
+        # pyarrow's errors derive from these; trials.csv holds the same table
+        logger.warning("trials.parquet not written: %s", exc)
     with atomic_path(out / "pareto.csv") as tmp:
         front.to_csv(tmp, index=False)
     written.append(out / "pareto.csv")
+    images: list[tuple[str, bytes, str]] = []
+    fig = dimension_figure(trials, list(result.experiment.dimensions), result.objectives)
+    if fig is not None:
+        paths = save_figure(fig, out / "dimensions")
+        written += paths
+        images.append(("dimensions.png", paths[0].read_bytes(),
+                       "Each searched dimension against each objective: feasible trials "
+                       "(blue), the best at each value (red), infeasible ones (grey)."))
+    best_files: list[Path] = []
     if not front.empty:
-        written += _plot(front, trials, result.objectives, out / "pareto")
-        for old in out.glob("best_*.yaml"):
-            old.unlink()
+        paths = _plot(front, trials, result.objectives, out / "pareto")
+        written += paths
+        if paths:
+            images.append(("pareto.png", paths[0].read_bytes(),
+                           "Objectives pairwise: feasible trials, the Pareto front (red), "
+                           "infeasible trials (grey)."))
         for k, (_, row) in enumerate(front.head(BEST_FILES).iterrows(), start=1):
             values = ", ".join(f"{g.metric} = {row[f'value:{g.metric}']:.6g}"
                                for g in result.objectives)
@@ -213,9 +230,24 @@ def write_outputs(result: ExploreResult, out: Path) -> list[Path]:
             target = out / f"best_{k}.yaml"
             with atomic_path(target) as tmp:
                 tmp.write_text(best_yaml(result.experiment, row, header))
-            written.append(target)
-    names = [p.name for p in written] + ["report.md"]
+            best_files.append(target)
+    written += best_files
+    table = None
+    if not front.empty:
+        table = what_if(result.experiment, front.iloc[0], result.objectives,
+                        result.constraints)
+    description, calibration = _describe(result.experiment)
+    names = [p.name for p in written] + ["report.md", "report.html"]
+    doc = study_document(result, names, images=images, what_if_table=table,
+                         description=description, calibration=calibration)
     with atomic_path(out / "report.md") as tmp:
-        tmp.write_text(_report(result, names))
+        tmp.write_text(doc.markdown(), encoding="utf-8")
     written.append(out / "report.md")
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(doc.html(), encoding="utf-8")
+    written.append(out / "report.html")
+    # Only now, with the new set in place, the previous run's extra best files go.
+    for old in out.glob("best_*.yaml"):
+        if old not in best_files:
+            old.unlink(missing_ok=True)
     return written

@@ -222,8 +222,8 @@ def what_if(experiment: Experiment, best: pd.Series, goals: Sequence[Objective],
     """The best configuration re-simulated as is, then with each numeric searched dimension
     one step up (:func:`next_value`), one at a time.
 
-    A dimension that adds to a binding resource (:func:`related_dimensions`) and is already at
-    the top of its range is stepped one step past it: the check is what adding would do.
+    A dimension already at the top of its range is stepped one step past it: the check is
+    what adding would do, not what the search allowed.
 
     Returns one row per configuration: ``change`` (``as found`` or ``PATH: a -> b``),
     ``related`` (the dimension adds to a resource the bound names as binding), every metric,
@@ -243,7 +243,7 @@ def what_if(experiment: Experiment, best: pd.Series, goals: Sequence[Objective],
     for d in dims:
         nxt = next_value(d, base[d.path])
         note = ""
-        if nxt is None and d.path in related:  # at the top of its range: one step past it
+        if nxt is None:  # at the top of its range: one step past it
             nxt, note = next_value(d, base[d.path], beyond=True), " (past the searched range)"
         if nxt is not None:
             variants.append((f"{d.path}: {base[d.path]} -> {nxt}{note}", d.path,
@@ -470,7 +470,8 @@ _ADVICE = {
     "link": "a faster link, or one link per device instead of a shared hub",
     "dram": "less memory traffic (a smaller precision, fewer co-running components)",
     "device": "more or faster devices of that kind",
-    "workers": "more frames in flight (threads, infer requests)",
+    "workers": "more frames in flight (more threads or infer requests; for a pipeline, more "
+               "stages)",
     "stream": "nothing: the configuration keeps up with the offered frame rate",
 }
 
@@ -617,6 +618,18 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
                  + ("; " if len(goals) > 1 else "")
                  + f"p99 latency {_fmt(best.get('latency_p99_ms'))} ms) with {params} "
                  f"(trial {best['trial']}).")
+        single = distinct[distinct["devices_used"].astype(str).str.count(",") == 0] \
+            if "devices_used" in distinct else distinct.iloc[0:0]
+        if not single.empty and str(best.get("devices_used", "")).count(",") > 0:
+            col = f"value:{goal.metric}"
+            one = single.loc[single[col].astype(float).idxmax() if goal.direction == "maximize"
+                             else single[col].astype(float).idxmin()]
+            ratio = float(best[col]) / float(one[col]) if float(one[col]) else math.inf
+            doc.text(f"**One-device baseline**: the best with a single device doing the work "
+                     f"({one['devices_used']} on {host_of(one['platform'])}) reaches "
+                     f"{goal.metric} {_fmt(one[col])} (trial {one['trial']}); the best above is "
+                     f"{ratio:.2f}x that, on {len(str(best['devices_used']).split(','))} "
+                     f"devices.")
         near = within(distinct, goal)
         if len(goals) > 1 and not near.empty and near.iloc[0]["trial"] != best["trial"]:
             alt = near.iloc[0]

@@ -1509,6 +1509,39 @@ def validate_cmd(
         out.print(line, highlight=False)
 
 
+@app.command("compare")
+def compare_cmd(
+    experiments: Annotated[list[Path], typer.Argument(help="Experiment YAMLs.")],
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="A variant PATH=VALUE (repeatable): each one is simulated as a column of "
+        "its own beside every experiment's first configuration.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
+) -> None:
+    """Simulate each experiment's first configuration (and each --set variant of it) and show
+    the metrics side by side."""
+    from dse.report.compare import ROWS, compare
+
+    with err.status("simulating") if not as_json else contextlib.nullcontext():
+        table = compare(experiments, variants=set_ or [])
+    if as_json:
+        out.print_json(data={col: {row: (None if v is None or (isinstance(v, float) and
+                                                                math.isnan(v)) else v)
+                                   for row, v in table[col].items()}
+                             for col in table.columns})
+        return
+    t = Table(title="first configuration of each experiment" + (", and variants" if set_
+                                                                 else ""))
+    t.add_column("metric")
+    for col in table.columns:
+        t.add_column(str(col).replace(" [", "\n["), justify="right", overflow="fold")
+    for row, values in table.iterrows():
+        if row == "infeasible" and not any(values):
+            continue
+        t.add_row(str(row), *("-" if v is None else f"{v:,.4g}" if row in ROWS else str(v)
+                              for v in values))
+    (out if out.is_terminal else Console(width=160)).print(t)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dse`` console script; returns the exit code."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -16,6 +16,7 @@ trial: ``param:PATH`` columns, ``value:METRIC`` columns, every metric, ``feasibl
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "IDENTITY_METRICS",
     "ScalingStop",
+    "best_per_choice",
     "distinct_configurations",
+    "front_steps",
     "host_of",
     "next_value",
     "ranked",
@@ -328,6 +331,27 @@ def scaling(trials: pd.DataFrame, dim: Dimension, goal: Objective) -> pd.DataFra
     return out
 
 
+def best_per_choice(trials: pd.DataFrame, dim: Dimension, goal: Objective) -> pd.DataFrame:
+    """Best feasible ``goal`` at each choice of a dimension, in the YAML's order: columns
+    ``value`` (the choice as text), ``trials`` (feasible trials with it), ``best`` and
+    ``trial`` (the trial reaching it; missing when no trial with that choice was feasible)."""
+    ok = _ok(trials)
+    col = f"param:{dim.path}"
+    keys = [c if not isinstance(c, list | dict) else json.dumps(c) for c in dim.choices] \
+        if dim.kind == "choice" else []
+    rows = []
+    for key in keys:
+        at = ok[ok[col].astype(str) == str(key)] if col in ok else ok.iloc[0:0]
+        y = at[f"value:{goal.metric}"].astype(float) if not at.empty else pd.Series(dtype=float)
+        if y.empty:
+            rows.append({"value": str(key), "trials": 0, "best": None, "trial": None})
+            continue
+        idx = y.idxmax() if goal.direction == "maximize" else y.idxmin()
+        rows.append({"value": str(key), "trials": len(y), "best": float(y[idx]),
+                     "trial": int(at.loc[idx, "trial"])})
+    return pd.DataFrame(rows, columns=["value", "trials", "best", "trial"])
+
+
 def scaling_stops(trials: pd.DataFrame, dims: Sequence[Dimension], goal: Objective,
                   tolerance: float = TOLERANCE) -> list[ScalingStop]:
     """For each numeric dimension, the value beyond which the best feasible ``goal`` improves
@@ -519,8 +543,8 @@ def binding_text(best: pd.Series, table: pd.DataFrame, goal: Objective,
         advice = "; ".join(_ADVICE[k] for k in sorted(kinds - tried) if k in _ADVICE)
         paras.append(f"**Adding more of any searched dimension does not pay**: no one-step "
                      f"increase improves {goal.metric} by more than {tolerance:.0%} with the "
-                     f"constraints met (each checked by simulation, table below). Throughput "
-                     f"has stopped scaling here; to go further change what binds"
+                     f"constraints met (each checked by simulation, table below): {goal.metric} "
+                     f"has stopped improving here; to go further change what binds"
                      + (f": {advice}." if advice else "."))
     return paras
 
@@ -552,21 +576,50 @@ def scaling_text(stops: Sequence[ScalingStop], trials: pd.DataFrame,
     return lines
 
 
-def within(distinct: pd.DataFrame, goal: Objective,
+def within(distinct: pd.DataFrame, goals: Sequence[Objective],
            tolerance: float = TOLERANCE) -> pd.DataFrame:
-    """The distinct configurations whose ``goal`` is within ``tolerance`` of the best one,
-    sorted by the other objectives' columns as :func:`ranked` left them (front, then values),
-    re-sorted by price, then energy per inference, when those columns exist."""
+    """The distinct configurations whose first objective is within ``tolerance`` of the best
+    one, best first by the other objectives in order (then price, energy, trial number)."""
     if distinct.empty:
         return distinct
+    goal = goals[0]
     col = f"value:{goal.metric}"
     values = distinct[col].astype(float)
     if goal.direction == "maximize":
         near = distinct[values >= values.max() * (1 - tolerance)]
     else:
         near = distinct[values <= values.min() * (1 + tolerance)]
-    order = [c for c in ("price_usd", "energy_per_inference_j", "trial") if c in near]
-    return near.sort_values(order, na_position="last", ignore_index=True)
+    order = [f"value:{g.metric}" for g in goals[1:]]
+    ascending = [g.direction == "minimize" for g in goals[1:]]
+    for c in ("price_usd", "energy_per_inference_j", "trial"):
+        if c in near and c not in order:
+            order.append(c)
+            ascending.append(True)
+    return near.sort_values(order, ascending=ascending, na_position="last", kind="stable",
+                            ignore_index=True)
+
+
+def front_steps(table: pd.DataFrame, goals: Sequence[Objective]) -> pd.DataFrame:
+    """What each step up the Pareto front costs: the front of a :func:`ranked` table ordered
+    from the worst to the best first objective, one row per step with ``from`` / ``to``
+    (trial numbers), ``d:METRIC`` (the change of every objective) and ``per:METRIC`` (the change
+    of each other objective per unit of the first)."""
+    if table.empty or len(goals) < 2:
+        return pd.DataFrame()
+    first = f"value:{goals[0].metric}"
+    front = table[table["front"] == 1].sort_values(
+        first, ascending=goals[0].direction == "maximize", kind="stable")
+    rows = []
+    for (_, a), (_, b) in itertools.pairwise(front.iterrows()):
+        gain = float(b[first]) - float(a[first])
+        row: dict[str, Any] = {"from": int(a["trial"]), "to": int(b["trial"]),
+                               f"d:{goals[0].metric}": gain}
+        for g in goals[1:]:
+            delta = float(b[f"value:{g.metric}"]) - float(a[f"value:{g.metric}"])
+            row[f"d:{g.metric}"] = delta
+            row[f"per:{g.metric}"] = delta / gain if gain else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _param_cells(row: pd.Series, dims: Sequence[Dimension]) -> list[str]:
@@ -630,7 +683,7 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
                      f"{goal.metric} {_fmt(one[col])} (trial {one['trial']}); the best above is "
                      f"{ratio:.2f}x that, on {len(str(best['devices_used']).split(','))} "
                      f"devices.")
-        near = within(distinct, goal)
+        near = within(distinct, goals)
         if len(goals) > 1 and not near.empty and near.iloc[0]["trial"] != best["trial"]:
             alt = near.iloc[0]
             doc.text(f"**Within {TOLERANCE:.0%} of that for less**: {goal.metric} "
@@ -639,8 +692,8 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
                                  for g in goals[1:])
                      + ") with " + ", ".join(f"`{d.path}` = {_fmt(alt.get(f'param:{d.path}'))}"
                                              for d in dims)
-                     + f" (trial {alt['trial']}): the cheapest configuration this close to the "
-                     f"best, by the other objectives in order.")
+                     + f" (trial {alt['trial']}): the best configuration this close to the "
+                     f"best by the other objectives in order.")
         doc.heading("What binds, and what adding it does", 3)
         for para in binding_text(best, what_if_table if what_if_table is not None
                                  else pd.DataFrame(), goal, dims):
@@ -656,6 +709,52 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
                         "hold" if r["feasible"] else str(r["violated"]),
                         str(r.get("bottlenecks") or "-")]
                        for _, r in what_if_table.iterrows()])
+        steps = front_steps(distinct, goals)
+        if not steps.empty:
+            doc.heading("What each step up the Pareto front costs", 3)
+            by_trial = distinct.set_index("trial")
+            doc.table(["from", "to", *[d.path for d in dims], f"+ {goal.metric}",
+                       *[f"+ {g.metric}" for g in goals[1:]],
+                       *[f"{g.metric} per {goal.metric}" for g in goals[1:]]],
+                      [[str(int(r["from"])), str(int(r["to"])),
+                        *_param_cells(by_trial.loc[int(r["to"])], dims),
+                        _fmt(r[f"d:{goal.metric}"]),
+                        *[_fmt(r[f"d:{g.metric}"]) for g in goals[1:]],
+                        *[_fmt(r[f"per:{g.metric}"]) for g in goals[1:]]]
+                       for _, r in steps.iterrows()])
+            doc.text(f"Along the front from the worst to the best {goal.metric}: each row "
+                     f"is one step to the next front configuration (its parameters shown), "
+                     f"with what it adds of every objective and, per unit of {goal.metric}, "
+                     f"of the others.")
+        choice_lines = []
+        for d in dims:
+            if _numeric(d) or d.kind != "choice":
+                continue
+            per = best_per_choice(trials, d, goal)
+            choice_lines.append(f"`{d.path}`: " + ", ".join(
+                f"{_label(v)}: {_fmt(b)}" + (f" (trial {int(t)})" if t is not None and
+                                             not pd.isna(t) else " (none feasible)")
+                for v, b, t in zip(per["value"], per["best"], per["trial"], strict=True)))
+        if choice_lines:
+            doc.heading(f"Best {goal.metric} at each choice", 3)
+            doc.items(choice_lines)
+        groups = [d for d in dims if d.path.split(".")[0] in ("workload", "workloads")]
+        if groups:
+            by = groups[0]
+            doc.heading(f"Best per `{by.path}`", 3)
+            col = f"param:{by.path}"
+            best_rows = pd.DataFrame([
+                ranked(part.drop(columns=["front", "rank"]), goals).iloc[0]
+                for _, part in distinct.groupby(distinct[col].astype(str), sort=False)])
+            doc.table([by.path, *[d.path for d in dims if d is not by],
+                       *[g.metric for g in goals], "bottlenecks", "trial"],
+                      [[_fmt(r[col]), *_param_cells(r, [d for d in dims if d is not by]),
+                        *[_fmt(r[f"value:{g.metric}"]) for g in goals],
+                        str(r["bottlenecks"] or "-"), str(r["trial"])]
+                       for _, r in best_rows.iterrows()])
+            doc.text(f"For each value of `{by.path}`, the distinct configuration with the best "
+                     f"{goal.metric} (ties: by the other objectives): results across workloads "
+                     f"are not comparable with one another.")
         stops = scaling_stops(trials, dims, goal)
         if stops:
             doc.heading("Where scaling stops", 3)

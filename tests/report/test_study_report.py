@@ -81,7 +81,7 @@ def test_ranking_by_front_then_objectives():
     assert list(table["trial"]) == [5, 4, 3, 0, 7]
     assert list(table["front"]) == [1, 1, 1, 1, 1]
     assert table.iloc[0]["trial"] == 5
-    near = within(table, GOALS[0])
+    near = within(table, GOALS)
     assert list(near["trial"]) == [4, 5]  # 420 is within 5% of 430 and cheaper
 
 
@@ -163,3 +163,31 @@ def test_document_renders_markdown_and_self_contained_html():
     assert "<strong>b</strong>" in html and "<code>c&lt;d&gt;</code>" in html
     assert "data:image/png;base64,iVBORw==" in html and "f.png" not in html
     copy.deepcopy(doc)
+
+
+def test_front_steps_cost_per_unit():
+    from dse.report.study_report import front_steps
+
+    table = ranked(distinct_configurations(_trials()), GOALS)
+    steps = front_steps(table, GOALS)
+    # front by throughput: 0 (140, $154) -> 3 (280, $253) -> 4 (420, $352) -> 5 (430, $451);
+    # 7 ties with 0 (same values): a zero step
+    assert list(steps["to"])[-3:] == [3, 4, 5]
+    last = steps.iloc[-1]
+    assert last["d:throughput_fps"] == pytest.approx(10.0)
+    assert last["d:price_usd"] == pytest.approx(99.0)
+    assert last["per:price_usd"] == pytest.approx(9.9)
+    assert front_steps(table, GOALS[:1]).empty
+
+
+def test_best_per_choice_in_yaml_order():
+    from dse.report.study_report import best_per_choice
+
+    per = best_per_choice(_trials(), POLICY, GOALS[0])
+    assert list(per["value"]) == ["data_parallel", "threads"]
+    assert list(per["best"]) == [430.0, 140.0]  # the infeasible 900 fps is not counted
+    assert list(per["trials"]) == [4, 3]
+    t = _trials()
+    t = t[t[f"param:{POLICY.path}"] != "threads"]
+    per = best_per_choice(t, POLICY, GOALS[0])
+    assert per.iloc[1]["trials"] == 0 and pd.isna(per.iloc[1]["best"])

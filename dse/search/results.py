@@ -14,7 +14,6 @@ new; temporary files a killed run left behind are removed at the start.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import logging
@@ -110,7 +109,6 @@ def pareto_table(trials: pd.DataFrame, goals: list[Objective]) -> pd.DataFrame:
 
 def best_yaml(experiment: Experiment, row: pd.Series, header: str) -> str:
     """The experiment with every dimension fixed to this trial's values, as YAML text."""
-    data = copy.deepcopy(experiment.data)
     params = {}
     for d in experiment.dimensions:
         value = row[f"param:{d.path}"]
@@ -119,16 +117,12 @@ def best_yaml(experiment: Experiment, row: pd.Series, header: str) -> str:
         elif isinstance(value, np.generic):
             value = value.item()
         params[d.path] = value
+    data = experiment.yaml_data(params)
     fixed = experiment.fixed(params)  # validates, and gives us the normalized structure
-    from dse.spec.experiment import _set_path
-
-    for path, value in params.items():
-        _set_path(data, path, value)
-    base = Path(experiment.file).parent if experiment.file != "<experiment>" else Path(".")
     for ref, w in zip(data.get("workloads") or [data.get("workload")], fixed.workloads,
                       strict=False):
         if isinstance(ref, dict) and w.onnx and not Path(w.onnx).is_absolute():
-            ref["onnx"] = str((base / w.onnx).resolve())
+            ref["onnx"] = str((experiment.base_dir / w.onnx).resolve())
     data.pop("search", None)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     return "".join(f"# {line}\n" for line in header.splitlines()) + text
@@ -175,15 +169,6 @@ def _parquet_safe(trials: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].map(lambda v: v if v is None or (isinstance(v, float) and
                                                                  v != v) else str(v))
     return out
-
-
-def _describe(experiment: Experiment) -> tuple[str, str]:
-    """The experiment's description and calibration."""
-    data = getattr(experiment, "data", None)
-    if isinstance(data, dict):
-        return str(data.get("description") or ""), str(data.get("calibration") or "shipped")
-    return str(getattr(experiment, "description", "") or ""), \
-        str(getattr(experiment, "calibration", "shipped") or "shipped")
 
 
 def write_outputs(result: ExploreResult, out: Path) -> list[Path]:
@@ -236,10 +221,10 @@ def write_outputs(result: ExploreResult, out: Path) -> list[Path]:
     if not front.empty:
         table = what_if(result.experiment, front.iloc[0], result.objectives,
                         result.constraints)
-    description, calibration = _describe(result.experiment)
     names = [p.name for p in written] + ["report.md", "report.html"]
     doc = study_document(result, names, images=images, what_if_table=table,
-                         description=description, calibration=calibration)
+                         description=result.experiment.description,
+                         calibration=result.experiment.calibration)
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(doc.markdown(), encoding="utf-8")
     written.append(out / "report.md")

@@ -37,6 +37,7 @@ from dse.search.space import (
 from dse.sim.bound import bound
 from dse.sim.engine import Simulation
 from dse.sim.plan import build_plan
+from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
 from dse.spec.experiment import Experiment, load_experiment
 
@@ -68,7 +69,7 @@ def evaluate(experiment: Experiment, params: Mapping[str, Any], goals: Sequence[
 
     try:
         config = experiment.fixed(params)
-        plan = build_plan(config, catalog=catalog, base_dir=_base_dir(experiment),
+        plan = build_plan(config, catalog=catalog, base_dir=experiment.base_dir,
                           file=experiment.file)
     except DseError as exc:
         return infeasible(str(exc).replace("\n", "; "))
@@ -95,10 +96,6 @@ def evaluate(experiment: Experiment, params: Mapping[str, Any], goals: Sequence[
         f"{c.metric} {metric_value(report, c.metric)!r} {'>' if c.kind == 'max' else '<'} "
         f"{c.bound:g}" for c, v in zip(limits, violations, strict=True) if v > 0)
     return Evaluation(values, violations or [0.0], feasible, reason, report)
-
-
-def _base_dir(experiment: Experiment) -> Path:
-    return Path(experiment.file).parent if experiment.file != "<experiment>" else Path(".")
 
 
 @dataclass
@@ -203,11 +200,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _worker(experiment_ref: str | dict[str, Any], storage_ref: str, study_name: str,
+def _worker(experiment: Experiment, storage_ref: str, study_name: str,
             n_trials: int, sampler: str, seed: int | None, timeout_s: float | None) -> None:
-    """One worker process: open the shared study and run its share of trials."""
+    """One worker process: open the shared study and run its share of trials (the experiment
+    is the parent's, overrides included)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    experiment = load_experiment(experiment_ref)
     goals, limits = objectives(experiment), constraints(experiment)
     study = optuna.load_study(study_name=study_name, storage=_open(storage_ref),
                               sampler=_sampler(sampler, seed, experiment, bool(limits)))
@@ -244,21 +241,18 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     Raises:
         SpecError: The experiment, its objectives, constraints or search settings are invalid.
     """
-    if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
+    experiment = resolve_experiment(experiment if isinstance(experiment, Experiment)
+                                    else load_experiment(experiment), catalog=catalog)
     goals, limits = objectives(experiment), constraints(experiment)
-    search = experiment.data.get("search") or {}
-    if not isinstance(search, Mapping):
-        raise SpecError([Problem(experiment.file, "search", f"expected a mapping, got "
-                                 f"{search!r}")])
-    sampler = sampler or search.get("sampler") or ("nsga2" if len(goals) > 1 else "tpe")
-    seed = seed if seed is not None else search.get("seed")
+    search = experiment.search
+    sampler = sampler or search.sampler or ("nsga2" if len(goals) > 1 else "tpe")
+    seed = seed if seed is not None else search.seed
     if sampler == "grid":
         size = 1
         for values in grid_space(experiment.dimensions, experiment.file).values():
             size *= len(values)
         trials = trials or size
-    trials = int(trials or search.get("trials") or 100)
+    trials = int(trials or search.trials or 100)
     if workers < 1:
         raise SpecError([Problem("--workers", "", f"must be >= 1, got {workers}")])
     out_dir = Path(out) if out is not None else Path("out") / experiment.name
@@ -278,8 +272,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     elif remaining:
         if catalog is not None:
             raise ValueError("a custom catalog cannot be sent to worker processes")
-        ref: str | dict[str, Any] = experiment.file if experiment.file != "<experiment>" \
-            else experiment.data
+        ref = experiment
         share = [remaining // workers + (i < remaining % workers) for i in range(workers)]
         ctx = multiprocessing.get_context("spawn")
         procs = [ctx.Process(target=_worker, args=(ref, storage_ref, experiment.name, n,

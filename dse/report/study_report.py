@@ -242,21 +242,27 @@ def what_if(experiment: Experiment, best: pd.Series, goals: Sequence[Objective],
     base = {d.path: _param(best, d) for d in dims}
     bottlenecks = [b.strip() for b in str(best.get("bottlenecks") or "").split(",") if b.strip()]
     related = related_dimensions(bottlenecks, dims)
-    variants: list[tuple[str, str, dict[str, Any]]] = [("as found", "", base)]
+    # (change, dimension, choices, overrides): a value past the searched range is no choice
+    # of the dimension, so that configuration is given as fixed values (overrides)
+    variants: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
+        ("as found", "", base, {})]
     for d in dims:
         nxt = next_value(d, base[d.path])
-        note = ""
-        if nxt is None:  # at the top of its range: one step past it
-            nxt, note = next_value(d, base[d.path], beyond=True), " (past the searched range)"
         if nxt is not None:
-            variants.append((f"{d.path}: {base[d.path]} -> {nxt}{note}", d.path,
-                             {**base, d.path: nxt}))
+            variants.append((f"{d.path}: {base[d.path]} -> {nxt}", d.path,
+                             {**base, d.path: nxt}, {}))
+            continue
+        nxt = next_value(d, base[d.path], beyond=True)  # at the top: one step past it
+        if nxt is not None:
+            variants.append((f"{d.path}: {base[d.path]} -> {nxt} (past the searched range)",
+                             d.path, {}, {**base, d.path: nxt}))
     rows = []
-    for change, path, params in variants:
+    for change, path, params, fixed in variants:
         row: dict[str, Any] = {"change": change, "dimension": path,
                                "related": path in related}
         try:
-            report = simulate(experiment, choices=params, catalog=catalog)
+            report = simulate(experiment, choices=params or None, overrides=fixed or None,
+                              catalog=catalog)
         except DseError as exc:
             rows.append({**row, "feasible": False, "violated": str(exc).splitlines()[0]})
             continue

@@ -191,3 +191,20 @@ def test_best_per_choice_in_yaml_order():
     t = t[t[f"param:{POLICY.path}"] != "threads"]
     per = best_per_choice(t, POLICY, GOALS[0])
     assert per.iloc[1]["trials"] == 0 and pd.isna(per.iloc[1]["best"])
+
+
+def test_what_if_steps_past_the_top_of_a_range():
+    experiment = dse.load_experiment(
+        dse.catalog.catalog_dir("experiments") / "multi_ncs.yaml",
+        overrides={"stream.frames": 60, "stream.warmup": 6})
+    best = {"platform.accelerators.ncs2.count": 4, "execution.policy": "data_parallel",
+            "execution.threads": 8, "execution.infer_requests": 1}
+    row = pd.Series({"trial": 0, **{f"param:{k}": v for k, v in best.items()},
+                     "bottlenecks": "device ncs2:3"})
+    table = what_if(experiment, row, GOALS, []).set_index("dimension")
+    step = table.loc["platform.accelerators.ncs2.count"]
+    assert "4 -> 5 (past the searched range)" in step["change"] and step["related"]
+    five = dse.simulate(experiment, overrides={**best, "platform.accelerators.ncs2.count": 5})
+    assert step["throughput_fps"] == pytest.approx(five.metrics.throughput_fps)
+    assert step["price_usd"] == pytest.approx(five.metrics.price_usd)
+    assert "execution.threads: 8 -> 9 (past" in table.loc["execution.threads", "change"]

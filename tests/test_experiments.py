@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import dse
@@ -45,7 +47,30 @@ def test_experiment_explores(name, tmp_path):
     assert experiment.dimensions, f"{name} has nothing to search"
     result = dse.explore(experiment, trials=4, out=tmp_path)
     assert len(result.trials) == 4
-    assert (tmp_path / "report.md").is_file()
+    report = (tmp_path / "report.md").read_text()
+    asked = next(line for line in path.read_text().splitlines() if line.startswith("# Question:"))
+    # the report opens with the answer to the question in the file's header
+    assert report.index("## Answer") < report.index("## What was searched")
+    assert asked.removeprefix("# Question:").strip() in report
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_edgetpu_pipeline_cuts_are_in_order_and_one_tpu_is_searched(tmp_path):
+    path = catalog_dir("experiments") / "edgetpu_pipeline.yaml"
+    experiment = dse.load_experiment(path, overrides={"stream.frames": 30, "stream.warmup": 3})
+    result = dse.explore(experiment, out=tmp_path)  # the grid: every combination
+    trials = result.trials
+    assert not trials["reason"].str.contains("out of order").any()
+    stages = trials["param:execution.stages"].map(lambda s: len(json.loads(s)))
+    count = trials["param:platform.accelerators.coral_usb.count"]
+    # infeasible exactly when a split has more stages than TPUs bought
+    assert (trials["feasible"] == (stages <= count)).all()
+    baseline = trials[(count == 1) & (stages == 1)]
+    assert len(baseline) == 2 and baseline["feasible"].all()  # on each host
+    # an idle TPU changes nothing that runs: those trials are merged into fewer TPUs
+    front = result.pareto
+    assert (front["param:platform.accelerators.coral_usb.count"] ==
+            front["param:execution.stages"].map(lambda s: len(json.loads(s)))).all()
 
 
 def test_what_to_buy_finds_a_platform_that_sustains_30_fps(tmp_path):

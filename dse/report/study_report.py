@@ -420,6 +420,10 @@ def dimension_figure(trials: pd.DataFrame, dims: Sequence[Dimension],
                 jitter = rng.uniform(-0.015, 0.015, len(x)) * (span or 1.0)
                 ax.scatter(x + jitter, ok[ycol], s=12, alpha=0.5, color="tab:blue",
                            label="feasible")
+                ticks = _values(dim)
+                if ticks is not None and len(ticks) <= 12:
+                    ax.set_xticks(ticks, [_fmt(int(t) if float(t).is_integer() else t)
+                                          for t in ticks])
                 table = scaling(trials, dim, goal)
                 if not table.empty:
                     ax.plot(table["value"], table["best"], "-o", color="tab:red", ms=4,

@@ -219,8 +219,11 @@ def write_outputs(result: ExploreResult, out: Path) -> list[Path]:
     written += best_files
     table = None
     if not front.empty:
-        table = what_if(result.experiment, front.iloc[0], result.objectives,
-                        result.constraints)
+        try:
+            table = what_if(result.experiment, front.iloc[0], result.objectives,
+                            result.constraints)
+        except Exception:  # the check is extra: its failure must not cost the report
+            logger.exception("the what-if check of the best configuration failed")
     names = [p.name for p in written] + ["report.md", "report.html"]
     doc = study_document(result, names, images=images, what_if_table=table,
                          description=result.experiment.description,

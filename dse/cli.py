@@ -609,16 +609,19 @@ def explore_cmd(
             best = f"best {pick(t.values[0] for t in ok):.4g}"
         elif ok:
             best = f"{len(ok)} feasible"
+        progress.start()  # at the first trial: a refused study shows no bar
         progress.update(task, completed=min(len(finished), int(total)), best=best)
 
-    with progress:
-        task = progress.add_task(exp.name, total=int(total), best="")
+    task = progress.add_task(exp.name, total=int(total), best="")
+    try:
         result = explore(exp, trials=trials, timeout_s=timeout, storage=storage,
                          workers=workers, sampler=sampler, seed=seed, out=out_dir,
                          callbacks=[done], fresh=fresh, resume_anyway=resume_anyway)
         progress.update(task, completed=len(result.trials))
+    finally:
+        progress.stop()
     for note in result.notes:
-        err.print(note, style="yellow", highlight=False, markup=False)
+        err.print(note, style="yellow", highlight=False, markup=False, soft_wrap=True)
     front = result.pareto
     table = Table(title=f"{exp.name}: {len(result.trials)} trials, "
                         f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "

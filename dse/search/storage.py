@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -176,12 +177,22 @@ def rdb_storage(url: str) -> optuna.storages.BaseStorage:
         DseError: The URL cannot be opened (unreachable server, missing driver, bad URL).
     """
     try:
-        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
-                                          grace_period=GRACE_S)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        reason = _first_line(exc)
+        cause = exc.__cause__
+        if cause is not None and str(cause).strip().split("\n")[0] not in reason:
+            reason += f" ({_first_line(cause)})"  # the driver's own words: a missing module
         raise DseError([Problem("--storage", _safe_url(url), f"cannot open storage URL: "
-                                f"{type(exc).__name__}: {reason}")]) from None
+                                f"{reason}")]) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _safe_url(url: str) -> str:

@@ -1,12 +1,20 @@
 """``dse.explore``: an Optuna study over an experiment's dimensions.
 
 One trial = one simulated configuration. A configuration that cannot run (an invalid
-combination, an infeasible mapping, a constraint the closed-form bound already rules out) is a
-trial with ``feasible=False`` and its reason, never a crash. Storage defaults to an Optuna journal
-file in the output folder: every finished trial is appended and flushed, so a study that is
-interrupted (Ctrl-C, SIGKILL, power loss) resumes where it stopped when run again, and several
-local worker processes can share it. Any Optuna storage URL (PostgreSQL) works too, so workers on
+combination, an infeasible mapping, a constraint the closed-form bound already rules out, or a
+bug met by that configuration only) is a trial with ``feasible=False`` and its reason, never a
+crash. Storage defaults to an Optuna journal file in the output folder: every finished trial is
+appended and flushed, so a study that is interrupted (Ctrl-C, SIGKILL, power loss) resumes where
+it stopped when run again, and several local worker processes can share it
+(:mod:`dse.search.storage`). Any Optuna storage URL (PostgreSQL) works too, so workers on
 several machines can search one study.
+
+A study resumes only with the experiment it was made of: it stores the experiment's fingerprint
+and the experiment itself (everything but ``search``), and a changed experiment is refused with
+what changed, unless the caller starts afresh or resumes anyway. Worker processes receive the
+loaded experiment object, so overrides reach them. A grid search queues every grid point not yet
+done as a trial (``enqueue_trial``) and the workers only run queued trials, so each point runs
+exactly once however many workers share the study.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import hashlib
 import itertools
 import json
 import logging
+import math
 import multiprocessing
 import os
 import random
@@ -52,6 +61,9 @@ __all__ = ["SAMPLERS", "ExploreResult", "evaluate", "explore"]
 logger = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "nsga2", "random", "grid")
+
+#: The most trials a study may want (a grid's points are all queued up front).
+MAX_TRIALS = 100_000
 
 
 @dataclass(frozen=True)
@@ -228,21 +240,13 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def _changes(before: Mapping[str, Any], after: Mapping[str, Any], most: int = 8) -> list[str]:
-    """``path: old -> new`` for every YAML path whose value differs (at most ``most``)."""
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
+    """YAML path -> ``old -> new``, for every path whose value differs."""
     a, b = _flat(before), _flat(after)
-    lines = []
-    for path in sorted(set(a) | set(b), key=lambda p: (p.split(".")[0], p)):
-        if a.get(path, _MISSING) != b.get(path, _MISSING):
-            old = json.dumps(a[path]) if path in a else "(absent)"
-            new = json.dumps(b[path]) if path in b else "(absent)"
-            lines.append(f"{path}: {old} -> {new}")
-    if len(lines) > most:
-        lines = [*lines[:most], f"... and {len(lines) - most} more"]
-    return lines
-
-
-_MISSING = object()
+    return {path: f"{json.dumps(a[path]) if path in a else '(absent)'} -> "
+                  f"{json.dumps(b[path]) if path in b else '(absent)'}"
+            for path in sorted(set(a) | set(b)) if path not in a or path not in b
+            or a[path] != b[path]}
 
 
 def _check_same(store: optuna.storages.BaseStorage, study_id: int, experiment: Experiment,
@@ -256,27 +260,25 @@ def _check_same(store: optuna.storages.BaseStorage, study_id: int, experiment: E
         DseError: The experiment differs from the study's (and not ``resume_anyway``).
     """
     attrs = store.get_study_user_attrs(study_id)
-    old = attrs.get("fingerprint")
-    new = _fingerprint(experiment)
+    old, new = attrs.get("fingerprint"), _fingerprint(experiment)
     if old == new:
         return None
-    finished = [t for t in store.get_all_trials(study_id, deepcopy=False)
-                if t.state.is_finished()]
+    finished = sum(t.state.is_finished() for t in store.get_all_trials(study_id,
+                                                                        deepcopy=False))
     if old is None and not finished:
-        return None
+        return None  # made but never run: nothing to mix up
     if old is None:
-        what = [f"the study has {len(finished)} finished trials but no fingerprint (an older "
-                "dse made it): what they simulated cannot be checked"]
-        sections = "?"
+        sections = "unknown"
+        what = [f"the study has {finished} finished trials but no fingerprint (an older dse "
+                "made it): what they simulated cannot be checked"]
     else:
-        before = attrs.get("experiment") or {}
-        what = _changes(before, _covered(experiment)) or [
+        changes = _changes(attrs.get("experiment") or {}, _covered(experiment))
+        sections = ", ".join(sorted({p.split(".")[0] for p in changes})) or "resolved values"
+        what = [f"{path}: {change}" for path, change in changes.items()] or [
             f"the resolved experiment changed (fingerprint {old[:12]} -> {new[:12]}) though its "
             "YAML reads the same: a device, calibration overlay or workload it uses changed"]
-        top = sorted({p.split(".")[0] for p in set(_flat(before)) ^ set(_flat(_covered(
-            experiment))) | {line.split(":")[0].split(".")[0] for line in what
-                             if not line.startswith(("the ", "..."))}})
-        sections = ", ".join(top) or "resolved values"
+        if len(what) > _SHOW_CHANGES:
+            what = [*what[:_SHOW_CHANGES], f"... and {len(what) - _SHOW_CHANGES} more"]
     if resume_anyway:
         note = (f"--resume-anyway: study {name!r} resumes although the experiment changed "
                 f"({sections}); its earlier trials ran the old experiment")
@@ -287,6 +289,10 @@ def _check_same(store: optuna.storages.BaseStorage, study_id: int, experiment: E
                             + "\n  ".join(what) + "\nrun with --fresh to start a new study "
                             "(the old one is kept aside), or --resume-anyway to add trials of "
                             "the new experiment to it")])
+
+
+#: Changed YAML paths a refusal lists.
+_SHOW_CHANGES = 8
 
 
 def _record(study: optuna.Study, experiment: Experiment, goals: Sequence[Objective]) -> None:
@@ -306,6 +312,21 @@ def _grid_points(experiment: Experiment) -> list[dict[str, Any]]:
     paths = list(space)
     return [dict(zip(paths, combo, strict=True))
             for combo in itertools.product(*(space[p] for p in paths))]
+
+
+def _grid_size(experiment: Experiment) -> int:
+    """The number of grid points.
+
+    Raises:
+        SpecError: More than :data:`MAX_TRIALS` (every point is queued as a trial up front).
+    """
+    size = math.prod(len(v) for v in grid_space(experiment.dimensions,
+                                                experiment.file).values())
+    if size > MAX_TRIALS:
+        raise SpecError([Problem(experiment.file, "search.sampler", f"a grid of {size:,} "
+                                 f"points is more than the {MAX_TRIALS:,} trials a study may "
+                                 "run; give fewer values, or another sampler")])
+    return size
 
 
 def _key(params: Mapping[str, Any], paths: Sequence[str]) -> tuple[str, ...]:
@@ -349,10 +370,6 @@ def _worker(experiment: Experiment, storage_ref: str, study_name: str, n_trials:
     finally:
         if liveness is not None:
             liveness.close()
-
-
-#: Most worker processes and trials one call runs.
-MAX_TRIALS = 100_000
 
 
 def _max_workers() -> int:
@@ -442,7 +459,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     if fresh and resume_anyway:
         raise SpecError([Problem("--fresh", "", "give --fresh or --resume-anyway, not both")])
     grid = sampler == "grid"
-    size = len(_grid_points(experiment)) if grid else 0
+    size = _grid_size(experiment) if grid else 0
     total = min(wanted or size, size) if grid else (wanted or 100)
     out_dir = Path(out) if out is not None else Path("out") / experiment.name
     opened = open_storage(storage, out_dir, experiment.name, fresh=fresh)

@@ -15,6 +15,7 @@ import dse.search.study as study_mod
 from dse.cli import main
 from dse.errors import DseError, SpecError
 from dse.search import explore
+from dse.search.storage import HEARTBEAT_S
 from tests.search.test_explore import SMALL
 
 
@@ -95,3 +96,20 @@ def test_cli_bounds_exit_2(tmp_path, capsys):
     path.write_text(yaml.safe_dump(SMALL))
     assert main(["explore", str(path), "--workers", "100000", "--out", str(tmp_path)]) == 2
     assert "--workers: must be from 1 to" in capsys.readouterr().err
+
+
+def test_a_grid_larger_than_the_trial_limit_is_refused(tmp_path):
+    data = {**copy.deepcopy(SMALL), "stream": {"frames": {"min": 1, "max": 200_001}},
+            "search": {"sampler": "grid"}}
+    with pytest.raises(SpecError, match=r"search.sampler: a grid of 2,400,012 points is more "
+                                         r"than the 100,000 trials"):
+        explore(data, out=tmp_path)
+
+
+def test_a_storage_url_runs_with_optunas_heartbeat(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    result = explore(SMALL, out=tmp_path, trials=2, storage=url)
+    assert len(result.trials) == 2 and not (tmp_path / "small.journal").exists()
+    # the heartbeat lets Optuna fail the trials of dead workers (fail_stale_trials)
+    assert result.study._storage.get_heartbeat_interval() == HEARTBEAT_S
+    assert result.study.metric_names == ["throughput_fps", "price_usd"]

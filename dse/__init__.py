@@ -2,8 +2,9 @@
 
 from dse.errors import DseError, OnnxError, Problem, SpecError, WorkloadError
 from dse.search import ExploreResult, explore
+from dse.sim.resolve import load_experiment
 from dse.sim.run import Report, simulate
-from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment
+from dse.spec.experiment import Experiment, ExperimentConfig
 from dse.workloads import Workload, workload, zoo
 
 __all__ = [

@@ -586,12 +586,11 @@ def explore_cmd(
 
     from dse.search import explore
     from dse.search.space import grid_space
-    from dse.spec.experiment import load_experiment
+    from dse.sim.resolve import load_experiment
 
     exp = load_experiment(experiment, overrides=set_ or [])
-    search = exp.data.get("search") or {}
-    total = trials or search.get("trials") or 100
-    if (sampler or search.get("sampler")) == "grid":
+    total = trials or exp.search.trials or 100
+    if (sampler or exp.search.sampler) == "grid":
         size = 1
         for values in grid_space(exp.dimensions, exp.file).values():
             size *= len(values)

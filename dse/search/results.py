@@ -8,7 +8,6 @@ reproduces its metrics) and ``report.md``.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 from pathlib import Path
@@ -83,7 +82,6 @@ def pareto_table(trials: pd.DataFrame, goals: list[Objective]) -> pd.DataFrame:
 
 def best_yaml(experiment: Experiment, row: pd.Series, header: str) -> str:
     """The experiment with every dimension fixed to this trial's values, as YAML text."""
-    data = copy.deepcopy(experiment.data)
     params = {}
     for d in experiment.dimensions:
         value = row[f"param:{d.path}"]
@@ -92,16 +90,12 @@ def best_yaml(experiment: Experiment, row: pd.Series, header: str) -> str:
         elif isinstance(value, np.generic):
             value = value.item()
         params[d.path] = value
+    data = experiment.yaml_data(params)
     fixed = experiment.fixed(params)  # validates, and gives us the normalized structure
-    from dse.spec.experiment import _set_path
-
-    for path, value in params.items():
-        _set_path(data, path, value)
-    base = Path(experiment.file).parent if experiment.file != "<experiment>" else Path(".")
     for ref, w in zip(data.get("workloads") or [data.get("workload")], fixed.workloads,
                       strict=False):
         if isinstance(ref, dict) and w.onnx and not Path(w.onnx).is_absolute():
-            ref["onnx"] = str((base / w.onnx).resolve())
+            ref["onnx"] = str((experiment.base_dir / w.onnx).resolve())
     data.pop("search", None)
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     return "".join(f"# {line}\n" for line in header.splitlines()) + text
@@ -139,8 +133,8 @@ def _report(result: ExploreResult, files: list[str]) -> str:
     exp, trials, front = result.experiment, result.trials, result.pareto
     n_ok = int(trials["feasible"].sum()) if not trials.empty else 0
     lines = [f"# {exp.name}: design-space exploration", ""]
-    if exp.data.get("description"):
-        lines += [str(exp.data["description"]), ""]
+    if exp.description:
+        lines += [exp.description, ""]
     lines += ["## What was searched", ""]
     for d in exp.dimensions:
         what = ", ".join(map(str, d.choices)) if d.kind == "choice" else \
@@ -153,7 +147,7 @@ def _report(result: ExploreResult, files: list[str]) -> str:
         lines.append("Constraints: " + ", ".join(
             f"{c.metric} {'<=' if c.kind == 'max' else '>='} {c.bound:g}"
             for c in result.constraints) + ".")
-    if exp.data.get("calibration", "shipped") == "datasheet":
+    if exp.calibration == "datasheet":
         lines.append("Devices: datasheet values (`calibration: datasheet`).")
     else:
         lines.append("Devices: calibrated (`calibration: shipped`): devices with an overlay in "

@@ -10,13 +10,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import optuna
 
 from dse.errors import Problem, SpecError
-from dse.spec.experiment import Dimension, Experiment
+from dse.spec.experiment import (
+    MAX_TRIALS,
+    METRIC_ALIASES,
+    METRICS,
+    Constraint,
+    Dimension,
+    Experiment,
+    Objective,
+)
 
 __all__ = [
     "METRICS",
@@ -29,44 +36,7 @@ __all__ = [
     "suggest",
 ]
 
-#: Metric name -> (its key in a report dict, a path inside it); aliases as DESIGN.md writes them.
-METRICS: dict[str, tuple[str, ...]] = {
-    "throughput_fps": ("throughput_fps",),
-    "latency_p50_ms": ("latency_ms", "p50"),
-    "latency_p95_ms": ("latency_ms", "p95"),
-    "latency_p99_ms": ("latency_ms", "p99"),
-    "latency_mean_ms": ("latency_ms", "mean"),
-    "energy_per_inference_j": ("energy_per_inference_j",),
-    "average_power_w": ("average_power_w",),
-    "price_usd": ("price_usd",),
-}
-ALIASES = {"throughput": "throughput_fps", "energy_per_inference": "energy_per_inference_j",
-           "power_w": "average_power_w", "power": "average_power_w", "price": "price_usd",
-           "latency_p99": "latency_p99_ms", "latency_p95": "latency_p95_ms",
-           "latency_p50": "latency_p50_ms"}
-
-
-@dataclass(frozen=True)
-class Objective:
-    metric: str
-    direction: Literal["maximize", "minimize"]
-
-
-@dataclass(frozen=True)
-class Constraint:
-    """``metric <= bound`` (``kind="max"``) or ``metric >= bound`` (``kind="min"``)."""
-
-    metric: str
-    kind: Literal["min", "max"]
-    bound: float
-
-    def violation(self, value: float | None) -> float:
-        """<= 0 when met (Optuna's convention), scaled by the bound so kinds compare."""
-        if value is None or not math.isfinite(value):
-            return 1.0
-        scale = abs(self.bound) or 1.0
-        gap = value - self.bound if self.kind == "max" else self.bound - value
-        return gap / scale
+ALIASES = METRIC_ALIASES
 
 
 def metric_value(report: Mapping[str, Any], metric: str) -> float | None:
@@ -79,67 +49,14 @@ def metric_value(report: Mapping[str, Any], metric: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _metric(name: Any, file: str, path: str, problems: list[Problem]) -> str | None:
-    name = ALIASES.get(str(name), str(name))
-    if name not in METRICS:
-        problems.append(Problem(file, path, f"unknown metric {name!r}; known metrics: "
-                                f"{', '.join(METRICS)}"))
-        return None
-    return name
-
-
 def objectives(experiment: Experiment) -> list[Objective]:
-    """The objectives (default: maximize throughput).
-
-    Raises:
-        SpecError: An entry is not ``{maximize|minimize: METRIC}`` with a known metric.
-    """
-    problems: list[Problem] = []
-    out = []
-    for i, entry in enumerate(experiment.data.get("objectives") or []):
-        path = f"objectives.{i}"
-        if not isinstance(entry, Mapping) or len(entry) != 1 or \
-                next(iter(entry)) not in ("maximize", "minimize"):
-            problems.append(Problem(experiment.file, path, f"expected {{maximize: METRIC}} or "
-                                    f"{{minimize: METRIC}}, got {entry!r}"))
-            continue
-        direction, name = next(iter(entry.items()))
-        metric = _metric(name, experiment.file, f"{path}.{direction}", problems)
-        if metric is not None:
-            out.append(Objective(metric, direction))
-    if problems:
-        raise SpecError(problems)
-    return out or [Objective("throughput_fps", "maximize")]
+    """The objectives (default: maximize throughput), checked when the experiment was loaded."""
+    return list(experiment.objectives)
 
 
 def constraints(experiment: Experiment) -> list[Constraint]:
-    """The constraints: ``{METRIC: {max: X}}`` and/or ``{min: X}``.
-
-    Raises:
-        SpecError: Unknown metric, or not ``{min|max: number}``.
-    """
-    problems: list[Problem] = []
-    out = []
-    raw = experiment.data.get("constraints") or {}
-    if not isinstance(raw, Mapping):
-        raise SpecError([Problem(experiment.file, "constraints", f"expected a mapping "
-                                 f"METRIC: {{max: X}}, got {raw!r}")])
-    for name, spec in raw.items():
-        path = f"constraints.{name}"
-        metric = _metric(name, experiment.file, path, problems)
-        if not isinstance(spec, Mapping) or not spec or set(spec) - {"min", "max"}:
-            problems.append(Problem(experiment.file, path, f"expected {{max: X}} and/or "
-                                    f"{{min: X}}, got {spec!r}"))
-            continue
-        for kind, bound in spec.items():
-            if not isinstance(bound, int | float) or isinstance(bound, bool):
-                problems.append(Problem(experiment.file, f"{path}.{kind}",
-                                        f"expected a number, got {bound!r}"))
-            elif metric is not None:
-                out.append(Constraint(metric, kind, float(bound)))
-    if problems:
-        raise SpecError(problems)
-    return out
+    """The constraints, one per bound, checked when the experiment was loaded."""
+    return list(experiment.constraints)
 
 
 def _plain(value: Any) -> bool:
@@ -186,6 +103,16 @@ def grid_space(dims: Sequence[Dimension], file: str) -> dict[str, list[Any]]:
     """
     space: dict[str, list[Any]] = {}
     problems = []
+    size = 1
+    for dim in dims:
+        if dim.kind == "choice":
+            size *= len(dim.choices)
+        elif dim.kind == "int" or dim.step:
+            assert dim.low is not None and dim.high is not None
+            size *= math.floor((dim.high - dim.low) / (dim.step or 1) + 1e-9) + 1
+    if size > MAX_TRIALS:
+        raise SpecError([Problem(file, "search.sampler", f"a grid of {size:,} configurations is "
+                                 f"more than {MAX_TRIALS:,}; narrow the ranges or give a step")])
     for dim in dims:
         if dim.kind == "choice":
             space[dim.path] = _encode(dim.choices)

@@ -19,7 +19,6 @@ exactly once however many workers share the study.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -53,17 +52,15 @@ from dse.search.storage import WORKER_DIED, Liveness, fail_zombies, open_storage
 from dse.sim.bound import bound
 from dse.sim.engine import Simulation
 from dse.sim.plan import build_plan
+from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
-from dse.spec.experiment import Experiment, load_experiment
+from dse.spec.experiment import MAX_TRIALS, Experiment, load_experiment
 
 __all__ = ["SAMPLERS", "ExploreResult", "evaluate", "explore"]
 
 logger = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "nsga2", "random", "grid")
-
-#: The most trials a study may want (a grid's points are all queued up front).
-MAX_TRIALS = 100_000
 
 
 @dataclass(frozen=True)
@@ -86,7 +83,7 @@ def evaluate(experiment: Experiment, params: Mapping[str, Any], goals: Sequence[
 
     try:
         config = experiment.fixed(params)
-        plan = build_plan(config, catalog=catalog, base_dir=_base_dir(experiment),
+        plan = build_plan(config, catalog=catalog, base_dir=experiment.base_dir,
                           file=experiment.file)
     except DseError as exc:
         return infeasible(str(exc).replace("\n", "; "))
@@ -119,10 +116,6 @@ def _infeasible(goals: Sequence[Objective], limits: Sequence[Constraint],
                 reason: str) -> Evaluation:
     worst = [0.0 if g.direction == "maximize" else 1e30 for g in goals]
     return Evaluation(worst, [1.0] * max(len(limits), 1), False, reason)
-
-
-def _base_dir(experiment: Experiment) -> Path:
-    return Path(experiment.file).parent if experiment.file != "<experiment>" else Path(".")
 
 
 @dataclass
@@ -221,14 +214,35 @@ def _jsonable(value: Any) -> Any:
 # --- what a study covered: its fingerprint, and the experiment it was made of --------------
 
 def _covered(experiment: Experiment) -> dict[str, Any]:
-    """The experiment as the study's trials saw it: everything but the search settings."""
-    data = {k: v for k, v in experiment.data.items() if k != "search"}
+    """The experiment as the study's trials saw it, readable: its YAML (overrides applied) with
+    each dimension as ``{choices: [...]}`` or ``{min, max[, step][, log]}``, without ``search``
+    and ``description`` (what :attr:`Experiment.fingerprint` leaves out too)."""
+    data = {k: v for k, v in experiment.yaml_data().items()
+            if k not in ("search", "description")}
+    for dim in experiment.dimensions:
+        if dim.kind == "choice":
+            spec: dict[str, Any] = {"choices": list(dim.choices)}
+        else:
+            assert dim.high is not None
+            spec = {"min": dim.first, "max": int(dim.high) if dim.kind == "int" else dim.high}
+            spec.update({"step": dim.step} if dim.step else {})
+            spec.update({"log": True} if dim.log else {})
+        _put(data, dim.path, spec)
     return json.loads(json.dumps(data, sort_keys=True, default=str))
 
 
+def _put(data: Any, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        data = data[int(part)] if isinstance(data, list) else data.setdefault(part, {})
+    if isinstance(data, list):
+        data[int(leaf)] = value
+    else:
+        data[leaf] = value
+
+
 def _fingerprint(experiment: Experiment) -> str:
-    return hashlib.sha256(json.dumps(_covered(experiment), sort_keys=True)
-                          .encode()).hexdigest()
+    return experiment.fingerprint
 
 
 def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -315,18 +329,9 @@ def _grid_points(experiment: Experiment) -> list[dict[str, Any]]:
 
 
 def _grid_size(experiment: Experiment) -> int:
-    """The number of grid points.
-
-    Raises:
-        SpecError: More than :data:`MAX_TRIALS` (every point is queued as a trial up front).
-    """
-    size = math.prod(len(v) for v in grid_space(experiment.dimensions,
+    """The number of grid points (:func:`grid_space` refuses more than a study may run)."""
+    return math.prod(len(v) for v in grid_space(experiment.dimensions,
                                                 experiment.file).values())
-    if size > MAX_TRIALS:
-        raise SpecError([Problem(experiment.file, "search.sampler", f"a grid of {size:,} "
-                                 f"points is more than the {MAX_TRIALS:,} trials a study may "
-                                 "run; give fewer values, or another sampler")])
-    return size
 
 
 def _key(params: Mapping[str, Any], paths: Sequence[str]) -> tuple[str, ...]:
@@ -380,16 +385,13 @@ def _settings(experiment: Experiment, trials: int | None, timeout_s: float | Non
               workers: int, sampler: str | None, seed: int | None,
               n_goals: int) -> tuple[int | None, str, int | None]:
     """The trials wanted (``None``: a grid's size), the sampler and the seed, validated."""
-    search = experiment.data.get("search") or {}
-    if not isinstance(search, Mapping):
-        raise SpecError([Problem(experiment.file, "search", f"expected a mapping, got "
-                                 f"{search!r}")])
+    search = experiment.search
     problems = []
     want: Any
     if trials is not None:
         where, want = ("--trials", ""), trials
     else:
-        where, want = (experiment.file, "search.trials"), search.get("trials")
+        where, want = (experiment.file, "search.trials"), search.trials
     if want is not None and (isinstance(want, bool) or not isinstance(want, int)
                              or not 1 <= want <= MAX_TRIALS):
         problems.append(Problem(*where, f"must be a whole number from 1 to {MAX_TRIALS:,}, "
@@ -403,12 +405,12 @@ def _settings(experiment: Experiment, trials: int | None, timeout_s: float | Non
                                 f"{timeout_s!r}"))
     if problems:
         raise SpecError(problems)
-    name = sampler or search.get("sampler") or ("nsga2" if n_goals > 1 else "tpe")
+    name = sampler or search.sampler or ("nsga2" if n_goals > 1 else "tpe")
     if name not in SAMPLERS:
         where = ("--sampler", "") if sampler else (experiment.file, "search.sampler")
         raise SpecError([Problem(*where, f"unknown sampler {name!r}; known samplers: "
                                  f"{', '.join(SAMPLERS)}")])
-    return want, name, seed if seed is not None else search.get("seed")
+    return want, name, seed if seed is not None else search.seed
 
 
 def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
@@ -451,8 +453,8 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         SpecError: The experiment, its objectives, constraints or search settings are invalid.
         DseError: The storage cannot be opened; the study was made of a different experiment.
     """
-    if not isinstance(experiment, Experiment):
-        experiment = load_experiment(experiment)
+    experiment = resolve_experiment(experiment if isinstance(experiment, Experiment)
+                                    else load_experiment(experiment), catalog=catalog)
     goals, limits = objectives(experiment), constraints(experiment)
     wanted, sampler, seed = _settings(experiment, trials, timeout_s, workers, sampler, seed,
                                       len(goals))
@@ -504,7 +506,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         opened.close()
     from dse.search.results import pareto_table, trials_table, write_outputs
 
-    table = trials_table(study, experiment, goals)
+    table = _whole_numbers(trials_table(study, experiment, goals), experiment)
     front = pareto_table(table, goals)
     result = ExploreResult(experiment, study, table, front, goals, limits,
                            out_dir if write else None, tuple(notes))
@@ -544,3 +546,17 @@ def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, 
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise RuntimeError(f"{len(failed)} worker process(es) failed: exit codes {failed}")
+
+
+def _whole_numbers(table: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
+    """Whole-number parameters back to ``int``: a failed trial without parameters (a worker
+    killed before it chose them) leaves a gap that makes pandas turn the column into floats,
+    and ``2.0`` is not one of the choices ``[1, 2]``."""
+    for dim in experiment.dimensions:
+        col = f"param:{dim.path}"
+        whole = dim.kind == "int" or (dim.kind == "choice" and all(
+            isinstance(c, int) and not isinstance(c, bool) for c in dim.choices))
+        if whole and col in table and table[col].dtype.kind == "f":
+            table[col] = pd.Series([None if pd.isna(v) else int(v) for v in table[col]],
+                                   index=table.index, dtype=object)
+    return table

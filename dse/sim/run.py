@@ -12,7 +12,8 @@ from dse.metrics import Metrics, summarize
 from dse.sim.bound import Bound, bound
 from dse.sim.engine import SimResult, Simulation
 from dse.sim.plan import Plan, build_plan
-from dse.spec.experiment import Experiment, ExperimentConfig, load_experiment, parse_override
+from dse.sim.resolve import load_experiment, resolve_experiment
+from dse.spec.experiment import Experiment, ExperimentConfig, parse_override
 
 __all__ = ["Report", "simulate"]
 
@@ -76,14 +77,13 @@ def simulate(experiment: Experiment | ExperimentConfig | str | Path | Mapping[st
         config = experiment
     else:
         if not isinstance(experiment, Experiment):
-            if isinstance(experiment, str | Path):
-                base_dir = Path(experiment).parent
-            experiment = load_experiment(experiment, overrides=overrides)
+            experiment = load_experiment(experiment, overrides=overrides, catalog=catalog)
         elif overrides:
-            experiment = load_experiment(experiment.data, overrides=overrides)
-        file = experiment.file
-        if file != "<experiment>":
-            base_dir = Path(file).parent
+            experiment = load_experiment(experiment.yaml_data(), file=experiment.file,
+                                         overrides=overrides, catalog=catalog)
+        else:
+            experiment = resolve_experiment(experiment, catalog=catalog)
+        file, base_dir = experiment.file, experiment.base_dir
         config = experiment.fixed(choices)
     plan = build_plan(config, catalog=catalog, base_dir=base_dir, file=file)
     limit = bound(plan)

@@ -50,10 +50,14 @@ class LinkSpec(Sourced):
 
 
 
+#: Most accelerators of one kind on one platform (a bound on every count a user gives).
+MAX_DEVICES = 64
+
+
 class AcceleratorGroup(Frozen):
     """``count`` identical accelerators, attached to ``link`` (default: the device's own)."""
 
-    count: NonNegativeInt = 1
+    count: NonNegativeInt = Field(default=1, le=MAX_DEVICES)
     link: str | None = None
 
     @model_validator(mode="before")

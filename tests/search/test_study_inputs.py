@@ -87,7 +87,7 @@ def test_settings_out_of_range(tmp_path, kw, message):
 
 def test_search_trials_out_of_range_names_the_yaml_path(tmp_path):
     data = {**copy.deepcopy(SMALL), "search": {"trials": 10**6}}
-    with pytest.raises(SpecError, match=r"search.trials: .*1 to 100,000"):
+    with pytest.raises(SpecError, match=r"search.trials: must be <= 100000, got 1000000"):
         explore(data, out=tmp_path)
 
 
@@ -99,10 +99,10 @@ def test_cli_bounds_exit_2(tmp_path, capsys):
 
 
 def test_a_grid_larger_than_the_trial_limit_is_refused(tmp_path):
-    data = {**copy.deepcopy(SMALL), "stream": {"frames": {"min": 1, "max": 200_001}},
+    data = {**copy.deepcopy(SMALL), "stream": {"frames": {"min": 1, "max": 100_000}},
             "search": {"sampler": "grid"}}
-    with pytest.raises(SpecError, match=r"search.sampler: a grid of 2,400,012 points is more "
-                                         r"than the 100,000 trials"):
+    with pytest.raises(SpecError, match=r"search.sampler: a grid of 1,200,000 configurations "
+                                         r"is more than 100,000"):
         explore(data, out=tmp_path)
 
 

@@ -104,14 +104,12 @@ def test_fresh_and_resume_anyway_exclude_each_other(tmp_path):
 
 
 def test_a_study_without_fingerprint_is_not_trusted(tmp_path):
-    tmp_path.mkdir(exist_ok=True)
-    study = optuna.create_study(study_name="small", storage=journal_storage(
-        tmp_path / "small.journal"), directions=["maximize", "minimize"])
-    study.add_trial(optuna.trial.create_trial(
-        params={}, distributions={}, values=[1.0, 2.0]))
-    with pytest.raises(DseError, match="no fingerprint"):
-        explore(SMALL, out=tmp_path, trials=2)
+    explore(SMALL, out=tmp_path, trials=2)
+    _study(tmp_path).set_user_attr("fingerprint", None)  # as an older dse left it
+    with pytest.raises(DseError, match="2 finished trials but no fingerprint"):
+        explore(SMALL, out=tmp_path, trials=3)
     assert len(explore(SMALL, out=tmp_path, trials=3, resume_anyway=True).trials) == 3
+    assert len(explore(SMALL, out=tmp_path, trials=4).trials) == 4  # adopted
 
 
 def test_cli_refuses_a_changed_experiment_and_fresh_says_where_the_old_one_went(

@@ -11,6 +11,7 @@ import yaml
 
 from dse.cli import main
 from dse.search import explore
+from dse.search.space import suggest
 from dse.search.storage import WORKER_DIED, Liveness, journal_storage
 from dse.spec.experiment import load_experiment
 from tests.search.test_explore import SMALL
@@ -78,7 +79,8 @@ def test_a_grid_point_whose_worker_died_runs_again(tmp_path):
                  if tuple(sorted(p.items())) not in done)
     study.enqueue_trial(point)
     zombie = study.ask()
-    assert zombie.params == {} and study.trials[-1].state.name == "RUNNING"
+    suggest(zombie, load_experiment(GRID).dimensions)  # and died simulating it
+    assert zombie.params == point and study.trials[-1].state.name == "RUNNING"
     result = explore(GRID, out=tmp_path, workers=2)
     trials = result.trials
     failed = trials[trials["state"] == "FAIL"]
@@ -94,6 +96,7 @@ def test_running_trials_of_a_live_process_are_left_alone(tmp_path):
     study = optuna.load_study(study_name="small", storage=journal_storage(
         tmp_path / "small.journal"))
     running = study.ask()
+    suggest(running, load_experiment(SMALL).dimensions)
     alive = Liveness(tmp_path / "small.journal")  # that process, still alive
     try:
         result = explore(SMALL, out=tmp_path, trials=3)
@@ -106,3 +109,19 @@ def test_running_trials_of_a_live_process_are_left_alone(tmp_path):
     result = explore(SMALL, out=tmp_path, trials=3)
     states = {t.number: t.state.name for t in result.study.trials}
     assert states[running.number] == "FAIL"
+
+
+def test_a_worker_killed_before_choosing_parameters_leaves_a_failed_trial_only(tmp_path):
+    explore(SMALL, out=tmp_path, trials=3)
+    study = optuna.load_study(study_name="small", storage=journal_storage(
+        tmp_path / "small.journal"))
+    zombie = study.ask()  # killed right after taking the trial: no parameters yet
+    result = explore(SMALL, out=tmp_path, trials=4)
+    trials = result.trials
+    row = trials[trials["trial"] == zombie.number].iloc[0]
+    assert row["state"] == "FAIL" and row["reason"] == WORKER_DIED
+    assert row[[c for c in trials.columns if c.startswith("param:")]].isna().all()
+    # whole-number parameters stay whole numbers (a gap must not turn 2 into 2.0)
+    assert {type(v) for v in trials["param:execution.threads"].dropna()} == {int}
+    assert "threads: 2" in (tmp_path / "best_1.yaml").read_text() or \
+        "threads: 1" in (tmp_path / "best_1.yaml").read_text()

@@ -48,6 +48,7 @@ def get_policy(name: str | Policy) -> Policy:
     """
     if not isinstance(name, str):
         return name
+    _load_builtins()
     try:
         return _POLICIES[name]
     except KeyError:

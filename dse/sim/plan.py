@@ -24,7 +24,7 @@ from dse.cost.concurrency import contention_slowdown, pinned_core_scale
 from dse.cost.transfer import transfer_time
 from dse.devices import Catalog
 from dse.devices.calibrated import inherited_from, is_calibrated
-from dse.errors import Problem, SpecError
+from dse.errors import Problem, SpecError, WorkloadError, did_you_mean
 from dse.spec.device import DeviceSpec
 from dse.spec.experiment import ExperimentConfig, WorkloadRef
 from dse.spec.platform import LinkSpec, PlatformSpec
@@ -260,9 +260,17 @@ class PlanContext:
         return self.config.workloads
 
     def workload(self, wid: int, precision: str) -> Workload:
+        """The workload ``wid`` at ``precision``; a zoo model's problems are reported at its
+        place in the experiment (``workloads.0.zoo``, ``workloads.0.options.width``)."""
         ref = self.config.workloads[wid]
         if ref.zoo is not None:
-            return workload(ref.zoo, precision=precision, **ref.options)
+            try:
+                return workload(ref.zoo, precision=precision, **ref.options)
+            except WorkloadError as exc:
+                raise WorkloadError([
+                    Problem(self.file, f"workloads.{wid}.options.{p.path}" if p.path in
+                            ref.options else f"workloads.{wid}.zoo", p.message)
+                    for p in exc.problems] or str(exc)) from None
         path = Path(ref.onnx or "")
         path = path if path.is_absolute() else self.base_dir / path
         return workload(path, precision=precision, **ref.options)
@@ -475,6 +483,7 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
     platform = catalog.compose(ref.host, ref.groups, link=ref.link, file=file,
                                prefix="platform")
     _check_runtimes(config, catalog, platform, file)
+    _check_dvfs(config, catalog, platform, file)
     ctx = PlanContext(config, catalog, platform, Path(base_dir), file)
     policy = get_policy(config.execution.policy)
     labels = tuple(w.label for w in config.workloads)
@@ -483,6 +492,8 @@ def build_plan(config: ExperimentConfig, *, catalog: Catalog | None = None,
                   price_usd=_price(platform, catalog), board_idle_w=platform.board_idle_w)
     try:
         workers, entry, ordered = policy.workers(ctx)
+        if not workers:
+            raise Infeasible(f"the {policy.name} policy placed no work on this platform")
         if contention:
             workers = ctx.with_contention(list(workers))
     except Infeasible as exc:
@@ -534,6 +545,27 @@ def _check_runtimes(config: ExperimentConfig, catalog: Catalog, platform: Platfo
                                     f"{', '.join(on_platform)}"))
         elif (error := catalog.runtime_problem(runtime, device)) is not None:
             problems.append(Problem(file, path, error))
+    if problems:
+        raise SpecError(problems)
+
+
+def _check_dvfs(config: ExperimentConfig, catalog: Catalog, platform: PlatformSpec,
+                file: str) -> None:
+    """Every DVFS level the experiment names is a level of a device on the platform."""
+    problems = []
+    on_platform = [*platform.host, *platform.accelerators]
+    for device, level in config.execution.dvfs.items():
+        path = f"execution.dvfs.{device}"
+        if device not in on_platform:
+            problems.append(Problem(file, path, did_you_mean(device, on_platform,
+                                                             what="device")))
+            continue
+        levels = [lv.name for lv in catalog.device(device).power.dvfs]
+        if level not in levels:
+            problems.append(Problem(file, path, did_you_mean(level, levels, what=f"DVFS level "
+                                                             f"of {device}")
+                                    if levels else f"{device} has no DVFS levels; got "
+                                    f"{level!r:.40}"))
     if problems:
         raise SpecError(problems)
 

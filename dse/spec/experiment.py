@@ -185,6 +185,11 @@ class PlatformRef(Frozen):
             _, found = validate(AcceleratorGroup, {"count": group} if isinstance(group, int)
                                 else dict(group), file="", prefix=f"accelerators.{name}")
             problems += [f"{p.path}: {p.message}" for p in found]
+        for name, device in self.devices.items():
+            base = device.get("base")
+            if base is not None and not (isinstance(base, str) and 0 < len(base) <= 128):
+                problems.append(f"devices.{name}.base: expected the name of a catalog device, "
+                                f"got {base!r:.80}")
         for name, group in self.accelerators.items():
             if not isinstance(group, Mapping) or "runtime" not in group:
                 continue
@@ -252,7 +257,8 @@ class Execution(Frozen):
     """
 
     policy: str = Field(default="single", min_length=1, max_length=64)
-    devices: tuple[str, ...] | None = Field(default=None, max_length=MAX_DEVICES * 4)
+    devices: tuple[str, ...] | None = Field(default=None, min_length=1,
+                                            max_length=MAX_DEVICES * 4)
     threads: int = Field(default=1, ge=1, le=MAX_THREADS, validation_alias=AliasChoices(
         "threads", "threads_per_device"))
     infer_requests: int | None = Field(default=None, ge=1, le=MAX_THREADS)

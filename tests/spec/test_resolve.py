@@ -127,3 +127,22 @@ def test_spec_never_imports_the_simulator():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             bad = [n for n in names if n.startswith(("dse.sim", "dse.search", "dse.cli"))]
             assert not bad, f"{path.name} imports {bad}"
+
+
+def test_outputs_never_replace_a_special_file_and_are_readable(tmp_path):
+    import os
+    import stat
+
+    from dse.errors import DseError
+    from dse.report.files import atomic_path
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for target in (fifo, tmp_path):
+        with pytest.raises(DseError, match="expected a regular file"), atomic_path(target) as tmp:
+            tmp.write_text("x")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    with atomic_path(tmp_path / "ok.txt") as tmp:
+        tmp.write_text("x")
+    assert (tmp_path / "ok.txt").stat().st_mode & 0o044 == 0o044  # not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

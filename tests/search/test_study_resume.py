@@ -140,3 +140,9 @@ def test_fresh_on_postgresql_deletes_the_study(tmp_path, postgres_url):
     assert len(result.trials) == 1
     assert any("deleted study 'small'" in n for n in result.notes)
     assert "nobody" not in " ".join(result.notes)
+
+
+def test_a_new_description_is_not_a_change(tmp_path):
+    explore(SMALL, out=tmp_path, trials=2)
+    assert len(explore({**SMALL, "description": "now with notes"}, out=tmp_path,
+                       trials=3).trials) == 3

@@ -562,8 +562,18 @@ def explore_cmd(
                                                  "out/<experiment name>).")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override a YAML path before searching (repeatable).")] = None,
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Start a new study; the old journal is moved aside to "
+        "NAME.journal.old-<time> (a study in --storage is deleted).")] = False,
+    resume_anyway: Annotated[bool, typer.Option(
+        "--resume-anyway", help="Resume the study even though the experiment changed since "
+        "its earlier trials.")] = False,
 ) -> None:
-    """Search an experiment's dimensions with Optuna; resumable, with Pareto front and report."""
+    """Search an experiment's dimensions with Optuna; resumable, with Pareto front and report.
+
+    A study resumes only with the experiment it was made of (more --trials is fine): a changed
+    experiment is refused unless --fresh or --resume-anyway.
+    """
     import optuna
     from rich.progress import (
         BarColumn,
@@ -580,10 +590,11 @@ def explore_cmd(
 
     exp = load_experiment(experiment, overrides=set_ or [])
     total = trials or exp.search.trials or 100
-    if not trials and (sampler or exp.search.sampler) == "grid":
-        total = 1
+    if (sampler or exp.search.sampler) == "grid":
+        size = 1
         for values in grid_space(exp.dimensions, exp.file).values():
-            total *= len(values)
+            size *= len(values)
+        total = min(trials or size, size)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err)
@@ -597,14 +608,19 @@ def explore_cmd(
             best = f"best {pick(t.values[0] for t in ok):.4g}"
         elif ok:
             best = f"{len(ok)} feasible"
+        progress.start()  # at the first trial: a refused study shows no bar
         progress.update(task, completed=min(len(finished), int(total)), best=best)
 
-    with progress:
-        task = progress.add_task(exp.name, total=int(total), best="")
+    task = progress.add_task(exp.name, total=int(total), best="")
+    try:
         result = explore(exp, trials=trials, timeout_s=timeout, storage=storage,
                          workers=workers, sampler=sampler, seed=seed, out=out_dir,
-                         callbacks=[done])
+                         callbacks=[done], fresh=fresh, resume_anyway=resume_anyway)
         progress.update(task, completed=len(result.trials))
+    finally:
+        progress.stop()
+    for note in result.notes:
+        err.print(note, style="yellow", highlight=False, markup=False, soft_wrap=True)
     front = result.pareto
     table = Table(title=f"{exp.name}: {len(result.trials)} trials, "
                         f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "

@@ -1,19 +1,33 @@
 """``dse.explore``: an Optuna study over an experiment's dimensions.
 
 One trial = one simulated configuration. A configuration that cannot run (an invalid
-combination, an infeasible mapping, a constraint the closed-form bound already rules out) is a
-trial with ``feasible=False`` and its reason, never a crash. Storage defaults to an Optuna journal
-file in the output folder: every finished trial is appended and flushed, so a study that is
-interrupted (Ctrl-C, SIGKILL, power loss) resumes where it stopped when run again, and several
-local worker processes can share it. Any Optuna storage URL (PostgreSQL) works too, so workers on
+combination, an infeasible mapping, a constraint the closed-form bound already rules out, or a
+bug met by that configuration only) is a trial with ``feasible=False`` and its reason, never a
+crash. Storage defaults to an Optuna journal file in the output folder: every finished trial is
+appended and flushed, so a study that is interrupted (Ctrl-C, SIGKILL, power loss) resumes where
+it stopped when run again, and several local worker processes can share it
+(:mod:`dse.search.storage`). Any Optuna storage URL (PostgreSQL) works too, so workers on
 several machines can search one study.
+
+A study resumes only with the experiment it was made of: it stores the experiment's fingerprint
+and the experiment itself (everything but ``search``), and a changed experiment is refused with
+what changed, unless the caller starts afresh or resumes anyway. Worker processes receive the
+loaded experiment object, so overrides reach them. A grid search queues every grid point not yet
+done as a trial (``enqueue_trial``) and the workers only run queued trials, so each point runs
+exactly once however many workers share the study.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
+import math
 import multiprocessing
+import os
+import random
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +48,13 @@ from dse.search.space import (
     objectives,
     suggest,
 )
+from dse.search.storage import WORKER_DIED, Liveness, fail_zombies, open_storage, reopen
 from dse.sim.bound import bound
 from dse.sim.engine import Simulation
 from dse.sim.plan import build_plan
 from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
-from dse.spec.experiment import Experiment, load_experiment
+from dse.spec.experiment import MAX_TRIALS, Experiment, load_experiment
 
 __all__ = ["SAMPLERS", "ExploreResult", "evaluate", "explore"]
 
@@ -64,8 +79,7 @@ def evaluate(experiment: Experiment, params: Mapping[str, Any], goals: Sequence[
     """Simulate one configuration and score it (never raises for a bad combination)."""
 
     def infeasible(reason: str) -> Evaluation:
-        worst = [0.0 if g.direction == "maximize" else 1e30 for g in goals]
-        return Evaluation(worst, [1.0] * max(len(limits), 1), False, reason)
+        return _infeasible(goals, limits, reason)
 
     try:
         config = experiment.fixed(params)
@@ -98,6 +112,12 @@ def evaluate(experiment: Experiment, params: Mapping[str, Any], goals: Sequence[
     return Evaluation(values, violations or [0.0], feasible, reason, report)
 
 
+def _infeasible(goals: Sequence[Objective], limits: Sequence[Constraint],
+                reason: str) -> Evaluation:
+    worst = [0.0 if g.direction == "maximize" else 1e30 for g in goals]
+    return Evaluation(worst, [1.0] * max(len(limits), 1), False, reason)
+
+
 @dataclass
 class ExploreResult:
     """The outcome of a study.
@@ -108,6 +128,8 @@ class ExploreResult:
         pareto: The feasible, non-dominated trials (the best one for a single objective).
         objectives: What was optimised.
         out: The output folder (when written).
+        notes: What the user should hear about: a journal moved aside (``fresh``), a changed
+            experiment resumed anyway, trials of dead workers marked failed.
     """
 
     experiment: Experiment
@@ -117,6 +139,7 @@ class ExploreResult:
     objectives: list[Objective]
     constraints: list[Constraint]
     out: Path | None = None
+    notes: tuple[str, ...] = ()
 
     @property
     def best(self) -> dict[str, Any] | None:
@@ -125,27 +148,6 @@ class ExploreResult:
             return None
         row = self.pareto.iloc[0]
         return {d.path: row[f"param:{d.path}"] for d in self.experiment.dimensions}
-
-
-def _storage(storage: str | None, out: Path, name: str) -> tuple[Any, str]:
-    """The Optuna storage and a string that lets another process open the same one."""
-    if storage:
-        return storage, storage
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / f"{name}.journal"
-    return _journal(str(path)), f"journal:{path}"
-
-
-def _journal(path: str) -> optuna.storages.BaseStorage:
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    return JournalStorage(JournalFileBackend(path))
-
-
-def _open(storage_ref: str) -> Any:
-    return _journal(storage_ref.removeprefix("journal:")) if \
-        storage_ref.startswith("journal:") else storage_ref
 
 
 # Optuna 5 reads constraints a trial stores with Trial.set_constraint; Optuna 4 needs a
@@ -167,17 +169,26 @@ def _sampler(name: str, seed: int | None, experiment: Experiment,
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "grid":
-        return optuna.samplers.GridSampler(grid_space(experiment.dimensions, experiment.file),
-                                           seed=seed)
+        # Every grid point is enqueued (_enqueue_grid): the sampler is never consulted.
+        return optuna.samplers.RandomSampler(seed=seed)
     raise SpecError([Problem(experiment.file, "search.sampler", f"unknown sampler {name!r}; "
                              f"known samplers: {', '.join(SAMPLERS)}")])
+
+
 
 
 def _objective(experiment: Experiment, goals: list[Objective], limits: list[Constraint],
                catalog: Catalog | None) -> Callable[[optuna.Trial], Sequence[float]]:
     def run(trial: optuna.Trial) -> Sequence[float]:
         params = suggest(trial, experiment.dimensions)
-        e = evaluate(experiment, params, goals, limits, catalog=catalog)
+        try:
+            e = evaluate(experiment, params, goals, limits, catalog=catalog)
+        except Exception as exc:
+            # A bug somewhere below, met by this configuration only: the study goes on, the
+            # trial says why it has no result, and the traceback is not hidden.
+            logger.warning("trial %d (%s) raised; recorded as infeasible", trial.number,
+                           params, exc_info=True)
+            e = _infeasible(goals, limits, f"{type(exc).__name__}: {exc}".replace("\n", "; "))
         trial.set_user_attr("violations", e.violations)
         if _SET_CONSTRAINT and limits:
             for c, v in zip(limits, e.violations, strict=True):
@@ -200,16 +211,206 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _worker(experiment: Experiment, storage_ref: str, study_name: str,
-            n_trials: int, sampler: str, seed: int | None, timeout_s: float | None) -> None:
-    """One worker process: open the shared study and run its share of trials (the experiment
-    is the parent's, overrides included)."""
+# --- what a study covered: its fingerprint, and the experiment it was made of --------------
+
+def _covered(experiment: Experiment) -> dict[str, Any]:
+    """The experiment as the study's trials saw it, readable: its YAML (overrides applied) with
+    each dimension as ``{choices: [...]}`` or ``{min, max[, step][, log]}``, without ``search``
+    and ``description`` (what :attr:`Experiment.fingerprint` leaves out too)."""
+    data = {k: v for k, v in experiment.yaml_data().items()
+            if k not in ("search", "description")}
+    for dim in experiment.dimensions:
+        if dim.kind == "choice":
+            spec: dict[str, Any] = {"choices": list(dim.choices)}
+        else:
+            assert dim.high is not None
+            spec = {"min": dim.first, "max": int(dim.high) if dim.kind == "int" else dim.high}
+            spec.update({"step": dim.step} if dim.step else {})
+            spec.update({"log": True} if dim.log else {})
+        _put(data, dim.path, spec)
+    return json.loads(json.dumps(data, sort_keys=True, default=str))
+
+
+def _put(data: Any, path: str, value: Any) -> None:
+    *parents, leaf = path.split(".")
+    for part in parents:
+        data = data[int(part)] if isinstance(data, list) else data.setdefault(part, {})
+    if isinstance(data, list):
+        data[int(leaf)] = value
+    else:
+        data[leaf] = value
+
+
+def _fingerprint(experiment: Experiment) -> str:
+    return experiment.fingerprint
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: value}
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, str]:
+    """YAML path -> ``old -> new``, for every path whose value differs."""
+    a, b = _flat(before), _flat(after)
+    return {path: f"{json.dumps(a[path]) if path in a else '(absent)'} -> "
+                  f"{json.dumps(b[path]) if path in b else '(absent)'}"
+            for path in sorted(set(a) | set(b)) if path not in a or path not in b
+            or a[path] != b[path]}
+
+
+def _check_same(store: optuna.storages.BaseStorage, study_id: int, experiment: Experiment,
+                name: str, where: str, resume_anyway: bool) -> str | None:
+    """Refuse to resume a study made of a different experiment.
+
+    Returns:
+        A note when ``resume_anyway`` lets a changed experiment resume.
+
+    Raises:
+        DseError: The experiment differs from the study's (and not ``resume_anyway``).
+    """
+    attrs = store.get_study_user_attrs(study_id)
+    old, new = attrs.get("fingerprint"), _fingerprint(experiment)
+    if old == new:
+        return None
+    finished = sum(t.state.is_finished() for t in store.get_all_trials(study_id,
+                                                                        deepcopy=False))
+    if old is None and not finished:
+        return None  # made but never run: nothing to mix up
+    if old is None:
+        sections = "unknown"
+        what = [f"the study has {finished} finished trials but no fingerprint (an older dse "
+                "made it): what they simulated cannot be checked"]
+    else:
+        changes = _changes(attrs.get("experiment") or {}, _covered(experiment))
+        sections = ", ".join(sorted({p.split(".")[0] for p in changes})) or "resolved values"
+        what = [f"{path}: {change}" for path, change in changes.items()] or [
+            f"the resolved experiment changed (fingerprint {old[:12]} -> {new[:12]}) though its "
+            "YAML reads the same: a device, calibration overlay or workload it uses changed"]
+        if len(what) > _SHOW_CHANGES:
+            what = [*what[:_SHOW_CHANGES], f"... and {len(what) - _SHOW_CHANGES} more"]
+    if resume_anyway:
+        note = (f"--resume-anyway: study {name!r} resumes although the experiment changed "
+                f"({sections}); its earlier trials ran the old experiment")
+        logger.warning("%s: %s", note, "; ".join(what))
+        return note
+    raise DseError([Problem(where, "", f"study {name!r} was run with a different experiment "
+                            f"(changed: {sections}); resuming would mix results of both:\n  "
+                            + "\n  ".join(what) + "\nrun with --fresh to start a new study "
+                            "(the old one is kept aside), or --resume-anyway to add trials of "
+                            "the new experiment to it")])
+
+
+#: Changed YAML paths a refusal lists.
+_SHOW_CHANGES = 8
+
+
+def _record(study: optuna.Study, experiment: Experiment, goals: Sequence[Objective]) -> None:
+    """Store what the study covers, and the objectives' names for optuna-dashboard."""
+    study.set_user_attr("fingerprint", _fingerprint(experiment))
+    study.set_user_attr("experiment", _covered(experiment))
+    if study.metric_names != [g.metric for g in goals]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([g.metric for g in goals])
+
+
+# --- running trials ------------------------------------------------------------------------
+
+def _grid_points(experiment: Experiment) -> list[dict[str, Any]]:
+    space = grid_space(experiment.dimensions, experiment.file)
+    paths = list(space)
+    return [dict(zip(paths, combo, strict=True))
+            for combo in itertools.product(*(space[p] for p in paths))]
+
+
+def _grid_size(experiment: Experiment) -> int:
+    """The number of grid points (:func:`grid_space` refuses more than a study may run)."""
+    return math.prod(len(v) for v in grid_space(experiment.dimensions,
+                                                experiment.file).values())
+
+
+def _key(params: Mapping[str, Any], paths: Sequence[str]) -> tuple[str, ...]:
+    return tuple(json.dumps(params.get(p), sort_keys=True) for p in paths)
+
+
+def _enqueue_grid(study: optuna.Study, experiment: Experiment, wanted: int,
+                  seed: int | None) -> int:
+    """Queue the grid points no finished or queued trial covers, up to ``wanted`` in all.
+
+    Returns:
+        How many trials are queued now (waiting to run).
+    """
+    points = _grid_points(experiment)
+    if seed is not None:
+        random.Random(seed).shuffle(points)
+    paths = [d.path for d in experiment.dimensions]
+    trials = study.get_trials(deepcopy=False)
+    done = {_key(t.params, paths) for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    waiting = [t for t in trials if t.state == optuna.trial.TrialState.WAITING]
+    queued = {_key(t.system_attrs.get("fixed_params") or {}, paths) for t in waiting}
+    missing = [p for p in points if _key(p, paths) not in done | queued]
+    room = max(0, wanted - len(done) - len(waiting))
+    for point in missing[:room]:
+        study.enqueue_trial(point, skip_if_exists=False)
+    return len(waiting) + min(room, len(missing))
+
+
+def _worker(experiment: Experiment, storage_ref: str, study_name: str, n_trials: int,
+            sampler: str, seed: int | None, timeout_s: float | None) -> None:
+    """One worker process: open the shared study and run its share of trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    goals, limits = objectives(experiment), constraints(experiment)
-    study = optuna.load_study(study_name=study_name, storage=_open(storage_ref),
-                              sampler=_sampler(sampler, seed, experiment, bool(limits)))
-    study.optimize(_objective(experiment, goals, limits, None), n_trials=n_trials,
-                   timeout=timeout_s)
+    liveness = Liveness(Path(storage_ref.removeprefix("journal:"))) \
+        if storage_ref.startswith("journal:") else None
+    try:
+        goals, limits = objectives(experiment), constraints(experiment)
+        study = optuna.load_study(study_name=study_name, storage=reopen(storage_ref),
+                                  sampler=_sampler(sampler, seed, experiment, bool(limits)))
+        study.optimize(_objective(experiment, goals, limits, None), n_trials=n_trials,
+                       timeout=timeout_s)
+    finally:
+        if liveness is not None:
+            liveness.close()
+
+
+def _max_workers() -> int:
+    return max(4, 4 * (os.cpu_count() or 1))
+
+
+def _settings(experiment: Experiment, trials: int | None, timeout_s: float | None,
+              workers: int, sampler: str | None, seed: int | None,
+              n_goals: int) -> tuple[int | None, str, int | None]:
+    """The trials wanted (``None``: a grid's size), the sampler and the seed, validated."""
+    search = experiment.search
+    problems = []
+    want: Any
+    if trials is not None:
+        where, want = ("--trials", ""), trials
+    else:
+        where, want = (experiment.file, "search.trials"), search.trials
+    if want is not None and (isinstance(want, bool) or not isinstance(want, int)
+                             or not 1 <= want <= MAX_TRIALS):
+        problems.append(Problem(*where, f"must be a whole number from 1 to {MAX_TRIALS:,}, "
+                                f"got {want!r}"))
+    if not isinstance(workers, int) or not 1 <= workers <= _max_workers():
+        problems.append(Problem("--workers", "", f"must be from 1 to {_max_workers()} (4 per "
+                                f"CPU core), got {workers!r}"))
+    if timeout_s is not None and not (isinstance(timeout_s, int | float)
+                                      and 0 < timeout_s < float("inf")):
+        problems.append(Problem("--timeout", "", f"must be a number of seconds > 0, got "
+                                f"{timeout_s!r}"))
+    if problems:
+        raise SpecError(problems)
+    name = sampler or search.sampler or ("nsga2" if n_goals > 1 else "tpe")
+    if name not in SAMPLERS:
+        where = ("--sampler", "") if sampler else (experiment.file, "search.sampler")
+        raise SpecError([Problem(*where, f"unknown sampler {name!r}; known samplers: "
+                                 f"{', '.join(SAMPLERS)}")])
+    return want, name, seed if seed is not None else search.seed
 
 
 def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
@@ -218,91 +419,144 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
             seed: int | None = None, out: str | Path | None = None,
             catalog: Catalog | None = None,
             callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
-            write: bool = True) -> ExploreResult:
+            write: bool = True, fresh: bool = False,
+            resume_anyway: bool = False) -> ExploreResult:
     """Search an experiment's dimensions with Optuna.
+
+    A study resumes where it stopped, but only with the experiment it was made of: the study
+    stores a fingerprint of the experiment (everything but ``search``), and a changed
+    experiment is refused unless ``fresh`` or ``resume_anyway``. More trials (``trials``,
+    ``search.trials``) is not a change: it is how a study is extended.
 
     Args:
         experiment: A loaded experiment, a YAML path or a mapping.
-        trials: Total finished trials wanted (default: ``search.trials``, else 100; a grid
-            search: the grid size). A resumed study only runs what is missing.
-        timeout_s: Stop starting trials after this long.
+        trials: Total finished trials wanted, 1 to 100,000 (default: ``search.trials``, else
+            100; a grid search: the grid size). A resumed study only runs what is missing.
+        timeout_s: Stop starting trials after this long (> 0).
         storage: An Optuna storage URL (``postgresql+psycopg2://...``); default: a journal
             file in ``out``.
-        workers: Local worker processes sharing the study.
+        workers: Local worker processes sharing the study (1 to 4 per CPU core).
         sampler: ``tpe``, ``nsga2``, ``random`` or ``grid`` (default: ``search.sampler``, else
-            ``tpe``, or ``nsga2`` for several objectives).
+            ``tpe``, or ``nsga2`` for several objectives). A grid runs every point exactly
+            once, however many workers share it.
         seed: Sampler seed (default: ``search.seed``); with one worker a seed reproduces a
             study exactly.
         out: Output folder (default: ``out/<experiment name>``).
         catalog: Device catalog (default: the built-in one).
         callbacks: Called after every trial of this process (progress bars).
         write: Write the output files (trials, front, plots, best YAMLs, report).
+        fresh: Start a new study: the old journal is moved aside to
+            ``NAME.journal.old-<UTC time>`` (a study in a storage URL is deleted).
+        resume_anyway: Resume even though the experiment changed.
 
     Raises:
         SpecError: The experiment, its objectives, constraints or search settings are invalid.
+        DseError: The storage cannot be opened; the study was made of a different experiment.
     """
     experiment = resolve_experiment(experiment if isinstance(experiment, Experiment)
                                     else load_experiment(experiment), catalog=catalog)
     goals, limits = objectives(experiment), constraints(experiment)
-    search = experiment.search
-    sampler = sampler or search.sampler or ("nsga2" if len(goals) > 1 else "tpe")
-    seed = seed if seed is not None else search.seed
-    if sampler == "grid":
-        size = 1
-        for values in grid_space(experiment.dimensions, experiment.file).values():
-            size *= len(values)
-        trials = trials or size
-    trials = int(trials or search.trials or 100)
-    if workers < 1:
-        raise SpecError([Problem("--workers", "", f"must be >= 1, got {workers}")])
+    wanted, sampler, seed = _settings(experiment, trials, timeout_s, workers, sampler, seed,
+                                      len(goals))
+    if fresh and resume_anyway:
+        raise SpecError([Problem("--fresh", "", "give --fresh or --resume-anyway, not both")])
+    grid = sampler == "grid"
+    size = _grid_size(experiment) if grid else 0
+    total = min(wanted or size, size) if grid else (wanted or 100)
     out_dir = Path(out) if out is not None else Path("out") / experiment.name
-    store, storage_ref = _storage(storage, out_dir, experiment.name)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=experiment.name, storage=store, load_if_exists=True,
-        directions=[g.direction for g in goals],
-        sampler=_sampler(sampler, seed, experiment, bool(limits)))
-    done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    remaining = max(0, trials - done)
-    logger.info("study %s: %d trials done, %d to run", experiment.name, done, remaining)
-    start = time.perf_counter()
-    if remaining and workers == 1:
-        study.optimize(_objective(experiment, goals, limits, catalog), n_trials=remaining,
-                       timeout=timeout_s, callbacks=list(callbacks))
-    elif remaining:
-        if catalog is not None:
-            raise ValueError("a custom catalog cannot be sent to worker processes")
-        ref = experiment
-        share = [remaining // workers + (i < remaining % workers) for i in range(workers)]
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=_worker, args=(ref, storage_ref, experiment.name, n,
-                                                   sampler, None if seed is None else seed + i,
-                                                   timeout_s), daemon=False)
-                 for i, n in enumerate(share) if n]
-        for p in procs:
-            p.start()
+    opened = open_storage(storage, out_dir, experiment.name, fresh=fresh)
+    try:
+        notes = list(opened.notes)
+        store, name = opened.storage, experiment.name
         try:
-            for p in procs:
-                while p.is_alive():
-                    p.join(0.5)
-                    for cb in callbacks:
-                        trials_now = study.get_trials(deepcopy=False)
-                        if trials_now:
-                            cb(study, trials_now[-1])
-        finally:
-            for p in procs:
-                if p.is_alive():
-                    p.terminate()
-        failed = [p.exitcode for p in procs if p.exitcode]
-        if failed:
-            raise RuntimeError(f"{len(failed)} worker process(es) failed: exit codes {failed}")
-    logger.info("ran %d trials in %.1f s", remaining, time.perf_counter() - start)
+            study_id: int | None = store.get_study_id_from_name(name)
+        except KeyError:
+            study_id = None
+        if study_id is not None:
+            note = _check_same(store, study_id, experiment, name,
+                               str(opened.journal or storage), resume_anyway)
+            notes.extend([note] if note else [])
+            if opened.alone and fail_zombies(store, name):
+                notes.append("trials left running by a dead worker were marked FAIL "
+                             f"(reason: {WORKER_DIED!r})")
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = optuna.create_study(
+            study_name=name, storage=store, load_if_exists=True,
+            directions=[g.direction for g in goals],
+            sampler=_sampler(sampler, seed, experiment, bool(limits)))
+        _record(study, experiment, goals)
+        if grid:
+            remaining = _enqueue_grid(study, experiment, total, seed)
+            done = total - remaining
+        else:
+            done = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+            remaining = max(0, total - done)
+        logger.info("study %s: %d trials done, %d to run", name, done, remaining)
+        start = time.perf_counter()
+        if remaining and workers == 1:
+            study.optimize(_objective(experiment, goals, limits, catalog), n_trials=remaining,
+                           timeout=timeout_s, callbacks=list(callbacks))
+        elif remaining:
+            if catalog is not None:
+                raise ValueError("a custom catalog cannot be sent to worker processes")
+            _run_workers(study, experiment, opened.ref, remaining, workers, sampler, seed,
+                         timeout_s, callbacks)
+        logger.info("ran %d trials in %.1f s", remaining, time.perf_counter() - start)
+    finally:
+        opened.close()
     from dse.search.results import pareto_table, trials_table, write_outputs
 
-    table = trials_table(study, experiment, goals)
+    table = _whole_numbers(trials_table(study, experiment, goals), experiment)
     front = pareto_table(table, goals)
     result = ExploreResult(experiment, study, table, front, goals, limits,
-                           out_dir if write else None)
+                           out_dir if write else None, tuple(notes))
     if write:
         write_outputs(result, out_dir)
     return result
+
+
+def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, remaining: int,
+                 workers: int, sampler: str, seed: int | None, timeout_s: float | None,
+                 callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]],
+                 ) -> None:
+    """Run ``remaining`` trials in ``workers`` spawned processes sharing the study.
+
+    The workers get the experiment object itself (overrides and all), never its file.
+    """
+    share = [remaining // workers + (i < remaining % workers) for i in range(workers)]
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(experiment, storage_ref, study.study_name, n,
+                                               sampler, None if seed is None else seed + i,
+                                               timeout_s), daemon=False)
+             for i, n in enumerate(share) if n]
+    for p in procs:
+        p.start()
+    try:
+        for p in procs:
+            while p.is_alive():
+                p.join(0.5)
+                for cb in callbacks:
+                    trials_now = study.get_trials(deepcopy=False)
+                    if trials_now:
+                        cb(study, trials_now[-1])
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+    failed = [p.exitcode for p in procs if p.exitcode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} worker process(es) failed: exit codes {failed}")
+
+
+def _whole_numbers(table: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
+    """Whole-number parameters back to ``int``: a failed trial without parameters (a worker
+    killed before it chose them) leaves a gap that makes pandas turn the column into floats,
+    and ``2.0`` is not one of the choices ``[1, 2]``."""
+    for dim in experiment.dimensions:
+        col = f"param:{dim.path}"
+        whole = dim.kind == "int" or (dim.kind == "choice" and all(
+            isinstance(c, int) and not isinstance(c, bool) for c in dim.choices))
+        if whole and col in table and table[col].dtype.kind == "f":
+            table[col] = pd.Series([None if pd.isna(v) else int(v) for v in table[col]],
+                                   index=table.index, dtype=object)
+    return table

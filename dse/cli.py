@@ -254,6 +254,27 @@ def _catalog(folders: list[Path] | None) -> Any:
 CatalogOption = Annotated[list[Path] | None, typer.Option(
     "--catalog", help="An extra catalog folder (devices/*.yaml, links/, platforms/); "
     "repeatable; added to those of DSE_CATALOG.")]
+CalibrationOption = Annotated[str, typer.Option(
+    "--calibration", help="shipped: the devices with the overlays fitted to measured data "
+    "(calibration/overlays), as dse simulate and dse explore run them; datasheet: their "
+    "datasheet values.")]
+
+
+def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
+    """The catalog of a ``--calibration`` choice (:func:`dse.devices.calibrated.catalog_for`,
+    as experiments choose theirs)."""
+    from dse.devices.calibrated import catalog_for, check_calibration
+
+    return catalog_for(check_calibration(calibration), folders=folders or ())
+
+
+def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
+                     as_json: bool = False) -> None:
+    """The one line saying which device values a command used (stderr under --json)."""
+    from dse.devices.calibrated import calibration_line
+
+    (err if as_json else out).print(calibration_line(catalog, calibration,  # type: ignore[arg-type]
+                                                     devices), highlight=False, markup=False)
 
 
 @devices_app.callback()
@@ -261,11 +282,13 @@ def devices_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     catalog: CatalogOption = None,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
     """List the devices, links and platforms of the catalog."""
     if ctx.invoked_subcommand is not None:
         return
-    cat = _catalog(catalog)
+    cat = _calibrated(calibration, catalog)
+    _say_calibration(cat, calibration, as_json=as_json)
     if as_json:
         out.print_json(json.dumps({
             "devices": {n: d.model_dump(mode="json") for n, d in cat.devices.items()},
@@ -304,8 +327,9 @@ def devices_list(
 @devices_app.command("show")
 def devices_show(
     name: Annotated[str, typer.Argument(help="A device, link or platform name.")],
-    overlay: Annotated[Path | None, typer.Option(
-        help="An overlay YAML of fitted values to show next to the datasheet values.")] = None,
+    overlay: Annotated[str | None, typer.Option(
+        help="An overlay YAML of fitted values to show next to the datasheet values, or "
+        "'shipped' for the shipped overlay of the device's target.")] = None,
     runtime: Annotated[str | None, typer.Option(
         help="Show the device as a target under this runtime: the shipped overlay fitted on "
              "it next to the datasheet values.")] = None,
@@ -313,13 +337,17 @@ def devices_show(
         help="With --runtime: the host whose work the target's timing includes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     catalog: CatalogOption = None,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
-    """One catalog entry, every number with its source (and fitted values, with --overlay or
-    --runtime)."""
-    from dse.devices.overlay import apply_overlay, load_overlay
-    from dse.errors import SpecError
+    """One catalog entry, every number with its source, and the fitted values of its shipped
+    overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
+    another overlay's)."""
+    from dse.devices.calibrated import SHIPPED, resolve_overlay
+    from dse.devices.overlay import apply_overlay
+    from dse.errors import SpecError, did_you_mean
     from dse.spec.sources import numeric_paths, source_for
 
+    calibrated = _calibrated(calibration, catalog)
     cat = _catalog(catalog)
     spec: Any
     if name in cat.devices:
@@ -331,21 +359,37 @@ def devices_show(
     else:
         from dse.devices.catalog import probe_hint
 
-        known = sorted([*cat.devices, *cat.links, *cat.platforms])
-        raise SpecError([Problem("catalog", name, f"unknown device, link or platform; known: "
-                                 f"{', '.join(known)}"
-                                 f"{probe_hint(name)}")])
-    fitted = apply_overlay(spec, load_overlay(overlay), label=str(overlay)) if overlay else None
+        known = [*cat.devices, *cat.links, *cat.platforms]
+        raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
+                                 + probe_hint(name))])
+    if (overlay is not None or runtime is not None or host is not None) and \
+            name not in cat.devices:
+        flag = "--overlay" if overlay is not None else "--runtime"
+        raise SpecError([Problem(flag, name, "a target is a device under a runtime; "
+                                 f"{name!r} is not a device")])
+    from dse.devices.calibrated import is_calibrated
+
+    fitted = None
+    say = err if as_json else out
+    if overlay is not None and overlay != SHIPPED:
+        if runtime is not None or host is not None:
+            raise SpecError([Problem("--runtime", name, "give --overlay FILE or --runtime, not "
+                                     "both (--overlay shipped --runtime R shows the shipped "
+                                     "overlay of that target)")])
+        label, fitted_overlay = resolve_overlay(overlay, name)
+        fitted = apply_overlay(spec, fitted_overlay, label=label)
+        say.print(f"devices: datasheet values; fitted: overlay {label}", highlight=False,
+                  markup=False)
+    elif name in cat.devices:
+        if overlay == SHIPPED:
+            resolve_overlay(overlay, name, runtime=runtime, host=host)  # or: none is shipped
+            calibration, calibrated = SHIPPED, _calibrated(SHIPPED, catalog)
+        fitted = calibrated.target(name, runtime, host)
+        if runtime is None and host is None and not is_calibrated(fitted):
+            fitted = None  # the datasheet values: no second column
+        _say_calibration(calibrated, calibration, [name], as_json=as_json)
     target_note = ""
     if runtime is not None or host is not None:
-        from dse.devices.calibrated import calibrated_catalog, is_calibrated
-
-        if name not in cat.devices:
-            raise SpecError([Problem("--runtime", name, "a target is a device under a runtime; "
-                                     f"{name!r} is not a device")])
-        if overlay is not None:
-            raise SpecError([Problem("--runtime", name, "give --overlay or --runtime, not both")])
-        fitted = calibrated_catalog().target(name, runtime, host)
         rt = cat.runtime(runtime or spec.default_runtime) if (runtime or spec.default_runtime) \
             else None
         target_note = (f"target: {name} under {rt.name} {rt.version} ({rt.description}); fuses "
@@ -353,7 +397,7 @@ def devices_show(
                        f"kernels "
                        f"{', '.join(rt.kernels) if rt.kernels is not None else 'not documented'}"
                        if rt else f"target: {name} (no runtime named)")
-        if not is_calibrated(fitted):
+        if fitted is None or not is_calibrated(fitted):
             target_note += "\nno overlay fitted on this target: datasheet values"
     if as_json:
         data = {"spec": spec.model_dump(mode="json")}
@@ -440,14 +484,21 @@ def roofline_cmd(
     no_plot: Annotated[bool, typer.Option("--no-plot", help="Only print the table.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     catalog: CatalogOption = None,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
-    """Per-layer roofline of a workload on one device: table and plot."""
+    """Per-layer roofline of a workload on one device: table and plot.
+
+    The device is the one dse simulate runs (its shipped overlay applied, unless
+    --calibration datasheet); the total is a lower bound on one frame's latency (no transfers
+    over the link, no host work, no per-inference overhead).
+    """
     from dse.cost import roofline
     from dse.report import plot_roofline
     from dse.workloads import workload
 
-    cat = _catalog(catalog)
+    cat = _calibrated(calibration, catalog)
     spec = cat.device(device)
+    _say_calibration(cat, calibration, [device], as_json=as_json)
     precision = precision or spec.precisions[0]
     if precision not in spec.peak_ops_s:
         raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
@@ -483,6 +534,10 @@ def roofline_cmd(
                               for b, t in bounds.items())
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
                   + (f"; {unsupported} layers unsupported on {device}" if unsupported else ""))
+        out.print(f"a lower bound on one frame's latency: one inference also pays "
+                  f"{_fmt('latency_s', spec.overhead_per_inference_s)} fixed cost"
+                  + (f" and its transfers over {spec.link}" if spec.link else "")
+                  + " (dse simulate has them)", highlight=False)
     if not no_plot:
         stem = out_dir / f"roofline_{w.name}_{device}_{precision}"
         for path in plot_roofline(roof, stem):
@@ -696,28 +751,46 @@ def calibrate_cmd(
 def predict_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name.")],
     device: Annotated[str, typer.Option(help="The catalog device whose rows to predict.")],
-    overlay: Annotated[Path | None, typer.Option(help="A fitted overlay (dse calibrate --out)"
-                                                 "; default: the datasheet spec.")] = None,
+    overlay: Annotated[str | None, typer.Option(
+        help="A fitted overlay (dse calibrate --out) applied to the datasheet spec for every "
+        "row, or 'shipped': the shipped overlay of each row's target (the default).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
-    """Predict measured rows with a (calibrated) device and report the error of each."""
+    """Predict measured rows with a device and report the error of each: by default the device
+    as dse simulate runs it, the shipped overlay of each row's target (device x runtime, x host
+    where the runtime's timing includes it) applied."""
     import numpy as np
 
     from dse.calibrate import predict
     from dse.calibrate.fit import row_kind
-    from dse.devices import default_catalog
-    from dse.devices.overlay import apply_overlay, load_overlay
+    from dse.devices.calibrated import SHIPPED, resolve_overlay
 
     measurements = _measurements(data)
-    catalog = default_catalog()
+    fitted = None
+    if overlay == SHIPPED:
+        if calibration != SHIPPED:
+            raise DseError([Problem("--overlay", overlay, "the shipped overlays are "
+                                    "--calibration shipped; give one or the other")])
+    elif overlay is not None:
+        calibration = "datasheet"  # the overlay applies to the datasheet spec
+    catalog = _calibrated(calibration, None)
     spec = catalog.device(device)
-    fitted = load_overlay(overlay) if overlay is not None else None
-    if fitted is not None:
-        spec = apply_overlay(spec, fitted, label=str(overlay))
+    if overlay is not None and overlay != SHIPPED:
+        from dse.devices.overlay import apply_overlay
+
+        label, fitted = resolve_overlay(overlay, device)
+        spec = apply_overlay(spec, fitted, label=label)
     rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
     if rows.empty:
-        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}")])
-    predicted = predict(spec, rows, catalog=catalog)
+        from dse.errors import did_you_mean
+
+        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}; "
+                                + did_you_mean(spec.name, measurements["device"].unique(),
+                                               what="device").split("; ", 1)[-1])])
+    predicted = np.full(len(rows), np.nan)  # a row in a precision the device lacks: NaN
+    for target, part in _by_target(rows, catalog, spec, per_target=fitted is None):
+        predicted[part.index] = predict(target, part, catalog=catalog)
     rel = predicted / rows["value_si"].to_numpy() - 1.0
     table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
         kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
@@ -732,11 +805,17 @@ def predict_cmd(
         baseline = np.where(rows["metric"] == "throughput", 1.0 / latency, latency)
         table = table.assign(baseline=baseline,
                              baseline_error=baseline / rows["value_si"].to_numpy() - 1.0)
+    if fitted is not None:
+        (err if as_json else out).print(f"devices: datasheet values; {spec.name}: overlay "
+                                        f"{overlay}", highlight=False, markup=False)
+    else:
+        _say_calibration(catalog, calibration, [spec.name], as_json=as_json)
     if as_json:
         out.print_json(table.to_json(orient="records"))
         return
     t = Table(title=f"{spec.name}: predicted vs measured"
-                    + (f" (overlay {overlay})" if overlay else " (datasheet)"))
+                    + (f" (overlay {overlay})" if fitted is not None else
+                       " (shipped overlays)" if calibration == SHIPPED else " (datasheet)"))
     for col in ("workload", "metric", "threads", "streams", "measured", "predicted", "error"):
         t.add_column(col, justify="left" if col in ("workload", "metric") else "right")
     for _, r in table.iterrows():
@@ -759,6 +838,21 @@ def predict_cmd(
                 line += (f"; MACs proxy MAPE {b.mean():.1%}, within ±10% "
                          f"{(b <= 0.1).mean():.0%}, worst {b.max():.0%}")
             out.print(line)
+
+
+def _by_target(rows: Any, catalog: Any, spec: Any, *, per_target: bool) -> Any:
+    """``(spec, rows)`` per target of the rows (their runtime, and host where the runtime's
+    timing includes it: :func:`dse.calibrate.targets.with_targets`), or ``spec`` for all rows."""
+    if not per_target:
+        yield spec, rows
+        return
+    from dse.calibrate.targets import with_targets
+
+    named = with_targets(rows.assign(row_number=range(len(rows))), catalog)
+    for target, part in named.groupby("target", sort=False):
+        _, runtime, *host = str(target).split("@")
+        yield (catalog.target(spec.name, runtime if runtime in catalog.runtimes else None,
+                              host[0] if host else None), rows.iloc[part["row_number"]])
 
 
 @host_app.command("calibrate")

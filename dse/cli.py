@@ -22,23 +22,33 @@ from rich.table import Table
 
 from dse.errors import DseError, Problem, WorkloadError
 
+
+def _examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: its examples, one a paragraph (typer folds lines)."""
+    return "\n\n".join(["[bold]Examples[/bold]", *(f"  $ {c}" for c in commands)])
+
+
 app = typer.Typer(
+    epilog=_examples('dse devices', 'dse simulate experiments/multi_ncs.yaml', 'dse explore experiments/what_to_buy.yaml --trials 20', 'dse --version'),
     help="Design-space exploration and simulation of neural-network inference on edge hardware.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 workloads_app = typer.Typer(
+    epilog=_examples('dse workloads', 'dse workloads --counts', 'dse workloads show mobilenet_v2 --precision int8'),
     help="Workload graphs: list the zoo, show a model's totals, export zoo models as ONNX.",
     invoke_without_command=True,
 )
 app.add_typer(workloads_app, name="workloads")
 devices_app = typer.Typer(
+    epilog=_examples('dse devices', 'dse devices --calibration datasheet', 'dse devices show coral_usb'),
     help="The device catalog: devices, links and platforms, every number with its source.",
     invoke_without_command=True,
 )
 app.add_typer(devices_app, name="devices")
 host_app = typer.Typer(
+    epilog=_examples('dse host probe --out dse_host/host.yaml', 'dse host kernels --budget 5', 'dse host calibrate --budget 10'),
     help="This machine as a live laboratory: probe it as a device, time a kernel suite, fit "
     "and predict it.",
     no_args_is_help=True,
@@ -47,6 +57,23 @@ app.add_typer(host_app, name="host")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dse import __version__
+
+        out.print(f"dse {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version of dse and exit.")] = False,
+) -> None:
+    """Design-space exploration and simulation of neural-network inference on edge hardware."""
 
 
 @contextlib.contextmanager
@@ -111,10 +138,12 @@ def workloads_list(
     else:
         table.add_column("summary")
         table.add_column("options")
-    with err.status("building zoo models") if counts else contextlib.nullcontext():
-        for name in zoo.names():
+    names = zoo.names()
+    with _progress_bar("building zoo models") if counts else contextlib.nullcontext() as step:
+        for i, name in enumerate(names):
             model = zoo.get(name)
-            if counts:
+            if step is not None:
+                step(i, len(names), f"building {name}")
                 w = workload(name)
                 table.add_row(name, model.task, f"{w.params:,}", f"{w.macs / 1e6:,.1f}",
                               f"{w.nodes}")
@@ -124,7 +153,8 @@ def workloads_list(
     out.print(table)
 
 
-@workloads_app.command("show")
+@workloads_app.command("show", epilog=_examples(
+    'dse workloads show resnet50', 'dse workloads show mobilenet_v1 -o width=0.5 -o resolution=160 --json', 'dse workloads show model.onnx --input-shape input=1,3,224,224 --layers'))
 def workloads_show(
     source: Annotated[str, typer.Argument(help="Zoo name (resnet50, mobilenet_v1_0.5_160) or "
                                           "path to an .onnx file.")],
@@ -149,7 +179,8 @@ def workloads_show(
         kwargs["unknown_ops"] = unknown_ops
     if input_shape:
         kwargs["input_shapes"] = _parse_input_shapes(input_shape)
-    w = workload(source, precision=precision, **kwargs)
+    with err.status(f"building {source}"):
+        w = workload(source, precision=precision, **kwargs)
     summary = w.summary()
     if layers:
         summary["layers"] = json.loads(w.layers.to_json(orient="records"))
@@ -204,7 +235,8 @@ def _parse_options(values: list[str]) -> dict[str, Any]:
     return options
 
 
-@workloads_app.command("export")
+@workloads_app.command("export", epilog=_examples(
+    'dse workloads export resnet18 out/resnet18.onnx', 'dse workloads export bert_encoder out/bert.onnx -o layers=4'))
 def workloads_export(
     name: Annotated[str, typer.Argument(help="Zoo model name.")],
     output: Annotated[Path, typer.Argument(help="The .onnx file to write.")],
@@ -218,7 +250,8 @@ def workloads_export(
     from dse.report.files import atomic_path
     from dse.workloads import zoo
 
-    model = zoo.build(name, seed=seed, **_parse_options(option or []))
+    with err.status(f"building {name}"):
+        model = zoo.build(name, seed=seed, **_parse_options(option or []))
     with atomic_path(output) as tmp:
         onnx.save(model, str(tmp))
     out.print(f"wrote {output}")
@@ -265,7 +298,8 @@ def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
     as experiments choose theirs)."""
     from dse.devices.calibrated import catalog_for, check_calibration
 
-    return catalog_for(check_calibration(calibration), folders=folders or ())
+    with err.status("loading the device catalog"):
+        return catalog_for(check_calibration(calibration), folders=folders or ())
 
 
 def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
@@ -324,7 +358,8 @@ def devices_list(
     out.print(platforms)
 
 
-@devices_app.command("show")
+@devices_app.command("show", epilog=_examples(
+    'dse devices show coral_usb', 'dse devices show coral_usb --runtime edgetpu --host raspberry_pi4', 'dse devices show kirin970_npu --overlay shipped', 'dse devices show ncs2 --calibration datasheet --json'))
 def devices_show(
     name: Annotated[str, typer.Argument(help="A device, link or platform name.")],
     overlay: Annotated[str | None, typer.Option(
@@ -470,7 +505,8 @@ def _value_at(spec: Any, path: str) -> Any:
     return value
 
 
-@app.command("roofline")
+@app.command("roofline", epilog=_examples(
+    'dse roofline coral_usb mobilenet_v2 --no-plot', 'dse roofline ncs2 resnet50 --precision fp16 --out out/', 'dse roofline coral_usb mobilenet_v2 --calibration datasheet --json --no-plot'))
 def roofline_cmd(
     device: Annotated[str, typer.Argument(help="A catalog device name.")],
     source: Annotated[str, typer.Argument(help="Zoo name or path to an .onnx file.")],
@@ -503,12 +539,13 @@ def roofline_cmd(
     if precision not in spec.peak_ops_s:
         raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
                                 f"runs {', '.join(spec.precisions)}")])
-    w = workload(source, precision=precision, **_parse_options(option or []))
-    link = cat.link(spec.link) if spec.link else None
-    try:
-        roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
-    except KeyError as exc:
-        raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
+    with err.status(f"pricing every layer of {source} on {device}"):
+        w = workload(source, precision=precision, **_parse_options(option or []))
+        link = cat.link(spec.link) if spec.link else None
+        try:
+            roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
+        except KeyError as exc:
+            raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
     layers = roof.layers
     if as_json:
         out.print_json(layers.drop(columns=[]).to_json(orient="records"))
@@ -540,11 +577,14 @@ def roofline_cmd(
                   + " (dse simulate has them)", highlight=False)
     if not no_plot:
         stem = out_dir / f"roofline_{w.name}_{device}_{precision}"
-        for path in plot_roofline(roof, stem):
+        with err.status("plotting"):
+            paths = plot_roofline(roof, stem)
+        for path in paths:
             err.print(f"wrote {path}", highlight=False)
 
 
-@app.command("simulate")
+@app.command("simulate", epilog=_examples(
+    'dse simulate experiments/multi_ncs.yaml', 'dse simulate experiments/multi_ncs.yaml --set platform.accelerators.ncs2.count=2 --trace out/trace.json', 'dse simulate experiments/mobile_soc_coexec.yaml --json'))
 def simulate_cmd(
     experiment: Annotated[Path, typer.Argument(help="An experiment YAML.")],
     set_: Annotated[list[str] | None, typer.Option(
@@ -600,7 +640,8 @@ def simulate_cmd(
         out.print(f"note: {note}", highlight=False)
 
 
-@app.command("explore")
+@app.command("explore", epilog=_examples(
+    'dse explore experiments/what_to_buy.yaml', 'dse explore experiments/multi_ncs.yaml --trials 50 --workers 2 --out out/multi_ncs'))
 def explore_cmd(
     experiment: Annotated[Path, typer.Argument(help="An experiment YAML with search dimensions.")],
     trials: Annotated[int | None, typer.Option(help="Total finished trials wanted (a resumed "
@@ -690,11 +731,14 @@ def _measurements(data: str) -> Any:
         return read_measurements(data)
     if data in loader_names():
         return load(data).measurements
-    raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
-                            f"{', '.join(loader_names())}")])
+    from dse.errors import did_you_mean
+
+    raise DseError([Problem(data, "", "neither a CSV file nor a dataset: "
+                            + did_you_mean(data, loader_names(), what="dataset"))])
 
 
-@app.command("calibrate")
+@app.command("calibrate", epilog=_examples(
+    'dse calibrate mobile_soc --device kirin970_npu', 'dse calibrate my_measurements.csv --device ncs2 --out out/ncs2.yaml'))
 def calibrate_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name "
                                         "(mobile_soc, vitis, coral, ...).")],
@@ -747,7 +791,8 @@ def calibrate_cmd(
         out.print(f"wrote {out_file}", highlight=False)
 
 
-@app.command("predict")
+@app.command("predict", epilog=_examples(
+    'dse predict mobile_soc --device kirin970_npu', 'dse predict mobile_soc --device kirin970_npu --calibration datasheet', 'dse predict my.csv --device ncs2 --overlay out/ncs2.yaml'))
 def predict_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name.")],
     device: Annotated[str, typer.Option(help="The catalog device whose rows to predict.")],
@@ -789,8 +834,9 @@ def predict_cmd(
                                 + did_you_mean(spec.name, measurements["device"].unique(),
                                                what="device").split("; ", 1)[-1])])
     predicted = np.full(len(rows), np.nan)  # a row in a precision the device lacks: NaN
-    for target, part in _by_target(rows, catalog, spec, per_target=fitted is None):
-        predicted[part.index] = predict(target, part, catalog=catalog)
+    with err.status(f"predicting {len(rows)} rows of {spec.name}"):
+        for target, part in _by_target(rows, catalog, spec, per_target=fitted is None):
+            predicted[part.index] = predict(target, part, catalog=catalog)
     rel = predicted / rows["value_si"].to_numpy() - 1.0
     table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
         kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
@@ -855,7 +901,8 @@ def _by_target(rows: Any, catalog: Any, spec: Any, *, per_target: bool) -> Any:
                               host[0] if host else None), rows.iloc[part["row_number"]])
 
 
-@host_app.command("calibrate")
+@host_app.command("calibrate", epilog=_examples(
+    'dse host calibrate --budget 10', 'dse host calibrate --kernels calibration/host/kernels.csv --zoo out/host.csv'))
 def host_calibrate_cmd(
     kernels: Annotated[Path | None, typer.Option(
         "--kernels", help="Fit these recorded kernel timings (dse host kernels --out) instead "
@@ -976,7 +1023,8 @@ def _int_list(text: str, option: str) -> list[int]:
     return values
 
 
-@app.command("calibrate-catalog")
+@app.command("calibrate-catalog", epilog=_examples(
+    'dse calibrate-catalog --out-dir out/overlays', 'dse calibrate-catalog --dataset mobile_soc --no-cv --out-dir out/overlays'))
 def calibrate_catalog_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the overlays.")
                        ] = Path("calibration/overlays"),
@@ -1041,7 +1089,8 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     save_figure(fig, stem)
 
 
-@host_app.command("probe")
+@host_app.command("probe", epilog=_examples(
+    'dse host probe --out dse_host/host.yaml'))
 def host_probe_cmd(
     out_file: Annotated[Path, typer.Option(
         "--out", help="The device YAML to write (<dir>/<name>.yaml; <dir>/platforms/<name>.yaml "
@@ -1066,7 +1115,8 @@ def host_probe_cmd(
               f"number with how it was measured", highlight=False)
 
 
-@app.command("measure")
+@app.command("measure", epilog=_examples(
+    'dse measure mobilenet_v2 resnet18 --threads 1,2 --out out/host.csv', 'dse measure mobilenet_v2 --runtime openvino --streams 1,2 --out out/ov.csv'))
 def measure_cmd(
     workloads: Annotated[list[str], typer.Argument(
         help="Zoo names (mobilenet_v2, mobilenet_v1_0.5_160) or .onnx files.")],
@@ -1161,7 +1211,8 @@ def measure_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
-@host_app.command("kernels")
+@host_app.command("kernels", epilog=_examples(
+    'dse host kernels --budget 5 --out out/kernels.csv', 'dse host kernels --zoo mobilenet_v2 --random 50 --adaptive 0'))
 def host_kernels_cmd(
     budget: Annotated[float | None, typer.Option(
         help="Minutes: start no new kernel after this long (the CSV keeps what is done; a "
@@ -1234,7 +1285,8 @@ def host_kernels_cmd(
     out.print(f"wrote {out_file}", highlight=False)
 
 
-@host_app.command("corun")
+@host_app.command("corun", epilog=_examples(
+    'dse host corun mobilenet_v2 resnet18 --out out/corun.csv', 'dse host corun mobilenet_v2 --hog 1,max --no-pairs'))
 def host_corun_cmd(
     workloads: Annotated[list[str], typer.Argument(help="Zoo models (two or more for pairs).")],
     hog: Annotated[str, typer.Option(
@@ -1294,7 +1346,8 @@ def host_corun_cmd(
     out.print(f"wrote {written}", highlight=False)
 
 
-@host_app.command("contention")
+@host_app.command("contention", epilog=_examples(
+    'dse host contention out/corun.csv', 'dse host contention out/corun.csv --basis cpu --json'))
 def host_contention_cmd(
     data: Annotated[Path, typer.Argument(help="A raw co-run CSV (dse host corun).")],
     basis: Annotated[str, typer.Option(help="Slowdowns from 'wall' or 'cpu' time (cpu when "
@@ -1313,10 +1366,11 @@ def host_contention_cmd(
     cat = _catalog(catalog)
     spec = cat.device(device)
     runtime = cat.runtimes.get("onnxruntime_cpu")
-    demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
-                                                              "co_runner"]}),
-                           spec, runtime=runtime)
-    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    with err.status("pricing the models and fitting the contention law"):
+        demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
+                                                                  "co_runner"]}),
+                               spec, runtime=runtime)
+        fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
     if as_json:
         out.print_json(json.dumps({
             "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
@@ -1343,7 +1397,8 @@ def host_contention_cmd(
               f"{fit.naive_mape:.1%})", highlight=False)
 
 
-@host_app.command("spread")
+@host_app.command("spread", epilog=_examples(
+    'dse host spread mobilenet_v2 resnet18 --repeats 300'))
 def host_spread_cmd(
     workloads: Annotated[list[str], typer.Argument(
         help="Zoo names or .onnx files to time (a few hundred runs each).")],
@@ -1378,7 +1433,8 @@ def host_spread_cmd(
     host_spread_check_cmd(out_file, catalog=None, overlay=None)
 
 
-@host_app.command("spread-check")
+@host_app.command("spread-check", epilog=_examples(
+    'dse host spread-check calibration/host/spread.csv', 'dse host spread-check out/host.runs.csv --overlay out/host.yaml'))
 def host_spread_check_cmd(
     runs_file: Annotated[Path, typer.Argument(help="A runs table (`dse host spread`, or "
                                               "`dse measure`'s <stem>.runs.csv).")
@@ -1455,7 +1511,8 @@ def host_spread_check_cmd(
         (err if as_json else out).print(f"wrote {overlay}", highlight=False)
 
 
-@app.command("measure-import")
+@app.command("measure-import", epilog=_examples(
+    'dse measure-import benchmark_report.csv --format benchmark_app --device ncs2 --workload googlenet --out out/ncs2.csv'))
 def measure_import_cmd(
     file: Annotated[Path, typer.Argument(help="A benchmark tool's output: benchmark_app's "
                                          "benchmark_report.csv or console log, TFLite "
@@ -1498,7 +1555,8 @@ def measure_import_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
-@host_app.command("openvino-check")
+@host_app.command("openvino-check", epilog=_examples(
+    'dse host openvino-check out/ov.csv', 'dse host openvino-check out/ov.csv --protocol model --json'))
 def host_openvino_check_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV with host x openvino_cpu rows "
                                         "(dse measure --runtime openvino).")],
@@ -1539,7 +1597,8 @@ def host_openvino_check_cmd(
                   highlight=False)
 
 
-@app.command("validate")
+@app.command("validate", epilog=_examples(
+    'dse validate', 'dse validate --dataset mobile_soc --json'))
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."
                                                       )] = None,

@@ -129,16 +129,19 @@ def workloads_list(
         return
     from dse.workloads import workload, zoo
 
-    table = Table(title="dse zoo")
+    table = _listing("dse zoo")
     table.add_column("name", no_wrap=True)
-    table.add_column("task")
+    table.add_column("task", no_wrap=True)
     if counts:
         for col in ("params", "MMACs", "nodes"):
             table.add_column(col, justify="right")
-    else:
-        table.add_column("summary")
-        table.add_column("options")
     names = zoo.names()
+    if not counts:
+        # one option (key=value) a line: only the summary wraps, at spaces
+        options = {n: "\n".join(f"{k}={v}" for k, v in zoo.get(n).options.items())
+                   for n in names}
+        table.add_column("summary")
+        table.add_column("options", no_wrap=True)
     with _progress_bar("building zoo models") if counts else contextlib.nullcontext() as step:
         for i, name in enumerate(names):
             model = zoo.get(name)
@@ -148,8 +151,7 @@ def workloads_list(
                 table.add_row(name, model.task, f"{w.params:,}", f"{w.macs / 1e6:,.1f}",
                               f"{w.nodes}")
             else:
-                table.add_row(name, model.task, model.summary,
-                              ", ".join(f"{k}={v}" for k, v in model.options.items()))
+                table.add_row(name, model.task, model.summary, options[name])
     out.print(table)
 
 
@@ -277,6 +279,15 @@ def _fmt(path: str, value: Any) -> str:
     return str(value)
 
 
+def _listing(title: str | None = None) -> Table:
+    """A table that reads at 80 columns: a rule under the header and no vertical lines (wide
+    columns are the names, kept whole: they are ``no_wrap``; the rest wraps at spaces)."""
+    from rich import box
+
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False,
+                 padding=(0, 1, 0, 0))
+
+
 def _catalog(folders: list[Path] | None) -> Any:
     from dse.devices import Catalog, default_catalog
     from dse.devices.catalog import catalog_folders
@@ -300,6 +311,17 @@ def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
 
     with err.status("loading the device catalog"):
         return catalog_for(check_calibration(calibration), folders=folders or ())
+
+
+def _device(catalog: Any, name: str, option: str = "--device") -> Any:
+    """A catalog device, or bad input naming the closest known ones."""
+    if name not in catalog.devices:
+        from dse.devices.catalog import probe_hint
+        from dse.errors import did_you_mean
+
+        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
+                                + probe_hint(name))])
+    return catalog.device(name)
 
 
 def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
@@ -330,30 +352,33 @@ def devices_list(
             "platforms": {n: p.model_dump(mode="json") for n, p in cat.platforms.items()},
         }))
         return
-    table = Table(title="devices")
-    for col in ("name", "kind", "peak", "memory bw", "on-chip", "link", "active W", "USD"):
-        table.add_column(col, justify="left" if col in ("name", "kind", "link") else "right",
-                         overflow="fold", no_wrap=col == "name")
+    # a device's link and power are in `dse devices show`: at 80 columns the names, kinds
+    # and these numbers fill the width
+    table = _listing("devices")
+    for col in ("name", "kind", "peak", "memory bw", "on-chip", "USD"):
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right",
+                         no_wrap=col in ("name", "kind"))
     for name, d in sorted(cat.devices.items()):
-        peak = ", ".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
+        peak = "\n".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
         table.add_row(name, d.kind, peak, _fmt("mem_bw_bytes_s", d.mem_bw_bytes_s),
-                      _fmt("onchip_mem_bytes", d.onchip_mem_bytes), d.link or "-",
-                      f"{d.power.active_w:g}", "-" if d.price_usd is None else f"{d.price_usd:g}")
+                      _fmt("onchip_mem_bytes", d.onchip_mem_bytes),
+                      "-" if d.price_usd is None else f"{d.price_usd:,.0f}")
     out.print(table)
-    links = Table(title="links")
+    links = _listing("links")
     for col in ("name", "bandwidth", "latency", "shared", "description"):
-        links.add_column(col, no_wrap=col == "name")
+        links.add_column(col, no_wrap=col != "description",
+                         justify="right" if col in ("bandwidth", "latency") else "left")
     for name, link in sorted(cat.links.items()):
         links.add_row(name, _fmt("bandwidth_bytes_s", link.bandwidth_bytes_s),
                       _fmt("latency_s", link.latency_s), "yes" if link.shared else "no",
                       link.description)
     out.print(links)
-    platforms = Table(title="platforms")
-    for col in ("name", "host", "accelerators", "description"):
+    platforms = _listing("platforms")
+    for col in ("name", "host + accelerators", "description"):
         platforms.add_column(col, no_wrap=col == "name")
     for name, p in sorted(cat.platforms.items()):
-        platforms.add_row(name, ", ".join(p.host),
-                          ", ".join(f"{g.count}x {a}" for a, g in p.accelerators.items()) or "-",
+        platforms.add_row(name, "\n".join([*p.host, *(f"+ {g.count}x {a}" for a, g in
+                                                      p.accelerators.items())]),
                           p.description)
     out.print(platforms)
 
@@ -446,14 +471,14 @@ def devices_show(
     file = cat.files.get(f"{'devices' if name in cat.devices else 'links' if name in cat.links else 'platforms'}/{name}")
     if file is not None:
         out.print(f"file: {file}", highlight=False)
-    table = Table()
-    table.add_column("field")
-    table.add_column("value", justify="right")
+    table = _listing()
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
     if fitted is not None:
-        table.add_column("fitted", justify="right")
+        table.add_column("fitted", justify="right", no_wrap=True)
     table.add_column("source")
     derived = set(getattr(spec, "derived", ()))
-    sources = {s.id: s for s in spec.sources}
+    sources = {s.id: s for s in [*spec.sources, *(fitted.sources if fitted is not None else ())]}
     paths = set(numeric_paths(spec)) | derived
     if fitted is not None:
         paths |= set(numeric_paths(fitted))
@@ -464,7 +489,9 @@ def devices_show(
         else:
             src = source_for(spec.sources, path) or (
                 source_for(fitted.sources, path) if fitted is not None else None)
-            where = f"{src.id} ({src.kind})" if src else "-"
+            # a fitted source's id is its overlay file, listed under sources below
+            where = "-" if src is None else "overlay (fitted)" if src.kind == "fitted" else \
+                f"{src.id} ({src.kind})"
         row = [path, "-" if value is None else _fmt(path, value)]
         if fitted is not None:
             new = _value_at(fitted, path)
@@ -533,7 +560,7 @@ def roofline_cmd(
     from dse.workloads import workload
 
     cat = _calibrated(calibration, catalog)
-    spec = cat.device(device)
+    spec = _device(cat, device, "DEVICE")
     _say_calibration(cat, calibration, [device], as_json=as_json)
     precision = precision or spec.precisions[0]
     if precision not in spec.peak_ops_s:
@@ -820,7 +847,7 @@ def predict_cmd(
     elif overlay is not None:
         calibration = "datasheet"  # the overlay applies to the datasheet spec
     catalog = _calibrated(calibration, None)
-    spec = catalog.device(device)
+    spec = _device(catalog, device)
     if overlay is not None and overlay != SHIPPED:
         from dse.devices.overlay import apply_overlay
 
@@ -859,11 +886,12 @@ def predict_cmd(
     if as_json:
         out.print_json(table.to_json(orient="records"))
         return
-    t = Table(title=f"{spec.name}: predicted vs measured"
-                    + (f" (overlay {overlay})" if fitted is not None else
-                       " (shipped overlays)" if calibration == SHIPPED else " (datasheet)"))
+    t = _listing(f"{spec.name}: predicted vs measured"
+                 + (f" (overlay {overlay})" if fitted is not None else
+                    " (shipped overlays)" if calibration == SHIPPED else " (datasheet)"))
     for col in ("workload", "metric", "threads", "streams", "measured", "predicted", "error"):
-        t.add_column(col, justify="left" if col in ("workload", "metric") else "right")
+        t.add_column(col, justify="left" if col in ("workload", "metric") else "right",
+                     no_wrap=col != "workload")
     for _, r in table.iterrows():
         t.add_row(str(r["workload"]), str(r["metric"]), str(r["threads"]), str(r["streams"]),
                   f"{r['measured']:.4g}", f"{r['predicted']:.4g}", f"{r['rel_error']:+.1%}")
@@ -1364,7 +1392,7 @@ def host_contention_cmd(
 
     raw = read_corun(data)
     cat = _catalog(catalog)
-    spec = cat.device(device)
+    spec = _device(cat, device)
     runtime = cat.runtimes.get("onnxruntime_cpu")
     with err.status("pricing the models and fitting the contention law"):
         demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
@@ -1468,7 +1496,7 @@ def host_spread_check_cmd(
         # the medians from the fitted host (dse host calibrate), the spread from the runs
         from dse.devices.overlay import apply_overlay
 
-        fitted = apply_overlay(cat.device(device), load_overlay(overlay), label=str(overlay))
+        fitted = apply_overlay(_device(cat, device), load_overlay(overlay), label=str(overlay))
         cat = cat.with_devices({device: fitted}, replace=True)
     with err.status("simulating"):
         table = check_runs(runs, catalog=cat, device=device)
@@ -1660,6 +1688,32 @@ def validate_cmd(
             line += (f"; MACs proxy {o['baseline_mape']:.1%}, beaten on "
                      f"{o['beats_baseline']} of {o['rows_with_baseline']} rows")
         out.print(line, highlight=False)
+
+
+@app.command("schema", epilog=_examples(
+    'dse schema --out experiment.schema.json',
+    'dse schema --reference docs/experiment_reference.md'))
+def schema_cmd(
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write the JSON Schema here (default: print it).")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="Also write the Markdown reference of every key here "
+             "(docs/experiment_reference.md).")] = None,
+) -> None:
+    """The JSON Schema of an experiment YAML (every value may be a search dimension), for
+    editors and validators; with --reference, the Markdown page of every key."""
+    from dse.report.files import atomic_path
+    from dse.spec.schema import experiment_schema, reference_markdown
+
+    text = json.dumps(experiment_schema(), indent=2) + "\n"
+    if out_file is None and reference is None:
+        sys.stdout.write(text)
+    for path, content in ((out_file, text), (reference, None)):
+        if path is None:
+            continue
+        with atomic_path(path) as tmp:
+            tmp.write_text(content if content is not None else reference_markdown())
+        err.print(f"wrote {path}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1281,9 +1281,11 @@ def host_kernels_cmd(
     predict = None
     if overlay is not None:
         from dse.devices import default_catalog
-        from dse.devices.overlay import apply_overlay, load_overlay
+        from dse.devices.calibrated import resolve_overlay
+        from dse.devices.overlay import apply_overlay
 
-        fitted = load_overlay(overlay)  # read before anything is timed: bad input fails fast
+        # read before anything is timed: bad input fails fast
+        _, fitted = resolve_overlay(overlay, "host")
         host = default_catalog().target("host", "onnxruntime_cpu")
         predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
     with _progress_bar("building the suite", remaining=True) as step:

@@ -117,3 +117,22 @@ def test_unknown_names_suggest_the_closest(argv, expected, capsys):
     text = capsys.readouterr().err
     assert expected in text
     assert "resnet50, " not in text and "adreno640, " not in text  # not the whole list
+
+
+def test_zoo_counts_show_progress(monkeypatch, capsys):
+    # `dse workloads --counts` builds every model (half a minute): a bar says which and how far
+    from contextlib import contextmanager
+
+    from dse.workloads import zoo
+
+    seen: list[tuple[str, int, int, str]] = []
+
+    @contextmanager
+    def bar(description: str, **_: object) -> Iterator[object]:
+        yield lambda done, total, label: seen.append((description, done, total, label))
+
+    monkeypatch.setattr(dse.cli, "_progress_bar", bar)
+    monkeypatch.setattr(zoo, "names", lambda: ["resnet8", "ds_cnn"])
+    assert main(["workloads", "--counts"]) == 0
+    assert [s[1:] for s in seen] == [(0, 2, "building resnet8"), (1, 2, "building ds_cnn")]
+    assert "ds_cnn" in capsys.readouterr().out

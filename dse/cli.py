@@ -577,19 +577,21 @@ def roofline_cmd(
     if as_json:
         out.print_json(layers.drop(columns=[]).to_json(orient="records"))
     else:
-        table = Table(title=f"{w.name} on {device} ({precision})")
-        for col in ("layer", "op", "class", "MOPs", "traffic", "ops/B", "attainable", "time",
-                    "bound", "weights"):
-            table.add_column(col, justify="left" if col in ("layer", "op", "class", "bound",
-                                                            "weights") else "right")
+        # at 80 columns: each layer's op type, traffic and weight placement are in --json
+        # (and the plot); a long layer name folds, every other cell stays whole; "ceiling" is
+        # the attainable ops/s at the layer's intensity
+        table = _listing(f"{w.name} on {device} ({precision})")
+        for col in ("layer", "class", "MOPs", "ops/B", "ceiling", "time", "bound"):
+            table.add_column(col, justify="left" if col in ("layer", "class", "bound") else
+                             "right", no_wrap=col != "layer", overflow="fold")
         for _, r in layers.iterrows():
-            table.add_row(str(r["name"]), str(r["op"]), str(r["op_class"]),
-                          f"{r['ops'] / 1e6:,.2f}", _fmt("dram_bytes", r["traffic_bytes"]),
-                          "-" if r["intensity"] == float("inf") else f"{r['intensity']:.3g}",
+            intensity = r["intensity"]
+            table.add_row(str(r["name"]), str(r["op_class"]), f"{r['ops'] / 1e6:,.2f}",
+                          "-" if intensity == float("inf") else f"{intensity:,.0f}"
+                          if intensity >= 100 else f"{intensity:.3g}",
                           _fmt("peak_ops_s", r["attainable_ops_s"]),
                           _fmt("latency_s", r["time_s"]),
-                          str(r["bound"]) + ("" if r["supported"] else " (unsupported)"),
-                          str(r["weights"]))
+                          str(r["bound"]) + ("" if r["supported"] else "*"))
         out.print(table)
         unsupported = int((~layers["supported"]).sum())
         bounds = layers.groupby("bound")["time_s"].sum()
@@ -597,7 +599,8 @@ def roofline_cmd(
                   + ", ".join(f"{b} {t / max(layers['time_s'].sum(), 1e-30):.0%}"
                               for b, t in bounds.items())
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
-                  + (f"; {unsupported} layers unsupported on {device}" if unsupported else ""))
+                  + (f"; {unsupported} layers unsupported on {device} (bound*)"
+                     if unsupported else ""))
         out.print(f"a lower bound on one frame's latency: one inference also pays "
                   f"{_fmt('latency_s', spec.overhead_per_inference_s)} fixed cost"
                   + (f" and its transfers over {spec.link}" if spec.link else "")

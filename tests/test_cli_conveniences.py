@@ -136,3 +136,12 @@ def test_zoo_counts_show_progress(monkeypatch, capsys):
     assert main(["workloads", "--counts"]) == 0
     assert [s[1:] for s in seen] == [(0, 2, "building resnet8"), (1, 2, "building ds_cnn")]
     assert "ds_cnn" in capsys.readouterr().out
+
+
+def test_roofline_table_reads_at_80_columns(narrow):
+    from dse.workloads import workload
+
+    assert main(["roofline", "coral_usb", "mobilenet_v2", "--no-plot"]) == 0
+    names = set(workload("mobilenet_v2", precision="int8").layers["name"])
+    assert max(map(len, names)) <= 20  # short enough to stay whole at 80 columns
+    _readable(narrow.getvalue(), names | {"ceiling", "overhead"})

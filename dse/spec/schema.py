@@ -128,22 +128,30 @@ def _add_aliases(schema: dict[str, Any], models: dict[str, type[BaseModel]],
                         **main, "description": f"Another name of `{field_name}`."}
 
 
-def experiment_schema() -> dict[str, Any]:
-    """The JSON Schema of an experiment YAML file (a dict, ready for ``json.dumps``)."""
+def _file_schema() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The configuration's schema as a file writes it (aliases, ``workload:``, ``name`` from
+    the file's stem), and the ``anyOf`` of required keys it adds."""
     from dse.spec.experiment import ExperimentConfig
 
     base = ExperimentConfig.model_json_schema()
     _add_aliases(base, _models(ExperimentConfig), ExperimentConfig)
     props = base.setdefault("properties", {})
-    required = [r for r in base.get("required", []) if r != "name"]  # the file's stem
-    any_of = []
+    base["required"] = [r for r in base.get("required", []) if r != "name"]  # the file's stem
+    any_of: list[dict[str, Any]] = []
     if "workloads" in props and "workload" not in props:
         items = props["workloads"].get("items", {})
         props["workload"] = {**items, "description": "One workload: the same as a "
                              "workloads list of this one (give workload or workloads)."}
-        if "workloads" in required:
-            required.remove("workloads")
+        if "workloads" in base["required"]:
+            base["required"].remove("workloads")
             any_of = [{"required": ["workload"]}, {"required": ["workloads"]}]
+    return base, any_of
+
+
+def experiment_schema() -> dict[str, Any]:
+    """The JSON Schema of an experiment YAML file (a dict, ready for ``json.dumps``)."""
+    base, any_of = _file_schema()
+    required = base["required"]
     defs = base.get("$defs", {})
     schema = _widen({k: v for k, v in base.items() if k != "$defs"}, defs)
     schema["$defs"] = {name: _widen(d, defs) for name, d in defs.items()}
@@ -224,12 +232,12 @@ def _type_text(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return "mapping"
     text = {"integer": "integer", "number": "number", "string": "string",
             "boolean": "true or false", "null": "none"}.get(str(kind), "")
-    bounds = [f"{op} {schema[k]}" for k, op in (("exclusiveMinimum", ">"), ("minimum", ">="),
+    bounds = [f"{op} {schema[k]}," for k, op in (("exclusiveMinimum", ">"), ("minimum", ">="),
                                                  ("exclusiveMaximum", "<"), ("maximum", "<="))
               if k in schema]
     if "minLength" in schema:
         bounds.append("not empty")
-    return " ".join([text, *bounds]) if text else "any"
+    return " ".join([text, *bounds]).rstrip(",") if text else "any"
 
 
 def _rows(schema: dict[str, Any], defs: dict[str, Any], models: dict[str, type[BaseModel]],
@@ -278,8 +286,7 @@ def reference_markdown() -> str:
     from dse.spec.experiment import ExperimentConfig
 
     models = _models(ExperimentConfig)
-    base = ExperimentConfig.model_json_schema()
-    _add_aliases(base, models, ExperimentConfig)
+    base, _ = _file_schema()
     defs = base.get("$defs", {})
     models[ExperimentConfig.__name__] = ExperimentConfig
     rows = list(_rows(base, defs, models, ExperimentConfig.__name__, ""))
@@ -315,14 +322,18 @@ def reference_markdown() -> str:
     lines += ["## Top-level keys", "", "| key | type | default | description |",
               "|---|---|---|---|"]
     for path, kind, default, text, needed in top:
-        if path == "name":  # not required in a file: load_experiment takes the file's stem
-            needed, default = False, "the file's stem"
+        if path == "name":  # load_experiment takes the file's stem
+            default = "the file's stem"
+        if path in ("workload", "workloads"):  # one of them; its keys: under workloads
+            needed, default = False, "give this or " + (
+                "workloads" if path == "workload" else "workload")
         shown = "required" if needed and not default else _cell(
+            default if path in ("workload", "workloads") else
             default if path == "name" else f"`{default}`" if default else "")
         lines.append(f"| `{path}` | {_cell(kind)} | {shown} | {_cell(text)} |")
     for section, section_rows in sections.items():
         nested = [r for r in section_rows if "." in r[0]]
-        if not nested:
+        if not nested or section == "workload":  # the same keys as workloads[]
             continue
         is_execution = section == "execution"
         lines += ["", f"## `{section}`", ""]

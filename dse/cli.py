@@ -839,7 +839,7 @@ def predict_cmd(
 
     from dse.calibrate import predict
     from dse.calibrate.fit import row_kind
-    from dse.devices.calibrated import SHIPPED, resolve_overlay
+    from dse.devices.calibrated import SHIPPED, is_calibrated, resolve_overlay
 
     measurements = _measurements(data)
     fitted = None
@@ -864,8 +864,12 @@ def predict_cmd(
                                 + did_you_mean(spec.name, measurements["device"].unique(),
                                                what="device").split("; ", 1)[-1])])
     predicted = np.full(len(rows), np.nan)  # a row in a precision the device lacks: NaN
+    targets = list(_by_target(rows, catalog, spec, per_target=fitted is None))
+    calibrated = [name for name, target, _ in targets if is_calibrated(target)]
+    if overlay == SHIPPED and not calibrated:
+        resolve_overlay(SHIPPED, spec.name)  # none shipped for the rows' targets: say so
     with err.status(f"predicting {len(rows)} rows of {spec.name}"):
-        for target, part in _by_target(rows, catalog, spec, per_target=fitted is None):
+        for _, target, part in targets:
             predicted[part.index] = predict(target, part, catalog=catalog)
     rel = predicted / rows["value_si"].to_numpy() - 1.0
     table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
@@ -885,13 +889,14 @@ def predict_cmd(
         (err if as_json else out).print(f"devices: datasheet values; {spec.name}: overlay "
                                         f"{overlay}", highlight=False, markup=False)
     else:
-        _say_calibration(catalog, calibration, [spec.name], as_json=as_json)
+        _say_calibration(catalog, calibration, [name for name, _, _ in targets],
+                         as_json=as_json)
     if as_json:
         out.print_json(table.to_json(orient="records"))
         return
     t = _listing(f"{spec.name}: predicted vs measured"
                  + (f" (overlay {overlay})" if fitted is not None else
-                    " (shipped overlays)" if calibration == SHIPPED else " (datasheet)"))
+                    " (shipped overlays)" if calibrated else " (datasheet)"))
     for col in ("workload", "metric", "threads", "streams", "measured", "predicted", "error"):
         t.add_column(col, justify="left" if col in ("workload", "metric") else "right",
                      no_wrap=col != "workload")
@@ -918,18 +923,20 @@ def predict_cmd(
 
 
 def _by_target(rows: Any, catalog: Any, spec: Any, *, per_target: bool) -> Any:
-    """``(spec, rows)`` per target of the rows (their runtime, and host where the runtime's
-    timing includes it: :func:`dse.calibrate.targets.with_targets`), or ``spec`` for all rows."""
+    """``(target name, spec, rows)`` per target of the rows (their runtime, and host where the
+    runtime's timing includes it: :func:`dse.calibrate.targets.with_targets`), or ``spec`` for
+    all rows."""
     if not per_target:
-        yield spec, rows
+        yield spec.name, spec, rows
         return
     from dse.calibrate.targets import with_targets
 
     named = with_targets(rows.assign(row_number=range(len(rows))), catalog)
     for target, part in named.groupby("target", sort=False):
         _, runtime, *host = str(target).split("@")
-        yield (catalog.target(spec.name, runtime if runtime in catalog.runtimes else None,
-                              host[0] if host else None), rows.iloc[part["row_number"]])
+        yield (str(target), catalog.target(spec.name, runtime if runtime in catalog.runtimes
+                                           else None, host[0] if host else None),
+               rows.iloc[part["row_number"]])
 
 
 @host_app.command("calibrate", epilog=_examples(

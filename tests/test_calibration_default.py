@@ -87,13 +87,14 @@ def _npu_rows() -> pd.DataFrame:
 
 def test_predict_uses_the_shipped_overlay_by_default(capsys):
     rows = _npu_rows()
-    assert set(rows["runtime"]) == {"hiai"}  # the overlay file below is this target's
+    # the overlay file below is these rows' target: hiai's timing includes the host's work
+    assert set(rows["runtime"]) == {"hiai"} and set(rows["host"]) == {"hikey970"}
     fitted = apply_overlay(default_catalog().device("kirin970_npu"),
-                           load_overlay(overlay_dir() / "kirin970_npu@hiai.yaml"))
+                           load_overlay(overlay_dir() / "kirin970_npu@hiai@hikey970.yaml"))
     expected = predict(fitted, rows, catalog=calibrated_catalog())
     default, said = _predicted(capsys)
     np.testing.assert_allclose(default, expected, rtol=1e-9)
-    assert said.strip() == "devices: calibrated (shipped overlays: kirin970_npu)"
+    assert said.strip() == "devices: calibrated (shipped overlays: kirin970_npu@hiai@hikey970)"
     shipped, _ = _predicted(capsys, "--overlay", "shipped")
     np.testing.assert_allclose(shipped, default, rtol=1e-12)
     measured = rows["value_si"].to_numpy()
@@ -108,7 +109,7 @@ def test_predict_uses_the_shipped_overlay_by_default(capsys):
 def test_predict_text_says_which_values(capsys):
     assert main(["predict", "mobile_soc", "--device", "kirin970_npu"]) == 0
     text = capsys.readouterr().out
-    assert text.startswith("devices: calibrated (shipped overlays: kirin970_npu)")
+    assert text.startswith("devices: calibrated (shipped overlays: kirin970_npu@hiai@hikey970)")
     assert "(shipped overlays)" in text
     assert main(["predict", "mobile_soc", "--device", "kirin970_npu", "--overlay", "shipped",
                  "--calibration", "datasheet"]) == 2
@@ -131,6 +132,21 @@ def test_overlay_shipped_in_devices_show(capsys):
     # a device without one: said so, exit 2
     assert main(["devices", "show", "ncs2", "--overlay", "shipped"]) == 2
     assert "no overlay shipped for 'ncs2'" in capsys.readouterr().err
+
+
+def test_predict_names_each_target_and_refuses_a_missing_shipped_overlay(capsys):
+    # ncnn's Jetson GPU rows: the target (runtime x host) has an overlay, the device's default
+    # runtime has none; the rows are predicted with the target's and the line says so
+    assert main(["predict", "ncnn", "--device", "jetson_nano_gpu", "--overlay", "shipped"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("devices: calibrated (shipped overlays: jetson_nano_gpu@ncnn_vulkan")
+    # no overlay for any target of the NCS2 rows: --overlay shipped is refused, the default
+    # says it runs on datasheet values
+    assert main(["predict", "edge_accel", "--device", "ncs2", "--overlay", "shipped"]) == 2
+    assert "no overlay shipped for 'ncs2'" in capsys.readouterr().err
+    assert main(["predict", "edge_accel", "--device", "ncs2"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("devices: datasheet values (ncs2@") and "(datasheet)" in text
 
 
 def test_devices_show_fitted_column_follows_the_calibration(capsys):

@@ -22,23 +22,33 @@ from rich.table import Table
 
 from dse.errors import DseError, Problem, WorkloadError
 
+
+def _examples(*commands: str) -> str:
+    """A command's ``--help`` epilog: its examples, one a paragraph (typer folds lines)."""
+    return "\n\n".join(["[bold]Examples[/bold]", *(f"  $ {c}" for c in commands)])
+
+
 app = typer.Typer(
+    epilog=_examples('dse devices', 'dse simulate experiments/multi_ncs.yaml', 'dse explore experiments/what_to_buy.yaml --trials 20', 'dse --version'),
     help="Design-space exploration and simulation of neural-network inference on edge hardware.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 workloads_app = typer.Typer(
+    epilog=_examples('dse workloads', 'dse workloads --counts', 'dse workloads show mobilenet_v2 --precision int8'),
     help="Workload graphs: list the zoo, show a model's totals, export zoo models as ONNX.",
     invoke_without_command=True,
 )
 app.add_typer(workloads_app, name="workloads")
 devices_app = typer.Typer(
+    epilog=_examples('dse devices', 'dse devices --calibration datasheet', 'dse devices show coral_usb'),
     help="The device catalog: devices, links and platforms, every number with its source.",
     invoke_without_command=True,
 )
 app.add_typer(devices_app, name="devices")
 host_app = typer.Typer(
+    epilog=_examples('dse host probe --out dse_host/host.yaml', 'dse host kernels --budget 5', 'dse host calibrate --budget 10'),
     help="This machine as a live laboratory: probe it as a device, time a kernel suite, fit "
     "and predict it.",
     no_args_is_help=True,
@@ -47,6 +57,23 @@ app.add_typer(host_app, name="host")
 
 out = Console()
 err = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dse import __version__
+
+        out.print(f"dse {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version of dse and exit.")] = False,
+) -> None:
+    """Design-space exploration and simulation of neural-network inference on edge hardware."""
 
 
 @contextlib.contextmanager
@@ -102,29 +129,34 @@ def workloads_list(
         return
     from dse.workloads import workload, zoo
 
-    table = Table(title="dse zoo")
+    table = _listing("dse zoo")
     table.add_column("name", no_wrap=True)
-    table.add_column("task")
+    table.add_column("task", no_wrap=True)
     if counts:
         for col in ("params", "MMACs", "nodes"):
             table.add_column(col, justify="right")
-    else:
+    names = zoo.names()
+    if not counts:
+        # one option (key=value) a line: only the summary wraps, at spaces
+        options = {n: "\n".join(f"{k}={v}" for k, v in zoo.get(n).options.items())
+                   for n in names}
         table.add_column("summary")
-        table.add_column("options")
-    with err.status("building zoo models") if counts else contextlib.nullcontext():
-        for name in zoo.names():
+        table.add_column("options", no_wrap=True)
+    with _progress_bar("building zoo models") if counts else contextlib.nullcontext() as step:
+        for i, name in enumerate(names):
             model = zoo.get(name)
-            if counts:
+            if step is not None:
+                step(i, len(names), f"building {name}")
                 w = workload(name)
                 table.add_row(name, model.task, f"{w.params:,}", f"{w.macs / 1e6:,.1f}",
                               f"{w.nodes}")
             else:
-                table.add_row(name, model.task, model.summary,
-                              ", ".join(f"{k}={v}" for k, v in model.options.items()))
+                table.add_row(name, model.task, model.summary, options[name])
     out.print(table)
 
 
-@workloads_app.command("show")
+@workloads_app.command("show", epilog=_examples(
+    'dse workloads show resnet50', 'dse workloads show mobilenet_v1 -o width=0.5 -o resolution=160 --json', 'dse workloads show model.onnx --input-shape input=1,3,224,224 --layers'))
 def workloads_show(
     source: Annotated[str, typer.Argument(help="Zoo name (resnet50, mobilenet_v1_0.5_160) or "
                                           "path to an .onnx file.")],
@@ -149,7 +181,8 @@ def workloads_show(
         kwargs["unknown_ops"] = unknown_ops
     if input_shape:
         kwargs["input_shapes"] = _parse_input_shapes(input_shape)
-    w = workload(source, precision=precision, **kwargs)
+    with err.status(f"building {source}"):
+        w = workload(source, precision=precision, **kwargs)
     summary = w.summary()
     if layers:
         summary["layers"] = json.loads(w.layers.to_json(orient="records"))
@@ -204,7 +237,8 @@ def _parse_options(values: list[str]) -> dict[str, Any]:
     return options
 
 
-@workloads_app.command("export")
+@workloads_app.command("export", epilog=_examples(
+    'dse workloads export resnet18 out/resnet18.onnx', 'dse workloads export bert_encoder out/bert.onnx -o layers=4'))
 def workloads_export(
     name: Annotated[str, typer.Argument(help="Zoo model name.")],
     output: Annotated[Path, typer.Argument(help="The .onnx file to write.")],
@@ -218,7 +252,8 @@ def workloads_export(
     from dse.report.files import atomic_path
     from dse.workloads import zoo
 
-    model = zoo.build(name, seed=seed, **_parse_options(option or []))
+    with err.status(f"building {name}"):
+        model = zoo.build(name, seed=seed, **_parse_options(option or []))
     with atomic_path(output) as tmp:
         onnx.save(model, str(tmp))
     out.print(f"wrote {output}")
@@ -244,6 +279,15 @@ def _fmt(path: str, value: Any) -> str:
     return str(value)
 
 
+def _listing(title: str | None = None) -> Table:
+    """A table that reads at 80 columns: a rule under the header and no vertical lines (wide
+    columns are the names, kept whole: they are ``no_wrap``; the rest wraps at spaces)."""
+    from rich import box
+
+    return Table(title=title, box=box.SIMPLE_HEAD, show_edge=False,
+                 padding=(0, 1, 0, 0))
+
+
 def _catalog(folders: list[Path] | None) -> Any:
     from dse.devices import Catalog, default_catalog
     from dse.devices.catalog import catalog_folders
@@ -254,6 +298,39 @@ def _catalog(folders: list[Path] | None) -> Any:
 CatalogOption = Annotated[list[Path] | None, typer.Option(
     "--catalog", help="An extra catalog folder (devices/*.yaml, links/, platforms/); "
     "repeatable; added to those of DSE_CATALOG.")]
+CalibrationOption = Annotated[str, typer.Option(
+    "--calibration", help="shipped: the devices with the overlays fitted to measured data "
+    "(calibration/overlays), as dse simulate and dse explore run them; datasheet: their "
+    "datasheet values.")]
+
+
+def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
+    """The catalog of a ``--calibration`` choice (:func:`dse.devices.calibrated.catalog_for`,
+    as experiments choose theirs)."""
+    from dse.devices.calibrated import catalog_for, check_calibration
+
+    with err.status("loading the device catalog"):
+        return catalog_for(check_calibration(calibration), folders=folders or ())
+
+
+def _device(catalog: Any, name: str, option: str = "--device") -> Any:
+    """A catalog device, or bad input naming the closest known ones."""
+    if name not in catalog.devices:
+        from dse.devices.catalog import probe_hint
+        from dse.errors import did_you_mean
+
+        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
+                                + probe_hint(name))])
+    return catalog.device(name)
+
+
+def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
+                     as_json: bool = False) -> None:
+    """The one line saying which device values a command used (stderr under --json)."""
+    from dse.devices.calibrated import calibration_line
+
+    (err if as_json else out).print(calibration_line(catalog, calibration,  # type: ignore[arg-type]
+                                                     devices), highlight=False, markup=False)
 
 
 @devices_app.callback()
@@ -261,11 +338,13 @@ def devices_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     catalog: CatalogOption = None,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
     """List the devices, links and platforms of the catalog."""
     if ctx.invoked_subcommand is not None:
         return
-    cat = _catalog(catalog)
+    cat = _calibrated(calibration, catalog)
+    _say_calibration(cat, calibration, as_json=as_json)
     if as_json:
         out.print_json(json.dumps({
             "devices": {n: d.model_dump(mode="json") for n, d in cat.devices.items()},
@@ -273,39 +352,44 @@ def devices_list(
             "platforms": {n: p.model_dump(mode="json") for n, p in cat.platforms.items()},
         }))
         return
-    table = Table(title="devices")
-    for col in ("name", "kind", "peak", "memory bw", "on-chip", "link", "active W", "USD"):
-        table.add_column(col, justify="left" if col in ("name", "kind", "link") else "right",
-                         overflow="fold", no_wrap=col == "name")
+    # a device's link and power are in `dse devices show`: at 80 columns the names, kinds
+    # and these numbers fill the width
+    table = _listing("devices")
+    for col in ("name", "kind", "peak", "memory bw", "on-chip", "USD"):
+        table.add_column(col, justify="left" if col in ("name", "kind") else "right",
+                         no_wrap=col in ("name", "kind"))
     for name, d in sorted(cat.devices.items()):
-        peak = ", ".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
+        peak = "\n".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
         table.add_row(name, d.kind, peak, _fmt("mem_bw_bytes_s", d.mem_bw_bytes_s),
-                      _fmt("onchip_mem_bytes", d.onchip_mem_bytes), d.link or "-",
-                      f"{d.power.active_w:g}", "-" if d.price_usd is None else f"{d.price_usd:g}")
+                      _fmt("onchip_mem_bytes", d.onchip_mem_bytes),
+                      "-" if d.price_usd is None else f"{d.price_usd:,.0f}")
     out.print(table)
-    links = Table(title="links")
+    links = _listing("links")
     for col in ("name", "bandwidth", "latency", "shared", "description"):
-        links.add_column(col, no_wrap=col == "name")
+        links.add_column(col, no_wrap=col != "description",
+                         justify="right" if col in ("bandwidth", "latency") else "left")
     for name, link in sorted(cat.links.items()):
         links.add_row(name, _fmt("bandwidth_bytes_s", link.bandwidth_bytes_s),
                       _fmt("latency_s", link.latency_s), "yes" if link.shared else "no",
                       link.description)
     out.print(links)
-    platforms = Table(title="platforms")
-    for col in ("name", "host", "accelerators", "description"):
+    platforms = _listing("platforms")
+    for col in ("name", "host + accelerators", "description"):
         platforms.add_column(col, no_wrap=col == "name")
     for name, p in sorted(cat.platforms.items()):
-        platforms.add_row(name, ", ".join(p.host),
-                          ", ".join(f"{g.count}x {a}" for a, g in p.accelerators.items()) or "-",
+        platforms.add_row(name, "\n".join([*p.host, *(f"+ {g.count}x {a}" for a, g in
+                                                      p.accelerators.items())]),
                           p.description)
     out.print(platforms)
 
 
-@devices_app.command("show")
+@devices_app.command("show", epilog=_examples(
+    'dse devices show coral_usb', 'dse devices show coral_usb --runtime edgetpu --host raspberry_pi4', 'dse devices show kirin970_npu --overlay shipped', 'dse devices show ncs2 --calibration datasheet --json'))
 def devices_show(
     name: Annotated[str, typer.Argument(help="A device, link or platform name.")],
-    overlay: Annotated[Path | None, typer.Option(
-        help="An overlay YAML of fitted values to show next to the datasheet values.")] = None,
+    overlay: Annotated[str | None, typer.Option(
+        help="An overlay YAML of fitted values to show next to the datasheet values, or "
+        "'shipped' for the shipped overlay of the device's target.")] = None,
     runtime: Annotated[str | None, typer.Option(
         help="Show the device as a target under this runtime: the shipped overlay fitted on "
              "it next to the datasheet values.")] = None,
@@ -313,13 +397,17 @@ def devices_show(
         help="With --runtime: the host whose work the target's timing includes.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     catalog: CatalogOption = None,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
-    """One catalog entry, every number with its source (and fitted values, with --overlay or
-    --runtime)."""
-    from dse.devices.overlay import apply_overlay, load_overlay
-    from dse.errors import SpecError
+    """One catalog entry, every number with its source, and the fitted values of its shipped
+    overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
+    another overlay's)."""
+    from dse.devices.calibrated import SHIPPED, resolve_overlay
+    from dse.devices.overlay import apply_overlay
+    from dse.errors import SpecError, did_you_mean
     from dse.spec.sources import numeric_paths, source_for
 
+    calibrated = _calibrated(calibration, catalog)
     cat = _catalog(catalog)
     spec: Any
     if name in cat.devices:
@@ -331,21 +419,37 @@ def devices_show(
     else:
         from dse.devices.catalog import probe_hint
 
-        known = sorted([*cat.devices, *cat.links, *cat.platforms])
-        raise SpecError([Problem("catalog", name, f"unknown device, link or platform; known: "
-                                 f"{', '.join(known)}"
-                                 f"{probe_hint(name)}")])
-    fitted = apply_overlay(spec, load_overlay(overlay), label=str(overlay)) if overlay else None
+        known = [*cat.devices, *cat.links, *cat.platforms]
+        raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
+                                 + probe_hint(name))])
+    if (overlay is not None or runtime is not None or host is not None) and \
+            name not in cat.devices:
+        flag = "--overlay" if overlay is not None else "--runtime"
+        raise SpecError([Problem(flag, name, "a target is a device under a runtime; "
+                                 f"{name!r} is not a device")])
+    from dse.devices.calibrated import is_calibrated
+
+    fitted = None
+    say = err if as_json else out
+    if overlay is not None and overlay != SHIPPED:
+        if runtime is not None or host is not None:
+            raise SpecError([Problem("--runtime", name, "give --overlay FILE or --runtime, not "
+                                     "both (--overlay shipped --runtime R shows the shipped "
+                                     "overlay of that target)")])
+        label, fitted_overlay = resolve_overlay(overlay, name)
+        fitted = apply_overlay(spec, fitted_overlay, label=label)
+        say.print(f"devices: datasheet values; fitted: overlay {label}", highlight=False,
+                  markup=False)
+    elif name in cat.devices:
+        if overlay == SHIPPED:
+            resolve_overlay(overlay, name, runtime=runtime, host=host)  # or: none is shipped
+            calibration, calibrated = SHIPPED, _calibrated(SHIPPED, catalog)
+        fitted = calibrated.target(name, runtime, host)
+        if runtime is None and host is None and not is_calibrated(fitted):
+            fitted = None  # the datasheet values: no second column
+        _say_calibration(calibrated, calibration, [name], as_json=as_json)
     target_note = ""
     if runtime is not None or host is not None:
-        from dse.devices.calibrated import calibrated_catalog, is_calibrated
-
-        if name not in cat.devices:
-            raise SpecError([Problem("--runtime", name, "a target is a device under a runtime; "
-                                     f"{name!r} is not a device")])
-        if overlay is not None:
-            raise SpecError([Problem("--runtime", name, "give --overlay or --runtime, not both")])
-        fitted = calibrated_catalog().target(name, runtime, host)
         rt = cat.runtime(runtime or spec.default_runtime) if (runtime or spec.default_runtime) \
             else None
         target_note = (f"target: {name} under {rt.name} {rt.version} ({rt.description}); fuses "
@@ -353,7 +457,7 @@ def devices_show(
                        f"kernels "
                        f"{', '.join(rt.kernels) if rt.kernels is not None else 'not documented'}"
                        if rt else f"target: {name} (no runtime named)")
-        if not is_calibrated(fitted):
+        if fitted is None or not is_calibrated(fitted):
             target_note += "\nno overlay fitted on this target: datasheet values"
     if as_json:
         data = {"spec": spec.model_dump(mode="json")}
@@ -367,14 +471,14 @@ def devices_show(
     file = cat.files.get(f"{'devices' if name in cat.devices else 'links' if name in cat.links else 'platforms'}/{name}")
     if file is not None:
         out.print(f"file: {file}", highlight=False)
-    table = Table()
-    table.add_column("field")
-    table.add_column("value", justify="right")
+    table = _listing()
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
     if fitted is not None:
-        table.add_column("fitted", justify="right")
+        table.add_column("fitted", justify="right", no_wrap=True)
     table.add_column("source")
     derived = set(getattr(spec, "derived", ()))
-    sources = {s.id: s for s in spec.sources}
+    sources = {s.id: s for s in [*spec.sources, *(fitted.sources if fitted is not None else ())]}
     paths = set(numeric_paths(spec)) | derived
     if fitted is not None:
         paths |= set(numeric_paths(fitted))
@@ -385,7 +489,9 @@ def devices_show(
         else:
             src = source_for(spec.sources, path) or (
                 source_for(fitted.sources, path) if fitted is not None else None)
-            where = f"{src.id} ({src.kind})" if src else "-"
+            # a fitted source's id is its overlay file, listed under sources below
+            where = "-" if src is None else "overlay (fitted)" if src.kind == "fitted" else \
+                f"{src.id} ({src.kind})"
         row = [path, "-" if value is None else _fmt(path, value)]
         if fitted is not None:
             new = _value_at(fitted, path)
@@ -426,7 +532,8 @@ def _value_at(spec: Any, path: str) -> Any:
     return value
 
 
-@app.command("roofline")
+@app.command("roofline", epilog=_examples(
+    'dse roofline coral_usb mobilenet_v2 --no-plot', 'dse roofline ncs2 resnet50 --precision fp16 --out out/', 'dse roofline coral_usb mobilenet_v2 --calibration datasheet --json --no-plot'))
 def roofline_cmd(
     device: Annotated[str, typer.Argument(help="A catalog device name.")],
     source: Annotated[str, typer.Argument(help="Zoo name or path to an .onnx file.")],
@@ -440,41 +547,51 @@ def roofline_cmd(
     no_plot: Annotated[bool, typer.Option("--no-plot", help="Only print the table.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON.")] = False,
     catalog: CatalogOption = None,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
-    """Per-layer roofline of a workload on one device: table and plot."""
+    """Per-layer roofline of a workload on one device: table and plot.
+
+    The device is the one dse simulate runs (its shipped overlay applied, unless
+    --calibration datasheet); the total is a lower bound on one frame's latency (no transfers
+    over the link, no host work, no per-inference overhead).
+    """
     from dse.cost import roofline
     from dse.report import plot_roofline
     from dse.workloads import workload
 
-    cat = _catalog(catalog)
-    spec = cat.device(device)
+    cat = _calibrated(calibration, catalog)
+    spec = _device(cat, device, "DEVICE")
+    _say_calibration(cat, calibration, [device], as_json=as_json)
     precision = precision or spec.precisions[0]
     if precision not in spec.peak_ops_s:
         raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
                                 f"runs {', '.join(spec.precisions)}")])
-    w = workload(source, precision=precision, **_parse_options(option or []))
-    link = cat.link(spec.link) if spec.link else None
-    try:
-        roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
-    except KeyError as exc:
-        raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
+    with err.status(f"pricing every layer of {source} on {device}"):
+        w = workload(source, precision=precision, **_parse_options(option or []))
+        link = cat.link(spec.link) if spec.link else None
+        try:
+            roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
+        except KeyError as exc:
+            raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
     layers = roof.layers
     if as_json:
         out.print_json(layers.drop(columns=[]).to_json(orient="records"))
     else:
-        table = Table(title=f"{w.name} on {device} ({precision})")
-        for col in ("layer", "op", "class", "MOPs", "traffic", "ops/B", "attainable", "time",
-                    "bound", "weights"):
-            table.add_column(col, justify="left" if col in ("layer", "op", "class", "bound",
-                                                            "weights") else "right")
+        # at 80 columns: each layer's op type, traffic and weight placement are in --json
+        # (and the plot); a long layer name folds, every other cell stays whole; "ceiling" is
+        # the attainable ops/s at the layer's intensity
+        table = _listing(f"{w.name} on {device} ({precision})")
+        for col in ("layer", "class", "MOPs", "ops/B", "ceiling", "time", "bound"):
+            table.add_column(col, justify="left" if col in ("layer", "class", "bound") else
+                             "right", no_wrap=col != "layer", overflow="fold")
         for _, r in layers.iterrows():
-            table.add_row(str(r["name"]), str(r["op"]), str(r["op_class"]),
-                          f"{r['ops'] / 1e6:,.2f}", _fmt("dram_bytes", r["traffic_bytes"]),
-                          "-" if r["intensity"] == float("inf") else f"{r['intensity']:.3g}",
+            intensity = r["intensity"]
+            table.add_row(str(r["name"]), str(r["op_class"]), f"{r['ops'] / 1e6:,.2f}",
+                          "-" if intensity == float("inf") else f"{intensity:,.0f}"
+                          if intensity >= 100 else f"{intensity:.3g}",
                           _fmt("peak_ops_s", r["attainable_ops_s"]),
                           _fmt("latency_s", r["time_s"]),
-                          str(r["bound"]) + ("" if r["supported"] else " (unsupported)"),
-                          str(r["weights"]))
+                          str(r["bound"]) + ("" if r["supported"] else "*"))
         out.print(table)
         unsupported = int((~layers["supported"]).sum())
         bounds = layers.groupby("bound")["time_s"].sum()
@@ -482,14 +599,22 @@ def roofline_cmd(
                   + ", ".join(f"{b} {t / max(layers['time_s'].sum(), 1e-30):.0%}"
                               for b, t in bounds.items())
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
-                  + (f"; {unsupported} layers unsupported on {device}" if unsupported else ""))
+                  + (f"; {unsupported} layers unsupported on {device} (bound*)"
+                     if unsupported else ""))
+        out.print(f"a lower bound on one frame's latency: one inference also pays "
+                  f"{_fmt('latency_s', spec.overhead_per_inference_s)} fixed cost"
+                  + (f" and its transfers over {spec.link}" if spec.link else "")
+                  + " (dse simulate has them)", highlight=False)
     if not no_plot:
         stem = out_dir / f"roofline_{w.name}_{device}_{precision}"
-        for path in plot_roofline(roof, stem):
+        with err.status("plotting"):
+            paths = plot_roofline(roof, stem)
+        for path in paths:
             err.print(f"wrote {path}", highlight=False)
 
 
-@app.command("simulate")
+@app.command("simulate", epilog=_examples(
+    'dse simulate experiments/multi_ncs.yaml', 'dse simulate experiments/multi_ncs.yaml --set platform.accelerators.ncs2.count=2 --trace out/trace.json', 'dse simulate experiments/mobile_soc_coexec.yaml --json'))
 def simulate_cmd(
     experiment: Annotated[Path, typer.Argument(help="An experiment YAML.")],
     set_: Annotated[list[str] | None, typer.Option(
@@ -545,7 +670,8 @@ def simulate_cmd(
         out.print(f"note: {note}", highlight=False)
 
 
-@app.command("explore")
+@app.command("explore", epilog=_examples(
+    'dse explore experiments/what_to_buy.yaml', 'dse explore experiments/multi_ncs.yaml --trials 50 --workers 2 --out out/multi_ncs'))
 def explore_cmd(
     experiment: Annotated[Path, typer.Argument(help="An experiment YAML with search dimensions.")],
     trials: Annotated[int | None, typer.Option(help="Total finished trials wanted (a resumed "
@@ -650,11 +776,14 @@ def _measurements(data: str) -> Any:
         return read_measurements(data)
     if data in loader_names():
         return load(data).measurements
-    raise DseError([Problem(data, "", f"neither a CSV file nor a dataset; datasets: "
-                            f"{', '.join(loader_names())}")])
+    from dse.errors import did_you_mean
+
+    raise DseError([Problem(data, "", "neither a CSV file nor a dataset: "
+                            + did_you_mean(data, loader_names(), what="dataset"))])
 
 
-@app.command("calibrate")
+@app.command("calibrate", epilog=_examples(
+    'dse calibrate mobile_soc --device kirin970_npu', 'dse calibrate my_measurements.csv --device ncs2 --out out/ncs2.yaml'))
 def calibrate_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name "
                                         "(mobile_soc, vitis, coral, ...).")],
@@ -707,32 +836,56 @@ def calibrate_cmd(
         out.print(f"wrote {out_file}", highlight=False)
 
 
-@app.command("predict")
+@app.command("predict", epilog=_examples(
+    'dse predict mobile_soc --device kirin970_npu', 'dse predict mobile_soc --device kirin970_npu --calibration datasheet', 'dse predict my.csv --device ncs2 --overlay out/ncs2.yaml'))
 def predict_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV, or a shipped dataset name.")],
     device: Annotated[str, typer.Option(help="The catalog device whose rows to predict.")],
-    overlay: Annotated[Path | None, typer.Option(help="A fitted overlay (dse calibrate --out)"
-                                                 "; default: the datasheet spec.")] = None,
+    overlay: Annotated[str | None, typer.Option(
+        help="A fitted overlay (dse calibrate --out) applied to the datasheet spec for every "
+        "row, or 'shipped': the shipped overlay of each row's target (the default).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    calibration: CalibrationOption = "shipped",
 ) -> None:
-    """Predict measured rows with a (calibrated) device and report the error of each."""
+    """Predict measured rows with a device and report the error of each: by default the device
+    as dse simulate runs it, the shipped overlay of each row's target (device x runtime, x host
+    where the runtime's timing includes it) applied."""
     import numpy as np
 
     from dse.calibrate import predict
     from dse.calibrate.fit import row_kind
-    from dse.devices import default_catalog
-    from dse.devices.overlay import apply_overlay, load_overlay
+    from dse.devices.calibrated import SHIPPED, is_calibrated, resolve_overlay
 
     measurements = _measurements(data)
-    catalog = default_catalog()
-    spec = catalog.device(device)
-    fitted = load_overlay(overlay) if overlay is not None else None
-    if fitted is not None:
-        spec = apply_overlay(spec, fitted, label=str(overlay))
+    fitted = None
+    if overlay == SHIPPED:
+        if calibration != SHIPPED:
+            raise DseError([Problem("--overlay", overlay, "the shipped overlays are "
+                                    "--calibration shipped; give one or the other")])
+    elif overlay is not None:
+        calibration = "datasheet"  # the overlay applies to the datasheet spec
+    catalog = _calibrated(calibration, None)
+    spec = _device(catalog, device)
+    if overlay is not None and overlay != SHIPPED:
+        from dse.devices.overlay import apply_overlay
+
+        label, fitted = resolve_overlay(overlay, device)
+        spec = apply_overlay(spec, fitted, label=label)
     rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
     if rows.empty:
-        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}")])
-    predicted = predict(spec, rows, catalog=catalog)
+        from dse.errors import did_you_mean
+
+        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}; "
+                                + did_you_mean(spec.name, measurements["device"].unique(),
+                                               what="device").split("; ", 1)[-1])])
+    predicted = np.full(len(rows), np.nan)  # a row in a precision the device lacks: NaN
+    targets = list(_by_target(rows, catalog, spec, per_target=fitted is None))
+    calibrated = [name for name, target, _ in targets if is_calibrated(target)]
+    if overlay == SHIPPED and not calibrated:
+        resolve_overlay(SHIPPED, spec.name)  # none shipped for the rows' targets: say so
+    with err.status(f"predicting {len(rows)} rows of {spec.name}"):
+        for _, target, part in targets:
+            predicted[part.index] = predict(target, part, catalog=catalog)
     rel = predicted / rows["value_si"].to_numpy() - 1.0
     table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
         kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
@@ -747,13 +900,21 @@ def predict_cmd(
         baseline = np.where(rows["metric"] == "throughput", 1.0 / latency, latency)
         table = table.assign(baseline=baseline,
                              baseline_error=baseline / rows["value_si"].to_numpy() - 1.0)
+    if fitted is not None:
+        (err if as_json else out).print(f"devices: datasheet values; {spec.name}: overlay "
+                                        f"{overlay}", highlight=False, markup=False)
+    else:
+        _say_calibration(catalog, calibration, [name for name, _, _ in targets],
+                         as_json=as_json)
     if as_json:
         out.print_json(table.to_json(orient="records"))
         return
-    t = Table(title=f"{spec.name}: predicted vs measured"
-                    + (f" (overlay {overlay})" if overlay else " (datasheet)"))
+    t = _listing(f"{spec.name}: predicted vs measured"
+                 + (f" (overlay {overlay})" if fitted is not None else
+                    " (shipped overlays)" if calibrated else " (datasheet)"))
     for col in ("workload", "metric", "threads", "streams", "measured", "predicted", "error"):
-        t.add_column(col, justify="left" if col in ("workload", "metric") else "right")
+        t.add_column(col, justify="left" if col in ("workload", "metric") else "right",
+                     no_wrap=col != "workload")
     for _, r in table.iterrows():
         t.add_row(str(r["workload"]), str(r["metric"]), str(r["threads"]), str(r["streams"]),
                   f"{r['measured']:.4g}", f"{r['predicted']:.4g}", f"{r['rel_error']:+.1%}")
@@ -776,7 +937,25 @@ def predict_cmd(
             out.print(line)
 
 
-@host_app.command("calibrate")
+def _by_target(rows: Any, catalog: Any, spec: Any, *, per_target: bool) -> Any:
+    """``(target name, spec, rows)`` per target of the rows (their runtime, and host where the
+    runtime's timing includes it: :func:`dse.calibrate.targets.with_targets`), or ``spec`` for
+    all rows."""
+    if not per_target:
+        yield spec.name, spec, rows
+        return
+    from dse.calibrate.targets import with_targets
+
+    named = with_targets(rows.assign(row_number=range(len(rows))), catalog)
+    for target, part in named.groupby("target", sort=False):
+        _, runtime, *host = str(target).split("@")
+        yield (str(target), catalog.target(spec.name, runtime if runtime in catalog.runtimes
+                                           else None, host[0] if host else None),
+               rows.iloc[part["row_number"]])
+
+
+@host_app.command("calibrate", epilog=_examples(
+    'dse host calibrate --budget 10', 'dse host calibrate --kernels calibration/host/kernels.csv --zoo out/host.csv'))
 def host_calibrate_cmd(
     kernels: Annotated[Path | None, typer.Option(
         "--kernels", help="Fit these recorded kernel timings (dse host kernels --out) instead "
@@ -897,7 +1076,8 @@ def _int_list(text: str, option: str) -> list[int]:
     return values
 
 
-@app.command("calibrate-catalog")
+@app.command("calibrate-catalog", epilog=_examples(
+    'dse calibrate-catalog --out-dir out/overlays', 'dse calibrate-catalog --dataset mobile_soc --no-cv --out-dir out/overlays'))
 def calibrate_catalog_cmd(
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Where to write the overlays.")
                        ] = Path("calibration/overlays"),
@@ -962,7 +1142,8 @@ def _plot_calibration(cal: Any, stem: Path) -> None:
     save_figure(fig, stem)
 
 
-@host_app.command("probe")
+@host_app.command("probe", epilog=_examples(
+    'dse host probe --out dse_host/host.yaml'))
 def host_probe_cmd(
     out_file: Annotated[Path, typer.Option(
         "--out", help="The device YAML to write (<dir>/<name>.yaml; <dir>/platforms/<name>.yaml "
@@ -987,7 +1168,8 @@ def host_probe_cmd(
               f"number with how it was measured", highlight=False)
 
 
-@app.command("measure")
+@app.command("measure", epilog=_examples(
+    'dse measure mobilenet_v2 resnet18 --threads 1,2 --out out/host.csv', 'dse measure mobilenet_v2 --runtime openvino --streams 1,2 --out out/ov.csv'))
 def measure_cmd(
     workloads: Annotated[list[str], typer.Argument(
         help="Zoo names (mobilenet_v2, mobilenet_v1_0.5_160) or .onnx files.")],
@@ -1082,7 +1264,8 @@ def measure_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
-@host_app.command("kernels")
+@host_app.command("kernels", epilog=_examples(
+    'dse host kernels --budget 5 --out out/kernels.csv', 'dse host kernels --zoo mobilenet_v2 --random 50 --adaptive 0'))
 def host_kernels_cmd(
     budget: Annotated[float | None, typer.Option(
         help="Minutes: start no new kernel after this long (the CSV keeps what is done; a "
@@ -1123,9 +1306,11 @@ def host_kernels_cmd(
     predict = None
     if overlay is not None:
         from dse.devices import default_catalog
-        from dse.devices.overlay import apply_overlay, load_overlay
+        from dse.devices.calibrated import resolve_overlay
+        from dse.devices.overlay import apply_overlay
 
-        fitted = load_overlay(overlay)  # read before anything is timed: bad input fails fast
+        # read before anything is timed: bad input fails fast
+        _, fitted = resolve_overlay(overlay, "host")
         host = default_catalog().target("host", "onnxruntime_cpu")
         predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
     with _progress_bar("building the suite", remaining=True) as step:
@@ -1155,7 +1340,8 @@ def host_kernels_cmd(
     out.print(f"wrote {out_file}", highlight=False)
 
 
-@host_app.command("corun")
+@host_app.command("corun", epilog=_examples(
+    'dse host corun mobilenet_v2 resnet18 --out out/corun.csv', 'dse host corun mobilenet_v2 --hog 1,max --no-pairs'))
 def host_corun_cmd(
     workloads: Annotated[list[str], typer.Argument(help="Zoo models (two or more for pairs).")],
     hog: Annotated[str, typer.Option(
@@ -1215,7 +1401,8 @@ def host_corun_cmd(
     out.print(f"wrote {written}", highlight=False)
 
 
-@host_app.command("contention")
+@host_app.command("contention", epilog=_examples(
+    'dse host contention out/corun.csv', 'dse host contention out/corun.csv --basis cpu --json'))
 def host_contention_cmd(
     data: Annotated[Path, typer.Argument(help="A raw co-run CSV (dse host corun).")],
     basis: Annotated[str, typer.Option(help="Slowdowns from 'wall' or 'cpu' time (cpu when "
@@ -1232,12 +1419,13 @@ def host_contention_cmd(
 
     raw = read_corun(data)
     cat = _catalog(catalog)
-    spec = cat.device(device)
+    spec = _device(cat, device)
     runtime = cat.runtimes.get("onnxruntime_cpu")
-    demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
-                                                              "co_runner"]}),
-                           spec, runtime=runtime)
-    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    with err.status("pricing the models and fitting the contention law"):
+        demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
+                                                                  "co_runner"]}),
+                               spec, runtime=runtime)
+        fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
     if as_json:
         out.print_json(json.dumps({
             "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
@@ -1264,7 +1452,8 @@ def host_contention_cmd(
               f"{fit.naive_mape:.1%})", highlight=False)
 
 
-@host_app.command("spread")
+@host_app.command("spread", epilog=_examples(
+    'dse host spread mobilenet_v2 resnet18 --repeats 300'))
 def host_spread_cmd(
     workloads: Annotated[list[str], typer.Argument(
         help="Zoo names or .onnx files to time (a few hundred runs each).")],
@@ -1299,7 +1488,8 @@ def host_spread_cmd(
     host_spread_check_cmd(out_file, catalog=None, overlay=None)
 
 
-@host_app.command("spread-check")
+@host_app.command("spread-check", epilog=_examples(
+    'dse host spread-check calibration/host/spread.csv', 'dse host spread-check out/host.runs.csv --overlay out/host.yaml'))
 def host_spread_check_cmd(
     runs_file: Annotated[Path, typer.Argument(help="A runs table (`dse host spread`, or "
                                               "`dse measure`'s <stem>.runs.csv).")
@@ -1333,7 +1523,7 @@ def host_spread_check_cmd(
         # the medians from the fitted host (dse host calibrate), the spread from the runs
         from dse.devices.overlay import apply_overlay
 
-        fitted = apply_overlay(cat.device(device), load_overlay(overlay), label=str(overlay))
+        fitted = apply_overlay(_device(cat, device), load_overlay(overlay), label=str(overlay))
         cat = cat.with_devices({device: fitted}, replace=True)
     with err.status("simulating"):
         table = check_runs(runs, catalog=cat, device=device)
@@ -1376,7 +1566,8 @@ def host_spread_check_cmd(
         (err if as_json else out).print(f"wrote {overlay}", highlight=False)
 
 
-@app.command("measure-import")
+@app.command("measure-import", epilog=_examples(
+    'dse measure-import benchmark_report.csv --format benchmark_app --device ncs2 --workload googlenet --out out/ncs2.csv'))
 def measure_import_cmd(
     file: Annotated[Path, typer.Argument(help="A benchmark tool's output: benchmark_app's "
                                          "benchmark_report.csv or console log, TFLite "
@@ -1419,7 +1610,8 @@ def measure_import_cmd(
         out.print(f"wrote {path}", highlight=False)
 
 
-@host_app.command("openvino-check")
+@host_app.command("openvino-check", epilog=_examples(
+    'dse host openvino-check out/ov.csv', 'dse host openvino-check out/ov.csv --protocol model --json'))
 def host_openvino_check_cmd(
     data: Annotated[str, typer.Argument(help="A measurement CSV with host x openvino_cpu rows "
                                         "(dse measure --runtime openvino).")],
@@ -1460,7 +1652,8 @@ def host_openvino_check_cmd(
                   highlight=False)
 
 
-@app.command("validate")
+@app.command("validate", epilog=_examples(
+    'dse validate', 'dse validate --dataset mobile_soc --json'))
 def validate_cmd(
     dataset: Annotated[list[str] | None, typer.Option(help="Only these datasets (repeatable)."
                                                       )] = None,
@@ -1524,7 +1717,9 @@ def validate_cmd(
         out.print(line, highlight=False)
 
 
-@app.command("compare")
+@app.command("compare", epilog=_examples(
+    "dse compare experiments/multi_ncs.yaml experiments/what_to_buy.yaml",
+    "dse compare experiments/multi_ncs.yaml --set platform.accelerators.ncs2.count=2"))
 def compare_cmd(
     experiments: Annotated[list[Path], typer.Argument(help="Experiment YAMLs.")],
     set_: Annotated[list[str] | None, typer.Option(
@@ -1555,6 +1750,32 @@ def compare_cmd(
         t.add_row(str(row), *("-" if v is None else f"{v:,.4g}" if row in ROWS else str(v)
                               for v in values))
     (out if out.is_terminal else Console(width=160)).print(t)
+
+
+@app.command("schema", epilog=_examples(
+    'dse schema --out experiment.schema.json',
+    'dse schema --reference docs/experiment_reference.md'))
+def schema_cmd(
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write the JSON Schema here (default: print it).")] = None,
+    reference: Annotated[Path | None, typer.Option(
+        help="Also write the Markdown reference of every key here "
+             "(docs/experiment_reference.md).")] = None,
+) -> None:
+    """The JSON Schema of an experiment YAML (every value may be a search dimension), for
+    editors and validators; with --reference, the Markdown page of every key."""
+    from dse.report.files import atomic_path
+    from dse.spec.schema import experiment_schema, reference_markdown
+
+    text = json.dumps(experiment_schema(), indent=2) + "\n"
+    if out_file is None and reference is None:
+        sys.stdout.write(text)
+    for path, content in ((out_file, text), (reference, None)):
+        if path is None:
+            continue
+        with atomic_path(path) as tmp:
+            tmp.write_text(content if content is not None else reference_markdown())
+        err.print(f"wrote {path}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,10 +157,11 @@ def test_devices_show_with_an_overlay(tmp_path, capsys):
     assert "values.clock: not a fittable path" in err
 
 
-def test_devices_unknown_name_lists_known(capsys):
+def test_devices_unknown_name_suggests_the_closest(capsys):
     assert main(["devices", "show", "ncs3"]) == 2
     err = capsys.readouterr().err
-    assert "unknown device, link or platform; known:" in err and "ncs2" in err
+    assert "unknown catalog name 'ncs3'; did you mean" in err and "'ncs2'" in err
+    assert "coral_usb" not in err  # the closest names, not the whole catalog
     assert "Traceback" not in err
 
 

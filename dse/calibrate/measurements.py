@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, did_you_mean
 from dse.workloads.graph import PRECISION_BYTES
 
 __all__ = ["COLUMNS", "METRIC_UNITS", "OPTIONAL", "MeasurementError", "read_measurements",
@@ -114,13 +114,13 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
                 problems.append(Problem(file, at(col), f"expected a whole number >= 1, got "
                                         f"{v!r}"))
         if known_devices is not None and str(row.device) not in known_devices:
-            problems.append(Problem(file, at("device"), f"unknown device {row.device!r}"))
+            problems.append(Problem(file, at("device"), did_you_mean(row.device, known_devices,
+                                                                     what="device")))
         for col, known, what in (("runtime", known_runtimes, "runtime"),
                                  ("host", known_hosts, "host")):
             name = _cell(getattr(row, col))
             if known is not None and name and name not in known:
-                problems.append(Problem(file, at(col), f"unknown {what} {name!r}; known "
-                                        f"{what}s: {', '.join(sorted(known))}"))
+                problems.append(Problem(file, at(col), did_you_mean(name, known, what=what)))
         options = row.options
         if isinstance(options, str) and options.strip():
             try:

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, did_you_mean
 from dse.report.files import atomic_path
 
 __all__ = ["COLUMNS", "HOG_BYTES", "HOG_PERIOD_S", "ContentionFit", "CorunError",
@@ -217,8 +217,8 @@ def check_settings(workloads: Sequence[str], hog_gb_s: Sequence[float | str],
                                 "(pairs) or a hog intensity"))
     for w in workloads:
         if zoo.resolve(w) is None:
-            problems.append(Problem("corun", "workloads", f"unknown zoo model {w!r}; known: "
-                                    f"{', '.join(zoo.names())}"))
+            problems.append(Problem("corun", "workloads", did_you_mean(w, zoo.names(),
+                                                                       what="zoo model")))
     for h in hog_gb_s:
         if not (h == "max" or (isinstance(h, int | float) and h > 0)):
             problems.append(Problem("corun", "hog", f"expected GB/s > 0 or 'max', got {h!r}"))

@@ -45,7 +45,7 @@ import pandas as pd
 
 from dse.calibrate.loaders import options_json
 from dse.calibrate.measurements import COLUMNS, validate
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, did_you_mean
 from dse.measure.profile import NODE_COLUMNS, node_times
 from dse.report.files import atomic_path
 
@@ -92,8 +92,8 @@ def measure_function(runtime: str) -> Callable[..., MeasureResult]:
     import importlib
 
     if runtime not in RUNTIMES:
-        raise MeasureError([Problem("--runtime", runtime, f"unknown runtime; known: "
-                                    f"{', '.join(RUNTIMES)}")])
+        raise MeasureError([Problem("--runtime", "", did_you_mean(runtime, RUNTIMES,
+                                                                  what="runtime"))])
     fn: Callable[..., MeasureResult] = importlib.import_module(RUNTIMES[runtime]).measure
     return fn
 

@@ -49,7 +49,7 @@ import pandas as pd
 
 from dse.calibrate.loaders import options_json
 from dse.calibrate.measurements import COLUMNS, validate
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, did_you_mean
 from dse.report.files import atomic_path
 from dse.workloads.graph import PRECISION_BYTES
 
@@ -164,7 +164,7 @@ def import_file(path: Path | str, *, format: str, device: str, workload: str,
     name = str(path)
     problems = []
     if format not in FORMATS:
-        problems.append(Problem("--format", format, f"expected one of {', '.join(FORMATS)}"))
+        problems.append(Problem("--format", "", did_you_mean(format, FORMATS, what="format")))
     if precision is not None and precision not in PRECISION_BYTES:
         problems.append(Problem("--precision", precision, f"expected one of "
                                 f"{', '.join(PRECISION_BYTES)}"))

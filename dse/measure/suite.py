@@ -62,7 +62,7 @@ import onnx
 import pandas as pd
 from onnx import TensorProto, helper, numpy_helper
 
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, did_you_mean
 
 __all__ = ["FAMILIES", "MAX_ELEMS", "MAX_MACS", "PROLOGUE", "KernelSpec", "SuiteError", "adaptive_specs",
            "build", "check_spec", "random_specs", "spec_macs", "zoo_specs"]
@@ -190,15 +190,16 @@ def check_spec(spec: KernelSpec, *, file: str = "kernel spec", where: str = "") 
     badly typed parameters, and shapes that do not fit together."""
     prefix = f"{where}: " if where else ""
     if spec.family not in FAMILIES:
-        return [Problem(file, f"{prefix}family", f"expected one of {', '.join(FAMILIES)}, got "
-                        f"{spec.family!r}")]
+        return [Problem(file, f"{prefix}family", did_you_mean(spec.family, FAMILIES,
+                                                              what="family name"))]
     schema = FAMILIES[spec.family]
     problems = []
     for name in sorted(set(schema) - set(spec.params)):
         problems.append(Problem(file, f"{prefix}params.{name}", "missing"))
     for name in sorted(set(spec.params) - set(schema)):
         problems.append(Problem(file, f"{prefix}params.{name}",
-                                f"unknown parameter of {spec.family}; known: {', '.join(schema)}"))
+                                f"unknown parameter of {spec.family}; " +
+                                did_you_mean(name, schema, what="parameter").split("; ", 1)[1]))
     for name, (kind, allowed) in schema.items():
         if name not in spec.params:
             continue

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from dse.errors import did_you_mean
 from dse.spec.sources import Frozen, Source, coverage_problems, source_for
 from dse.spec.spread import DEFAULT_SPREAD, LatencySpread
 from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
@@ -352,16 +353,15 @@ class DeviceSpec(Frozen):
         from dse.devices.kinds import kind_names
 
         if value not in kind_names():
-            raise ValueError(f"unknown device kind {value!r}; known kinds: "
-                             f"{', '.join(kind_names())}")
+            raise ValueError(did_you_mean(value, kind_names(), what="device kind"))
         return value
 
     @field_validator("peak_ops_s", "ops_per_cycle_per_core")
     @classmethod
     def _known_precisions(cls, value: dict[str, float] | None) -> dict[str, float] | None:
-        problems = [f"{precision}: unknown precision; known precisions: "
-                    f"{', '.join(PRECISION_BYTES)}" for precision in value or {}
-                    if precision not in PRECISION_BYTES]
+        problems = [f"{precision}: " + did_you_mean(precision, PRECISION_BYTES,
+                                                     what="precision")
+                    for precision in value or {} if precision not in PRECISION_BYTES]
         if problems:
             raise ValueError("\n".join(problems))
         return value
@@ -382,8 +382,9 @@ class DeviceSpec(Frozen):
         for op_class, number in value.items():
             if op_class != "default" and op_class not in OP_CLASSES and \
                     op_class not in KERNEL_CLASSES:
-                problems.append(f"{op_class}: unknown op or kernel class; known: default, "
-                                f"{', '.join(OP_CLASSES)}, {', '.join(KERNEL_CLASSES)}")
+                problems.append(f"{op_class}: " + did_you_mean(
+                    op_class, ["default", *OP_CLASSES, *KERNEL_CLASSES],
+                    what="efficiency key"))
             elif not 0 < number <= max_efficiency(op_class):
                 problems.append(f"{op_class}: must be in (0, {max_efficiency(op_class):g}], "
                                 f"got {number:g}")
@@ -397,8 +398,8 @@ class DeviceSpec(Frozen):
         problems = []
         for name, model in value.items():
             if name not in KERNEL_CLASSES:
-                problems.append(f"{name}: unknown kernel class; known: "
-                                f"{', '.join(KERNEL_CLASSES)}")
+                problems.append(f"{name}: " + did_you_mean(name, KERNEL_CLASSES,
+                                                           what="kernel class"))
             elif max(model.efficiency) > max_kernel_efficiency(name):
                 problems.append(f"{name}.efficiency: must be at most "
                                 f"{max_kernel_efficiency(name):g}, got "

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from pydantic import Field, PositiveInt, field_validator, model_validator
 
+from dse.errors import did_you_mean
 from dse.spec.sources import Frozen, Source, source_for
 from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES
 
@@ -149,7 +150,7 @@ class RuntimeSpec(Frozen):
 
 def _known(value: tuple[str, ...], known: list[str] | frozenset[str], what: str, *,
            show: list[str] | None = None) -> tuple[str, ...]:
-    problems = [f"{item}: unknown {what}; known: {', '.join(show or known)}"
+    problems = [f"{item}: " + did_you_mean(item, known if show is None else show, what=what)
                 + (" (or any op type dse counts)" if show else "")
                 for item in value if item not in known]
     if len(set(value)) != len(value):

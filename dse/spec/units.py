@@ -106,7 +106,9 @@ def parse_quantity(value: object, quantity: Quantity) -> float:
 
 
 def _validator(quantity: Quantity) -> BeforeValidator:
-    return BeforeValidator(lambda v: v if v is None else parse_quantity(v, quantity))
+    # the JSON Schema of a quantity (dse schema) says what is read: a number or "3 ms"
+    return BeforeValidator(lambda v: v if v is None else parse_quantity(v, quantity),
+                           json_schema_input_type=float | str)
 
 
 Bytes = Annotated[float, _validator("bytes")]

@@ -204,7 +204,7 @@ def test_read_kernels_names_file_line_and_every_problem(tmp_path):
     assert "rows.csv: line 2: params: expected a JSON object" in text
     assert "rows.csv: line 3: threads: expected a whole number, got 'two'" in text
     assert "rows.csv: line 4: run_median_s: expected seconds >= 0, got '-1'" in text
-    assert "rows.csv: line 4: family: expected one of conv" in text
+    assert "rows.csv: line 4: family: unknown family name 'convolution'" in text
     assert len(info.value.problems) == 4
 
 

@@ -106,7 +106,7 @@ def test_attention_parts():
 
 
 @pytest.mark.parametrize(("spec", "match"), [
-    (KernelSpec("nope", {}), r"family: expected one of conv, dwconv, .*got 'nope'"),
+    (KernelSpec("nope", {}), r"family: unknown family name 'nope'; \d+ known family names, such as .*conv, dwconv"),
     (KernelSpec("conv", {**CONV, "act": "gelu"}), r"params.act: expected one of none, relu"),
     (KernelSpec("conv", {k: v for k, v in CONV.items() if k != "cin"}), r"params.cin: missing"),
     (KernelSpec("conv", {**CONV, "extra": 1}), r"params.extra: unknown parameter of conv"),

@@ -53,7 +53,7 @@ def test_missing_openvino_is_one_error_with_the_install_command(monkeypatch, cap
 def test_runtime_seam_lists_the_runtimes():
     assert set(RUNTIMES) == {"onnxruntime", "openvino"}
     assert measure_function("openvino") is measure
-    with pytest.raises(MeasureError, match="--runtime: tensorrt: unknown runtime; known: "
+    with pytest.raises(MeasureError, match="--runtime: unknown runtime 'tensorrt'; known runtimes: "
                                            "onnxruntime, openvino"):
         measure_function("tensorrt")
 

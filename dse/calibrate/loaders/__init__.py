@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from dse.calibrate.measurements import COLUMNS, validate
-from dse.errors import DseError, Problem
+from dse.errors import DseError, Problem, did_you_mean
 
 __all__ = ["LoadResult", "data_dir", "load", "loader_names", "options_json", "register_loader",
            "text"]
@@ -81,8 +81,8 @@ def load(name: str, path: Path | str | None = None) -> LoadResult:
     """
     _builtins()
     if name not in _LOADERS:
-        raise DseError([Problem("calibration", name, f"unknown dataset; known: "
-                                f"{', '.join(_LOADERS)}")])
+        raise DseError([Problem("calibration", "", did_you_mean(name, _LOADERS,
+                                                                what="dataset"))])
     filename, loader = _LOADERS[name]
     file = Path(path) if path is not None else data_dir() / filename
     if not file.is_file():

@@ -1765,7 +1765,8 @@ def schema_cmd(
     """The JSON Schema of an experiment YAML (every value may be a search dimension), for
     editors and validators; with --reference, the Markdown page of every key."""
     from dse.report.files import atomic_path
-    from dse.spec.schema import experiment_schema, reference_markdown
+    from dse.report.reference import reference_markdown
+    from dse.spec.schema import experiment_schema
 
     text = json.dumps(experiment_schema(), indent=2) + "\n"
     if out_file is None and reference is None:

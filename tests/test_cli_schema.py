@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from dse.cli import main
+from dse.report.reference import policy_keys, reference_markdown
 from dse.spec.experiment import load_experiment
-from dse.spec.schema import experiment_schema, policy_keys, reference_markdown
+from dse.spec.schema import experiment_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))

@@ -131,6 +131,8 @@ class WorkloadRef(Frozen):
         zoo: Zoo model name (with ``options``), or
         onnx: Path of an ONNX file, relative to the experiment file.
         precision: Default: the first precision of the device running it.
+        options: Zoo model options (``{resolution: 160, width: 0.5}``; ``dse workloads show
+            NAME`` lists them), or ONNX input shapes.
         name: Label in metrics (default: the zoo name or file stem).
         devices: Devices this workload may run on (default: every device of the policy).
     """
@@ -224,7 +226,13 @@ class PlatformRef(Frozen):
 class Stage(Frozen):
     """One pipeline stage: layers up to and including the layer named ``until``, or up to where
     the cumulative weight bytes reach the fraction ``until`` (0..1) of the model's, a compact
-    encoding the search can vary (the last stage: to the end)."""
+    encoding the search can vary (the last stage: to the end).
+
+    Attributes:
+        device: The device (or device instance, ``coral_usb:1``) running the stage.
+        until: The last layer of the stage, or the fraction of the weights (0..1) it ends at;
+            none for the last stage.
+    """
 
     device: str = Field(min_length=1, max_length=128)
     until: str | Annotated[float, Field(ge=0, le=1)] | None = None
@@ -247,7 +255,7 @@ class Execution(Frozen):
             sharing its memory bandwidth.
         dispatch: ``work_stealing`` (idle workers pull from one queue) or ``round_robin``.
         stages: Pipeline stages (``pipeline``).
-        queue_depth: Capacity of the queue between pipeline stages.
+        queue_depth: Capacity of the queue between pipeline stages (``pipeline``).
         mapping: Layer name, op type or op class -> device (``mapping``); the rest run on the
             first device.
         preprocess_s / postprocess_s: Host CPU time per frame before and after inference.
@@ -335,7 +343,12 @@ class Constraint:
 
 
 class ObjectiveEntry(Frozen):
-    """One objective as YAML writes it: ``{maximize: METRIC}`` or ``{minimize: METRIC}``."""
+    """One objective as YAML writes it: ``{maximize: METRIC}`` or ``{minimize: METRIC}``.
+
+    Attributes:
+        maximize: A metric to make as large as possible (``throughput_fps``).
+        minimize: A metric to make as small as possible (``energy_per_inference_j``).
+    """
 
     maximize: Metric | None = None
     minimize: Metric | None = None
@@ -355,7 +368,12 @@ class ObjectiveEntry(Frozen):
 
 
 class Bounds(Frozen):
-    """The bounds of one constrained metric: ``{max: X}`` and/or ``{min: X}``."""
+    """The bounds of one constrained metric: ``{max: X}`` and/or ``{min: X}``.
+
+    Attributes:
+        min: The metric must be at least this.
+        max: The metric must be at most this.
+    """
 
     min: FiniteFloat | None = None
     max: FiniteFloat | None = None
@@ -393,7 +411,23 @@ class ExperimentConfig(Frozen):
 
     ``calibration``: ``shipped`` (the default) runs the devices with the overlays fitted to
     measured data (``calibration/overlays``); ``datasheet`` runs them as their datasheets
-    describe them. ``name`` is a name, never a path: letters, digits, ``_``, ``.``, ``-``.
+    describe them.
+
+    Attributes:
+        name: The study's name (default: the file's stem): letters, digits, ``_``, ``.``,
+            ``-``; a name, never a path (outputs go to ``--out``).
+        description: One line on what the experiment compares.
+        calibration: ``shipped`` or ``datasheet`` devices.
+        workloads: The workloads (``workload:`` for one), alternating on one stream.
+        platform: The host, its accelerators and their runtimes.
+        execution: How frames run on the platform (the policy and its parameters).
+        stream: The frames.
+        objectives: What ``dse explore`` optimises: ``{maximize: METRIC}`` or ``{minimize:
+            METRIC}`` (default: maximize throughput_fps); metrics as ``dse simulate --json``
+            names them.
+        constraints: ``METRIC: {max: X}`` and/or ``{min: X}``: a trial that breaks one is
+            infeasible.
+        search: How ``dse explore`` searches (trials, sampler, seed).
     """
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")

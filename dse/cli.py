@@ -22,6 +22,20 @@ from rich.table import Table
 
 from dse.errors import DseError, Problem, WorkloadError
 
+#: Short column headings of metrics, so that a front's table reads at 80 columns.
+_SHORT = {"throughput_fps": "fps", "energy_per_inference_j": "J/inference",
+          "average_power_w": "W", "price_usd": "USD", "latency_p50_ms": "p50 ms",
+          "latency_p95_ms": "p95 ms", "latency_p99_ms": "p99 ms", "latency_mean_ms": "mean ms",
+          "infer_requests": "requests", "intra_op_threads": "intra-op"}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
+
 
 def _examples(*commands: str) -> str:
     """A command's ``--help`` epilog: its examples, one a paragraph (typer folds lines)."""
@@ -748,18 +762,29 @@ def explore_cmd(
     for note in result.notes:
         err.print(note, style="yellow", highlight=False, markup=False, soft_wrap=True)
     front = result.pareto
-    table = Table(title=f"{exp.name}: {len(result.trials)} trials, "
-                        f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "
-                        f"feasible, Pareto front of {len(front)}")
+    table = _listing(f"{exp.name}: {len(result.trials)} trials, "
+                     f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "
+                     f"feasible, Pareto front of {len(front)}")
     params = [c for c in front.columns if c.startswith("param:")]
     values = [f"value:{g.metric}" for g in result.objectives]
-    for col in ["trial", *params, *values, "bottlenecks"]:
-        table.add_column(col.split(":", 1)[-1].split(".")[-1], overflow="fold")
-    for _, row in front.head(10).iterrows():
-        table.add_row(str(row["trial"]), *(f"{row[c]:.4g}" if isinstance(row[c], float)
-                                           else str(row[c]) for c in [*params, *values]),
-                      str(row["bottlenecks"]))
+    rows = [[str(row["trial"]), *(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
+                                  for c in [*params, *values])]
+            for _, row in front.head(10).iterrows()]
+    for i, col in enumerate(["trial", *params, *values]):
+        # A column is never narrower than its longest word: rich folds between words only.
+        words = [w for r in rows for w in r[i].replace(",", " ").split()]
+        numeric = col == "trial" or col in values or all(
+            _is_number(r[i]) for r in rows)
+        name = col.split(":", 1)[-1].split(".")[-1]
+        table.add_column(_SHORT.get(name, name), justify="right" if numeric else "left",
+                         min_width=max(map(len, words), default=1))
+    for r in rows:
+        table.add_row(*r)
     out.print(table)
+    if not front.empty:
+        out.print(f"trial {front.iloc[0]['trial']} is limited by "
+                  f"{front.iloc[0]['bottlenecks'] or 'nothing the bound names'}; report.md "
+                  "says what adding it does", highlight=False)
     if front.empty:
         out.print("[yellow]no feasible configuration found; see report.md for the reasons"
                   "[/yellow]")

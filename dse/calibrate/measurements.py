@@ -28,12 +28,13 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dse.errors import DseError, Problem, did_you_mean
+from dse.errors import DseError, Problem, WorkloadError, did_you_mean
 from dse.spec import loading
 from dse.spec.loading import read_text_bounded
 from dse.workloads.graph import PRECISION_BYTES
@@ -131,14 +132,17 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
             if known is not None and name and name not in known:
                 problems.append(Problem(file, at(col), f"unknown {what} {_short(name)}; known "
                                         f"{what}s: {', '.join(sorted(known))}"))
-        options = row.options
+        options, parsed = row.options, {}
         if isinstance(options, str) and options.strip():
             try:
-                if len(options) > 4096 or not isinstance(json.loads(options), dict):
+                parsed = json.loads(options) if len(options) <= 4096 else None
+                if not isinstance(parsed, dict):
                     raise ValueError
             except (ValueError, RecursionError):
                 problems.append(Problem(file, at("options"), f"expected a JSON object such as "
                                         f'{{"width": 0.5}}, got {_short(options)}'))
+                parsed = None
+        problems += _workload_problems(row.workload, parsed, file, at)
     if problems:
         raise MeasurementError(problems)
     frame["value_si"] = si
@@ -147,6 +151,29 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
     for col in ("options", "host", "link", "runtime"):
         frame[col] = frame[col].fillna("").astype(str)
     return frame
+
+
+def _workload_problems(workload: object, options: dict[str, object] | None, file: str,
+                       at: Callable[[str], str]) -> list[Problem]:
+    """A workload that is neither a zoo model nor an ``.onnx`` path, and zoo options the model
+    does not take (checked here so that the message names the row)."""
+    from dse.workloads import zoo
+
+    name = _cell(workload)
+    if name.lower().endswith(".onnx"):
+        return []
+    found = zoo.resolve(name)
+    if found is None:
+        return [Problem(file, at("workload"), f"expected a zoo model or an .onnx file: "
+                        f"{zoo.unknown_name(name)}")]
+    if options:
+        model, parsed = found
+        try:
+            model.check_size(model.validate({**parsed, **options}))
+        except WorkloadError as exc:
+            return [Problem(file, at("options"), str(p).removeprefix(f"{p.file}: "))
+                    for p in exc.problems]
+    return []
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -570,6 +570,9 @@ class Catalog:
         data = dict(data)
         base_name = data.pop("base")
         where = ".".join(p for p in (prefix, "base") if p)
+        if not isinstance(base_name, str):
+            return None, [], [Problem(file, where, f"expected the name of a catalog device, "
+                                      f"got {type(base_name).__name__} {str(base_name)[:60]!r}")]
         if base_name in seen:
             return None, [], [Problem(file, where, f"'base' chain loops: "
                                       f"{' -> '.join([*seen, base_name])}")]

@@ -317,7 +317,9 @@ def load_yaml_text(text: str, *, label: str = "<yaml>") -> tuple[Any, list[Probl
     except (ValueError, OverflowError, RecursionError) as exc:
         return None, [Problem(label, "", f"invalid YAML: {exc}")]
     if loader.problems:
-        return None, loader.problems
+        # constructed outside in, so a nested key's problem may come first: sort by position
+        return None, sorted(loader.problems, key=lambda p: [int(n) for n in
+                                                             re.findall(r"\d+", p.path)])
     return data, []
 
 
@@ -353,7 +355,9 @@ def problems_from_validation(exc: ValidationError, model: type[BaseModel], *, fi
     """One :class:`Problem` per error, with the YAML path and a message in dse's words."""
     problems = []
     for error in exc.errors(include_url=False):
-        loc = [str(part) for part in error["loc"] if part != "[key]"]
+        # a key with a line break or a control character would break the one-line message
+        loc = [str(part) if str(part).isprintable() else repr(str(part))[:80]
+               for part in error["loc"] if part != "[key]"]
         path = ".".join(p for p in (prefix, *loc) if p)
         kind = error["type"]
         if kind == "value_error":

@@ -356,7 +356,10 @@ def _infer_shapes(
     try:
         inferred = shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
     except Exception as exc:  # onnx raises InferenceError, ValidationError, RuntimeError
-        problems.append(Problem(source, "shape inference", f"the model is inconsistent: {exc}"))
+        # one line per problem: onnx's messages span several
+        text = " ".join(str(exc).split())
+        problems.append(Problem(source, "shape inference", f"the model is inconsistent: "
+                                f"{text[:500]}"))
         return {}, {}
 
     shapes: dict[str, tuple[int, ...]] = {}

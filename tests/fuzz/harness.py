@@ -1,0 +1,114 @@
+"""The fuzz suite's harness: run one CLI case in this process, bounded in time, and judge it.
+
+A case passes when ``dse`` exits 0, or exits 2 with an error whose lines name the input at fault
+and no traceback. Exit 1 (a bug), a traceback, or running past the case's time limit (a hang) is
+a failure. The mutations themselves are Hypothesis strategies (``strategies.py``), so a failure
+shrinks to a small reproducer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from dse.cli import main
+
+#: Seconds one case may run before it counts as a hang (generous: the machine is shared).
+CASE_TIMEOUT_S = 60.0
+
+#: Outcome classes of every case run in this process, for the long benchmark's report.
+OUTCOMES: Counter[str] = Counter()
+
+
+class CaseTimeout(BaseException):
+    """Raised in the case when its time is up. A BaseException, so that the CLI's own
+    ``except Exception`` (exit 1 for a bug) does not swallow it."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`CaseTimeout` in the running code after ``seconds`` (main thread only)."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise CaseTimeout(f"the case ran longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one CLI run did."""
+
+    argv: tuple[str, ...]
+    code: int | None  # None: it ran out of time
+    out: str
+    err: str
+    seconds: float
+
+    @property
+    def kind(self) -> str:
+        """``ok``, ``bad-input``, ``bug``, ``traceback`` or ``hang``."""
+        if self.code is None:
+            return "hang"
+        if "Traceback" in self.err:
+            return "traceback"
+        return {0: "ok", 2: "bad-input"}.get(self.code, "bug")
+
+    def problem_lines(self) -> list[str]:
+        """The lines of the error message (the first after ``error:``); lines that start with
+        white space continue the one before."""
+        lines = [ln for ln in self.err.splitlines() if ln.strip()]
+        start = next((i for i, ln in enumerate(lines) if ln.startswith("error:")), None)
+        if start is None:
+            return []
+        lines = lines[start:]
+        lines[0] = lines[0].removeprefix("error:").strip()
+        return [ln for ln in lines if not ln[:1].isspace()]
+
+    def verdict(self, names: Iterable[str], *, tolerate: Iterable[str] = ()) -> str:
+        """``""`` if the case passed, else why not.
+
+        Args:
+            names: What an error line may name (the file, ``--set``, ...).
+            tolerate: Line prefixes of known misattributions another change is fixing (each
+                named where it is used); such a line passes the naming check only.
+        """
+        if self.kind in ("hang", "bug", "traceback"):
+            return f"{self.kind}: exit {self.code}\n{self.err[-3000:]}"
+        if self.code == 2:
+            lines = self.problem_lines()
+            if not lines:
+                return f"exit 2 without an 'error:' line:\n{self.err[-2000:]}"
+            names, tolerate = tuple(names), tuple(tolerate)
+            for line in lines:
+                if not any(n in line for n in names) and not line.startswith(tolerate):
+                    return f"an error line does not name {names}: {line[:300]!r}"
+        return ""
+
+
+def run_cli(argv: list[str], *, timeout_s: float = CASE_TIMEOUT_S) -> Outcome:
+    """Run ``dse ARGV`` in this process with stdout and stderr captured, bounded in time."""
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    code: int | None
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                time_limit(timeout_s):
+            code = main(argv)
+    except CaseTimeout:
+        code = None
+    outcome = Outcome(tuple(argv), code, out.getvalue(), err.getvalue(),
+                      time.perf_counter() - start)
+    OUTCOMES[outcome.kind] += 1
+    return outcome

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import signal
 import time
 from collections import Counter
@@ -81,8 +82,9 @@ class Outcome:
 
         Args:
             names: What an error line may name (the file, ``--set``, ...).
-            tolerate: Line prefixes of known misattributions another change is fixing (each
-                named where it is used); such a line passes the naming check only.
+            tolerate: Patterns (``re.search``) of known misattributions another change is
+                fixing (each named where it is defined); such a line passes the naming check
+                only.
         """
         if self.kind in ("hang", "bug", "traceback"):
             return f"{self.kind}: exit {self.code}\n{self.err[-3000:]}"
@@ -92,7 +94,8 @@ class Outcome:
                 return f"exit 2 without an 'error:' line:\n{self.err[-2000:]}"
             names, tolerate = tuple(names), tuple(tolerate)
             for line in lines:
-                if not any(n in line for n in names) and not line.startswith(tolerate):
+                if not any(n in line for n in names) and \
+                        not any(re.search(t, line) for t in tolerate):
                     return f"an error line does not name {names}: {line[:300]!r}"
         return ""
 

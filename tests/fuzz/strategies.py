@@ -8,7 +8,6 @@ breaks ``dse``.
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -284,19 +283,21 @@ SET_VALUES = ["2", "-1", "0", "1e999", "nan", ".nan", "-.inf", "9" * 5000, "[" *
               "bert_encoder", "a" * 5000, "100000000", "2 ms", "-2 ms", "threads", "coexec"]
 
 
-def set_path(draw: Draw, data: dict[str, Any]) -> str:
-    """A ``--set PATH`` from the experiment's own paths, a near miss of one, or junk."""
+def set_path(draw: Draw, data: dict[str, Any], *, into_scalars: bool = True) -> str:
+    """A ``--set PATH`` from the experiment's own paths, a near miss of one, or junk.
+    ``into_scalars=False`` leaves out paths that go below a scalar or past a list's end."""
     paths = [".".join(str(p) for p in path) for path in _paths(data)]
     known = draw(st.sampled_from(paths))
-    return draw(st.sampled_from([known, known, known, known + ".x", known + ".0", known + ".99",
-                                 known.replace(".", ".."), "." + known, known + ".",
-                                 "x" * 500, "a\0b", "", "workloads.0.zoo", "workloads.7",
-                                 "stream.frames.0", "0", "..", "platform.accelerators.ncs9"]))
+    choices = [known, known, known, "x" * 500, "a\0b", "", "0", "..",
+               "platform.accelerators.ncs9"]
+    if into_scalars:
+        choices += [known + ".x", known + ".0", known + ".99", known + ".",
+                    known.replace(".", ".."), "workloads.0.zoo", "workloads.7", "stream.frames.0"]
+    return draw(st.sampled_from(choices))
 
 
-def set_value(draw: Draw) -> str:
-    return draw(st.one_of(st.sampled_from(SET_VALUES), st.text(max_size=20)))
-
-
-def finite_or_none(x: float) -> float | None:
-    return x if math.isfinite(x) else None
+def set_value(draw: Draw, *, deep: bool = True) -> str:
+    """A ``--set`` value; ``deep=False`` leaves out values nested past Python's recursion
+    limit."""
+    values = SET_VALUES if deep else [v for v in SET_VALUES if not v.startswith("[" * 100)]
+    return draw(st.one_of(st.sampled_from(values), st.text(max_size=20)))

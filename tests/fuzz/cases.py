@@ -141,6 +141,11 @@ KNOWN_BUGS: dict[str, str] = {
     # parses the value with yaml.safe_load, whose pure-Python parser recurses without bound
     # (RecursionError, exit 1); dse.spec.loading.load_yaml_text(value, label="--set") bounds it.
     "experiment.parse_override": r'dse/spec/experiment\.py", line \d+, in parse_override',
+    # ``platform.accelerators.coral_usb: 1000000000`` (or ``{count: ...}``): the count of an
+    # accelerator group is not bounded (dse/spec/platform.py, dse/spec/experiment.py), so
+    # dse/sim/plan.py all_units builds a billion units: a hang, then memory exhaustion.
+    "plan.all_units (unbounded accelerator count)":
+        r'dse/sim/plan\.py", line \d+, in all_units',
 }
 
 

@@ -13,9 +13,11 @@ import io
 import re
 import signal
 import time
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from types import FrameType
 
 from dse.cli import main
 
@@ -35,8 +37,10 @@ class CaseTimeout(BaseException):
 def time_limit(seconds: float) -> Iterator[None]:
     """Raise :class:`CaseTimeout` in the running code after ``seconds`` (main thread only)."""
 
-    def expire(signum: int, frame: object) -> None:
-        raise CaseTimeout(f"the case ran longer than {seconds:g} s")
+    def expire(signum: int, frame: FrameType | None) -> None:
+        # where it hung, for the report (the exception unwinds through the CLI untouched)
+        stack = "".join(traceback.format_stack(frame)) if frame is not None else ""
+        raise CaseTimeout(f"the case ran longer than {seconds:g} s; it was in:\n{stack}")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -100,8 +104,10 @@ class Outcome:
         return ""
 
 
-def run_cli(argv: list[str], *, timeout_s: float = CASE_TIMEOUT_S) -> Outcome:
-    """Run ``dse ARGV`` in this process with stdout and stderr captured, bounded in time."""
+def run_cli(argv: list[str], *, timeout_s: float | None = None) -> Outcome:
+    """Run ``dse ARGV`` in this process with stdout and stderr captured, bounded in time
+    (default :data:`CASE_TIMEOUT_S`, read at the call)."""
+    timeout_s = timeout_s or CASE_TIMEOUT_S
     out, err = io.StringIO(), io.StringIO()
     start = time.perf_counter()
     code: int | None
@@ -109,8 +115,9 @@ def run_cli(argv: list[str], *, timeout_s: float = CASE_TIMEOUT_S) -> Outcome:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
                 time_limit(timeout_s):
             code = main(argv)
-    except CaseTimeout:
+    except CaseTimeout as exc:
         code = None
+        err.write(f"\n{exc}")
     outcome = Outcome(tuple(argv), code, out.getvalue(), err.getvalue(),
                       time.perf_counter() - start)
     OUTCOMES[outcome.kind] += 1

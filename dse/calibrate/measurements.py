@@ -25,11 +25,13 @@ every problem; values are converted to SI (seconds, frames/s, watts, joules) in 
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,7 +134,8 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
             if known is not None and name and name not in known:
                 problems.append(Problem(file, at(col), f"unknown {what} {_short(name)}; known "
                                         f"{what}s: {', '.join(sorted(known))}"))
-        options, parsed = row.options, {}
+        options = row.options
+        parsed: Any = {}
         if isinstance(options, str) and options.strip():
             try:
                 parsed = json.loads(options) if len(options) <= 4096 else None
@@ -151,6 +154,24 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
     for col in ("options", "host", "link", "runtime"):
         frame[col] = frame[col].fillna("").astype(str)
     return frame
+
+
+def _ragged_rows(text: str, file: str) -> list[Problem]:
+    """Rows with more or fewer cells than the header (pandas would silently take the extra
+    leading cells as an index and shift every column), numbered as :func:`validate` does."""
+    width, problems = 0, []
+    try:
+        records = [r for r in csv.reader(io.StringIO(text))
+                   if r and "".join(r).strip() and not r[0].lstrip().startswith("#")]
+    except csv.Error as exc:
+        return [Problem(file, "", f"not a readable CSV: {exc}")]
+    for i, cells in enumerate(records, start=1):
+        if i == 1:
+            width = len(cells)
+        elif len(cells) != width:
+            problems.append(Problem(file, f"row {i}", f"expected {width} cells as in the "
+                                    f"header, found {len(cells)}"))
+    return problems[:20]
 
 
 def _workload_problems(workload: object, options: dict[str, object] | None, file: str,
@@ -197,6 +218,9 @@ def read_measurements(path: Path | str, *, known_devices: set[str] | None = None
     text, problems = read_text_bounded(path, limit=loading.MAX_CSV_BYTES, label=str(path))
     if text is None:
         raise MeasurementError(problems)
+    ragged = _ragged_rows(text, str(path))
+    if ragged:
+        raise MeasurementError(ragged)
     try:
         frame = pd.read_csv(io.StringIO(text), comment="#", dtype={
             "options": str, "host": str, "link": str, "runtime": str})

@@ -159,8 +159,9 @@ def _option_error(key: str, value: Any, default: Any) -> str:
         if math.isfinite(value) and (value > 0 or value == low) and value <= limit:
             return ""
         if low == 0:
-            return f"{kind} from 0 to {limit:,g}"
-        return f"an int from 1 to {limit:,g}" if kind == "an int" else f"a float > 0 and <= {limit:g}"
+            return f"{kind} from 0 to {int(limit):,}"
+        return f"an int from 1 to {int(limit):,}" if kind == "an int" else \
+            f"a float > 0 and <= {limit:g}"
     return "" if isinstance(value, type(default)) else f"a {type(default).__name__}"
 
 

@@ -168,7 +168,7 @@ def mutate_onnx(draw: Draw, model: onnx.ModelProto) -> bytes:
     if op == "attr_type" and node.attribute:
         attr = node.attribute[draw(st.integers(0, len(node.attribute) - 1))]
         kind = draw(st.sampled_from([_A.STRING, _A.FLOAT, _A.INT, _A.INTS, _A.FLOATS,
-                                     _A.STRINGS, _A.UNDEFINED, _A.TENSOR, 99]))
+                                     _A.STRINGS, _A.UNDEFINED, _A.TENSOR, _A.GRAPH]))
         attr.type = kind
         attr.s = draw(st.sampled_from([b"abc", b"\xff\xfe", b"3", b""]))
         attr.f = draw(st.floats(allow_nan=True, allow_infinity=True, width=32))

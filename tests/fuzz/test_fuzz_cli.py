@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tests.fuzz.cases import CASES
 
 #: Examples per input class: together under a minute on a shared, loaded machine.
-EXAMPLES = {"experiment": 80, "set": 60, "onnx": 100, "csv": 60, "catalog": 40}
+EXAMPLES = {"experiment": 70, "set": 50, "onnx": 80, "csv": 50, "catalog": 35}
 
 
 @pytest.mark.parametrize("kind", list(CASES))

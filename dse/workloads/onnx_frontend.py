@@ -319,6 +319,10 @@ def _infer_shapes(
         tt = vi.type.tensor_type
         if vi.name in input_shapes:
             dims: list[int] = [int(d) for d in input_shapes.pop(vi.name)]
+            if not dims or not all(0 < d < loading.MAX_INT for d in dims):
+                problems.append(Problem(source, f"input_shapes.{vi.name}", f"expected sizes "
+                                        f"from 1 to 2**63 - 1, got {str(dims)[:80]}"))
+                dims = [1] * len(dims)
         else:
             dims = []
             for k, d in enumerate(tt.shape.dim):

@@ -179,3 +179,12 @@ def test_the_cli_exits_2_on_each_without_a_traceback(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert "Traceback" not in err and err.startswith("error: ")
+
+
+@pytest.mark.parametrize("dims", [[10**23, 3, 32, 32], [0, 3, 32, 32], [-1, 3, 32, 32], []])
+def test_input_shapes_out_of_range_are_a_problem(resnet8, dims):
+    model = _copy(resnet8)
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_param = "N"
+    with pytest.raises(OnnxError, match=r"m.onnx: input_shapes.input: expected sizes from 1 to "
+                                        r"2\*\*63 - 1"):
+        graph_from_model(model, source="m.onnx", input_shapes={"input": dims})

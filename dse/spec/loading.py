@@ -404,9 +404,11 @@ def _message(error: Any, model: type[BaseModel], loc: list[str]) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return str(int(value))
-    return repr(value)
+    text = repr(value)
+    # a 10,000-character value is shown by its start and its length
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text):,} characters)"
 
 
 def _known_keys(model: type[BaseModel], loc: list[str]) -> list[str]:

@@ -197,3 +197,19 @@ def test_the_limits_are_public_and_consistent():
     assert 0 < loading.MAX_YAML_BYTES <= loading.MAX_CSV_BYTES <= loading.MAX_ONNX_BYTES
     assert set(loading.__all__) >= {"MAX_YAML_BYTES", "MAX_CSV_BYTES", "MAX_ONNX_BYTES",
                                     "MAX_DEPTH", "MAX_INT", "MAX_NAME_LENGTH", "MAX_YAML_NODES"}
+
+
+def test_validation_messages_show_long_and_huge_values_briefly():
+    from pydantic import BaseModel
+
+    from dse.spec.loading import validate
+
+    class Spec(BaseModel):
+        count: int
+        name: int
+
+    _, problems = validate(Spec, {"count": 1e308, "name": "a" * 10_000}, file="s.yaml")
+    text = [str(p) for p in problems]
+    assert text[0].startswith("s.yaml: count: ") and "1e+308" in text[0]
+    assert text[1].startswith("s.yaml: name: ") and "... (10,002 characters)" in text[1]
+    assert all(len(t) < 200 for t in text)

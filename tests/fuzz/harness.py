@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import resource
 import signal
 import time
 import traceback
@@ -23,6 +24,11 @@ from dse.cli import main
 
 #: Seconds one case may run before it counts as a hang (generous: the machine is shared).
 CASE_TIMEOUT_S = 60.0
+
+#: Memory a case may take beyond what the process had (bytes of address space): a hostile case
+#: that allocates without bound (a billion simulated devices) gets a MemoryError, not the
+#: machine's out-of-memory killer (the fuzz run shares the machine).
+CASE_MEMORY_BYTES = 6 * 2**30
 
 #: Outcome classes of every case run in this process, for the long benchmark's report.
 OUTCOMES: Counter[str] = Counter()
@@ -49,6 +55,28 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def _address_space() -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+@contextlib.contextmanager
+def memory_limit(extra_bytes: int) -> Iterator[None]:
+    """Limit the process's address space to what it has now plus ``extra_bytes`` (Linux)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = _address_space() + extra_bytes
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @dataclass(frozen=True)
@@ -113,7 +141,7 @@ def run_cli(argv: list[str], *, timeout_s: float | None = None) -> Outcome:
     code: int | None
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
-                time_limit(timeout_s):
+                memory_limit(CASE_MEMORY_BYTES), time_limit(timeout_s):
             code = main(argv)
     except CaseTimeout as exc:
         code = None

@@ -25,13 +25,20 @@ every problem; values are converted to SI (seconds, frames/s, watts, joules) in 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from dse.errors import DseError, Problem, did_you_mean
+from dse.errors import DseError, Problem, WorkloadError, did_you_mean
+from dse.spec import loading
+from dse.spec.loading import read_text_bounded
 from dse.workloads.graph import PRECISION_BYTES
 
 __all__ = ["COLUMNS", "METRIC_UNITS", "OPTIONAL", "MeasurementError", "read_measurements",
@@ -50,6 +57,8 @@ METRIC_UNITS: dict[str, dict[str, float]] = {
     "energy": {"J": 1.0, "mJ": 1e-3, "uJ": 1e-6},
 }
 POLICIES = ("single", "threads", "data_parallel", "coexec")
+#: Largest ``threads``, ``streams`` and ``count`` of a row.
+MAX_COUNT = 1_000_000
 
 
 class MeasurementError(DseError, ValueError):
@@ -87,9 +96,9 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
         factor = None
         if metric not in METRIC_UNITS:
             problems.append(Problem(file, at("metric"), f"expected one of "
-                                    f"{', '.join(METRIC_UNITS)}, got {metric!r}"))
+                                    f"{', '.join(METRIC_UNITS)}, got {_short(metric)}"))
         elif unit not in METRIC_UNITS[metric]:
-            problems.append(Problem(file, at("unit"), f"a {metric} in {unit!r}? expected "
+            problems.append(Problem(file, at("unit"), f"a {metric} in {_short(unit)}? expected "
                                     f"{', '.join(METRIC_UNITS[metric])}"))
         else:
             factor = METRIC_UNITS[metric][unit]
@@ -99,20 +108,23 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
             value = float("nan")
         if not np.isfinite(value) or value <= 0:
             problems.append(Problem(file, at("value"), f"expected a number > 0, got "
-                                    f"{row.value!r}"))
+                                    f"{_short(row.value)}"))
         si.append(value * factor if factor is not None and np.isfinite(value) else np.nan)
         if str(row.precision) not in PRECISION_BYTES:
             problems.append(Problem(file, at("precision"), f"expected one of "
-                                    f"{', '.join(PRECISION_BYTES)}, got {row.precision!r}"))
+                                    f"{', '.join(PRECISION_BYTES)}, got {_short(row.precision)}"))
         if str(row.policy) not in POLICIES:
             problems.append(Problem(file, at("policy"), f"expected one of {', '.join(POLICIES)}"
-                                    f", got {row.policy!r}"))
+                                    f", got {_short(row.policy)}"))
         for col in ("threads", "streams", "count"):
             v = getattr(row, col)
             if not (isinstance(v, int | np.integer) or (isinstance(v, float) and v.is_integer()))\
                     or v < 1:
                 problems.append(Problem(file, at(col), f"expected a whole number >= 1, got "
-                                        f"{v!r}"))
+                                        f"{_short(v)}"))
+            elif v > MAX_COUNT:
+                problems.append(Problem(file, at(col), f"expected a whole number <= "
+                                        f"{MAX_COUNT:,}, got {_short(v)}"))
         if known_devices is not None and str(row.device) not in known_devices:
             problems.append(Problem(file, at("device"), did_you_mean(row.device, known_devices,
                                                                      what="device")))
@@ -122,13 +134,17 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
             if known is not None and name and name not in known:
                 problems.append(Problem(file, at(col), did_you_mean(name, known, what=what)))
         options = row.options
+        parsed: Any = {}
         if isinstance(options, str) and options.strip():
             try:
-                if not isinstance(json.loads(options), dict):
+                parsed = json.loads(options) if len(options) <= 4096 else None
+                if not isinstance(parsed, dict):
                     raise ValueError
-            except ValueError:
+            except (ValueError, RecursionError):
                 problems.append(Problem(file, at("options"), f"expected a JSON object such as "
-                                        f'{{"width": 0.5}}, got {options!r}'))
+                                        f'{{"width": 0.5}}, got {_short(options)}'))
+                parsed = None
+        problems += _workload_problems(row.workload, parsed, file, at)
     if problems:
         raise MeasurementError(problems)
     frame["value_si"] = si
@@ -137,6 +153,52 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
     for col in ("options", "host", "link", "runtime"):
         frame[col] = frame[col].fillna("").astype(str)
     return frame
+
+
+def _ragged_rows(text: str, file: str) -> list[Problem]:
+    """Rows with more or fewer cells than the header (pandas would silently take the extra
+    leading cells as an index and shift every column), numbered as :func:`validate` does."""
+    width, problems = 0, []
+    try:
+        records = [r for r in csv.reader(io.StringIO(text))
+                   if r and "".join(r).strip() and not r[0].lstrip().startswith("#")]
+    except csv.Error as exc:
+        return [Problem(file, "", f"not a readable CSV: {exc}")]
+    for i, cells in enumerate(records, start=1):
+        if i == 1:
+            width = len(cells)
+        elif len(cells) != width:
+            problems.append(Problem(file, f"row {i}", f"expected {width} cells as in the "
+                                    f"header, found {len(cells)}"))
+    return problems[:20]
+
+
+def _workload_problems(workload: object, options: dict[str, object] | None, file: str,
+                       at: Callable[[str], str]) -> list[Problem]:
+    """A workload that is neither a zoo model nor an ``.onnx`` path, and zoo options the model
+    does not take (checked here so that the message names the row)."""
+    from dse.workloads import zoo
+
+    name = _cell(workload)
+    if name.lower().endswith(".onnx"):
+        return []
+    found = zoo.resolve(name)
+    if found is None:
+        return [Problem(file, at("workload"), f"expected a zoo model or an .onnx file: "
+                        f"{zoo.unknown_name(name)}")]
+    if options:
+        model, parsed = found
+        try:
+            model.check_size(model.validate({**parsed, **options}))
+        except WorkloadError as exc:
+            return [Problem(file, at("options"), str(p).removeprefix(f"{p.file}: "))
+                    for p in exc.problems]
+    return []
+
+
+def _short(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _cell(value: object) -> str:
@@ -152,12 +214,21 @@ def read_measurements(path: Path | str, *, known_devices: set[str] | None = None
     Raises:
         MeasurementError: The file cannot be read, or any row is invalid.
     """
+    text, problems = read_text_bounded(path, limit=loading.MAX_CSV_BYTES, label=str(path))
+    if text is None:
+        raise MeasurementError(problems)
+    ragged = _ragged_rows(text, str(path))
+    if ragged:
+        raise MeasurementError(ragged)
     try:
-        frame = pd.read_csv(path, comment="#", dtype={"options": str, "host": str,
-                                                      "link": str, "runtime": str})
-    except FileNotFoundError:
-        raise MeasurementError([Problem(str(path), "", "file not found")]) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        frame = pd.read_csv(io.StringIO(text), comment="#", dtype={
+            "options": str, "host": str, "link": str, "runtime": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise MeasurementError([Problem(str(path), "", f"not a readable CSV: {exc}")]) from None
+    duplicated = sorted({str(c) for c in frame.columns if re.fullmatch(r".+\.\d+", str(c))
+                         and str(c).rsplit(".", 1)[0] in COLUMNS})
+    if duplicated:
+        raise MeasurementError([Problem(str(path), "header", f"column {c.rsplit('.', 1)[0]!r} "
+                                        "appears more than once") for c in duplicated])
     return validate(frame, file=str(path), known_devices=known_devices,
                     known_runtimes=known_runtimes, known_hosts=known_hosts)

@@ -110,12 +110,13 @@ class Catalog:
 
     def __init__(self, *folders: Path | str,
                  overlays: Path | str | Mapping[str, Overlay] | None = None) -> None:
-        given = tuple(Path(f) for f in folders) or catalog_folders()
+        problems: list[Problem] = []
+        given = tuple(f for f in (tuple(Path(f) for f in folders) or catalog_folders())
+                      if not _folder_problems(f, problems))
         # one folder named twice (--catalog DIR beside DSE_CATALOG=DIR) is read once
         self.folders = tuple(f for i, f in enumerate(given)
                              if f.resolve() not in {g.resolve() for g in given[:i]})
         self.files: dict[str, Path] = {}
-        problems: list[Problem] = []
         raw_devices: dict[str, tuple[str, dict[str, Any]]] = {}
         raw_links: dict[str, tuple[str, Any]] = {}
         raw_platforms: dict[str, tuple[str, Any]] = {}
@@ -569,6 +570,9 @@ class Catalog:
         data = dict(data)
         base_name = data.pop("base")
         where = ".".join(p for p in (prefix, "base") if p)
+        if not isinstance(base_name, str):
+            return None, [], [Problem(file, where, f"expected the name of a catalog device, "
+                                      f"got {type(base_name).__name__} {str(base_name)[:60]!r}")]
         if base_name in seen:
             return None, [], [Problem(file, where, f"'base' chain loops: "
                                       f"{' -> '.join([*seen, base_name])}")]
@@ -625,6 +629,25 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
         else:
             result[key] = value
     return result
+
+
+def _folder_problems(folder: Path, problems: list[Problem]) -> bool:
+    """Add the problem of a catalog folder that cannot be read (missing, a file, a NUL byte in
+    its name); whether there was one."""
+    text = str(folder)
+    if "\0" in text:
+        problems.append(Problem(text.replace("\0", "\\0"), "", "expected a catalog folder, "
+                                "got a path with a NUL byte"))
+        return True
+    try:
+        if folder.is_dir():
+            return False
+        found = "a file" if folder.exists() else "no such folder"
+    except OSError as exc:
+        found = f"an unreadable path ({exc.strerror or exc})"
+    problems.append(Problem(text, "", f"expected a catalog folder (devices/*.yaml, links/, "
+                            f"platforms/, runtimes/), found {found}"))
+    return True
 
 
 def _label(path: Path) -> str:

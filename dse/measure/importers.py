@@ -39,6 +39,7 @@ gets one :class:`ImportError_` naming the file, the line, what was expected and 
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ from dse.calibrate.loaders import options_json
 from dse.calibrate.measurements import COLUMNS, validate
 from dse.errors import DseError, Problem, did_you_mean
 from dse.report.files import atomic_path
+from dse.spec import loading
+from dse.spec.loading import read_bytes_bounded, read_text_bounded
 from dse.workloads.graph import PRECISION_BYTES
 
 __all__ = ["FORMATS", "OP_COLUMNS", "ImportError_", "Imported", "import_file"]
@@ -107,8 +110,19 @@ class Imported:
             ops_path = path.with_name(f"{path.stem}.ops.csv")
             ops = self.ops
             if append and ops_path.exists():
-                ops = pd.concat([pd.read_csv(ops_path, dtype={"options": str}), ops],
-                                ignore_index=True)
+                text, problems = read_text_bounded(ops_path, limit=loading.MAX_CSV_BYTES)
+                if text is None:
+                    raise ImportError_(problems)
+                try:
+                    kept = pd.read_csv(io.StringIO(text), dtype={"options": str})
+                except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+                    raise ImportError_([Problem(str(ops_path), "", f"not a readable CSV: {exc}")
+                                        ]) from None
+                missing = [c for c in OP_COLUMNS if c not in kept.columns]
+                if missing:
+                    raise ImportError_([Problem(str(ops_path), "header", f"missing columns "
+                                                f"{missing}; expected {', '.join(OP_COLUMNS)}")])
+                ops = pd.concat([kept, ops], ignore_index=True)
             with atomic_path(ops_path) as tmp:
                 ops.loc[:, list(OP_COLUMNS)].to_csv(tmp, index=False)
             written.append(ops_path)
@@ -175,13 +189,10 @@ def import_file(path: Path | str, *, format: str, device: str, workload: str,
             problems.append(Problem(flag, value, "expected a name"))
     if problems:
         raise ImportError_(problems)
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise ImportError_([Problem(name, "", "file not found")]) from None
-    except OSError as exc:
-        raise ImportError_([Problem(name, "", f"cannot read: {exc.strerror}")]) from None
-    lines = text.splitlines()
+    data, problems = read_bytes_bounded(path, limit=loading.MAX_CSV_BYTES, label=name)
+    if data is None:
+        raise ImportError_(problems)
+    lines = data.decode("utf-8", errors="replace").splitlines()
     common = {"device": device, "host": host, "link": "", "workload": workload,
               "options": options_json(dict(options or {})), "count": 1,
               "dataset": dataset or format}

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     AliasChoices,
@@ -39,7 +38,7 @@ from pydantic import (
 )
 
 from dse.errors import Problem, SpecError, did_you_mean
-from dse.spec.loading import load_yaml, validate
+from dse.spec.loading import load_yaml, load_yaml_text, validate
 from dse.spec.platform import MAX_DEVICES, AcceleratorGroup
 from dse.spec.sources import Frozen
 from dse.spec.units import Seconds
@@ -85,6 +84,8 @@ MAX_MAPPING = 10_000
 MAX_DIMENSIONS = 32
 MAX_CHOICES = 1_000
 MAX_CHECKED_VALUES = 4_000
+#: Characters of one ``--set PATH=VALUE``.
+MAX_OVERRIDE = 10_000
 #: Trials of one study.
 MAX_TRIALS = 100_000
 #: Seeds are unsigned 32-bit (numpy's ``default_rng`` and Optuna accept them all).
@@ -724,11 +725,13 @@ def parse_override(text: str) -> tuple[str, Any]:
     path, sep, value = text.partition("=")
     if not sep or not path.strip():
         raise ValueError(f"expected PATH=VALUE such as platform.accelerators.ncs2.count=2, "
-                         f"got {text!r}")
-    try:
-        return path.strip(), yaml.safe_load(value)
-    except yaml.YAMLError:
-        return path.strip(), value
+                         f"got {text[:80]!r}")
+    if len(text) > MAX_OVERRIDE:
+        raise ValueError(f"at most {MAX_OVERRIDE:,} characters, got {len(text):,}")
+    data, problems = load_yaml_text(value, label="--set")
+    if problems:
+        raise ValueError("; ".join(p.message for p in problems))
+    return path.strip(), data
 
 
 def _overrides(overrides: Mapping[str, Any] | Sequence[str] | None, file: str,
@@ -741,7 +744,7 @@ def _overrides(overrides: Mapping[str, Any] | Sequence[str] | None, file: str,
             try:
                 yield parse_override(item)
             except ValueError as exc:
-                problems.append(Problem("--set", item, str(exc)))
+                problems.append(Problem("--set", repr(item[:80]), str(exc)))
         else:
             yield item
 

@@ -40,7 +40,12 @@ class OnnxFrontend:
     name = "onnx"
 
     def can_load(self, source: str) -> bool:
-        return source.lower().endswith(".onnx") or Path(source).is_file()
+        if source.lower().endswith(".onnx"):
+            return True
+        try:
+            return Path(source).is_file()
+        except (OSError, ValueError):  # a name too long for a path, a NUL byte
+            return False
 
     def load(
         self,
@@ -121,5 +126,5 @@ def workload(source: str | Path, *, precision: str = "fp32", **options: Any) -> 
         if frontend.can_load(text):
             name, graph = frontend.load(text, **options)
             return Workload(name, graph, precision, graph.graph.get("source", text))
-    raise WorkloadError([Problem(text, "", "expected a zoo model name or an .onnx file; known zoo "
-                                 "models: " + ", ".join(zoo.names()))])
+    raise WorkloadError([Problem(text[:80], "", "expected a zoo model name or an .onnx file: "
+                                 + zoo.unknown_name(text))])

@@ -27,6 +27,8 @@ import onnx
 from onnx import ModelProto, TensorProto, helper, shape_inference
 
 from dse.errors import OnnxError, Problem
+from dse.spec import loading
+from dse.spec.loading import read_bytes_bounded
 from dse.workloads.ops import COUNTERS, NodeView, count_node
 
 __all__ = ["graph_from_model", "load_onnx"]
@@ -103,13 +105,17 @@ def load_onnx(
     """
     path = Path(path)
     file = str(path)
-    if not path.is_file():
-        raise OnnxError([Problem(file, "", "expected an ONNX file, found no such file")])
+    data, problems = read_bytes_bounded(path, limit=loading.MAX_ONNX_BYTES, label=file)
+    if data is None:
+        if problems[0].message == "file not found":
+            problems = [Problem(file, "", "expected an ONNX file, found no such file")]
+        raise OnnxError(problems)
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf raises DecodeError and friends; all mean "not ONNX"
         raise OnnxError(
-            [Problem(file, "", f"expected an ONNX model, the file could not be parsed ({exc})")]
+            [Problem(file, "", f"expected an ONNX model, the file could not be parsed "
+                     f"({str(exc)[:200]})")]
         ) from None
     return graph_from_model(
         model,
@@ -153,6 +159,7 @@ def graph_from_model(
                                 base_dir, problems)
 
     names = _node_ids(g.node)
+    _check_attributes(model, names, source, problems)
     producer: dict[str, str] = {}
     graph_inputs = [i.name for i in g.input if i.name not in initializers]
     defined = set(graph_inputs) | set(initializers)
@@ -254,20 +261,32 @@ def _check_external(
         problems.append(Problem(source, where, "external data is not allowed for an in-memory "
                                 "model; load it from its file"))
         return
+    if "\0" in location:
+        problems.append(Problem(source, where, f"expected an external data location, got a "
+                                f"path with a NUL byte: {location[:80]!r}"))
+        return
     if not location or Path(location).is_absolute() or ".." in Path(location).parts:
         problems.append(
             Problem(source, where, "expected external data at a relative path inside the "
                     f"model's folder, got location {location!r}")
         )
         return
-    target = (base_dir / location).resolve()
-    if not target.is_relative_to(base_dir):
+    try:
+        target = (base_dir / location).resolve()
+        outside = not target.is_relative_to(base_dir)
+        is_file = not outside and target.is_file()
+        size = target.stat().st_size if is_file else 0
+    except (OSError, ValueError) as exc:
+        problems.append(Problem(source, where, f"external data {location[:80]!r} cannot be "
+                                f"checked: {exc}"))
+        return
+    if outside:
         problems.append(
             Problem(source, where, f"external data {location!r} resolves to {str(target)!r}, "
                     "outside the model's folder")
         )
         return
-    if not target.is_file():
+    if not is_file:
         problems.append(Problem(source, where, f"external data file {location!r} does not exist"))
         return
     try:
@@ -276,7 +295,6 @@ def _check_external(
     except ValueError:
         problems.append(Problem(source, where, f"external data offset/length are not integers: {info}"))
         return
-    size = target.stat().st_size
     if offset < 0 or offset > size or (length is not None and offset + length > size):
         problems.append(
             Problem(source, where, f"external data {location!r} is {size} bytes, but the tensor "
@@ -301,6 +319,10 @@ def _infer_shapes(
         tt = vi.type.tensor_type
         if vi.name in input_shapes:
             dims: list[int] = [int(d) for d in input_shapes.pop(vi.name)]
+            if not dims or not all(0 < d < loading.MAX_INT for d in dims):
+                problems.append(Problem(source, f"input_shapes.{vi.name}", f"expected sizes "
+                                        f"from 1 to 2**63 - 1, got {str(dims)[:80]}"))
+                dims = [1] * len(dims)
         else:
             dims = []
             for k, d in enumerate(tt.shape.dim):
@@ -338,7 +360,10 @@ def _infer_shapes(
     try:
         inferred = shape_inference.infer_shapes(skeleton, strict_mode=True, data_prop=True)
     except Exception as exc:  # onnx raises InferenceError, ValidationError, RuntimeError
-        problems.append(Problem(source, "shape inference", f"the model is inconsistent: {exc}"))
+        # one line per problem: onnx's messages span several
+        text = " ".join(str(exc).split())
+        problems.append(Problem(source, "shape inference", f"the model is inconsistent: "
+                                f"{text[:500]}"))
         return {}, {}
 
     shapes: dict[str, tuple[int, ...]] = {}
@@ -364,14 +389,52 @@ def _infer_shapes(
     return shapes, types
 
 
+def _check_attributes(model: ModelProto, names: Sequence[str], source: str,
+                      problems: list[Problem]) -> None:
+    """Attributes of the standard ops whose type is not the one their schema declares (a
+    ``group`` given as a string), or whose integers are out of range."""
+    versions = {op.domain: op.version for op in model.opset_import}
+    version = versions.get("", versions.get("ai.onnx", onnx.defs.onnx_opset_version()))
+    for node, nid in zip(model.graph.node, names, strict=True):
+        where = f"node {nid!r} ({node.op_type})"
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.UNDEFINED:
+                problems.append(Problem(source, where, f"attribute {attr.name!r} has no type"))
+            elif attr.type == onnx.AttributeProto.INT and abs(attr.i) >= loading.MAX_INT:
+                problems.append(Problem(source, where, f"attribute {attr.name!r} is {attr.i}; "
+                                        "expected an integer of magnitude < 2**63"))
+        if node.domain not in _DEFAULT_DOMAINS:
+            continue
+        try:
+            schema = onnx.defs.get_schema(node.op_type, max(int(version), 1), "")
+        except Exception:  # onnx.defs.SchemaError: unknown op type, reported elsewhere
+            continue
+        for attr in node.attribute:
+            spec = schema.attributes.get(attr.name)
+            if spec is None or attr.type in (spec.type, onnx.AttributeProto.UNDEFINED):
+                continue
+            problems.append(Problem(source, where, f"attribute {attr.name!r} is of type "
+                                    f"{_attr_type(attr.type)}, expected {_attr_type(spec.type)}"))
+
+
+def _attr_type(kind: Any) -> str:
+    try:
+        return str(onnx.AttributeProto.AttributeType.Name(kind))
+    except ValueError:
+        return f"type {kind}"
+
+
 def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in node.attribute:
         if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS,
                          onnx.AttributeProto.TENSOR, onnx.AttributeProto.SPARSE_TENSOR):
             continue
-        value = helper.get_attribute_value(attr)
-        out[attr.name] = value.decode() if isinstance(value, bytes) else value
+        try:
+            value = helper.get_attribute_value(attr)
+        except ValueError:  # an attribute without a type: reported by _check_attributes
+            continue
+        out[attr.name] = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
     return out
 
 
@@ -447,9 +510,29 @@ def _build(
             out_shapes.append(shapes.get(o, ()))
         if missing:
             continue
+        too_large = [shp for shp in (*in_shapes, *out_shapes)
+                     if shp is not None and math.prod(shp) >= loading.MAX_INT]
+        if too_large:
+            problems.append(Problem(source, where, f"a tensor of shape {list(too_large[0])} "
+                                    "has 2**63 elements or more; expected fewer"))
+            continue
         view = NodeView(node.op_type, tuple(in_shapes), tuple(weights), tuple(out_shapes),
                         _attrs(node))
-        count = count_node(view) if node.domain in _DEFAULT_DOMAINS else None
+        try:
+            count = count_node(view) if node.domain in _DEFAULT_DOMAINS else None
+            big = count is not None and max(abs(int(count.macs)), abs(int(count.ops))) >= \
+                loading.MAX_INT
+        except (ArithmeticError, ValueError, TypeError, IndexError, KeyError) as exc:
+            # Shape inference accepted the node, but its attributes contradict its shapes
+            # (a group of 0, a kernel_shape of the wrong rank): hostile or broken input.
+            problems.append(Problem(source, where, f"cannot count the node: its attributes "
+                                    f"do not fit its shapes ({type(exc).__name__}: "
+                                    f"{str(exc)[:120]})"))
+            continue
+        if count is not None and big:
+            problems.append(Problem(source, where, f"{int(count.macs):,} MACs; expected fewer "
+                                    "than 2**63"))
+            continue
         op_class, macs, ops = (count.op_class, count.macs, count.ops) if count else ("other", 0, 0)
         weight_elems = params = in_elems = 0
         weight_shapes = []

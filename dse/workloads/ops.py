@@ -109,12 +109,30 @@ def count_node(node: NodeView) -> Count | None:
 # MAC-heavy operators
 
 
+def _group(n: NodeView, x: Shape | None, w: Shape | None, *, weight_axis: int
+           ) -> tuple[Shape, Shape, int]:
+    """Input shape, weight shape and a convolution's ``group``, checked against its shapes: input channels = the weight's
+    channels per group (axis 1; ConvTranspose: the weight's axis 0 holds all of them) x group.
+
+    Raises:
+        ValueError: A missing input or weight, or a group that does not fit the shapes (shape
+            inference does not check it; the frontend reports the node).
+    """
+    if x is None or w is None or len(x) < 3 or len(w) < 3:
+        raise ValueError(f"expected an input and a weight of rank >= 3, got {x} and {w}")
+    group = int(n.attrs.get("group", 1))
+    per_group = w[1] if weight_axis == 1 else w[0] // max(group, 1)
+    if group < 1 or x[1] != per_group * group or (weight_axis == 0 and w[0] % group):
+        raise ValueError(f"group {group} does not fit {x[1]} input channels and weight shape "
+                         f"{list(w)}")
+    return x, w, group
+
+
 @register_counter("Conv", "ConvInteger", "QLinearConv")
 def _conv(n: NodeView) -> Count:
     # QLinearConv carries (x, x_scale, x_zero_point, w, ...): find the weight as the 4-D input.
     x, w = (n.inputs[0], n.inputs[3]) if n.op == "QLinearConv" else (n.inputs[0], n.inputs[1])
-    assert x is not None and w is not None  # guaranteed by ONNX: both inputs are required
-    group = int(n.attrs.get("group", 1))
+    x, w, group = _group(n, x, w, weight_axis=1)
     cout, cin_per_group = w[0], w[1]
     kernel = math.prod(w[2:])
     out = n.outputs[0]
@@ -130,8 +148,7 @@ def _conv(n: NodeView) -> Count:
 @register_counter("ConvTranspose")
 def _conv_transpose(n: NodeView) -> Count:
     x, w = n.inputs[0], n.inputs[1]
-    assert x is not None and w is not None
-    group = int(n.attrs.get("group", 1))
+    x, w, group = _group(n, x, w, weight_axis=0)
     # Weight is (C_in, C_out / group, k...): every input element is multiplied into a
     # k-sized window of every output channel of its group.
     cout_per_group = w[1]

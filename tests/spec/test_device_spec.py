@@ -54,7 +54,7 @@ def test_valid_catalog_loads(tmp_path):
     ({"sources": [source("peak_ops_s", "mem_bw_bytes_s", "onchip_mem_bytes", "dram_bytes",
                          "power", "price_usd", "clock_hz")]},
      r"sources.ds: field 'clock_hz' names no number this spec states"),
-    ({"sources": []}, r"sources: must have at least 1 entries, got \[\]"),
+    ({"sources": []}, r"sources: must have at least 1 entry, got \[\]"),
     ({"sources": [source("power", kind="rumour")]}, r"sources.0.kind: expected 'datasheet'"),
     ({"name": "other"}, r"name: must match the file name 'npu', got 'other'"),
     ({"link": None, "dram_bytes": None, "kind": "micro_npu", "onchip_mem_bytes": 0},

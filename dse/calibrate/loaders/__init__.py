@@ -19,6 +19,8 @@ import pandas as pd
 
 from dse.calibrate.measurements import COLUMNS, validate
 from dse.errors import DseError, Problem, did_you_mean
+from dse.spec import loading
+from dse.spec.loading import check_regular_file
 
 __all__ = ["LoadResult", "data_dir", "load", "loader_names", "options_json", "register_loader",
            "text"]
@@ -81,13 +83,16 @@ def load(name: str, path: Path | str | None = None) -> LoadResult:
     """
     _builtins()
     if name not in _LOADERS:
-        raise DseError([Problem("calibration", "", did_you_mean(name, _LOADERS,
-                                                                what="dataset"))])
+        raise DseError([Problem("calibration", str(name)[:80],
+                                did_you_mean(name, _LOADERS, what="dataset"))])
     filename, loader = _LOADERS[name]
     file = Path(path) if path is not None else data_dir() / filename
-    if not file.is_file():
-        raise DseError([Problem(str(file), "", "file not found (set DSE_DATA to the folder of "
-                                "the shared measurement tables)")])
+    problems = check_regular_file(file, limit=loading.MAX_CSV_BYTES)
+    if problems:
+        if problems[0].message == "file not found":
+            problems = [Problem(str(file), "", "file not found (set DSE_DATA to the folder of "
+                                "the shared measurement tables)")]
+        raise DseError(problems)
     return loader(file)
 
 

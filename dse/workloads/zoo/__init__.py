@@ -4,6 +4,16 @@ Use :func:`build` for the ONNX model and :func:`names` for the list. See
 ``workloads/README.md`` for how zoo names join the measurement tables.
 """
 
-from dse.workloads.zoo.registry import ZooModel, build, get, names, register, resolve
+from dse.workloads.zoo.registry import (
+    MAX_MODEL_BYTES,
+    ZooModel,
+    build,
+    get,
+    names,
+    register,
+    resolve,
+    unknown_name,
+)
 
-__all__ = ["ZooModel", "build", "get", "names", "register", "resolve"]
+__all__ = ["MAX_MODEL_BYTES", "ZooModel", "build", "get", "names", "register", "resolve",
+           "unknown_name"]

@@ -15,20 +15,48 @@ the graph is wanted.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-__all__ = ["OPSET", "Net"]
+__all__ = ["OPSET", "EmptyTensorError", "Net", "dry_run"]
 
 #: ONNX opset of every zoo model (LayerNormalization needs 17).
 OPSET = 17
 
 Pad = int | tuple[int, int] | tuple[int, int, int, int] | Literal["same", "valid"]
+
+# Set by `dry_run`: nets record their weights' sizes but allocate none.
+_DRY_RUN: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("_DRY_RUN",
+                                                                           default=None)
+
+
+class EmptyTensorError(ValueError):
+    """A layer's output has a dimension below 1 (the options make the input too small)."""
+
+    def __init__(self, node: str, shape: Sequence[int]) -> None:
+        super().__init__(f"layer {node!r} would have the empty output shape {list(shape)}")
+        self.node = node
+        self.shape = tuple(shape)
+
+
+@contextlib.contextmanager
+def dry_run() -> Iterator[list[int]]:
+    """Build nets without allocating weights: yields a list that receives the number of weight
+    elements of every net built inside (what the zoo checks against its memory limit before
+    building a model for real)."""
+    sizes: list[int] = []
+    token = _DRY_RUN.set(sizes)
+    try:
+        yield sizes
+    finally:
+        _DRY_RUN.reset(token)
 
 
 def _pair(v: int | Sequence[int]) -> tuple[int, int]:
@@ -63,6 +91,9 @@ class Net:
         self.input = "input"
         self.shapes["input"] = tuple(int(d) for d in input_shape)
         self.inputs = [helper.make_tensor_value_info("input", input_dtype, list(input_shape))]
+        self._dry = _DRY_RUN.get()
+        if self._dry is not None:
+            self._dry.append(0)
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -75,7 +106,13 @@ class Net:
                value: float | None = None) -> str:
         """Add a float initializer and return its name."""
         shape = tuple(int(d) for d in shape)
+        if min(shape, default=1) < 1:
+            raise EmptyTensorError(name, shape)
         arr: np.ndarray[Any, Any]
+        if self._dry is not None:
+            self._dry[-1] += math.prod(shape)
+            self.shapes[name] = shape
+            return name
         if value is not None:
             arr = np.full(shape, value, dtype=np.float32)
         elif self._random:
@@ -99,6 +136,8 @@ class Net:
              name: str | None = None, **attrs: Any) -> str:
         """Append a node with one output of the given shape and return the output's name."""
         name = name or self._name(op.lower())
+        if min((int(d) for d in out_shape), default=1) < 1:
+            raise EmptyTensorError(name, out_shape)
         self.nodes.append(helper.make_node(op, list(inputs), [name], name=name, **attrs))
         self.shapes[name] = tuple(int(d) for d in out_shape)
         return name

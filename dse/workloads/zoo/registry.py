@@ -9,6 +9,8 @@ known ones. A model may also accept *parametric names*: ``mobilenet_v1_0.25_128`
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,9 +18,12 @@ from typing import Any
 
 import onnx
 
-from dse.errors import Problem, WorkloadError
+from dse.errors import Problem, WorkloadError, did_you_mean
+from dse.spec import loading
+from dse.workloads.zoo.builder import EmptyTensorError, dry_run
 
-__all__ = ["ZooModel", "build", "get", "names", "register", "resolve"]
+__all__ = ["DEFAULT_OPTION_LIMIT", "MAX_MODEL_BYTES", "OPTION_LIMITS", "ZooModel", "build", "get",
+           "names", "register", "resolve", "unknown_name"]
 
 Builder = Callable[..., onnx.ModelProto]
 
@@ -46,36 +51,99 @@ class ZooModel:
     pattern: str | None = None
 
     def build(self, *, weights: bool = True, seed: int = 0, **options: Any) -> onnx.ModelProto:
-        """Build the ONNX model with the given options (defaults for the rest)."""
-        merged = self.validate(options)
-        return self.builder(weights=weights, seed=seed, **merged)
-
-    def validate(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        """Options merged with the defaults, type-checked against them.
+        """Build the ONNX model with the given options (defaults for the rest).
 
         Raises:
-            WorkloadError: Listing every unknown option or badly typed value.
+            WorkloadError: Bad options (see :meth:`validate`), or a model whose weights would
+                take more than :data:`MAX_MODEL_BYTES` (estimated before anything is built).
+        """
+        merged = self.validate(options)
+        self.check_size(merged)
+        try:
+            return self.builder(weights=weights, seed=seed, **merged)
+        except EmptyTensorError as exc:
+            raise self._empty(exc, merged) from None
+
+    def validate(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Options merged with the defaults, type-checked against them and bounded
+        (:data:`OPTION_LIMITS`).
+
+        Raises:
+            WorkloadError: Listing every unknown option or badly typed or out-of-range value.
         """
         problems = []
         merged = dict(self.options)
         for key, value in options.items():
             if key not in self.options:
-                known = ", ".join(self.options) or "none"
-                problems.append(Problem(f"zoo:{self.name}", key,
-                                        f"unknown option; known options: {known}"))
+                problems.append(Problem(f"zoo:{self.name}", str(key)[:80], _unknown(
+                    "option", key, list(self.options))))
                 continue
-            expected = _option_error(value, self.options[key])
+            expected = _option_error(key, value, self.options[key])
             if expected:
                 problems.append(Problem(f"zoo:{self.name}", key, f"expected {expected}, "
-                                        f"got {value!r}"))
+                                        f"got {_show(value)}"))
                 continue
             merged[key] = value
         if problems:
             raise WorkloadError(problems)
         return merged
 
+    def check_size(self, options: Mapping[str, Any]) -> int:
+        """The bytes of the model's fp32 weights with these (validated) options, counted by
+        building it without weights, before anything large is allocated.
 
-def _option_error(value: Any, default: Any) -> str:
+        Raises:
+            WorkloadError: Above :data:`MAX_MODEL_BYTES`, or options that leave a layer empty.
+        """
+        key = tuple(sorted(options.items()))
+        try:
+            nbytes = _weight_bytes(self.name, key)
+        except EmptyTensorError as exc:
+            raise self._empty(exc, options) from None
+        if nbytes > MAX_MODEL_BYTES:
+            shown = ", ".join(f"{k}={v}" for k, v in options.items()
+                              if v != self.options.get(k))
+            raise WorkloadError([Problem(f"zoo:{self.name}", shown or "", f"the model's weights "
+                                         f"would take {nbytes / 2**30:,.1f} GiB; the limit is "
+                                         f"{MAX_MODEL_BYTES / 2**30:g} GiB "
+                                         "(dse.workloads.zoo.registry.MAX_MODEL_BYTES)")])
+        return nbytes
+
+    def _empty(self, exc: EmptyTensorError, options: Mapping[str, Any]) -> WorkloadError:
+        shown = ", ".join(f"{k}={v}" for k, v in options.items() if v != self.options.get(k))
+        return WorkloadError([Problem(f"zoo:{self.name}", shown, f"{exc}; expected options "
+                                      "that leave every layer at least one element (a larger "
+                                      "resolution or width)")])
+
+
+#: Largest fp32 weights of a zoo model, in bytes (VGG-16, the zoo's largest, has 0.5 GiB). Building
+#: one takes about three times its weights at the peak (arrays, protobuf, the shape-inference
+#: skeleton), so 1 GiB keeps a build within about 3 GiB of memory.
+MAX_MODEL_BYTES = 2**30
+
+#: Upper bound of every numeric zoo option, by name (others: :data:`DEFAULT_OPTION_LIMIT`).
+OPTION_LIMITS: Mapping[str, float] = {
+    "resolution": 4096,  # pixels per side
+    "classes": 100_000,
+    "width": 8.0,  # width multiplier
+    "layers": 256,
+    "hidden": 16_384,
+    "heads": 256,
+    "seq_len": 65_536,
+    "vocab": 1_000_000,
+    "intermediate": 65_536,
+    "inputs": 1_000_000,
+    "box_kernel": 15,
+}
+DEFAULT_OPTION_LIMIT = 1_000_000
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:60]}... ({len(text):,} characters)"
+
+
+def _option_error(key: str, value: Any, default: Any) -> str:
     """What a value of this option should be, or "" if it is fine."""
     if isinstance(default, bool):
         return "" if isinstance(value, bool) else "true or false"
@@ -84,12 +152,24 @@ def _option_error(value: Any, default: Any) -> str:
         numeric = isinstance(value, int) or (isinstance(default, float) and isinstance(value, float))
         if not numeric or isinstance(value, bool):
             return kind
+        limit = OPTION_LIMITS.get(key, DEFAULT_OPTION_LIMIT)
         # Sizes are positive; an option whose default is 0 means "derive it" (BERT's
         # feed-forward width) and accepts 0 too.
-        if value > 0 or (value == 0 and default == 0):
+        low = 0 if default == 0 else None
+        if math.isfinite(value) and (value > 0 or value == low) and value <= limit:
             return ""
-        return f"{kind} > 0" if default != 0 else f"{kind} >= 0"
+        if low == 0:
+            return f"{kind} from 0 to {int(limit):,}"
+        return f"an int from 1 to {int(limit):,}" if kind == "an int" else \
+            f"a float > 0 and <= {limit:g}"
     return "" if isinstance(value, type(default)) else f"a {type(default).__name__}"
+
+
+@functools.lru_cache(maxsize=256)
+def _weight_bytes(name: str, options: tuple[tuple[str, Any], ...]) -> int:
+    with dry_run() as sizes:
+        _REGISTRY[name].builder(weights=False, seed=0, **dict(options))
+    return 4 * sum(sizes)
 
 
 _REGISTRY: dict[str, ZooModel] = {}
@@ -125,28 +205,53 @@ def names() -> list[str]:
 
 
 def resolve(name: str) -> tuple[ZooModel, dict[str, Any]] | None:
-    """The zoo model and options a name stands for (canonical or parametric), or ``None``."""
+    """The zoo model and options a name stands for (canonical or parametric), or ``None``
+    (also for a name longer than :data:`~dse.spec.loading.MAX_NAME_LENGTH`)."""
     _load_builders()
+    if not isinstance(name, str) or len(name) > loading.MAX_NAME_LENGTH:
+        return None
     key = name.strip().lower()
     if key in _REGISTRY:
         return _REGISTRY[key], {}
     for model in _REGISTRY.values():
         if model.pattern and (m := re.fullmatch(model.pattern, key)):
-            opts = {k: type(model.options[k])(v) for k, v in m.groupdict().items() if v is not None}
+            try:
+                opts = {k: type(model.options[k])(v) for k, v in m.groupdict().items()
+                        if v is not None}
+            except (ValueError, OverflowError):  # digits beyond int()'s limit
+                return None
             return model, opts
     return None
+
+
+def unknown_name(name: object) -> str:
+    """The message for a name that is not a zoo model: the closest names, or what is wrong
+    with it."""
+    text = str(name)
+    if len(text) > loading.MAX_NAME_LENGTH:
+        return (f"expected a zoo model name of at most {loading.MAX_NAME_LENGTH} characters, "
+                f"got {len(text):,} characters")
+    return f"unknown zoo model {text!r}; " + _unknown("zoo model", text, names()).removeprefix(
+        "unknown zoo model; ")
+
+
+def _unknown(what: str, name: object, known: list[str]) -> str:
+    """``unknown option; did you mean 'layers'? known options: layers, hidden``: every known
+    name, in the order given, with the closest ones first (:func:`~dse.errors.did_you_mean`)."""
+    close = re.search(r"did you mean .*?\?", did_you_mean(name, known, what=what))
+    listed = ", ".join(known) or "none"
+    return f"unknown {what}; {close[0] + ' ' if close else ''}known {what}s: {listed}"
 
 
 def get(name: str) -> ZooModel:
     """The zoo model registered under ``name``.
 
     Raises:
-        WorkloadError: If there is none (the message lists the known names).
+        WorkloadError: If there is none (the message names the closest known names).
     """
     found = resolve(name)
     if found is None:
-        raise WorkloadError([Problem(f"zoo:{name}", "", "unknown zoo model; known zoo models: "
-                                     + ", ".join(names()))])
+        raise WorkloadError([Problem(f"zoo:{str(name)[:80]}", "", unknown_name(name))])
     return found[0]
 
 

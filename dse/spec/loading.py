@@ -354,7 +354,12 @@ def problems_from_validation(exc: ValidationError, model: type[BaseModel], *, fi
                              prefix: str = "") -> list[Problem]:
     """One :class:`Problem` per error, with the YAML path and a message in dse's words."""
     problems = []
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    # pydantic also calls a list "too short" when its only items failed: those items say why
+    inner = {tuple(e["loc"][:i]) for e in errors for i in range(len(e["loc"]))}
+    for error in errors:
+        if error["type"] == "too_short" and tuple(error["loc"]) in inner:
+            continue
         # a key with a line break or a control character would break the one-line message
         loc = [str(part) if str(part).isprintable() else repr(str(part))[:80]
                for part in error["loc"] if part != "[key]"]

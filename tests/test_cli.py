@@ -218,4 +218,5 @@ def test_simulate_bad_experiment_is_one_error(tmp_path, capsys):
     assert "bad.yaml: execution.policy: unknown policy 'magic'" in err
     assert "Traceback" not in err
     assert main(["simulate", str(exp), "--set", "execution.policy=single"]) == 2
-    assert "bad.yaml: platform.host: unknown host 'raspberry_pi9'; known:" in capsys.readouterr().err
+    assert "bad.yaml: platform.host: unknown host 'raspberry_pi9'; did you mean " \
+        "'raspberry_pi5'" in capsys.readouterr().err

@@ -45,7 +45,7 @@ from dse.catalog import catalog_dir
 from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay, apply_values, load_overlay_folder, target_name
 from dse.devices.runtimes import default_runtime_problems, load_runtimes
-from dse.errors import Problem, SpecError
+from dse.errors import Problem, SpecError, did_you_mean
 from dse.spec.device import DeviceSpec
 from dse.spec.loading import load_yaml, validate
 from dse.spec.platform import AcceleratorGroup, LinkSpec, PlatformSpec
@@ -303,8 +303,8 @@ class Catalog:
             hosts = sorted([*self.platforms, *(n for n, d in self.devices.items()
                                                 if device_kind(d.kind).is_host)])
             raise SpecError([Problem(file, ".".join(p for p in (prefix, "host") if p),
-                                     f"unknown host {host!r}; known: {', '.join(hosts)}"
-                                     f"{probe_hint(host)}")])
+                                     did_you_mean(host, hosts, what="host")
+                                     + probe_hint(host))])
         groups = dict(base.accelerators)
         for device, group in (accelerators or {}).items():
             at = ".".join(p for p in (prefix, "accelerators", device) if p)
@@ -660,7 +660,7 @@ def _label(path: Path) -> str:
 
 def _unknown(known: Iterable[str], name: str, what: str) -> str:
     hint = probe_hint(name) if what in ("device", "host", "platform") else ""
-    return f"unknown {what} {name!r}; known {what}s: {', '.join(sorted(known))}{hint}"
+    return did_you_mean(name, known, what=what) + hint
 
 
 def _lookup(table: Mapping[str, Any], name: str, what: str) -> Any:

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from dse.errors import Problem
+from dse.errors import Problem, did_you_mean
 
 __all__ = ["MAX_CSV_BYTES", "MAX_DEPTH", "MAX_INT", "MAX_NAME_LENGTH", "MAX_ONNX_BYTES",
            "MAX_YAML_BYTES", "MAX_YAML_NODES", "check_regular_file", "load_yaml",
@@ -386,7 +386,7 @@ def _message(error: Any, model: type[BaseModel], loc: list[str]) -> str:
         return "required, but missing"
     if kind == "extra_forbidden":
         known = _known_keys(model, loc[:-1])
-        return f"unknown key; known keys: {', '.join(known)}" if known else "unknown key"
+        return did_you_mean(loc[-1] if loc else "", known, what="key") if known else "unknown key"
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
         op = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<",
               "less_than_equal": "<="}[kind]

@@ -92,12 +92,12 @@ def test_grid_is_exhaustive(tmp_path):
                                             r"known metrics: average_power_w, "),
     ({"objectives": [{"maximize": "throughput"}, {"minimize": "latency_p99ms"}]},
      r"objectives.1.minimize: unknown metric 'latency_p99ms'; did you mean 'latency_p99_ms'"),
-    ({"objectives": [{"best": "throughput_fps"}]}, r"objectives.0.best: unknown key; known "
+    ({"objectives": [{"best": "throughput_fps"}]}, r"objectives.0.best: unknown key 'best'; known "
                                                    r"keys: maximize, minimize"),
     ({"objectives": [{"maximize": "throughput_fps", "minimize": "price_usd"}]},
      r"objectives.0: expected \{maximize: METRIC\} or \{minimize: METRIC\}"),
     ({"constraints": {"latency_p99_ms": {"below": 3}}},
-     r"constraints.latency_p99_ms.below: unknown key; known keys: min, max"),
+     r"constraints.latency_p99_ms.below: unknown key 'below'; known keys: max, min"),
     ({"constraints": {"latency_p99_ms": {"max": float("inf")}}},
      r"constraints.latency_p99_ms.max: "),
     ({"constraints": {"fps": {"max": 3}}}, r"constraints.fps: unknown metric 'fps'"),

@@ -55,7 +55,7 @@ def test_zero_spread_draws_exactly_one():
     ({"p10": 0.9, "p5": 0.95}, r"latency_spread: .*must not decrease.*p5=0.95, p10=0.9"),
     ({"p90": 0.9}, r"npu.yaml: latency_spread.p90: must be >= 1, got 0.9"),
     ({"p10": 1.1}, r"npu.yaml: latency_spread.p10: must be <= 1, got 1.1"),
-    ({"p50": 1.0}, r"latency_spread.p50: unknown key; known keys: p1, p5, p10"),
+    ({"p50": 1.0}, r"latency_spread.p50: unknown key 'p50'; did you mean 'p5'"),
 ])
 def test_bad_spreads_name_the_path(spread, message):
     from tests.sim.scenarios import NPU

@@ -79,7 +79,8 @@ def test_every_problem_at_once_with_yaml_paths(tmp_path):
                  f"{path}: execution.dispatch: expected 'work_stealing' or 'round_robin', got "
                  f"'random'",
                  f"{path}: stream.jitter: must be < 1, got 1.5",
-                 f"{path}: stream.arival: unknown key; known keys: frames, warmup, fps, arrival"):
+                 f"{path}: stream.arival: unknown key 'arival'; did you mean 'arrival'? known keys: "
+                 f"arrival, fps, frames, jitter, seed, warmup"):
         assert line in text, text
 
 

@@ -80,7 +80,7 @@ def test_every_device_file_states_its_default_runtime(root):
 
 
 def test_unknown_runtime_lookup_lists_the_known_ones(cat):
-    with pytest.raises(SpecError, match=r"unknown runtime 'tvm'; known runtimes: acl, "):
+    with pytest.raises(SpecError, match=r"unknown runtime 'tvm'; \d+ known runtimes, such as acl, "):
         cat.runtime("tvm")
 
 
@@ -138,7 +138,7 @@ def test_a_good_runtime_loads_into_a_catalog(tmp_path):
                          "timing_includes_host", "speed")]},
      r"runtimes/stack.yaml: sources.ds: field 'speed' names no claim this runtime states"),
     ({"name": "other"}, r"runtimes/stack.yaml: name: must match the file name 'stack'"),
-    ({"threads": 4}, r"runtimes/stack.yaml: threads: unknown key; known keys: name, "),
+    ({"threads": 4}, r"runtimes/stack.yaml: threads: unknown key 'threads'; "),
 ])
 def test_bad_runtime_files_name_file_and_path(tmp_path, changes, message):
     with pytest.raises(SpecError, match=message):

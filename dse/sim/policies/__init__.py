@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from dse.errors import did_you_mean
 from dse.sim.plan import PlanContext, Worker
 
 __all__ = ["Policy", "get_policy", "policy_names", "register_policy"]
@@ -52,8 +53,7 @@ def get_policy(name: str | Policy) -> Policy:
     try:
         return _POLICIES[name]
     except KeyError:
-        raise KeyError(f"unknown policy {name!r}; known policies: "
-                       f"{', '.join(policy_names())}") from None
+        raise KeyError(did_you_mean(name, policy_names(), what="policy")) from None
 
 
 def policy_names() -> list[str]:

@@ -585,9 +585,10 @@ class Catalog:
             return None, [], problems
         merged = _deep_merge(base, data)
         mine = data.get("sources") or []
-        ids = {m.get("id") for m in mine if isinstance(m, dict)}
+        # str(): an id may be anything in a file not yet validated (a list is not hashable)
+        ids = {str(m.get("id")) for m in mine if isinstance(m, dict)}
         theirs = [_inherited(s, data, str(base_name)) for s in base.get("sources") or []
-                  if not (isinstance(s, dict) and s.get("id") in ids)]
+                  if not (isinstance(s, dict) and str(s.get("id")) in ids)]
         merged["sources"] = [*mine, *(s for s in theirs if s is not None)]
         return merged, [*applied, *inherited], []
 

@@ -158,6 +158,8 @@ def graph_from_model(
                 _check_external(attr.t, f"node {node.name!r} attribute {attr.name!r}", source,
                                 base_dir, problems)
 
+    if _check_text(model, source, problems):
+        raise OnnxError(problems)
     names = _node_ids(g.node)
     _check_attributes(model, names, source, problems)
     producer: dict[str, str] = {}
@@ -387,6 +389,30 @@ def _infer_shapes(
                     shapes[node.output[0]] = tuple(int(d) for d in attr.t.dims)
                     types[node.output[0]] = attr.t.data_type
     return shapes, types
+
+
+def _check_text(model: ModelProto, source: str, problems: list[Problem]) -> bool:
+    """Names that are not UTF-8 text: protobuf hands an invalid UTF-8 string field of a proto2
+    message (ONNX's) over as bytes. Whether there was one."""
+    g = model.graph
+    found = False
+    for i, node in enumerate(g.node):
+        for field, value in (("name", node.name), ("op_type", node.op_type),
+                             ("domain", node.domain), *(("input", v) for v in node.input),
+                             *(("output", v) for v in node.output),
+                             *(("attribute name", a.name) for a in node.attribute)):
+            if not isinstance(value, str):
+                problems.append(Problem(source, f"node {i}", f"expected {field} as UTF-8 text, "
+                                        f"got the bytes {bytes(value)[:40]!r}"))
+                found = True
+    for kind, items in (("initializer", g.initializer), ("input", g.input),
+                        ("output", g.output), ("value_info", g.value_info)):
+        for i, item in enumerate(items):
+            if not isinstance(item.name, str):
+                problems.append(Problem(source, f"{kind} {i}", f"expected a name as UTF-8 text, "
+                                        f"got the bytes {bytes(item.name)[:40]!r}"))
+                found = True
+    return found
 
 
 def _check_attributes(model: ModelProto, names: Sequence[str], source: str,

@@ -60,3 +60,9 @@ def test_a_key_with_a_line_break_keeps_its_problem_on_one_line(tmp_path):
         Catalog(catalog_dir("devices"), tmp_path)
     assert all("\n" not in str(p) for p in info.value.problems)
     assert any(p.path == "'a\\nb'" for p in info.value.problems)
+
+
+def test_a_source_id_that_is_a_list_is_a_validation_problem_not_a_crash(tmp_path):
+    (tmp_path / "dev.yaml").write_text("base: ncs2\nname: dev\nsources: [{id: [1]}]\n")
+    with pytest.raises(SpecError, match=r"dev.yaml: sources\.0"):
+        Catalog(catalog_dir("devices"), tmp_path)

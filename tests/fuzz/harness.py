@@ -101,7 +101,8 @@ class Outcome:
     def problem_lines(self) -> list[str]:
         """The lines of the error message (the first after ``error:``); lines that start with
         white space continue the one before."""
-        lines = [ln for ln in self.err.splitlines() if ln.strip()]
+        # "\n" only: str.splitlines() also breaks at \x1c-\x1e, \x85, \u2028 inside a value
+        lines = [ln for ln in self.err.split("\n") if ln.strip()]
         start = next((i for i, ln in enumerate(lines) if ln.startswith("error:")), None)
         if start is None:
             return []

@@ -188,3 +188,14 @@ def test_input_shapes_out_of_range_are_a_problem(resnet8, dims):
     with pytest.raises(OnnxError, match=r"m.onnx: input_shapes.input: expected sizes from 1 to "
                                         r"2\*\*63 - 1"):
         graph_from_model(model, source="m.onnx", input_shapes={"input": dims})
+
+
+def test_a_node_name_that_is_not_utf8_is_a_problem(resnet8, tmp_path):
+    # proto2 hands an invalid UTF-8 string over as bytes: node keys would mix bytes and str
+    path = tmp_path / "m.onnx"
+    data = resnet8.SerializeToString()
+    assert data.count(b"\x12\x05conv1") >= 1
+    path.write_bytes(data.replace(b"conv1", b"conv\xff"))
+    with pytest.raises(OnnxError, match=r"m.onnx: node \d+: expected \w+ as UTF-8 text, got the "
+                                        r"bytes b'conv\\xff'"):
+        load_onnx(path)

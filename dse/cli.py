@@ -792,13 +792,26 @@ def explore_cmd(
               highlight=False)
 
 
-def _measurements(data: str) -> Any:
-    """A measurement CSV, or the measurements of a shipped dataset loader by name."""
+def _measurements(data: str, catalog: Any = None) -> Any:
+    """A measurement CSV (its devices, runtimes and hosts checked against ``catalog``, each
+    problem at its row), or the measurements of a shipped dataset loader by name."""
     from dse.calibrate import read_measurements
     from dse.calibrate.loaders import load, loader_names
 
-    if Path(data).suffix == ".csv" or Path(data).is_file():
-        return read_measurements(data)
+    try:
+        is_file = Path(data).suffix == ".csv" or Path(data).is_file()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte
+        is_file = False
+    if is_file:
+        if catalog is None:
+            return read_measurements(data)
+        from dse.devices.kinds import device_kind
+
+        hosts = {*catalog.platforms, *(n for n, d in catalog.devices.items()
+                                       if device_kind(d.kind).is_host)}
+        return read_measurements(data, known_devices=set(catalog.devices),
+                                 known_runtimes=set(catalog.runtimes), known_hosts=hosts,
+                                 known_links=set(catalog.links))
     if data in loader_names():
         return load(data).measurements
     from dse.errors import did_you_mean
@@ -881,7 +894,6 @@ def predict_cmd(
     from dse.calibrate.fit import row_kind
     from dse.devices.calibrated import SHIPPED, is_calibrated, resolve_overlay
 
-    measurements = _measurements(data)
     fitted = None
     if overlay == SHIPPED:
         if calibration != SHIPPED:
@@ -890,6 +902,7 @@ def predict_cmd(
     elif overlay is not None:
         calibration = "datasheet"  # the overlay applies to the datasheet spec
     catalog = _calibrated(calibration, None)
+    measurements = _measurements(data, catalog)
     spec = _device(catalog, device)
     if overlay is not None and overlay != SHIPPED:
         from dse.devices.overlay import apply_overlay

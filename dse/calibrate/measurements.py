@@ -67,12 +67,14 @@ class MeasurementError(DseError, ValueError):
 
 def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
              known_devices: set[str] | None = None, known_runtimes: set[str] | None = None,
-             known_hosts: set[str] | None = None) -> pd.DataFrame:
+             known_hosts: set[str] | None = None,
+             known_links: set[str] | None = None) -> pd.DataFrame:
     """Check a measurement table and add ``value_si``; every problem in one error.
 
-    Rows are numbered as in the file (header = row 1). ``known_devices``, ``known_runtimes``
-    and ``known_hosts`` (catalog names; hosts are platforms or host CPU devices), when given,
-    are checked too; empty ``host`` and ``runtime`` cells mean the defaults and are not.
+    Rows are numbered as in the file (header = row 1). ``known_devices``, ``known_runtimes``,
+    ``known_hosts`` (catalog names; hosts are platforms or host CPU devices) and
+    ``known_links``, when given, are checked too; empty ``host``, ``link`` and ``runtime``
+    cells mean the defaults and are not.
 
     Raises:
         MeasurementError: Missing columns, unknown metrics or units, values that are not
@@ -129,7 +131,7 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
             problems.append(Problem(file, at("device"), did_you_mean(row.device, known_devices,
                                                                      what="device")))
         for col, known, what in (("runtime", known_runtimes, "runtime"),
-                                 ("host", known_hosts, "host")):
+                                 ("host", known_hosts, "host"), ("link", known_links, "link")):
             name = _cell(getattr(row, col))
             if known is not None and name and name not in known:
                 problems.append(Problem(file, at(col), did_you_mean(name, known, what=what)))
@@ -208,7 +210,8 @@ def _cell(value: object) -> str:
 
 def read_measurements(path: Path | str, *, known_devices: set[str] | None = None,
                       known_runtimes: set[str] | None = None,
-                      known_hosts: set[str] | None = None) -> pd.DataFrame:
+                      known_hosts: set[str] | None = None,
+                      known_links: set[str] | None = None) -> pd.DataFrame:
     """Read and validate a measurement CSV (see the module docstring and :func:`validate`).
 
     Raises:
@@ -231,4 +234,5 @@ def read_measurements(path: Path | str, *, known_devices: set[str] | None = None
         raise MeasurementError([Problem(str(path), "header", f"column {c.rsplit('.', 1)[0]!r} "
                                         "appears more than once") for c in duplicated])
     return validate(frame, file=str(path), known_devices=known_devices,
-                    known_runtimes=known_runtimes, known_hosts=known_hosts)
+                    known_runtimes=known_runtimes, known_hosts=known_hosts,
+                    known_links=known_links)

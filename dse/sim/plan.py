@@ -251,6 +251,8 @@ class PlanContext:
             chosen += [u for u in match if u not in chosen]
         if problems:
             raise SpecError(problems)
+        if not chosen:
+            raise Infeasible("no device on the platform takes part")
         return chosen
 
     # ----- workloads and costs -------------------------------------------------------------

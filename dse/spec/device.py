@@ -19,6 +19,7 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    StrictBool,
     field_validator,
     model_validator,
 )
@@ -298,7 +299,7 @@ class DeviceSpec(Frozen):
     mem_bw_bytes_s: Bandwidth = Field(gt=0)
     onchip_mem_bytes: Bytes = Field(ge=0)
     dram_bytes: Bytes | None = Field(default=None, gt=0)
-    onchip_holds_activations: bool = False
+    onchip_holds_activations: StrictBool = False
     caches: dict[str, CacheLevel] | None = None
     mem_bw_one_thread_bytes_s: Bandwidth | None = Field(default=None, gt=0)
     efficiency: dict[str, float] = Field(default_factory=dict)
@@ -312,7 +313,7 @@ class DeviceSpec(Frozen):
     supported_ops: tuple[str, ...] | None = None
     on_unsupported: OnUnsupported = "infeasible"
     fallback_device: str = "host"
-    needs_host_core: bool = False
+    needs_host_core: StrictBool = False
     link: str | None = None
     default_runtime: str | None = None
     contention: ContentionSpec | None = None

@@ -34,6 +34,7 @@ from pydantic import (
     AliasChoices,
     Field,
     FiniteFloat,
+    StrictBool,
     model_validator,
 )
 
@@ -278,7 +279,7 @@ class Execution(Frozen):
     mapping: dict[str, str] = Field(default_factory=dict, max_length=MAX_MAPPING)
     preprocess_s: Seconds = Field(default=0.0, ge=0, le=MAX_SECONDS)
     postprocess_s: Seconds = Field(default=0.0, ge=0, le=MAX_SECONDS)
-    cocompiled: bool = True
+    cocompiled: StrictBool = True
     dvfs: dict[str, str] = Field(default_factory=dict, max_length=MAX_DEVICES)
 
 
@@ -767,11 +768,17 @@ def _set_path(data: dict[str, Any], path: str, value: Any, *,
                                f"{'.'.join(parts[:i]) or 'the top'}, got {part!r:.40}")
             node = node[int(part)]
             continue
+        if not isinstance(node, dict):
+            return Problem(file or "", ".".join(parts[:i + 1]), f"cannot set a key inside "
+                           f"{'.'.join(parts[:i])}: it is a value ({node!r:.40}), not a mapping")
         child = node.get(part)
         if not isinstance(child, dict | list):
             child = {}
             node[part] = child
         node = child
+    if not isinstance(node, dict | list):
+        return Problem(file or "", path, f"cannot set a key inside {'.'.join(parents)}: it is a "
+                       f"value ({node!r:.40}), not a mapping")
     if isinstance(node, list):
         if not (leaf.isdigit() and int(leaf) < len(node)):
             return Problem(file or "", path, f"expected an index below {len(node)} into the "

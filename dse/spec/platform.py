@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveInt, model_validator
+from pydantic import (
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    StrictBool,
+    model_validator,
+)
 
 from dse.spec.sources import Frozen, Source, Sourced
 from dse.spec.units import Bandwidth, Power, Seconds
@@ -43,8 +50,8 @@ class LinkSpec(Sourced):
     description: str = ""
     bandwidth_bytes_s: Bandwidth = Field(gt=0)
     latency_s: Seconds = Field(default=0.0, ge=0)
-    shared: bool = False
-    shared_memory: bool = False
+    shared: StrictBool = False
+    shared_memory: StrictBool = False
     sources: tuple[Source, ...] = Field(min_length=1)
     notes: str = ""
 

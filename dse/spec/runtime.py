@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, StrictBool, field_validator, model_validator
 
 from dse.errors import did_you_mean
 from dse.spec.sources import Frozen, Source, source_for
@@ -88,7 +88,7 @@ class RuntimeSpec(Frozen):
     fuses: tuple[str, ...] | None = None
     kernels: tuple[str, ...] | None = None
     default_threads: PositiveInt | None
-    timing_includes_host: bool
+    timing_includes_host: StrictBool
     host_work: str = ""
     sources: tuple[Source, ...] = Field(min_length=1)
     notes: str = ""

@@ -25,22 +25,9 @@ FRAMES = 20
 #: Error lines of known misattributions (``re.search`` patterns), tolerated by the naming check
 #: only: exit code, traceback and time limit stay strict. Each names the bug and where the fix
 #: belongs (files this change does not own).
-TOLERATED = (
-    # A bad zoo name or option in an experiment is reported as ``zoo:NAME: option: ...`` or
-    # ``NAME: expected a zoo model name or an .onnx file: ...``, without the experiment file
-    # and its ``workload.zoo`` path: the workloads are built in dse/sim/plan.py
-    # (Plan.workload), which would have to wrap the WorkloadError's problems.
-    r"^zoo:",
-    r": expected a zoo model name or an \.onnx file: ",
-    # dse/spec/experiment.py _overrides puts a malformed ``--set`` item into the Problem's path
-    # as it is: a line break in it splits the message (it should show repr(item)).
-    r"expected PATH=VALUE such as ",
-)
-#: ``dse predict`` reads a CSV without the catalog's names (dse/cli.py predict_cmd calls
-#: read_measurements without known_devices/known_runtimes/known_hosts), so an unknown link,
-#: runtime or host of a row is found later and reported as ``catalog: link: unknown link``
-#: without file, row and column.
-TOLERATED_CSV = (*TOLERATED, r"^catalog: (link|runtime|host|device)")
+TOLERATED: tuple[str, ...] = ()
+#: ``dse predict`` checks a CSV's devices, runtimes and hosts against the catalog at their row.
+TOLERATED_CSV: tuple[str, ...] = ()
 
 Case = Callable[[fz.Draw, Path], tuple[Outcome, tuple[str, ...]]]
 
@@ -96,10 +83,11 @@ def csv_case(draw: fz.Draw, work: Path) -> tuple[Outcome, tuple[str, ...]]:
     return run_cli(["predict", str(path), "--device", "coral_usb", "--json"]), (str(path),)
 
 
-def set_case(draw: fz.Draw, work: Path, *, known_bugs: bool = False
+def set_case(draw: fz.Draw, work: Path, *, known_bugs: bool = True
              ) -> tuple[Outcome, tuple[str, ...]]:
-    """A hostile ``--set PATH=VALUE`` on a shipped experiment through ``dse simulate``;
-    ``known_bugs`` adds the overrides of :data:`KNOWN_BUGS` (the long benchmark runs them)."""
+    """A hostile ``--set PATH=VALUE`` on a shipped experiment through ``dse simulate``: paths
+    below a scalar or past a list's end, values nested past Python's recursion limit among
+    them (``known_bugs=False`` leaves those out)."""
     source = draw(st.sampled_from(EXPERIMENTS))
     path = fz.set_path(draw, _experiment(source), into_scalars=known_bugs)
     text = f"{path}={fz.set_value(draw, deep=known_bugs)}"
@@ -133,37 +121,10 @@ CASES: dict[str, tuple[Case, tuple[str, ...]]] = {
     "catalog": (catalog_case, ()),
 }
 
-#: Known bugs in files this change does not own, by the traceback's innermost dse frame. The
-#: normal fuzz run leaves out the mutations that reach them; the long benchmark runs them and
-#: counts them apart (it fails on any other traceback).
-KNOWN_BUGS: dict[str, str] = {
-    # ``--set stream.frames.0=1`` or ``--set workloads.7=x``: dse/spec/experiment.py _set_path
-    # indexes into a scalar or past a list's end (TypeError / IndexError, exit 1).
-    "experiment._set_path": r'dse/spec/experiment\.py", line \d+, in _set_path',
-    # ``--set stream.frames=[[[...`` (1,000 levels): dse/spec/experiment.py parse_override
-    # parses the value with yaml.safe_load, whose pure-Python parser recurses without bound
-    # (RecursionError, exit 1); dse.spec.loading.load_yaml_text(value, label="--set") bounds it.
-    "experiment.parse_override": r'dse/spec/experiment\.py", line \d+, in parse_override',
-    # ``platform.accelerators.coral_usb: 1000000000`` (or ``{count: ...}``): the count of an
-    # accelerator group is not bounded (dse/spec/platform.py, dse/spec/experiment.py), so
-    # dse/sim/plan.py all_units builds a billion units: a hang, then memory exhaustion.
-    "plan.all_units (unbounded accelerator count)":
-        r'dse/sim/plan\.py", line \d+, in all_units',
-    # ``stream.frames: 9223372036854775807``: frames are not bounded (dse/spec/experiment.py),
-    # so the simulation (dse/sim/engine.py) runs for ever: a hang.
-    "engine.run (unbounded stream.frames)": r'ran longer than(.|\n)*dse/sim/engine\.py", ',
-    # ``execution.preprocess_s: 1e308`` (or postprocess_s): the closed-form bound's linear
-    # program fails (HiGHS "Model error") and dse/sim/bound.py raises RuntimeError (exit 1);
-    # the spec should bound such times, or bound() report an infeasible point.
-    "bound (linear program fails on huge times)": r'dse/sim/bound\.py", line \d+, in bound',
-    # A mutated ncs_vs_mobile.yaml: a policy's workers() indexes the first unit of an empty
-    # list (dse/sim/policies/builtin.py, IndexError, exit 1).
-    "policies.workers (no units)": r'dse/sim/policies/builtin\.py", line \d+, in workers',
-    # A mutated mobile_soc_coexec.yaml whose run releases no frame: dse/metrics/summary.py
-    # summarize indexes an empty array (IndexError, exit 1).
-    "summary.summarize (no frame released)": r'dse/metrics/summary\.py", line \d+, in '
-                                             r'summarize',
-}
+#: Known bugs, by a pattern of the traceback's innermost dse frame: the long benchmark counts
+#: them apart (and fails on any other traceback). Empty: every bug the fuzzing found is fixed,
+#: each with a regression test.
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def known_bug(outcome: Outcome) -> str | None:

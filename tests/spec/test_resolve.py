@@ -146,3 +146,21 @@ def test_outputs_never_replace_a_special_file_and_are_readable(tmp_path):
         tmp.write_text("x")
     assert (tmp_path / "ok.txt").stat().st_mode & 0o044 == 0o044  # not mkstemp's 0600
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("stream.frames.x=2", r"stream.frames: expected an int, got \{'x': 2\}"),
+    ("execution.threads.0.x=2", r"--set: execution.threads.0.x: cannot set a key inside "
+                                r"execution.threads.0: it is a value \(1\)"),
+    ("execution.threads.x=2", r"--set: execution.threads.x: expected an index below 2 into the "
+                              r"list at execution.threads"),
+    ("objectives.7=x", r"--set: objectives.7: expected an index below 2"),
+    ("stream.frames=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]"
+     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", r"--set: .*nesting deeper than 64"),
+    ("stream.frames=1:30", r"stream.frames: expected an int, got '1:30'"),
+    ("execution.cocompiled=yes", r"execution.cocompiled: expected a bool, got 'yes'"),
+    ("platform.accelerators={ncs2: 1000000000}", r"ncs2.count: must be <= 64"),
+])
+def test_set_paths_and_values_that_cannot_be(override, message):
+    with pytest.raises(SpecError, match=message):
+        load_experiment(BASE, overrides=[override])

@@ -266,24 +266,34 @@ def _check_depth(text: str, label: str) -> list[Problem]:
 
 def _expanded_size(node: yaml.Node, label: str) -> list[Problem]:
     """Nodes the document expands to with every alias in full, counted without expanding
-    (an alias is the same node object in the composed tree)."""
+    (an alias is the same node object in the composed tree); an alias inside the node it
+    names (a structure that contains itself) is a problem too."""
     sizes: dict[int, int] = {}
+    open_: set[int] = set()
+    cycles: list[yaml.Node] = []
 
     def size(n: yaml.Node) -> int:
+        if id(n) in open_:
+            cycles.append(n)
+            return 1
         if id(n) in sizes:
             return sizes[id(n)]
-        sizes[id(n)] = 1  # a recursive alias counts once rather than looping
+        open_.add(id(n))
         total = 1
         if isinstance(n, yaml.SequenceNode):
             total += sum(size(c) for c in n.value)
         elif isinstance(n, yaml.MappingNode):
             total += sum(size(k) + size(v) for k, v in n.value)
+        open_.discard(id(n))
         sizes[id(n)] = min(total, MAX_YAML_NODES + 1)
         return sizes[id(n)]
 
     if size(node) > MAX_YAML_NODES:
         return [Problem(label, "", f"the document expands to more than {MAX_YAML_NODES:,} "
                         "nodes through its aliases (dse.spec.loading.MAX_YAML_NODES)")]
+    if cycles:
+        return [Problem(label, _where(cycles[0].start_mark), "an alias refers to the anchored "
+                        "value it is inside (a structure that contains itself)")]
     return []
 
 

@@ -213,3 +213,12 @@ def test_validation_messages_show_long_and_huge_values_briefly():
     assert text[0].startswith("s.yaml: count: ") and "1e+308" in text[0]
     assert text[1].startswith("s.yaml: name: ") and "... (10,002 characters)" in text[1]
     assert all(len(t) < 200 for t in text)
+
+
+@pytest.mark.parametrize("text", ["a: &a [1, *a]\n", "a: &a {x: {y: *a}}\n"])
+def test_a_structure_that_contains_itself_is_refused(text):
+    data, problems = load_yaml_text(text, label="self.yaml")
+    assert data is None
+    assert [str(p) for p in problems] == [
+        "self.yaml: line 1, column 4: an alias refers to the anchored value it is inside (a "
+        "structure that contains itself)"]

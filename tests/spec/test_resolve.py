@@ -164,3 +164,38 @@ def test_outputs_never_replace_a_special_file_and_are_readable(tmp_path):
 def test_set_paths_and_values_that_cannot_be(override, message):
     with pytest.raises(SpecError, match=message):
         load_experiment(BASE, overrides=[override])
+
+
+ISSUE_13_CASES = [  # the fuzzing classes of issue 13, each once, through the CLI
+    ["--set", "execution.policy=coexec", "--set", "execution.devices=[]"],
+    ["--set", "platform.devices.x={base: {a: 1}}"],
+    ["--set", "stream.seed=-1"],
+    ["--set", "objectives.9.maximize=x"],
+    ["--set", "search.seed=[[1]]"],
+    ["--set", "stream.fps={min: 1, max: .inf}"],
+    ["--set", "stream.frames=1000000000"],
+    ["--set", "execution.threads=1000000000"],
+    ["--set", "platform.accelerators.ncs2.count=1000000"],
+    ["--set", "workload.options={layers: 1000}", "--set", "workload.zoo=bert_encoder"],
+    ["--set", "workload.zoo=" + "a" * 300],
+    ["--set", "workload.zoo=googlenett"],
+    ["--set", "name=../../x"],
+    ["--set", "name=/tmp/x"],
+    ["--set", "stream.frames=" + "9" * 5000],
+    ["--set", "execution.dvfs={ncs2: turbo}"],
+    ["--set", "constraints.latency_p99_ms.max=[50, 100]"],
+    ["--set", "objectives=[{maximize: fps}]"],
+]
+
+
+@pytest.mark.parametrize("args", ISSUE_13_CASES, ids=lambda a: a[-1][:40])
+def test_issue_13_inputs_are_one_clear_error(args, capsys):
+    from pathlib import Path
+
+    from dse.cli import main
+
+    experiment = Path(__file__).parents[2] / "experiments" / "multi_ncs.yaml"
+    assert main(["simulate", str(experiment), *args]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert err.startswith("error: ") and ("multi_ncs.yaml" in err or "--set" in err), err

@@ -270,6 +270,10 @@ def what_if(experiment: Experiment, best: pd.Series, goals: Sequence[Objective],
             rows.append({**row, "feasible": False, "violated": report.infeasible})
             continue
         data = report.to_dict()
+        # which devices ran with fitted values and which with datasheet values
+        row["calibration"] = "; ".join(n.removeprefix("calibration: ")
+                                       for n in report.plan.notes
+                                       if n.startswith("calibration:"))
         from dse.search.space import METRICS
 
         for name in METRICS:
@@ -523,6 +527,12 @@ def binding_text(best: pd.Series, table: pd.DataFrame, goal: Objective,
     if goal.metric in table and pd.notna(base.get(goal.metric)):
         paras.append(f"Re-simulated as found: {goal.metric} {_fmt(base[goal.metric])}, p99 "
                      f"latency {_fmt(base.get('latency_p99_ms'))} ms.")
+    if isinstance(base.get("calibration"), str) and "datasheet values for" in \
+            base["calibration"]:
+        paras.append(f"**Calibration of this point**: {base['calibration']}. Devices on "
+                     "datasheet values are predicted without any measurement behind them: "
+                     "`dse predict DATASET --device NAME` shows how far their datasheet values "
+                     "are from the measured rows where a dataset has some.")
     steps = table.iloc[1:]
     related = steps[steps["related"].astype(bool)]
     for _, r in related.iterrows():

@@ -132,6 +132,10 @@ def test_what_if_simulates_the_step_and_checks_constraints():
     assert set(table.index) == {"", "platform.accelerators.ncs2.count", "execution.threads",
                                 "execution.infer_requests"}
     assert table["feasible"].all()
+    # each row says which devices ran on fitted values and which on datasheet values
+    (note,) = [n for n in ref.plan.notes if n.startswith("calibration: ")]
+    assert table.loc["", "calibration"] == note.removeprefix("calibration: ")
+    assert "ncs2" in table.loc["", "calibration"]
     tight = [Constraint("latency_p99_ms", "max", float(ref.metrics.latency_ms["p99"]) * 0.5)]
     assert not what_if(experiment, row, GOALS, tight)["feasible"].any()
 

@@ -17,7 +17,6 @@ import optuna
 from dse.errors import Problem, SpecError
 from dse.spec.experiment import (
     MAX_TRIALS,
-    METRIC_ALIASES,
     METRICS,
     Constraint,
     Dimension,
@@ -35,9 +34,6 @@ __all__ = [
     "objectives",
     "suggest",
 ]
-
-ALIASES = METRIC_ALIASES
-
 
 def metric_value(report: Mapping[str, Any], metric: str) -> float | None:
     """A metric out of a :meth:`dse.sim.Report.to_dict` dict (``None`` if absent)."""

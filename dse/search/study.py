@@ -54,13 +54,12 @@ from dse.sim.engine import Simulation
 from dse.sim.plan import build_plan
 from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
-from dse.spec.experiment import MAX_TRIALS, Experiment, load_experiment
+from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment
 
 __all__ = ["SAMPLERS", "ExploreResult", "evaluate", "explore"]
 
 logger = logging.getLogger(__name__)
 
-SAMPLERS = ("tpe", "nsga2", "random", "grid")
 
 
 @dataclass(frozen=True)

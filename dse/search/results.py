@@ -51,7 +51,8 @@ OUTPUTS = ("trials.csv", "trials.parquet", "pareto.csv", "pareto.png", "pareto.s
 
 def trials_table(study: optuna.Study, experiment: Experiment,
                  goals: list[Objective]) -> pd.DataFrame:
-    """One row per finished trial (complete or failed), parameters decoded to YAML values."""
+    """One row per finished trial (complete or failed), parameters decoded to YAML values
+    (whole-number parameters stay ``int`` when a failed trial has none)."""
     rows = []
     dims = experiment.dimensions
     for t in study.get_trials(deepcopy=False):
@@ -79,7 +80,21 @@ def trials_table(study: optuna.Study, experiment: Experiment,
             str(k) for k, v in (metrics.get("frames_per_device") or {}).items() if v))
         row["duration_s"] = t.duration.total_seconds() if t.duration else None
         rows.append(row)
-    return pd.DataFrame(rows)
+    return _whole_numbers(pd.DataFrame(rows), experiment)
+
+
+def _whole_numbers(table: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
+    """Whole-number parameters back to ``int``: a failed trial without parameters (a worker
+    killed before it chose them) leaves a gap that makes pandas turn the column into floats,
+    and ``2.0`` is not one of the choices ``[1, 2]``."""
+    for dim in experiment.dimensions:
+        col = f"param:{dim.path}"
+        whole = dim.kind == "int" or (dim.kind == "choice" and all(
+            isinstance(c, int) and not isinstance(c, bool) for c in dim.choices))
+        if whole and col in table and table[col].dtype.kind == "f":
+            table[col] = pd.Series([None if pd.isna(v) else int(v) for v in table[col]],
+                                   index=table.index, dtype=object)
+    return table
 
 
 def pareto_table(trials: pd.DataFrame, goals: list[Objective]) -> pd.DataFrame:

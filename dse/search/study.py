@@ -505,7 +505,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         opened.close()
     from dse.search.results import pareto_table, trials_table, write_outputs
 
-    table = _whole_numbers(trials_table(study, experiment, goals), experiment)
+    table = trials_table(study, experiment, goals)
     front = pareto_table(table, goals)
     result = ExploreResult(experiment, study, table, front, goals, limits,
                            out_dir if write else None, tuple(notes))
@@ -545,17 +545,3 @@ def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, 
     failed = [p.exitcode for p in procs if p.exitcode]
     if failed:
         raise RuntimeError(f"{len(failed)} worker process(es) failed: exit codes {failed}")
-
-
-def _whole_numbers(table: pd.DataFrame, experiment: Experiment) -> pd.DataFrame:
-    """Whole-number parameters back to ``int``: a failed trial without parameters (a worker
-    killed before it chose them) leaves a gap that makes pandas turn the column into floats,
-    and ``2.0`` is not one of the choices ``[1, 2]``."""
-    for dim in experiment.dimensions:
-        col = f"param:{dim.path}"
-        whole = dim.kind == "int" or (dim.kind == "choice" and all(
-            isinstance(c, int) and not isinstance(c, bool) for c in dim.choices))
-        if whole and col in table and table[col].dtype.kind == "f":
-            table[col] = pd.Series([None if pd.isna(v) else int(v) for v in table[col]],
-                                   index=table.index, dtype=object)
-    return table

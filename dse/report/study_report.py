@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -211,7 +211,9 @@ def related_dimensions(bottlenecks: Sequence[str], dims: Sequence[Dimension]) ->
     return out
 
 
-def _param(row: pd.Series, dim: Dimension) -> Any:
+def param_value(row: pd.Series, dim: Dimension) -> Any:
+    """A trial's value of a dimension as the experiment states it (JSON text of a list or
+    mapping choice decoded, numpy scalars as Python ones)."""
     value = row.get(f"param:{dim.path}")
     if isinstance(value, np.generic):
         value = value.item()
@@ -239,7 +241,7 @@ def what_if(experiment: Experiment, best: pd.Series, goals: Sequence[Objective],
     from dse.sim.run import simulate
 
     dims = experiment.dimensions
-    base = {d.path: _param(best, d) for d in dims}
+    base = {d.path: param_value(best, d) for d in dims}
     bottlenecks = [b.strip() for b in str(best.get("bottlenecks") or "").split(",") if b.strip()]
     related = related_dimensions(bottlenecks, dims)
     # (change, dimension, choices, overrides): a value past the searched range is no choice
@@ -649,7 +651,8 @@ def _param_cells(row: pd.Series, dims: Sequence[Dimension]) -> list[str]:
 def study_document(result: ExploreResult, files: Sequence[str], *,
                    images: Sequence[tuple[str, bytes, str]] = (),
                    what_if_table: pd.DataFrame | None = None, description: str = "",
-                   calibration: str = "shipped", top: int = 15) -> Document:
+                   calibration: str = "shipped", top: int = 15,
+                   sections: Sequence[Callable[[Document], None]] = ()) -> Document:
     """The report of a study, answer first: the question, the best distinct configurations,
     what binds and what adding it does, where scaling stops; then what was searched, why
     trials were infeasible, and the files.
@@ -661,6 +664,8 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
         what_if_table: :func:`what_if` of the best configuration (``None``: not checked).
         description / calibration: The experiment's.
         top: Rows of the ranked table.
+        sections: Functions adding sections of their own (an experiment-specific analysis),
+            called in order after the figures, before what was searched.
     """
     from dse.report.document import Document
 
@@ -803,6 +808,8 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
                  f"(price, then energy); 'same as' lists the others.")
     for name, _data, caption in images:
         doc.image(name, _data, caption)
+    for add in sections:
+        add(doc)
     doc.heading("What was searched")
     searched = []
     for d in dims:

@@ -32,6 +32,7 @@ from dse.report.study_report import (
     study_document,
     what_if,
 )
+from dse.report.threads_gain import threads_figure, threads_gain, threads_section
 from dse.search.space import METRICS, Objective, decode
 from dse.spec.experiment import Experiment
 
@@ -46,7 +47,8 @@ BEST_FILES = 5
 
 #: Every file :func:`write_outputs` writes (fnmatch patterns), for cleaning its temporaries.
 OUTPUTS = ("trials.csv", "trials.parquet", "pareto.csv", "pareto.png", "pareto.svg",
-           "dimensions.png", "dimensions.svg", "best_*.yaml", "report.md", "report.html")
+           "dimensions.png", "dimensions.svg", "threads_gain.png", "threads_gain.svg",
+           "threads_gain.csv", "best_*.yaml", "report.md", "report.html")
 
 
 def trials_table(study: optuna.Study, experiment: Experiment,
@@ -239,10 +241,27 @@ def write_outputs(result: ExploreResult, out: Path) -> list[Path]:
                             result.constraints)
         except Exception:  # the check is extra: its failure must not cost the report
             logger.exception("the what-if check of the best configuration failed")
+    sections = []
+    try:
+        gain = threads_gain(result)
+    except Exception:  # an extra analysis: its failure must not cost the report
+        logger.exception("the gain-from-threads analysis failed")
+        gain = None
+    if gain is not None:
+        paths = save_figure(threads_figure(gain), out / "threads_gain")
+        written += paths
+        with atomic_path(out / "threads_gain.csv") as tmp:
+            gain.table.to_csv(tmp, index=False)
+        written.append(out / "threads_gain.csv")
+        image = ("threads_gain.png", paths[0].read_bytes())
+        sections.append(lambda doc: threads_section(doc, gain, image=image))
+    else:  # an earlier run's analysis of another experiment must not stay beside this one
+        for old in out.glob("threads_gain.*"):
+            old.unlink(missing_ok=True)
     names = [p.name for p in written] + ["report.md", "report.html"]
     doc = study_document(result, names, images=images, what_if_table=table,
                          description=result.experiment.description,
-                         calibration=result.experiment.calibration)
+                         calibration=result.experiment.calibration, sections=sections)
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text(doc.markdown(), encoding="utf-8")
     written.append(out / "report.md")

@@ -8,7 +8,8 @@ crossing between device and fallback, the output back). The simulator replays th
 its resources; summed, they are the latency of one inference on an otherwise idle platform.
 
 An infeasible combination (a precision the device cannot run, an unsupported layer with no
-fallback, weights that cannot be placed) is a result with a reason, not an exception.
+fallback, weights that cannot be placed, a model that does not fit the memories the device
+declares: :mod:`dse.cost.footprint`) is a result with a reason, not an exception.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost.compute import layer_table
+from dse.cost.footprint import footprint
 from dse.cost.memory import place_weights
 from dse.cost.transfer import transfer_time
 from dse.devices.kinds import device_kind
@@ -174,6 +176,12 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
         else:
             on_device = np.arange(len(counts)) < int(np.argmin(supported))
     placement = place_weights(counts, device, precision, mask=on_device)
+    if device.declares_memories:
+        # the fit check: weights, arena, scratch and runtime against the device's memories
+        fits = footprint(workload, device, precision, runtime=runtime, counts=counts,
+                         mask=on_device, placement=placement)
+        if not fits.fits:
+            return infeasible(fits.reason)
     if placement.infeasible:
         return infeasible(placement.infeasible)
     kernels = workload_kernels(workload)

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost.arena import ArenaPlan, Buffer, buffers, plan_arena
-from dse.cost.memory import Placement, no_pass, place_weights
+from dse.cost.memory import Placement, no_pass, place_weights, weight_footprint
 from dse.spec.device import DeviceSpec
 from dse.spec.runtime import RuntimeSpec
 from dse.spec.units import format_quantity
@@ -243,7 +243,7 @@ class Footprint:
         return pd.DataFrame(rows)
 
 
-def footprint(workload: Workload, device: DeviceSpec, precision: str | None = None, *,
+def footprint(workload: Workload, device: DeviceSpec | None, precision: str | None = None, *,
               runtime: RuntimeSpec | None = None, counts: pd.DataFrame | None = None,
               mask: np.ndarray | None = None,
               placement: Placement | None = None) -> Footprint:
@@ -251,7 +251,7 @@ def footprint(workload: Workload, device: DeviceSpec, precision: str | None = No
 
     Args:
         workload: The workload.
-        device: The device.
+        device: The device; ``None``: the model's needs alone, nothing checked.
         precision: Default: the workload's.
         runtime: The runtime: what it fuses (in-place epilogues), its scratch rule and fixed
             footprint. ``None``: nothing fused beyond the default, no scratch, no runtime
@@ -267,18 +267,22 @@ def footprint(workload: Workload, device: DeviceSpec, precision: str | None = No
         from dse.cost.model import runtime_counts
 
         counts = runtime_counts(workload, runtime)
-    if placement is None:
-        placement = place_weights(counts, device, precision, mask=mask)
-    total_weights = placement.onchip_bytes + placement.offchip_bytes
     notes: list[str] = []
-    if device.weight_mem_bytes is not None:
-        weights = {"weight_mem": total_weights}
-    elif device.flash_bytes is not None:
-        weights = {"flash": total_weights}
-    elif device.sram_bytes is not None:
-        weights = {"sram": total_weights}
+    weights: dict[str, float]
+    if device is None:
+        weights = {"weights": float(weight_footprint(counts, precision).sum())}
     else:
-        weights = {"onchip": placement.onchip_bytes, "dram": placement.offchip_bytes}
+        if placement is None:
+            placement = place_weights(counts, device, precision, mask=mask)
+        total = placement.onchip_bytes + placement.offchip_bytes
+        if device.weight_mem_bytes is not None:
+            weights = {"weight_mem": total}
+        elif device.flash_bytes is not None:
+            weights = {"flash": total}
+        elif device.sram_bytes is not None:
+            weights = {"sram": total}
+        else:
+            weights = {"onchip": placement.onchip_bytes, "dram": placement.offchip_bytes}
     if mask is not None and not mask.all():
         notes.append(f"{int((~mask).sum())} layers run on the fallback device; their weights "
                      f"are not counted here")
@@ -300,10 +304,12 @@ def footprint(workload: Workload, device: DeviceSpec, precision: str | None = No
             notes.append(f"runtime {runtime.name} states no {', '.join(missing)}: not counted")
     used: dict[str, float] = dict(weights)
     used["sram"] = used.get("sram", 0.0) + plan.size + ram
-    if device.flash_bytes is not None or code:
+    if (device is not None and device.flash_bytes is not None) or code:
         used["flash"] = used.get("flash", 0.0) + code
-    capacity = {memory: getattr(device, name) for memory, name in MEMORIES.items()}
-    return Footprint(workload.name, device.name, runtime.name if runtime else None, precision,
+    capacity = {memory: getattr(device, name) if device is not None else None
+                for memory, name in MEMORIES.items()}
+    return Footprint(workload.name, device.name if device is not None else "",
+                     runtime.name if runtime else None, precision,
                      weights, activations, scratch, ram, code, used, capacity, tuple(notes),
                      plan, tuple(planned))
 

@@ -803,6 +803,10 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
                  f"(price, then energy); 'same as' lists the others.")
     for name, _data, caption in images:
         doc.image(name, _data, caption)
+    from dse.report.unpu import add_section
+
+    # micro-NPUs and microcontrollers: which model fits, achieved against claimed peak
+    files = [*files, *add_section(doc, result, out=result.out)]
     doc.heading("What was searched")
     searched = []
     for d in dims:

@@ -35,6 +35,7 @@ import pandas as pd
 
 from dse.report.files import save_figure
 from dse.spec.units import format_quantity
+from dse.workloads.graph import PRECISION_BYTES
 
 if TYPE_CHECKING:
     from dse.devices import Catalog
@@ -69,6 +70,12 @@ def _platforms(result: ExploreResult) -> list[str]:
 def applies(result: ExploreResult, catalog: Catalog | None = None) -> bool:
     """Whether a platform of the study has a micro-NPU or microcontroller."""
     catalog = catalog or _catalog()
+    used = result.trials.get("devices_used", pd.Series(dtype=str)).dropna()
+    for names in used:
+        for name in str(names).split(","):
+            name = name.strip().split(":")[0]
+            if name in catalog.devices and catalog.device(name).kind in KINDS:
+                return True
     for name in _platforms(result):
         platform = catalog.platforms.get(name.split("+", 1)[0])
         if platform is None:
@@ -189,7 +196,7 @@ def measured_table(models: list[str], catalog: Catalog | None = None,
         device = catalog.device(name)
         mine = group[group["runtime"] == device.default_runtime]
         pick = (mine if not mine.empty else group).sort_values("value_si").iloc[0]
-        precision = str(pick["precision"] or "int8")
+        precision = str(pick["precision"]) if pick["precision"] in PRECISION_BYTES else "int8"
         w = workload(str(model), precision=precision)
         runtime = catalog.runtimes.get(str(pick["runtime"]))
         link = catalog.links.get(device.link) if device.link else None

@@ -32,7 +32,8 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads.graph import PRECISION_BYTES, Workload
 from dse.workloads.kernels import workload_kernels
 
-__all__ = ["ModelCost", "Segment", "model_cost", "runtime_counts"]
+__all__ = ["ModelCost", "Segment", "layers_on_device", "model_cost", "runtime_counts",
+           "supported_layers"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,26 @@ def runtime_counts(workload: Workload, runtime: RuntimeSpec | None) -> pd.DataFr
                                   skip_norm="skip_layernorm" in kernels)
 
 
+def supported_layers(counts: pd.DataFrame, device: DeviceSpec) -> np.ndarray:
+    """Which layers (rows of ``counts``) ``device`` runs itself."""
+    return np.fromiter((device.supports(op, cls) for op, cls in
+                        zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
+                       count=len(counts))
+
+
+def layers_on_device(counts: pd.DataFrame, device: DeviceSpec,
+                     supported: np.ndarray | None = None) -> np.ndarray:
+    """The layers that run on ``device`` when it falls back for the rest: the supported ones
+    (``fallback_layer``), or those before the first unsupported one (``fallback_tail``); all
+    of them when every layer is supported or the device does not fall back."""
+    supported = supported_layers(counts, device) if supported is None else supported
+    if supported.all() or device.on_unsupported == "infeasible":
+        return np.ones(len(counts), dtype=bool)
+    if device.on_unsupported == "fallback_layer":
+        return supported
+    return np.arange(len(counts)) < int(np.argmin(supported))
+
+
 def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = None, *,
                fallback: DeviceSpec | None = None, link: LinkSpec | None = None,
                dvfs: str | None = None, threads: int | None = None,
@@ -156,9 +177,7 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
     if device.link is not None and link is None:
         raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
     counts = runtime_counts(workload, runtime)
-    supported = np.fromiter((device.supports(op, cls) for op, cls in
-                             zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
-                            count=len(counts))
+    supported = supported_layers(counts, device)
     on_device = np.ones(len(counts), dtype=bool)
     host_precision = precision
     if not supported.all():
@@ -171,10 +190,7 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                               f"{listing}, but no fallback device was given")
         if precision not in fallback.peak_ops_s:
             return infeasible(f"fallback {fallback.name} does not run {precision}")
-        if device.on_unsupported == "fallback_layer":
-            on_device = supported
-        else:
-            on_device = np.arange(len(counts)) < int(np.argmin(supported))
+        on_device = layers_on_device(counts, device, supported)
     placement = place_weights(counts, device, precision, mask=on_device)
     if device.declares_memories:
         # the fit check: weights, arena, scratch and runtime against the device's memories

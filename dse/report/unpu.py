@@ -118,14 +118,15 @@ def _worker(row: pd.Series, catalog: Catalog) -> str | None:
 def fit_table(result: ExploreResult, catalog: Catalog | None = None) -> pd.DataFrame:
     """One row per trial on a micro-NPU or microcontroller (the last trial of each (model,
     platform)): model, ops, platform, device, runtime, weight bytes and where they live, the
-    planned arena, ``fits`` and ``over`` (the footprint's reason), the simulated latency and
+    planned arena, ``fits``, ``use`` (each declared memory's share in use) and ``over`` (the
+    footprint's reason), the simulated latency and
     energy (``NaN`` when the trial was infeasible; ``reason`` says why), the naive latency
     (ops / claimed peak), the achieved ops/s and its share of the claimed peak, and
     ``host_layers``: the layers the device does not support (run on its host core when it
     falls back)."""
     from dse.cost.footprint import footprint
     from dse.cost.memory import no_pass
-    from dse.cost.model import runtime_counts
+    from dse.cost.model import layers_on_device, runtime_counts, supported_layers
 
     catalog = catalog or _catalog()
     trials = result.trials
@@ -142,23 +143,25 @@ def fit_table(result: ExploreResult, catalog: Catalog | None = None) -> pd.DataF
         w, precision = _workload(result, row)
         runtime = device.default_runtime
         spec = catalog.runtimes.get(runtime) if runtime else None
-        fp = footprint(w, device, precision, runtime=spec)
+        counts = runtime_counts(w, spec)
+        # as the simulation counts it: the weights of the layers the device runs itself
+        fp = footprint(w, device, precision, runtime=spec, counts=counts,
+                       mask=layers_on_device(counts, device))
         feasible = bool(row.get("feasible"))
         latency_s = float(row["latency_p50_ms"]) / 1e3 if feasible else math.nan
         peak = device.peak_ops_s.get(precision, math.nan)
         ops = 2.0 * w.macs  # as peaks are claimed: 1 MAC = 2 ops, other work not counted
         achieved = ops / latency_s if feasible and latency_s > 0 else math.nan
         where = ", ".join(f"{m}" for m, b in fp.weights.items() if b)
-        counts = runtime_counts(w, spec)
-        counts = counts[~no_pass(counts)]  # fused layers and reshapes run nowhere
-        host_layers = 0 if device.supported_ops is None else int(sum(
-            not device.supports(op, cls) for op, cls in zip(counts["op"], counts["op_class"],
-                                                            strict=True)))
+        # fused layers and reshapes run nowhere
+        host_layers = int((~supported_layers(counts, device) & ~no_pass(counts)).sum())
         rows.append({
             "model": w.name, "ops": ops, "params": float(w.params),
             "platform": str(row.get("platform") or ""), "device": name,
             "runtime": runtime or "", "weights_bytes": fp.weight_bytes, "weights_in": where,
             "arena_bytes": float(fp.arena_bytes + fp.scratch_bytes), "fits": fp.fits,
+            "use": ", ".join(f"{m} {fp.used.get(m, 0.0) / cap:.0%}"
+                             for m, cap in fp.capacity.items() if cap),
             "over": fp.reason, "feasible": feasible,
             "reason": "" if feasible else str(row.get("reason") or ""),
             "latency_ms": latency_s * 1e3,
@@ -291,7 +294,7 @@ def add_section(doc: Document, result: ExploreResult, *, catalog: Catalog | None
               [[str(r["model"]), str(r["device"]),
                 f"{_bytes(r['weights_bytes'])} ({r['weights_in'] or '-'})",
                 _bytes(r["arena_bytes"]),
-                "yes" if r["fits"] else f"**no**: {r['over']}",
+                f"yes ({r['use']})" if r["fits"] else f"**no**: {r['over']}",
                 _ms(r["latency_ms"]) if r["feasible"] else f"infeasible: {r['reason']}",
                 _ms(r["naive_ms"]), _ms(r["energy_uj"]),
                 "-" if r["achieved_ops_s"] != r["achieved_ops_s"]
@@ -300,7 +303,7 @@ def add_section(doc: Document, result: ExploreResult, *, catalog: Catalog | None
     fits = table.groupby("device")["fits"].agg(["sum", "count"])
     doc.text("Per (model, device doing the work): the weights and the memory they live in, "
              "the planned activation arena (with the runtime's scratch buffers), whether "
-             "everything fits the device's declared memories "
+             "everything fits the device's declared memories and how full each one is "
              "(" + ", ".join(f"{d} {int(s)} of {int(c)}" for d, (s, c) in fits.iterrows())
              + " models fit), the simulated p50 latency and energy, the naive latency (the "
              "model's ops / the datasheet's claimed peak) and the achieved ops/s as a share "

@@ -64,7 +64,8 @@ def test_the_report_has_the_fit_table_the_plot_and_the_measured_comparison(study
     result, report = study
     assert "## Fit, latency and achieved against claimed peak" in report
     assert "| model | device | weights (where) | arena | fits |" in report
-    assert report.count("| yes |") == 17  # 16 MLPerf Tiny pairs and mobilenet_v2 on the U55
+    assert report.count("| yes (") == 17  # 16 MLPerf Tiny pairs and mobilenet_v2 on the U55
+    assert "| yes (sram 9%, weight_mem 18%) |" in report  # resnet8 on the MAX78000
     assert report.count("| **no**: mobilenet_v2 needs") == 3
     assert "![" in report and (result.out / "unpu_latency.png").is_file()
     assert "### Spec against measurement (MLPerf Tiny)" in report

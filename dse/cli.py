@@ -170,7 +170,7 @@ def workloads_list(
 
 
 @workloads_app.command("show", epilog=_examples(
-    'dse workloads show resnet50', 'dse workloads show mobilenet_v1 -o width=0.5 -o resolution=160 --json', 'dse workloads show model.onnx --input-shape input=1,3,224,224 --layers'))
+    'dse workloads show resnet50', 'dse workloads show mobilenet_v1 -o width=0.5 -o resolution=160 --json', 'dse workloads show model.onnx --input-shape input=1,3,224,224 --layers', 'dse workloads show ds_cnn --precision int8 --memory --device stm32h743_m7 --runtime tflm --out out/'))
 def workloads_show(
     source: Annotated[str, typer.Argument(help="Zoo name (resnet50, mobilenet_v1_0.5_160) or "
                                           "path to an .onnx file.")],
@@ -183,8 +183,19 @@ def workloads_show(
         help="Shape of a model input with symbolic dims, NAME=1,3,224,224 (repeatable).")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-o", help="Zoo model option KEY=VALUE (repeatable), e.g. -o layers=4.")] = None,
+    memory: Annotated[bool, typer.Option(
+        "--memory", help="Show the memory footprint (weights, planned arena, scratch, runtime) "
+        "and write the arena's lifetime plot.")] = False,
+    device: Annotated[str | None, typer.Option(
+        help="With --memory: check the footprint against this device's memories.")] = None,
+    runtime: Annotated[str | None, typer.Option(
+        help="With --memory: the runtime (default: the device's).")] = None,
+    out_dir: Annotated[Path, typer.Option(
+        "--out", help="With --memory: folder for the lifetime plot (PNG and SVG).")] = Path("."),
+    no_plot: Annotated[bool, typer.Option("--no-plot", help="With --memory: no plot.")] = False,
 ) -> None:
-    """Totals (params, MACs, nodes) and the per-op-class breakdown of one workload."""
+    """Totals (params, MACs, nodes) and the per-op-class breakdown of one workload; with
+    --memory, its memory footprint instead."""
     from dse.workloads import workload
 
     kwargs: dict[str, Any] = _parse_options(option or [])
@@ -197,6 +208,10 @@ def workloads_show(
         kwargs["input_shapes"] = _parse_input_shapes(input_shape)
     with err.status(f"building {source}"):
         w = workload(source, precision=precision, **kwargs)
+    if memory or device or runtime:
+        _show_memory(w, precision, device, runtime, out_dir, plot=not no_plot,
+                     as_json=as_json)
+        return
     summary = w.summary()
     if layers:
         summary["layers"] = json.loads(w.layers.to_json(orient="records"))
@@ -226,6 +241,38 @@ def workloads_show(
             lt.add_row(r["name"], r["op"], r["op_class"], f"{r['macs']:,}", f"{r['params']:,}",
                        "x".join(str(d) for d in r["out_shapes"][0]) if r["out_shapes"] else "")
         out.print(lt)
+
+
+def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None,
+                 out_dir: Path, *, plot: bool, as_json: bool) -> None:
+    """``workloads show --memory``: the footprint table and the arena's lifetime plot."""
+    from dse.cost.footprint import footprint
+    from dse.errors import did_you_mean
+    from dse.report.memory_plot import footprint_record, memory_table, plot_lifetimes
+
+    catalog = _catalog(None)
+    spec = _device(catalog, device) if device else None
+    name = runtime or (spec.default_runtime if spec is not None else None)
+    if name is not None and name not in catalog.runtimes:
+        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
+                                                               what="runtime"))])
+    rt = catalog.runtimes.get(name) if name else None
+    with err.status("planning the arena"):
+        fp = footprint(w, spec, precision, runtime=rt)
+    if as_json:
+        out.print_json(json.dumps(footprint_record(fp)))
+    else:
+        out.print(memory_table(fp))
+        if fp.reason:
+            out.print(f"[red]does not fit:[/red] {fp.reason}", highlight=False)
+        for note in fp.notes:
+            out.print(f"[dim]{note}[/dim]", highlight=False)
+    if plot:
+        stem = out_dir / f"memory_{w.name}_{spec.name if spec else 'any'}_{precision}"
+        with err.status("plotting"):
+            paths = plot_lifetimes(fp, stem)
+        for path in paths:
+            err.print(f"wrote {path}", highlight=False)
 
 
 def _parse_options(values: list[str]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +59,19 @@ class ArenaPlan:
     size: int
 
 
-def buffers(workload: Workload, precision: str | None = None) -> list[Buffer]:
+def buffers(workload: Workload, precision: str | None = None, *,
+            in_place: Collection[str] = ()) -> list[Buffer]:
     """The activation tensors of ``workload`` with their sizes and lifetimes.
 
     The model's inputs are alive from step 0 to their last reader; its outputs from their
     writer to the last step. Weights are not here: they live in flash or weight memory.
+
+    Args:
+        workload: The workload.
+        precision: Default: the workload's.
+        in_place: Further layers (by name) that write their output over their one input, as
+            a runtime's fused epilogue does (a BatchNormalization or ReLU folded into the
+            convolution before it never has a tensor of its own).
     """
     precision = precision or workload.precision
     width = PRECISION_BYTES[precision]
@@ -92,7 +100,7 @@ def buffers(workload: Workload, precision: str | None = None) -> list[Buffer]:
                 last[root(tensor)] = max(last.get(root(tensor), i), i)
         reads = [root(t) for t in attrs["inputs"] if root(t) in size]
         for tensor, shape in zip(attrs["outputs"], attrs["out_shapes"], strict=False):
-            if attrs["op"] in METADATA_OPS and len(reads) == 1:
+            if (attrs["op"] in METADATA_OPS or node in in_place) and len(reads) == 1:
                 alias[tensor] = reads[0]
                 continue
             size[tensor] = math.ceil(float(np.prod(shape)) * width) if shape else 0

@@ -8,7 +8,8 @@ crossing between device and fallback, the output back). The simulator replays th
 its resources; summed, they are the latency of one inference on an otherwise idle platform.
 
 An infeasible combination (a precision the device cannot run, an unsupported layer with no
-fallback, weights that cannot be placed) is a result with a reason, not an exception.
+fallback, weights that cannot be placed, a model that does not fit the memories the device
+declares: :mod:`dse.cost.footprint`) is a result with a reason, not an exception.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost.compute import layer_table
+from dse.cost.footprint import footprint
 from dse.cost.memory import place_weights
 from dse.cost.transfer import transfer_time
 from dse.devices.kinds import device_kind
@@ -30,7 +32,8 @@ from dse.spec.runtime import RuntimeSpec
 from dse.workloads.graph import PRECISION_BYTES, Workload
 from dse.workloads.kernels import workload_kernels
 
-__all__ = ["ModelCost", "Segment", "model_cost", "runtime_counts"]
+__all__ = ["ModelCost", "Segment", "layers_on_device", "model_cost", "runtime_counts",
+           "supported_layers"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,26 @@ def runtime_counts(workload: Workload, runtime: RuntimeSpec | None) -> pd.DataFr
                                   skip_norm="skip_layernorm" in kernels)
 
 
+def supported_layers(counts: pd.DataFrame, device: DeviceSpec) -> np.ndarray:
+    """Which layers (rows of ``counts``) ``device`` runs itself."""
+    return np.fromiter((device.supports(op, cls) for op, cls in
+                        zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
+                       count=len(counts))
+
+
+def layers_on_device(counts: pd.DataFrame, device: DeviceSpec,
+                     supported: np.ndarray | None = None) -> np.ndarray:
+    """The layers that run on ``device`` when it falls back for the rest: the supported ones
+    (``fallback_layer``), or those before the first unsupported one (``fallback_tail``); all
+    of them when every layer is supported or the device does not fall back."""
+    supported = supported_layers(counts, device) if supported is None else supported
+    if supported.all() or device.on_unsupported == "infeasible":
+        return np.ones(len(counts), dtype=bool)
+    if device.on_unsupported == "fallback_layer":
+        return supported
+    return np.arange(len(counts)) < int(np.argmin(supported))
+
+
 def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = None, *,
                fallback: DeviceSpec | None = None, link: LinkSpec | None = None,
                dvfs: str | None = None, threads: int | None = None,
@@ -154,9 +177,7 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
     if device.link is not None and link is None:
         raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
     counts = runtime_counts(workload, runtime)
-    supported = np.fromiter((device.supports(op, cls) for op, cls in
-                             zip(counts["op"], counts["op_class"], strict=True)), dtype=bool,
-                            count=len(counts))
+    supported = supported_layers(counts, device)
     on_device = np.ones(len(counts), dtype=bool)
     host_precision = precision
     if not supported.all():
@@ -169,11 +190,14 @@ def model_cost(workload: Workload, device: DeviceSpec, precision: str | None = N
                               f"{listing}, but no fallback device was given")
         if precision not in fallback.peak_ops_s:
             return infeasible(f"fallback {fallback.name} does not run {precision}")
-        if device.on_unsupported == "fallback_layer":
-            on_device = supported
-        else:
-            on_device = np.arange(len(counts)) < int(np.argmin(supported))
+        on_device = layers_on_device(counts, device, supported)
     placement = place_weights(counts, device, precision, mask=on_device)
+    if device.declares_memories:
+        # the fit check: weights, arena, scratch and runtime against the device's memories
+        fits = footprint(workload, device, precision, runtime=runtime, counts=counts,
+                         mask=on_device, placement=placement)
+        if not fits.fits:
+            return infeasible(fits.reason)
     if placement.infeasible:
         return infeasible(placement.infeasible)
     kernels = workload_kernels(workload)

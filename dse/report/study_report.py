@@ -810,6 +810,10 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
         doc.image(name, _data, caption)
     for add in sections:
         add(doc)
+    from dse.report.unpu import add_section
+
+    # micro-NPUs and microcontrollers: which model fits, achieved against claimed peak
+    files = [*files, *add_section(doc, result, out=result.out)]
     doc.heading("What was searched")
     searched = []
     for d in dims:

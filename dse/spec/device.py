@@ -230,6 +230,14 @@ class DeviceSpec(Frozen):
             input and output leave free (:func:`dse.cost.memory.place_weights`).
         dram_bytes: Memory of the device's own; ``None`` means it has none, so weights that do
             not fit on chip are streamed over its link every inference (the Edge TPU case).
+        sram_bytes: Data RAM that holds the activation arena, the runtime's scratch buffers and
+            its state (a microcontroller's SRAM; a micro-NPU's data memory). With
+            ``flash_bytes`` and ``weight_mem_bytes`` these are the memories of the fit check
+            (:mod:`dse.cost.footprint`); a device declaring none of them is not checked.
+        flash_bytes: Non-volatile memory holding the weights and the runtime's code (flash,
+            MRAM), read in place.
+        weight_mem_bytes: A dedicated weight memory the accelerator computes from, which every
+            weight must fit (the MAX78000 CNN's 442,368 bytes): it cannot stream the rest.
         efficiency: Achieved/peak compute per kernel class or op class (``default`` for
             classes not listed; see :mod:`dse.workloads.kernels`). At most 1, except
             ``conv3x3s1``, which a Winograd kernel runs with fewer multiplies than the direct
@@ -299,6 +307,9 @@ class DeviceSpec(Frozen):
     mem_bw_bytes_s: Bandwidth = Field(gt=0)
     onchip_mem_bytes: Bytes = Field(ge=0)
     dram_bytes: Bytes | None = Field(default=None, gt=0)
+    sram_bytes: Bytes | None = Field(default=None, gt=0)
+    flash_bytes: Bytes | None = Field(default=None, gt=0)
+    weight_mem_bytes: Bytes | None = Field(default=None, gt=0)
     onchip_holds_activations: StrictBool = False
     caches: dict[str, CacheLevel] | None = None
     mem_bw_one_thread_bytes_s: Bandwidth | None = Field(default=None, gt=0)
@@ -444,6 +455,13 @@ class DeviceSpec(Frozen):
     def precisions(self) -> tuple[str, ...]:
         """The precisions the device runs, in the order of its ``peak_ops_s``."""
         return tuple(self.peak_ops_s)
+
+    @property
+    def declares_memories(self) -> bool:
+        """Whether the device states the memories of the fit check (``sram_bytes``,
+        ``flash_bytes`` or ``weight_mem_bytes``)."""
+        return any(v is not None for v in (self.sram_bytes, self.flash_bytes,
+                                             self.weight_mem_bytes))
 
     def efficiency_for(self, op_class: str) -> float:
         """Achieved/peak compute for one kernel class or op class: the class's own value, else

@@ -17,9 +17,10 @@ from pydantic import Field, PositiveInt, StrictBool, field_validator, model_vali
 
 from dse.errors import did_you_mean
 from dse.spec.sources import Frozen, Source, source_for
+from dse.spec.units import Bytes
 from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES
 
-__all__ = ["CLAIMS", "KERNELS", "RuntimeSpec"]
+__all__ = ["CLAIMS", "KERNELS", "SCRATCH", "RuntimeSpec"]
 
 #: Specialised kernel implementations a runtime may have, and what each means.
 KERNELS: dict[str, str] = {
@@ -42,7 +43,17 @@ KERNELS: dict[str, str] = {
 #: List fields are claimed item by item (``kernels.winograd_3x3``); a source naming the field
 #: (``kernels``) covers every item.
 CLAIMS: tuple[str, ...] = ("precisions", "fuses", "kernels", "default_threads",
-                           "timing_includes_host")
+                           "timing_includes_host", "code_bytes", "ram_bytes", "ram_per_op_bytes",
+                           "ram_per_tensor_bytes", "scratch")
+
+#: Scratch-buffer rules a runtime may follow (:data:`dse.cost.footprint.SCRATCH_RULES` sizes
+#: them), and what each means.
+SCRATCH: dict[str, str] = {
+    "cmsis_nn": "CMSIS-NN s8 kernels built for the DSP extension (Cortex-M4/M7/M33): an im2col "
+                "buffer per convolution, one for depthwise convolutions other than 3x3",
+    "cmsis_nn_mve": "CMSIS-NN s8 kernels built for Helium (MVE, Cortex-M55/M85)",
+    "none": "no scratch buffers beside the activations",
+}
 
 #: Further fields a source may name (they are facts too, but the check does not demand them).
 _ALSO_SOURCED = ("version", "device_kinds", "host_work", "url")
@@ -76,6 +87,14 @@ class RuntimeSpec(Frozen):
             work (input quantisation or conversion, USB transfers, pre/post-processing), and so
             depend on the host machine.
         host_work: What that per-inference host work is.
+        code_bytes: Flash its code takes (the interpreter or generated code; what it includes
+            is said by its source). ``None``: not stated, not counted.
+        ram_bytes: RAM it takes whatever the model (interpreter object, allocator state).
+        ram_per_op_bytes: RAM it keeps per operator of the model (node and registration
+            structs, the kernels' persistent data).
+        ram_per_tensor_bytes: RAM it keeps per tensor (tensor structs).
+        scratch: The rule its kernels' scratch buffers follow (:data:`SCRATCH`); the footprint
+            plans them in the arena, alive during their layer only.
     """
 
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
@@ -90,6 +109,11 @@ class RuntimeSpec(Frozen):
     default_threads: PositiveInt | None
     timing_includes_host: StrictBool
     host_work: str = ""
+    code_bytes: Bytes | None = Field(default=None, ge=0)
+    ram_bytes: Bytes | None = Field(default=None, ge=0)
+    ram_per_op_bytes: Bytes | None = Field(default=None, ge=0)
+    ram_per_tensor_bytes: Bytes | None = Field(default=None, ge=0)
+    scratch: str | None = None
     sources: tuple[Source, ...] = Field(min_length=1)
     notes: str = ""
 
@@ -126,6 +150,13 @@ class RuntimeSpec(Frozen):
     @classmethod
     def _known_kernels(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         return None if value is None else _known(value, list(KERNELS), "kernel")
+
+    @field_validator("scratch")
+    @classmethod
+    def _known_scratch(cls, value: str | None) -> str | None:
+        if value is not None and value not in SCRATCH:
+            raise ValueError(did_you_mean(value, list(SCRATCH), what="scratch rule"))
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> RuntimeSpec:

@@ -90,7 +90,9 @@ def test_a_runtime_validates_on_its_own():
                              "kernels.int8", "kernels.depthwise", "default_threads",
                              "timing_includes_host"]
     assert spec.source_of("kernels.int8").id == "ds"
-    assert CLAIMS == ("precisions", "fuses", "kernels", "default_threads", "timing_includes_host")
+    assert CLAIMS == ("precisions", "fuses", "kernels", "default_threads", "timing_includes_host",
+                      "code_bytes", "ram_bytes", "ram_per_op_bytes", "ram_per_tensor_bytes",
+                      "scratch")
 
 
 def _catalog(tmp_path, runtimes: dict[str, Any], devices: dict[str, Any] | None = None):

@@ -4,6 +4,7 @@ No simulation state: every function maps (workload, device, precision, link) to 
 infeasibility reason. The simulator calls these and only orchestrates.
 """
 
+from dse.cost.batch import BatchCost, batch_cost
 from dse.cost.compute import LayerCost, clock_scale, layer_table, layer_time
 from dse.cost.memory import Placement, place_weights
 from dse.cost.model import ModelCost, Segment, model_cost
@@ -12,12 +13,14 @@ from dse.cost.roofline import Roofline, roofline
 from dse.cost.transfer import transfer_time
 
 __all__ = [
+    "BatchCost",
     "LayerCost",
     "ModelCost",
     "Placement",
     "Roofline",
     "Segment",
     "active_power_w",
+    "batch_cost",
     "clock_scale",
     "energy_j",
     "layer_table",

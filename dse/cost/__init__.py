@@ -1,7 +1,8 @@
 """Pure cost functions: layer time (roofline), weight placement, transfers, energy.
 
 No simulation state: every function maps (workload, device, precision, link) to numbers or to an
-infeasibility reason. The simulator calls these and only orchestrates.
+infeasibility reason. The simulator calls these and only orchestrates. :func:`batch_cost` gives
+:func:`model_cost`'s figures for many models at once, from their layers as arrays.
 """
 
 from dse.cost.batch import BatchCost, batch_cost

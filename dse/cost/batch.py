@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -199,7 +200,7 @@ class BatchCost:
             return parts[0]
         arrays = ("feasible", "time_s", "device_s", "transfer_s", "onchip_weight_bytes",
                   "offchip_weight_bytes", "energy_j")
-        return cls(names=tuple(n for p in parts for n in p.names), device=parts[0].device,
+        return cls(names=tuple(chain.from_iterable(p.names for p in parts)), device=parts[0].device,
                    precision=parts[0].precision,
                    **{a: np.concatenate([getattr(p, a) for p in parts]) for a in arrays},
                    _reasons=tuple(r for p in parts for r in p._reasons))

@@ -55,7 +55,10 @@ class ShapeColumns:
     """:class:`LayerShapes` of a counts table (:attr:`dse.workloads.Workload.counts`).
 
     The ranks are the shapes' own (a 5-D tensor has rank 5 here, its four folded axes beside
-    it), so a rule that asks for a 4-D tensor sees what the table holds.
+    it), so a rule that asks for a 4-D tensor sees what the table holds. A
+    :class:`~dse.workloads.layers.LayerBatch` states the rank after folding (at most 4): there a
+    5-D layer (a 3-D convolution) reads as 4-D, the one case where the two forms differ; no zoo
+    model has one.
     """
 
     op_class: np.ndarray

@@ -6,6 +6,8 @@ runs and one it does not, with and without fallback devices and runtimes."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -13,8 +15,10 @@ import dse
 from dse.catalog import catalog_dir
 from dse.cost import batch_cost, energy_j, model_cost
 from dse.cost.batch import PER_MODEL, BatchCost, batch_costs, runtime_trigger_ops
+from dse.cost.compute import MAX_ALIGN, channel_alignment, layer_alignment
 from dse.cost.model import runtime_counts
 from dse.devices import Catalog, default_catalog
+from dse.devices.kinds import DPU_ARCHS, device_kind
 from dse.devices.overlay import apply_overlay, load_overlay
 from dse.workloads import zoo
 from dse.workloads.layers import LayerBatch
@@ -181,3 +185,57 @@ def test_bad_calls_and_empty_batches(batch, catalog):
     assert not got.feasible.any() and got.reason[0] == "coral_usb does not run fp32; it runs int8"
     with pytest.raises(ValueError, match="different targets"):
         BatchCost.concat([got, batch_cost(batch, catalog.device("ncs2"), "fp32")])
+
+
+def _lanes(n, p):
+    return n / (p * math.ceil(n / p)) if n > 0 and p > 0 else 1.0
+
+
+def _dpu_oracle(arch, counts):
+    """PG338's rule row by row, as it read a counts table before it read arrays."""
+    pp, icp, ocp = DPU_ARCHS[arch]
+    out = np.ones(len(counts))
+    weights = counts["weight_elems"].to_numpy(dtype=float)
+    for i, (cls, ins, outs) in enumerate(zip(counts["op_class"], counts["in_shapes"],
+                                             counts["out_shapes"], strict=True)):
+        if cls not in ("conv", "dwconv", "matmul") or not ins or not outs:
+            continue
+        x, y = list(ins[0]), list(outs[0])
+        if cls == "conv" and len(x) == 4 and len(y) == 4:
+            cin = x[1]
+            if cin < icp:
+                cin = cin * max(round(math.sqrt(weights[i] / max(cin * y[1], 1))), 1)
+            out[i] = _lanes(cin, icp) * _lanes(y[1], ocp) * _lanes(y[3], pp)
+        elif cls == "dwconv" and len(y) == 4:
+            half = max(pp // 2, 1)
+            out[i] = _lanes(y[1], icp) * _lanes(y[3], half) * half / (pp * ocp)
+        elif cls == "matmul" and x and y:
+            rows = int(np.prod(y[:-1])) if len(y) > 1 else 1
+            out[i] = _lanes(x[-1], icp) * _lanes(y[-1], ocp) * _lanes(rows, pp)
+    return out
+
+
+def _align_oracle(counts):
+    out = np.full(len(counts), MAX_ALIGN, dtype=np.int64)
+    for i, (ins, outs) in enumerate(zip(counts["in_shapes"], counts["out_shapes"], strict=True)):
+        if ins and outs and len(ins[0]) == 4 and len(outs[0]) == 4:
+            out[i] = min(MAX_ALIGN, *(c & -c if c > 0 else MAX_ALIGN
+                                      for c in (int(ins[0][1]), int(outs[0][1]))))
+    return out
+
+
+@pytest.mark.parametrize("arch", sorted(DPU_ARCHS))
+def test_tile_utilisation_and_alignment_read_from_arrays_keep_their_rule(arch, workloads,
+                                                                         batch, catalog):
+    """The array forms against the row-by-row rules they replaced, on every zoo layer, from a
+    counts table and from a LayerBatch alike."""
+    spec = catalog.device("dpu_b4096").model_copy(update={"dpu_arch": arch})  # reads only that
+    kind = device_kind("dpu")
+    for w, (a, b) in zip(workloads, zip(batch.offsets[:-1], batch.offsets[1:], strict=True),
+                         strict=True):
+        want = _dpu_oracle(arch, w.counts)
+        np.testing.assert_array_equal(kind.utilization(spec, w.counts), want, err_msg=w.name)
+        np.testing.assert_array_equal(kind.layer_utilization(spec, batch)[a:b], want,
+                                      err_msg=w.name)
+        np.testing.assert_array_equal(channel_alignment(w.counts), _align_oracle(w.counts))
+        np.testing.assert_array_equal(layer_alignment(batch)[a:b], _align_oracle(w.counts))

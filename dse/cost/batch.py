@@ -13,7 +13,8 @@ off chip, and the device's energy of one inference on an otherwise idle platform
 
 What arrays cannot say. A :class:`LayerBatch` has no graph edges, so two cases are left to the
 per-model path, and such a model comes back infeasible with a reason starting
-:data:`PER_MODEL` (run :func:`~dse.cost.model.model_cost` on its workload for its figures):
+:data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with the models' workloads at hand,
+:func:`with_model_costs` prices them with :func:`~dse.cost.model.model_cost`):
 
 - a model with layers the device does not run, where the device falls back to a host: the
   tensors crossing between device and fallback, and which graph inputs the device reads, are
@@ -52,17 +53,18 @@ from dse.cost.memory import (
     read_bytes_array,
     resident_weights,
 )
+from dse.cost.model import model_cost
 from dse.cost.power import inference_energy_j
 from dse.devices.kinds import device_kind
 from dse.spec.device import DeviceSpec
 from dse.spec.platform import LinkSpec
 from dse.spec.runtime import RuntimeSpec
-from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES
+from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES, Workload
 from dse.workloads.layers import LAYER_ARRAYS, LayerBatch
 from dse.workloads.ops import OP_CLASSES
 
 __all__ = ["CHUNK_LAYERS", "PER_MODEL", "BatchCost", "batch_cost", "batch_costs",
-           "runtime_trigger_ops"]
+           "runtime_trigger_ops", "with_model_costs"]
 
 #: Layers priced at once by default: half a MB per temporary array, so that they stay in cache
 #: (measured faster than larger chunks, and than smaller ones that pay Python's overhead).
@@ -73,7 +75,18 @@ PER_MODEL = "needs the per-model path"
 
 # Reason codes (one per model; 0: feasible).
 _OK, _PRECISION, _UNSUPPORTED, _NO_FALLBACK, _FALLBACK_PRECISION, _FALLS_BACK, _FUSES, \
-    _PLACEMENT = range(8)
+    _PLACEMENT, _GIVEN = range(9)
+
+
+@dataclass(frozen=True, eq=False)
+class _Given:
+    """Reasons already formatted (models priced one at a time by :func:`with_model_costs`)."""
+
+    code: np.ndarray
+    texts: np.ndarray
+
+    def strings(self) -> np.ndarray:
+        return self.texts
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,7 +169,7 @@ class BatchCost:
     onchip_weight_bytes: np.ndarray
     offchip_weight_bytes: np.ndarray
     energy_j: np.ndarray
-    _reasons: tuple[_Reasons, ...] = field(default=(), repr=False)
+    _reasons: tuple[_Reasons | _Given, ...] = field(default=(), repr=False)
 
     @property
     def models(self) -> int:
@@ -424,3 +437,45 @@ def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
         "onchip_weight_bytes": onchip, "offchip_weight_bytes": offchip,
         "energy_j": np.asarray(inference_energy_j(device, device_s, time_s, dvfs=dvfs))},
         unsupported, total, offchip, capacity)
+
+
+def with_model_costs(cost: BatchCost, workloads: Sequence[Workload], device: DeviceSpec,
+                     precision: str, *, link: LinkSpec | None = None,
+                     fallback: DeviceSpec | None = None, runtime: RuntimeSpec | None = None,
+                     dvfs: str | None = None, threads: int | None = None) -> BatchCost:
+    """``cost`` with the models it left to the per-model path priced one at a time by
+    :func:`dse.cost.model_cost` (so every entry is exact), for a caller that has the models'
+    workloads.
+
+    Args:
+        cost: :func:`batch_cost` of a batch of these workloads, with the same arguments.
+        workloads: The batch's models, in its order.
+
+    Raises:
+        ValueError: ``workloads`` are not the batch's models, or ``cost`` is of another target.
+    """
+    if tuple(w.name for w in workloads) != cost.names:
+        raise ValueError("workloads must be the batch's models, in its order")
+    if (cost.device, cost.precision) != (device.name, precision):
+        raise ValueError(f"cost is of {cost.device} at {cost.precision}, not of {device.name} "
+                         f"at {precision}")
+    todo = np.flatnonzero(cost.needs_model_path)
+    if not len(todo):
+        return cost
+    arrays = {a: getattr(cost, a).copy() for a in
+              ("feasible", "time_s", "device_s", "transfer_s", "onchip_weight_bytes",
+               "offchip_weight_bytes", "energy_j")}
+    texts = cost.reason.copy()
+    for i in todo:
+        one = model_cost(workloads[int(i)], device, precision, link=link, fallback=fallback,
+                         runtime=runtime, dvfs=dvfs, threads=threads)
+        texts[i] = one.reason
+        arrays["feasible"][i] = one.feasible
+        for a in ("time_s", "device_s", "transfer_s", "onchip_weight_bytes",
+                  "offchip_weight_bytes"):
+            arrays[a][i] = getattr(one, a)
+        arrays["energy_j"][i] = inference_energy_j(device, one.device_s, one.time_s, dvfs=dvfs) \
+            if one.feasible else 0.0
+    code = np.where(arrays["feasible"], _OK, _GIVEN).astype(np.int8)
+    return BatchCost(names=cost.names, device=cost.device, precision=cost.precision,
+                     **arrays, _reasons=(_Given(code, texts),))

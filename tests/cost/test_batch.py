@@ -14,7 +14,13 @@ import pytest
 import dse
 from dse.catalog import catalog_dir
 from dse.cost import batch_cost, energy_j, model_cost
-from dse.cost.batch import PER_MODEL, BatchCost, batch_costs, runtime_trigger_ops
+from dse.cost.batch import (
+    PER_MODEL,
+    BatchCost,
+    batch_costs,
+    runtime_trigger_ops,
+    with_model_costs,
+)
 from dse.cost.compute import MAX_ALIGN, channel_alignment, layer_alignment
 from dse.cost.model import runtime_counts
 from dse.devices import Catalog, default_catalog
@@ -239,3 +245,25 @@ def test_tile_utilisation_and_alignment_read_from_arrays_keep_their_rule(arch, w
                                       err_msg=w.name)
         np.testing.assert_array_equal(channel_alignment(w.counts), _align_oracle(w.counts))
         np.testing.assert_array_equal(layer_alignment(batch)[a:b], _align_oracle(w.counts))
+
+
+def test_models_left_to_the_per_model_path_are_priced_from_their_workloads(workloads, batch,
+                                                                          catalog):
+    dpu, host = catalog.device("dpu_b4096"), catalog.device("zynqmp_a53")
+    kw = {"link": catalog.links[dpu.link], "fallback": host}
+    partial = batch_cost(batch, dpu, "int8", **kw)
+    assert partial.needs_model_path.any()
+    whole = with_model_costs(partial, workloads, dpu, "int8", **kw)
+    assert not whole.needs_model_path.any()
+    for i, w in enumerate(workloads):
+        want = model_cost(w, dpu, "int8", **kw)
+        assert whole.feasible[i] == want.feasible and whole.reason[i] == want.reason
+        np.testing.assert_allclose([getattr(whole, f)[i] for f in FIGURES],
+                                   [getattr(want, f) for f in FIGURES], rtol=1e-12, atol=0)
+    assert with_model_costs(whole, workloads, dpu, "int8", **kw) is whole
+    joined = BatchCost.concat([whole, partial])
+    assert list(joined.reason) == [*whole.reason, *partial.reason]
+    with pytest.raises(ValueError, match="batch's models"):
+        with_model_costs(partial, workloads[::-1], dpu, "int8", **kw)
+    with pytest.raises(ValueError, match="not of ncs2"):
+        with_model_costs(partial, workloads, catalog.device("ncs2"), "int8", **kw)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost.memory import DRAM, LINK, ONCHIP, activation_bytes, no_pass, weight_read_bytes
-from dse.devices.kinds import device_kind
+from dse.devices.kinds import LayerShapes, ShapeColumns, device_kind
 from dse.spec.device import DeviceSpec, KernelModel, lookup_efficiency
 from dse.spec.platform import LinkSpec
 from dse.workloads.kernels import KERNEL_CLASSES, kernel_class_index
@@ -34,6 +34,7 @@ __all__ = [
     "MAX_ALIGN",
     "KernelTerms",
     "LayerCost",
+    "LayerTimes",
     "cache_resident",
     "channel_alignment",
     "clock_scale",
@@ -41,11 +42,14 @@ __all__ = [
     "cold_times",
     "efficiency_vector",
     "kernel_model_terms",
+    "layer_alignment",
     "layer_table",
     "layer_time",
+    "layer_times",
     "private_cache_bytes",
     "roofline_times",
     "unfolded",
+    "weights_resident",
 ]
 
 
@@ -149,15 +153,17 @@ def channel_alignment(counts: pd.DataFrame) -> np.ndarray:
     """Per layer, the largest power of two (at most :data:`MAX_ALIGN`) that divides the channel
     count of its first input and of its output, when both are 4-D (N, C, H, W); ``MAX_ALIGN``
     for every other layer."""
-    out = np.full(len(counts), MAX_ALIGN, dtype=np.int64)
-    for i, (ins, outs) in enumerate(zip(counts["in_shapes"], counts["out_shapes"],
-                                        strict=True)):
-        if not ins or not outs or len(ins[0]) != 4 or len(outs[0]) != 4:
-            continue
-        a = MAX_ALIGN
-        for c in (int(ins[0][1]), int(outs[0][1])):
-            a = min(a, c & -c if c > 0 else MAX_ALIGN)
-        out[i] = a
+    return layer_alignment(ShapeColumns.from_counts(counts))
+
+
+def layer_alignment(shapes: LayerShapes) -> np.ndarray:
+    """:func:`channel_alignment` of layers given as arrays (:class:`LayerShapes`)."""
+    x, y = np.asarray(shapes.in_shape), np.asarray(shapes.out_shape)
+    out = np.full(len(x), MAX_ALIGN, dtype=np.int64)
+    both = (np.asarray(shapes.in_rank) == 4) & (np.asarray(shapes.out_rank) == 4)
+    for c in (x[both, 1], y[both, 1]):
+        c = c.astype(np.int64)
+        out[both] = np.minimum(out[both], np.where(c > 0, c & -c, MAX_ALIGN))
     return out
 
 
@@ -231,7 +237,7 @@ def private_cache_bytes(device: DeviceSpec, threads: int | np.ndarray | None
     return l2.size_bytes * np.clip(np.where(t > 0, t, cores), 1.0, cores)
 
 
-def cold_layers(traffic: np.ndarray, resident: bool, cache_bytes: np.ndarray | float
+def cold_layers(traffic: np.ndarray, resident: bool | np.ndarray, cache_bytes: np.ndarray | float
                 ) -> np.ndarray:
     """Which layers find their bytes outside the cores' private caches: all of a model that
     does not stay in them (:func:`cache_resident`), and any layer whose own bytes do not fit
@@ -246,10 +252,16 @@ def cache_resident(counts: pd.DataFrame, device: DeviceSpec, precision: str,
     ``threads`` cores). Its layers then run as a lone kernel benchmarked run after run does;
     otherwise every layer finds its weights swept out by the layers since its last inference
     (:func:`cold_times`). A device without probed caches is taken as never resident."""
-    if (device.caches or {}).get("l2") is None:
-        return False
     weights = float(weight_read_bytes(counts, precision).sum())
-    return bool(weights <= private_cache_bytes(device, threads))
+    return bool(weights_resident(np.array([weights]), device, threads)[0])
+
+
+def weights_resident(weight_bytes: np.ndarray, device: DeviceSpec, threads: int | None
+                     ) -> np.ndarray:
+    """:func:`cache_resident` of models given by the weight bytes each reads per inference."""
+    if (device.caches or {}).get("l2") is None:
+        return np.zeros(len(weight_bytes), dtype=bool)
+    return np.asarray(weight_bytes <= private_cache_bytes(device, threads))
 
 
 def unfolded(modelled: np.ndarray, launches: np.ndarray, ops: np.ndarray, traffic: np.ndarray
@@ -272,10 +284,124 @@ def _kernels(counts: pd.DataFrame) -> np.ndarray:
     return kernel_class_index(names)
 
 
+@dataclass(frozen=True)
+class LayerTimes:
+    """Per-layer results of :func:`layer_times` (arrays over the layers given).
+
+    Attributes:
+        ops, traffic_bytes, stream_bytes, compute_s, memory_s, stream_s, overhead_s, time_s:
+            As the columns of :func:`layer_table`.
+        peak_ops_s, efficiency, mem_bw_bytes_s: The roofline each layer is priced on.
+        launches: 1 for layers launching a kernel of their own, else 0.
+        cold: Layers that pay the cold-cache cost (:func:`cold_layers`).
+    """
+
+    ops: np.ndarray
+    traffic_bytes: np.ndarray
+    stream_bytes: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    stream_s: np.ndarray
+    overhead_s: np.ndarray
+    time_s: np.ndarray
+    peak_ops_s: np.ndarray | float
+    efficiency: np.ndarray
+    mem_bw_bytes_s: np.ndarray
+    launches: np.ndarray
+    cold: np.ndarray
+
+
+def layer_times(*, ops: np.ndarray, weight_bytes: np.ndarray, activation_bytes: np.ndarray,
+                in_dram: np.ndarray, on_link: np.ndarray, passless: np.ndarray,
+                kernels: np.ndarray, utilization: np.ndarray, device: DeviceSpec,
+                precision: str, link: LinkSpec | None = None, dvfs: str | None = None,
+                threads: int | None = None, align: np.ndarray | None = None,
+                resident: np.ndarray | None = None) -> LayerTimes:
+    """The cost of layers given as plain arrays: the one computation behind :func:`layer_table`
+    (one model, from its counts table) and :func:`dse.cost.batch.batch_cost` (many models' layers
+    end to end). See :func:`layer_table` for the arguments it shares.
+
+    Args:
+        ops: Operations per layer.
+        weight_bytes: Weight bytes each layer reads per inference
+            (:func:`dse.cost.memory.weight_read_bytes`).
+        activation_bytes: Activation bytes each layer reads and writes
+            (:func:`dse.cost.memory.activation_bytes`).
+        in_dram: Layers whose weights are read from memory every inference.
+        on_link: Layers whose weights are streamed over the link every inference.
+        passless: Layers that launch no kernel (:func:`dse.cost.memory.no_pass`).
+        kernels: Kernel class index per layer.
+        utilization: Per layer, the share of the compute array its shape fills (the device
+            kind's :meth:`~dse.devices.kinds.DeviceKind.layer_utilization`).
+        align: Per layer, :func:`channel_alignment` (read by kernel models only; default: every
+            layer aligned).
+        resident: Per layer, whether its model stays in the cores' private caches
+            (:func:`cache_resident`; read by kernel models only; default: from ``weight_bytes``
+            as one model).
+    """
+    ops = np.asarray(ops, dtype=float)
+    n = len(ops)
+    traffic = activation_bytes + np.where(in_dram, weight_bytes, 0.0)
+    streamed = np.where(on_link, weight_bytes, 0.0)
+    efficiency = efficiency_vector(device)[kernels] * utilization
+    peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
+        device.core_scale(threads)
+    launches = (~passless).astype(float)
+    cold_s: np.ndarray | float = 0.0
+    cold = np.zeros(n, dtype=bool)
+    priced_ops = ops
+    overhead: np.ndarray | float = device.overhead_per_layer_s
+    mem_bw: np.ndarray | float = device.mem_bw_bytes_s
+    if device.kernel_models:
+        # A modelled class carries its own thread scaling: price it against the all-cores peak.
+        terms = kernel_model_terms(device.kernel_models, kernels, ops,
+                                   threads or device.cores or 1, device.cores, align)
+        m = terms.modelled
+        # A class's bandwidth is fitted to every byte its kernels touch, weights included
+        # wherever they are placed: a CPU's caches are not memory a runtime manages, and a
+        # whole model's weights do not stay in them from one inference to the next.
+        traffic = np.where(m & ~on_link, activation_bytes + weight_bytes, traffic)
+        priced_ops, traffic = unfolded(m, launches, ops, traffic)
+        all_cores = device.peak_ops_s[precision] * clock_scale(device, dvfs)
+        peak = np.where(m, all_cores, peak)
+        efficiency = np.where(m, terms.efficiency * utilization, efficiency)
+        overhead = np.where(m, terms.launch_s, overhead)
+        mem_bw = np.where(m & ~np.isnan(terms.mem_bw_bytes_s), terms.mem_bw_bytes_s, mem_bw)
+        if resident is None:
+            resident = np.repeat(weights_resident(np.array([weight_bytes.sum()]), device,
+                                                  threads), n)
+        cold = m & cold_layers(traffic, resident, private_cache_bytes(device, threads))
+        if terms.cold_bw_bytes_s is not None:
+            cold_s = np.where(cold, cold_times(traffic, terms.cold_bw_bytes_s,
+                                               terms.cold_launch_s if terms.cold_launch_s
+                                               is not None else 0.0), 0.0) * launches
+    overhead = np.broadcast_to(overhead, (n,))
+    mem_bw = np.broadcast_to(mem_bw, (n,))
+    compute_s, memory_s, roofline_s = roofline_times(
+        priced_ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
+        mem_bw_bytes_s=mem_bw, overhead_per_kernel_s=overhead)
+    if streamed.any():
+        if link is None:
+            raise ValueError(f"{device.name} streams weights but no link was given")
+        # The per-transfer latency is paid once per run of layers, where the weights of the run
+        # go over the link in one bulk transfer (see dse.cost.model).
+        stream_s = streamed / link.bandwidth_bytes_s
+    else:
+        stream_s = np.zeros(n)
+    roofline_s = roofline_s + cold_s
+    return LayerTimes(ops=ops, traffic_bytes=traffic, stream_bytes=streamed,
+                      compute_s=compute_s, memory_s=memory_s, stream_s=stream_s,
+                      overhead_s=overhead * launches, time_s=roofline_s + stream_s,
+                      peak_ops_s=peak, efficiency=efficiency, mem_bw_bytes_s=mem_bw,
+                      launches=launches, cold=cold)
+
+
 def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where: np.ndarray, *,
                 link: LinkSpec | None = None, dvfs: str | None = None,
                 threads: int | None = None, kernels: np.ndarray | None = None) -> pd.DataFrame:
     """Roofline cost of every layer on ``device`` (all layers, as if it ran them all).
+
+    A table over :func:`layer_times`.
 
     Args:
         counts: :attr:`Workload.counts`.
@@ -299,72 +425,34 @@ def layer_table(counts: pd.DataFrame, device: DeviceSpec, precision: str, where:
         ``resident`` (:func:`cache_resident`) and ``cold`` (:func:`cold_layers`), for a
         device with kernel models.
     """
-    ops = counts["ops"].to_numpy(dtype=float)
-    weights = weight_read_bytes(counts, precision)
-    traffic = activation_bytes(counts, precision) + np.where(where == DRAM, weights, 0.0)
-    streamed = np.where(where == LINK, weights, 0.0)
+    n = len(counts)
     kernels = _kernels(counts) if kernels is None else kernels
     utilization = device_kind(device.kind).utilization(device, counts)
-    efficiency = efficiency_vector(device)[kernels] * utilization
-    peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
-        device.core_scale(threads)
-    launches = (~no_pass(counts)).astype(float)
-    cold_s = np.zeros(len(ops))
-    resident = True
-    cold = np.zeros(len(ops), dtype=bool)
-    # only kernel models read the channel alignment
+    # only kernel models read the channel alignment and the cache residence
     align = channel_alignment(counts) if device.kernel_models else \
-        np.full(len(ops), MAX_ALIGN, dtype=np.int64)
-    priced_ops = ops
-    overhead = np.full(len(ops), device.overhead_per_layer_s)
-    mem_bw = np.full(len(ops), device.mem_bw_bytes_s)
-    if device.kernel_models:
-        # A modelled class carries its own thread scaling: price it against the all-cores peak.
-        terms = kernel_model_terms(device.kernel_models, kernels, ops,
-                                   threads or device.cores or 1, device.cores, align)
-        m = terms.modelled
-        # A class's bandwidth is fitted to every byte its kernels touch, weights included
-        # wherever they are placed: a CPU's caches are not memory a runtime manages, and a
-        # whole model's weights do not stay in them from one inference to the next.
-        traffic = np.where(m & (where != LINK), activation_bytes(counts, precision) + weights,
-                           traffic)
-        priced_ops, traffic = unfolded(m, launches, ops, traffic)
-        all_cores = device.peak_ops_s[precision] * clock_scale(device, dvfs)
-        peak = np.where(m, all_cores, peak)
-        efficiency = np.where(m, terms.efficiency * utilization, efficiency)
-        overhead = np.where(m, terms.launch_s, overhead)
-        mem_bw = np.where(m & ~np.isnan(terms.mem_bw_bytes_s), terms.mem_bw_bytes_s, mem_bw)
-        resident = cache_resident(counts, device, precision, threads)
-        cold = m & cold_layers(traffic, resident, private_cache_bytes(device, threads))
-        if terms.cold_bw_bytes_s is not None:
-            cold_s = np.where(cold, cold_times(traffic, terms.cold_bw_bytes_s,
-                                               terms.cold_launch_s if terms.cold_launch_s
-                                               is not None else 0.0), 0.0) * launches
-    compute_s, memory_s, roofline_s = roofline_times(
-        priced_ops, traffic, launches, peak_ops_s=peak, efficiency=efficiency,
-        mem_bw_bytes_s=mem_bw, overhead_per_kernel_s=overhead)
-    if streamed.any():
-        if link is None:
-            raise ValueError(f"{device.name} streams weights but no link was given")
-        # The per-transfer latency is paid once per run of layers, where the weights of the run
-        # go over the link in one bulk transfer (see dse.cost.model).
-        stream_s = streamed / link.bandwidth_bytes_s
-    else:
-        stream_s = np.zeros_like(ops)
-    overhead_s = overhead * launches
-    roofline_s = roofline_s + cold_s
-    time_s = roofline_s + stream_s
+        np.full(n, MAX_ALIGN, dtype=np.int64)
+    resident = cache_resident(counts, device, precision, threads) \
+        if device.kernel_models else True
+    t = layer_times(ops=counts["ops"].to_numpy(dtype=float),
+                    weight_bytes=weight_read_bytes(counts, precision),
+                    activation_bytes=activation_bytes(counts, precision),
+                    in_dram=where == DRAM, on_link=where == LINK, passless=no_pass(counts),
+                    kernels=kernels, utilization=utilization, device=device,
+                    precision=precision, link=link, dvfs=dvfs, threads=threads, align=align,
+                    resident=np.full(n, resident))
+    ops, traffic = t.ops, t.traffic_bytes
     with np.errstate(divide="ignore", invalid="ignore"):
         intensity = np.where(traffic > 0, ops / traffic, np.inf)
-    attainable = np.minimum(peak * efficiency, intensity * mem_bw)
-    parts = np.stack([compute_s, memory_s, stream_s, overhead_s])
+    attainable = np.minimum(t.peak_ops_s * t.efficiency, intensity * t.mem_bw_bytes_s)
+    parts = np.stack([t.compute_s, t.memory_s, t.stream_s, t.overhead_s])
     bound = np.array(["compute", "memory", "stream", "overhead"])[parts.argmax(axis=0)]
     return pd.DataFrame({
-        "ops": ops, "traffic_bytes": traffic, "stream_bytes": streamed, "compute_s": compute_s,
-        "memory_s": memory_s, "stream_s": stream_s, "overhead_s": overhead_s, "time_s": time_s,
-        "intensity": intensity, "attainable_ops_s": attainable, "bound": bound,
-        "kernel": kernels, "utilization": utilization, "launches": launches,
-        "channel_align": align, "resident": np.full(len(ops), resident), "cold": cold,
+        "ops": ops, "traffic_bytes": traffic, "stream_bytes": t.stream_bytes,
+        "compute_s": t.compute_s, "memory_s": t.memory_s, "stream_s": t.stream_s,
+        "overhead_s": t.overhead_s, "time_s": t.time_s, "intensity": intensity,
+        "attainable_ops_s": attainable, "bound": bound, "kernel": kernels,
+        "utilization": utilization, "launches": t.launches, "channel_align": align,
+        "resident": np.full(n, resident), "cold": t.cold,
     }, index=counts.index)
 
 

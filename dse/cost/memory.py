@@ -21,9 +21,16 @@ __all__ = [
     "METADATA_OPS",
     "Placement",
     "activation_bytes",
+    "activation_bytes_array",
     "activation_working_set",
+    "footprint_array",
     "no_pass",
+    "offchip_place",
     "place_weights",
+    "placement_fails",
+    "placement_problem",
+    "read_bytes_array",
+    "resident_weights",
     "weight_footprint",
     "weight_read_bytes",
 ]
@@ -60,11 +67,18 @@ def weight_read_bytes(counts: pd.DataFrame, precision: str) -> np.ndarray:
     A Gather on a constant table (an embedding) reads the rows it outputs, not the table: the
     table counts toward the memory footprint but not toward per-inference traffic.
     """
+    return read_bytes_array(weight_footprint(counts, precision),
+                            counts["op"].to_numpy() == "Gather",
+                            counts["out_elems"].to_numpy(dtype=float), precision)
+
+
+def read_bytes_array(footprint: np.ndarray, gather: np.ndarray, out_elems: np.ndarray,
+                     precision: str) -> np.ndarray:
+    """:func:`weight_read_bytes` of layers as arrays: their footprint, which are Gathers and
+    their output elements."""
     b = PRECISION_BYTES[precision]
-    weights = weight_footprint(counts, precision) / b
-    gathered = (counts["op"].to_numpy() == "Gather") & (weights > 0)
-    out = counts["out_elems"].to_numpy(dtype=float)
-    return np.where(gathered, np.minimum(weights, out), weights) * b
+    weights = footprint / b
+    return np.where(gather & (weights > 0), np.minimum(weights, out_elems), weights) * b
 
 
 def weight_footprint(counts: pd.DataFrame, precision: str) -> np.ndarray:
@@ -73,9 +87,14 @@ def weight_footprint(counts: pd.DataFrame, precision: str) -> np.ndarray:
     A fused layer keeps none: BatchNorm is folded into the Conv's weights and bias, an
     activation's bounds become immediates of the Conv's epilogue.
     """
-    weights = counts["weight_elems"].to_numpy(dtype=float) * PRECISION_BYTES[precision]
     fused = counts["fused"].to_numpy(dtype=bool) if "fused" in counts else False
-    return np.where(fused, 0.0, weights)
+    return footprint_array(counts["weight_elems"].to_numpy(dtype=float), fused, precision)
+
+
+def footprint_array(weight_elems: np.ndarray, fused: np.ndarray | bool, precision: str
+                    ) -> np.ndarray:
+    """:func:`weight_footprint` of layers as arrays."""
+    return np.where(fused, 0.0, weight_elems * PRECISION_BYTES[precision])
 
 
 def activation_bytes(counts: pd.DataFrame, precision: str) -> np.ndarray:
@@ -84,9 +103,15 @@ def activation_bytes(counts: pd.DataFrame, precision: str) -> np.ndarray:
     Zero for shape-only ops and for layers fused into their producer's epilogue (a ReLU after a
     Conv), which work on the output while it is still on chip.
     """
-    b = PRECISION_BYTES[precision]
-    moved = (counts["in_elems"].to_numpy(dtype=float) + counts["out_elems"].to_numpy(dtype=float))
-    return np.where(no_pass(counts), 0.0, moved * b)
+    return activation_bytes_array(counts["in_elems"].to_numpy(dtype=float),
+                                  counts["out_elems"].to_numpy(dtype=float), no_pass(counts),
+                                  precision)
+
+
+def activation_bytes_array(in_elems: np.ndarray, out_elems: np.ndarray, passless: np.ndarray,
+                           precision: str) -> np.ndarray:
+    """:func:`activation_bytes` of layers as arrays (``passless``: :func:`no_pass`)."""
+    return np.where(passless, 0.0, (in_elems + out_elems) * PRECISION_BYTES[precision])
 
 
 def no_pass(counts: pd.DataFrame) -> np.ndarray:
@@ -129,37 +154,91 @@ def place_weights(counts: pd.DataFrame, device: DeviceSpec, precision: str,
     footprint = weight_footprint(counts, precision)
     if mask is not None:
         footprint = np.where(mask, footprint, 0.0)
-    kind = device_kind(device.kind)
     where = np.full(len(footprint), "none", dtype=object)
     has = footprint > 0
     capacity = device.onchip_mem_bytes
     if device.onchip_holds_activations and capacity:
         capacity = max(0.0, capacity - activation_working_set(counts, precision, mask))
-    if kind.onchip == "buffer":
-        resident = np.zeros_like(has)
-    elif kind.onchip == "cache":
-        resident = has if footprint.sum() <= capacity else np.zeros_like(has)
-    else:
-        # A prefix of the layers in order stays resident; from the first layer that does not fit
-        # on, weights stream. Coral documents only that the compiler caches "as much as fits";
-        # the in-order prefix is our assumption.
-        fits = np.cumsum(footprint) <= capacity
-        first_miss = int(np.argmin(fits)) if not fits.all() else len(fits)
-        resident = has & (np.arange(len(fits)) < first_miss)
-    offchip_to = DRAM if device.dram_bytes is not None or device.link is None else LINK
+    resident = resident_weights(footprint, capacity, device)
+    offchip_to = offchip_place(device)
     where[has & resident] = ONCHIP
     where[has & ~resident] = offchip_to
     onchip = float(footprint[resident].sum())
     offchip = float(footprint.sum() - onchip)
-    infeasible = ""
-    if offchip > 0 and offchip_to == LINK and not kind.streams_weights:
-        infeasible = (f"weights need {_mib(footprint.sum())} but {device.name} holds "
-                      f"{_mib(capacity)} on chip and cannot stream the rest "
-                      f"({_mib(offchip)} over)")
-    elif device.dram_bytes is not None and footprint.sum() > device.dram_bytes + capacity:
-        infeasible = (f"weights need {_mib(footprint.sum())}, more than the "
-                      f"{_mib(device.dram_bytes + capacity)} of memory of {device.name}")
+    infeasible = placement_problem(device, float(footprint.sum()), offchip, capacity)
     return Placement(where, onchip, offchip, infeasible)
+
+
+def offchip_place(device: DeviceSpec) -> str:
+    """Where the weights that are not resident are read from every inference: ``dram`` (the
+    device's own memory, or the host's for a device on no link) or ``link`` (streamed)."""
+    return DRAM if device.dram_bytes is not None or device.link is None else LINK
+
+
+def resident_weights(footprint: np.ndarray, capacity: np.ndarray | float, device: DeviceSpec,
+                     offsets: np.ndarray | None = None) -> np.ndarray:
+    """Per layer, whether its weights stay resident on chip (the rule of
+    :func:`place_weights`), for one model or for many end to end.
+
+    Args:
+        footprint: Weight bytes per layer (:func:`weight_footprint`; 0 for layers that run
+            elsewhere).
+        capacity: On-chip bytes for weights: one model's, or one per model.
+        device: The device (its kind says scratchpad, cache or buffer).
+        offsets: Where each model's layers start and end (``models + 1`` entries, as
+            :attr:`dse.workloads.layers.LayerBatch.offsets`); default: one model.
+    """
+    kind = device_kind(device.kind)
+    has = footprint > 0
+    if kind.onchip == "buffer":
+        return np.zeros_like(has)
+    if offsets is None:
+        offsets = np.array([0, len(footprint)])
+    lengths = np.diff(offsets)
+    # Weight bytes are whole numbers, so sums in any order are exact below 2**53 bytes.
+    cum = np.cumsum(footprint)
+    before = np.concatenate([[0.0], cum])[offsets[:-1]]
+    cap = np.repeat(np.broadcast_to(capacity, lengths.shape), lengths)
+    if kind.onchip == "cache":
+        totals = np.concatenate([[0.0], cum])[offsets[1:]] - before
+        return has & np.repeat(totals <= np.broadcast_to(capacity, lengths.shape), lengths)
+    # A prefix of the layers in order stays resident; from the first layer that does not fit
+    # on, weights stream. Coral documents only that the compiler caches "as much as fits"; the
+    # in-order prefix is our assumption. The running sum never falls, so the layers that fit
+    # are that prefix.
+    return has & (cum - np.repeat(before, lengths) <= cap)
+
+
+def placement_problem(device: DeviceSpec, total_bytes: float, offchip_bytes: float,
+                      capacity: float) -> str:
+    """Why weights of ``total_bytes`` (``offchip_bytes`` of them not resident, with
+    ``capacity`` bytes on chip for weights) cannot be placed on ``device``; empty if they can
+    (:func:`placement_fails` says which rule)."""
+    code = int(placement_fails(device, np.array([total_bytes]), np.array([offchip_bytes]),
+                               np.array([capacity]))[0])
+    if code == 1:
+        return (f"weights need {_mib(total_bytes)} but {device.name} holds "
+                f"{_mib(capacity)} on chip and cannot stream the rest "
+                f"({_mib(offchip_bytes)} over)")
+    if code == 2:
+        assert device.dram_bytes is not None  # placement_fails checked
+        return (f"weights need {_mib(total_bytes)}, more than the "
+                f"{_mib(device.dram_bytes + capacity)} of memory of {device.name}")
+    return ""
+
+
+def placement_fails(device: DeviceSpec, total_bytes: np.ndarray, offchip_bytes: np.ndarray,
+                    capacity: np.ndarray) -> np.ndarray:
+    """Per model (arrays of its weight bytes, of those not resident, and of the on-chip bytes
+    for weights), why its weights cannot be placed: 0 they can, 1 they do not fit on chip and
+    the device cannot stream the rest, 2 they exceed the device's memory."""
+    streams = offchip_place(device) == LINK
+    code = np.zeros(len(total_bytes), dtype=np.int8)
+    if device.dram_bytes is not None:
+        code[total_bytes > device.dram_bytes + capacity] = 2
+    if streams and not device_kind(device.kind).streams_weights:
+        code[offchip_bytes > 0] = 1
+    return code
 
 
 def _mib(n: float) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dse.spec.device import DeviceSpec
 
-__all__ = ["active_power_w", "energy_j"]
+__all__ = ["active_power_w", "energy_j", "inference_energy_j"]
 
 
 def active_power_w(device: DeviceSpec, dvfs: str | None = None) -> float:
@@ -34,5 +36,19 @@ def energy_j(device: DeviceSpec, busy_s: float, wall_s: float, *,
     """
     if not 0 <= busy_s <= wall_s * (1 + 1e-12):
         raise ValueError(f"need 0 <= busy_s <= wall_s, got busy {busy_s} s of {wall_s} s")
-    busy_s = min(busy_s, wall_s)
+    return float(inference_energy_j(device, busy_s, wall_s, dvfs=dvfs))
+
+
+def inference_energy_j(device: DeviceSpec, busy_s: np.ndarray | float,
+                       wall_s: np.ndarray | float, *, dvfs: str | None = None
+                       ) -> np.ndarray | float:
+    """:func:`energy_j` of many runs at once (no check; ``busy_s`` is capped at ``wall_s``).
+
+    Of one inference on an otherwise idle platform, ``busy_s`` is the device's time
+    (:attr:`dse.cost.ModelCost.device_s`) and ``wall_s`` the latency
+    (:attr:`~dse.cost.ModelCost.time_s`): what the simulator charges the device for a
+    lone inference, and what :func:`dse.calibrate.predict` gives for an energy row without the
+    board's idle power.
+    """
+    busy_s = np.minimum(busy_s, wall_s)
     return active_power_w(device, dvfs) * busy_s + device.power.idle_w * (wall_s - busy_s)

@@ -10,22 +10,87 @@ your own with :func:`register_kind`.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from dse.spec.units import parse_quantity
+from dse.workloads.ops import OP_CLASSES
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from dse.spec.device import DeviceSpec
 
-__all__ = ["DPU_ARCHS", "DeviceKind", "device_kind", "kind_names", "register_kind"]
+__all__ = ["DPU_ARCHS", "DeviceKind", "LayerShapes", "ShapeColumns", "device_kind", "kind_names",
+           "register_kind"]
+
+
+class LayerShapes(Protocol):
+    """The per-layer columns a tile-utilisation rule reads, as arrays: ``op_class`` (index into
+    :data:`dse.workloads.ops.OP_CLASSES`), ``weight_elems``, and the first input's and output's
+    shape folded to four axes (``in_shape``, ``out_shape``, ``(layers, 4)``, as
+    :func:`dse.workloads.layers.fold_shape` folds them) with their ranks (``in_rank``,
+    ``out_rank``; 0: no tensor). A :class:`dse.workloads.layers.LayerBatch` is one."""
+
+    @property
+    def op_class(self) -> np.ndarray: ...
+    @property
+    def weight_elems(self) -> np.ndarray: ...
+    @property
+    def in_shape(self) -> np.ndarray: ...
+    @property
+    def out_shape(self) -> np.ndarray: ...
+    @property
+    def in_rank(self) -> np.ndarray: ...
+    @property
+    def out_rank(self) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ShapeColumns:
+    """:class:`LayerShapes` of a counts table (:attr:`dse.workloads.Workload.counts`).
+
+    The ranks are the shapes' own (a 5-D tensor has rank 5 here, its four folded axes beside
+    it), so a rule that asks for a 4-D tensor sees what the table holds. A
+    :class:`~dse.workloads.layers.LayerBatch` states the rank after folding (at most 4): there a
+    5-D layer (a 3-D convolution) reads as 4-D, the one case where the two forms differ; no zoo
+    model has one.
+    """
+
+    op_class: np.ndarray
+    weight_elems: np.ndarray
+    in_shape: np.ndarray
+    out_shape: np.ndarray
+    in_rank: np.ndarray
+    out_rank: np.ndarray
+
+    @classmethod
+    def from_counts(cls, counts: pd.DataFrame) -> ShapeColumns:
+        """The columns of a counts table (``op_class``, ``weight_elems`` and the first of
+        ``in_shapes`` / ``out_shapes``; a missing column reads as unknown class, no weights, no
+        shape)."""
+        from dse.workloads.layers import fold_shape  # workloads import the spec, which imports us
+
+        n = len(counts)
+        index = {c: i for i, c in enumerate(OP_CLASSES)}
+        columns: list[np.ndarray] = []
+        for key in ("in_shapes", "out_shapes"):
+            shapes = counts[key] if key in counts else [None] * n
+            firsts = [s[0] if s else None for s in shapes]
+            columns.append(np.array([fold_shape(s)[0] for s in firsts],
+                                    dtype=np.int64).reshape(n, 4))
+            columns.append(np.array([len(s) if s is not None else 0 for s in firsts],
+                                    dtype=np.int64))
+        classes = counts["op_class"] if "op_class" in counts else [None] * n
+        return cls(op_class=np.array([index.get(str(c), -1) for c in classes], dtype=np.int64),
+                   weight_elems=counts["weight_elems"].to_numpy(dtype=float)
+                   if "weight_elems" in counts else np.zeros(n),
+                   in_shape=columns[0], in_rank=columns[1], out_shape=columns[2],
+                   out_rank=columns[3])
 
 
 @dataclass(frozen=True)
@@ -48,10 +113,11 @@ class DeviceKind:
         derive_fn: ``(data) -> (data, derived paths)``; called on the raw mapping before
             validation. Must not overwrite values the spec states.
         check_fn: ``(spec) -> problems``; extra checks after validation.
-        utilization_fn: ``(spec, counts) -> array``: the share of the compute array each layer
+        utilization_fn: ``(spec, shapes) -> array``: the share of the compute array each layer
             can keep busy, from its shape (a layer whose channels are not a multiple of the
-            array's channel parallelism leaves lanes idle); multiplies the efficiency. ``None``:
-            every layer can use the whole array.
+            array's channel parallelism leaves lanes idle); multiplies the efficiency. It reads
+            :class:`LayerShapes` arrays, so one rule serves a workload's counts table and a
+            batch of many models' layers. ``None``: every layer can use the whole array.
     """
 
     name: str
@@ -62,13 +128,20 @@ class DeviceKind:
     required: tuple[str, ...] = ()
     derive_fn: Callable[[dict[str, Any]], tuple[dict[str, Any], list[str]]] | None = None
     check_fn: Callable[[DeviceSpec], list[str]] | None = field(default=None)
-    utilization_fn: Callable[[DeviceSpec, pd.DataFrame], np.ndarray] | None = None
+    utilization_fn: Callable[[DeviceSpec, LayerShapes], np.ndarray] | None = None
 
     def utilization(self, spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
-        """Per layer, the share of the compute array its shape can use (1 if not modelled)."""
+        """Per layer of a counts table, the share of the compute array its shape can use (1 if
+        not modelled)."""
         if self.utilization_fn is None:
             return np.ones(len(counts))
-        return self.utilization_fn(spec, counts)
+        return self.utilization_fn(spec, ShapeColumns.from_counts(counts))
+
+    def layer_utilization(self, spec: DeviceSpec, shapes: LayerShapes) -> np.ndarray:
+        """:meth:`utilization` of layers given as arrays (:class:`LayerShapes`)."""
+        if self.utilization_fn is None:
+            return np.ones(len(shapes.op_class))
+        return self.utilization_fn(spec, shapes)
 
     def derive(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """Fill values this kind derives; returns the new mapping and the derived paths."""
@@ -154,12 +227,23 @@ def _dpu_ops_per_clock(arch: str) -> int:
     return 2 * pixel * icp * ocp
 
 
-def _lanes(n: int, p: int) -> float:
-    """Share of ``p`` parallel lanes that ``n`` items keep busy over ceil(n / p) passes."""
-    return n / (p * math.ceil(n / p)) if n > 0 and p > 0 else 1.0
+def _lanes(n: np.ndarray, p: int) -> np.ndarray:
+    """Share of ``p`` parallel lanes that ``n`` items keep busy over ceil(n / p) passes (1 where
+    there are no items)."""
+    n = np.asarray(n, dtype=float)
+    if p <= 0:
+        return np.ones(n.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, n / (p * np.ceil(n / p)), 1.0)
 
 
-def _dpu_utilization(spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
+def _last_axis(shape: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Per row, the last axis of a folded shape (0 where there is none)."""
+    r = np.clip(np.minimum(rank, 4) - 1, 0, 3).astype(np.int64)
+    return np.where(rank > 0, np.take_along_axis(shape, r[:, None], axis=1)[:, 0], 0)
+
+
+def _dpu_utilization(spec: DeviceSpec, layers: LayerShapes) -> np.ndarray:
     """PG338's parallelism: a convolution runs PP output pixels (along the row) x ICP input
     channels x OCP output channels per cycle, so a layer uses the share of each dimension its
     shape fills. Depthwise convolution runs on PP/2 pixels x the channel parallelism only ("The
@@ -169,25 +253,30 @@ def _dpu_utilization(spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
     input channels than ICP (an RGB image) is taken as channel-augmented (PG338 "channel
     augmentation", on in the Xilinx reference designs): its kernel columns fill the lanes."""
     pp, icp, ocp = DPU_ARCHS.get(str(spec.dpu_arch), (1, 1, 1))
-    out = np.ones(len(counts))
-    weights = counts["weight_elems"].to_numpy(dtype=float)
-    for i, (cls, ins, outs) in enumerate(zip(counts["op_class"], counts["in_shapes"],
-                                             counts["out_shapes"], strict=True)):
-        if cls not in ("conv", "dwconv", "matmul") or not ins or not outs:
-            continue
-        x, y = list(ins[0]), list(outs[0])
-        if cls == "conv" and len(x) == 4 and len(y) == 4:
-            cin = x[1]
-            if cin < icp:  # channel augmentation packs kernel columns into the channel lanes
-                kernel = weights[i] / max(cin * y[1], 1)
-                cin = cin * max(round(math.sqrt(kernel)), 1)
-            out[i] = _lanes(cin, icp) * _lanes(y[1], ocp) * _lanes(y[3], pp)
-        elif cls == "dwconv" and len(y) == 4:
-            half = max(pp // 2, 1)
-            out[i] = _lanes(y[1], icp) * _lanes(y[3], half) * half / (pp * ocp)
-        elif cls == "matmul" and x and y:
-            rows = int(np.prod(y[:-1])) if len(y) > 1 else 1
-            out[i] = _lanes(x[-1], icp) * _lanes(y[-1], ocp) * _lanes(rows, pp)
+    cls = np.asarray(layers.op_class)
+    x, y = np.asarray(layers.in_shape), np.asarray(layers.out_shape)
+    xr, yr = np.asarray(layers.in_rank), np.asarray(layers.out_rank)
+    out = np.ones(len(cls))
+    both = (xr > 0) & (yr > 0)
+    # NOTE: columns are picked before rows are masked: much faster on many layers
+    conv = np.flatnonzero(both & (cls == OP_CLASSES.index("conv")) & (xr == 4) & (yr == 4))
+    if len(conv):
+        cin, cout = x[:, 1][conv].astype(float), y[:, 1][conv].astype(float)
+        kernel = np.asarray(layers.weight_elems, dtype=float)[conv] / np.maximum(cin * cout, 1)
+        # channel augmentation packs kernel columns into the channel lanes
+        cin = np.where(cin < icp, cin * np.maximum(np.round(np.sqrt(kernel)), 1), cin)
+        out[conv] = _lanes(cin, icp) * _lanes(cout, ocp) * _lanes(y[:, 3][conv], pp)
+    dw = np.flatnonzero(both & (cls == OP_CLASSES.index("dwconv")) & (yr == 4))
+    if len(dw):
+        half = max(pp // 2, 1)
+        out[dw] = _lanes(y[:, 1][dw], icp) * _lanes(y[:, 3][dw], half) * half / (pp * ocp)
+    mm = np.flatnonzero(both & (cls == OP_CLASSES.index("matmul")))
+    if len(mm):
+        ys, yk = y[mm], np.minimum(yr[mm], 4)
+        # all axes but the last (the folded axes keep that product)
+        rows = np.prod(np.where(np.arange(4) < (yk - 1)[:, None], ys, 1), axis=1)
+        out[mm] = _lanes(_last_axis(x[mm], xr[mm]), icp) * _lanes(_last_axis(ys, yk), ocp) * \
+            _lanes(rows, pp)
     return out
 
 

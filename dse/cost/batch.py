@@ -1,0 +1,481 @@
+"""Cost of many models on one target at once: :func:`model_cost` over a :class:`LayerBatch`.
+
+A sweep over a generated model family evaluates hundreds of thousands of models per target.
+:func:`batch_cost` prices all the layers of a :class:`~dse.workloads.layers.LayerBatch` with
+the same array core as :func:`~dse.cost.compute.layer_table` (:func:`~dse.cost.compute.layer_times`),
+places each model's weights with the same rule as :func:`~dse.cost.memory.place_weights`
+(:func:`~dse.cost.memory.resident_weights`, segmented by model), and sums each model's
+inference as :func:`~dse.cost.model.model_cost` lays it out in segments: the host driver's
+work, the input over the link, the per-inference overhead, streamed weights, the layers, the
+output. Per model it gives what :class:`~dse.cost.model.ModelCost` gives (to float rounding):
+``feasible``, ``reason``, ``time_s``, ``device_s``, ``transfer_s`` and the weight bytes on and
+off chip, and the device's energy of one inference on an otherwise idle platform.
+
+What arrays cannot say. A :class:`LayerBatch` has no graph edges, so two cases are left to the
+per-model path, and such a model comes back infeasible with a reason starting
+:data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with the models' workloads at hand,
+:func:`with_model_costs` prices them with :func:`~dse.cost.model.model_cost`):
+
+- a model with layers the device does not run, where the device falls back to a host: the
+  tensors crossing between device and fallback, and which graph inputs the device reads, are
+  edges;
+- a model a ``runtime`` fuses otherwise than the default (:func:`~dse.cost.model.runtime_counts`):
+  its ``fuses`` ops, ``swish``, ``conv_sum``, ``gelu`` or ``skip_layernorm`` kernels find their
+  patterns in the graph. Only models holding an op such a rule reads are affected (a model
+  without an ``Add`` is fused alike with or without ``conv_sum``); the others are exact.
+
+Pure numpy with no loop over models or layers; models go through in chunks of at most
+``chunk_layers`` layers, so memory stays bounded for any batch, and :func:`batch_costs` takes
+the batches of a generator one after another.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import chain
+
+import numpy as np
+import pandas as pd
+
+from dse.cost.compute import layer_alignment, layer_times, weights_resident
+from dse.cost.memory import (
+    DRAM,
+    LINK,
+    METADATA_OPS,
+    activation_bytes_array,
+    footprint_array,
+    offchip_place,
+    placement_fails,
+    placement_problem,
+    read_bytes_array,
+    resident_weights,
+)
+from dse.cost.model import model_cost
+from dse.cost.power import inference_energy_j
+from dse.devices.kinds import device_kind
+from dse.spec.device import DeviceSpec
+from dse.spec.platform import LinkSpec
+from dse.spec.runtime import RuntimeSpec
+from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES, Workload
+from dse.workloads.layers import LAYER_ARRAYS, LayerBatch
+from dse.workloads.ops import OP_CLASSES
+
+__all__ = ["CHUNK_LAYERS", "PER_MODEL", "BatchCost", "batch_cost", "batch_costs",
+           "runtime_trigger_ops", "with_model_costs"]
+
+#: Layers priced at once by default: half a MB per temporary array, so that they stay in cache
+#: (measured faster than larger chunks, and than smaller ones that pay Python's overhead).
+CHUNK_LAYERS = 1 << 16
+
+#: How the reason of a model left to the per-model path starts.
+PER_MODEL = "needs the per-model path"
+
+# Reason codes (one per model; 0: feasible).
+_OK, _PRECISION, _UNSUPPORTED, _NO_FALLBACK, _FALLBACK_PRECISION, _FALLS_BACK, _FUSES, \
+    _PLACEMENT, _GIVEN = range(9)
+
+
+@dataclass(frozen=True, eq=False)
+class _Given:
+    """Reasons already formatted (models priced one at a time by :func:`with_model_costs`)."""
+
+    code: np.ndarray
+    texts: np.ndarray
+
+    def strings(self) -> np.ndarray:
+        return self.texts
+
+
+@dataclass(frozen=True, eq=False)
+class _Reasons:
+    """What the reasons of one chunk's models are formatted from (only when read)."""
+
+    code: np.ndarray
+    device: DeviceSpec
+    precision: str
+    fallback: str
+    runtime: str
+    op_names: tuple[str, ...]
+    unsupported: tuple[np.ndarray, np.ndarray]  # (model, op) of every unsupported layer
+    total_bytes: np.ndarray
+    offchip_bytes: np.ndarray
+    capacity: np.ndarray
+
+    def strings(self) -> np.ndarray:
+        out = np.full(len(self.code), "", dtype=object)
+        bad = np.flatnonzero(self.code)
+        if not len(bad):
+            return out
+        d = self.device
+        missing: dict[int, Counter[str]] = {}
+        for m, op in zip(*self.unsupported, strict=True):
+            missing.setdefault(int(m), Counter())[self.op_names[op]] += 1
+        for i in bad:
+            code = self.code[i]
+            listing = ", ".join(f"{op} x{n}" for op, n in sorted(missing.get(int(i), Counter()).items()))
+            if code == _PRECISION:
+                out[i] = f"{d.name} does not run {self.precision}; it runs " \
+                         f"{', '.join(d.precisions)}"
+            elif code == _UNSUPPORTED:
+                out[i] = f"{d.name} does not support {listing}"
+            elif code == _NO_FALLBACK:
+                out[i] = f"{d.name} falls back to {d.fallback_device!r} for {listing}, but " \
+                         "no fallback device was given"
+            elif code == _FALLBACK_PRECISION:
+                out[i] = f"fallback {self.fallback} does not run {self.precision}"
+            elif code == _FALLS_BACK:
+                out[i] = f"{PER_MODEL}: {listing} fall back to {self.fallback}, and the " \
+                         "crossing tensors are graph edges"
+            elif code == _FUSES:
+                out[i] = f"{PER_MODEL}: runtime {self.runtime} fuses this model otherwise " \
+                         "than the default, which reads the graph"
+            else:
+                out[i] = placement_problem(d, float(self.total_bytes[i]),
+                                           float(self.offchip_bytes[i]),
+                                           float(self.capacity[i]))
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class BatchCost:
+    """Cost of one inference of every model of a batch on one target (arrays, one entry per
+    model, in the batch's order; zeros where infeasible).
+
+    Attributes:
+        names: The models.
+        device: The device's name.
+        precision: The precision.
+        feasible: Whether each runs; if not, :attr:`reason` says why.
+        time_s: Latency of one inference on an idle platform (:attr:`ModelCost.time_s`).
+        device_s: Time on the device (:attr:`ModelCost.device_s`).
+        transfer_s: Time in transfers over the link (:attr:`ModelCost.transfer_s`).
+        onchip_weight_bytes, offchip_weight_bytes: As :class:`ModelCost`'s.
+        energy_j: The device's energy of one inference on an otherwise idle platform: active
+            power while it runs, idle power for the rest of the latency
+            (:func:`dse.cost.power.inference_energy_j`). The host's and board's shares are not
+            in it.
+    """
+
+    names: tuple[str, ...]
+    device: str
+    precision: str
+    feasible: np.ndarray
+    time_s: np.ndarray
+    device_s: np.ndarray
+    transfer_s: np.ndarray
+    onchip_weight_bytes: np.ndarray
+    offchip_weight_bytes: np.ndarray
+    energy_j: np.ndarray
+    _reasons: tuple[_Reasons | _Given, ...] = field(default=(), repr=False)
+
+    @property
+    def models(self) -> int:
+        """Number of models."""
+        return len(self.names)
+
+    @cached_property
+    def reason(self) -> np.ndarray:
+        """Per model, why it does not run (``""`` where it does); formatted when first read."""
+        if not self._reasons:
+            return np.full(self.models, "", dtype=object)
+        return np.concatenate([r.strings() for r in self._reasons])
+
+    @property
+    def needs_model_path(self) -> np.ndarray:
+        """Models this batch could not price from arrays (see the module docstring)."""
+        return np.concatenate([np.isin(r.code, (_FALLS_BACK, _FUSES)) for r in self._reasons]) \
+            if self._reasons else np.zeros(self.models, dtype=bool)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per model: name, feasible, reason and the figures."""
+        return pd.DataFrame({
+            "model": self.names, "device": self.device, "precision": self.precision,
+            "feasible": self.feasible, "reason": self.reason, "time_s": self.time_s,
+            "device_s": self.device_s, "transfer_s": self.transfer_s,
+            "onchip_weight_bytes": self.onchip_weight_bytes,
+            "offchip_weight_bytes": self.offchip_weight_bytes, "energy_j": self.energy_j})
+
+    @classmethod
+    def concat(cls, parts: Sequence[BatchCost]) -> BatchCost:
+        """One result of several of one target, in order.
+
+        Raises:
+            ValueError: No parts, or parts of different targets.
+        """
+        if not parts:
+            raise ValueError("nothing to concatenate")
+        if len({(p.device, p.precision) for p in parts}) > 1:
+            raise ValueError("results of different targets cannot be concatenated")
+        if len(parts) == 1:
+            return parts[0]
+        arrays = ("feasible", "time_s", "device_s", "transfer_s", "onchip_weight_bytes",
+                  "offchip_weight_bytes", "energy_j")
+        return cls(names=tuple(chain.from_iterable(p.names for p in parts)), device=parts[0].device,
+                   precision=parts[0].precision,
+                   **{a: np.concatenate([getattr(p, a) for p in parts]) for a in arrays},
+                   _reasons=tuple(r for p in parts for r in p._reasons))
+
+
+def runtime_trigger_ops(runtime: RuntimeSpec | None) -> frozenset[str]:
+    """The ops whose presence lets ``runtime`` fuse a model otherwise than the default
+    (:func:`dse.cost.model.runtime_counts`): the ops it fuses and the default does not or the
+    reverse, ``Sigmoid`` for ``swish``, ``Add`` for ``conv_sum``, ``Erf`` for ``gelu``,
+    ``LayerNormalization`` for ``skip_layernorm``. A model without any is fused as by
+    default."""
+    if runtime is None:
+        return frozenset()
+    ops = set(EPILOGUE_OPS ^ frozenset(runtime.fuses)) if runtime.fuses is not None else set()
+    kernels = runtime.kernels or ()
+    for kernel, op in (("swish", "Sigmoid"), ("conv_sum", "Add"), ("gelu", "Erf"),
+                       ("skip_layernorm", "LayerNormalization")):
+        if kernel in kernels:
+            ops.add(op)
+    return frozenset(ops)
+
+
+def batch_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
+               link: LinkSpec | None = None, fallback: DeviceSpec | None = None,
+               runtime: RuntimeSpec | None = None, dvfs: str | None = None,
+               threads: int | None = None, chunk_layers: int = CHUNK_LAYERS) -> BatchCost:
+    """Cost of one inference of every model of ``batch`` on ``device``: per model, what
+    :func:`dse.cost.model_cost` gives for its workload with the same arguments (see the
+    module docstring for the models it leaves to that path).
+
+    Args:
+        batch: The models' layers.
+        device: The device running them.
+        precision: The precision (a batch has none of its own).
+        link: The link between host and device (required if the device sits on one).
+        fallback: The device taking unsupported layers, if the device falls back.
+        runtime: The runtime; its fusing applies as in :func:`dse.cost.model_cost`.
+        dvfs: DVFS level of the device.
+        threads: Intra-op threads of one inference on a CPU cluster (default: all its cores).
+        chunk_layers: Layers priced at once (whole models; at least one model per chunk).
+
+    Raises:
+        ValueError: A link is needed and not given (a programming error, as in
+            :func:`dse.cost.model_cost`), or ``chunk_layers`` < 1.
+    """
+    if chunk_layers < 1:
+        raise ValueError(f"chunk_layers must be >= 1, got {chunk_layers}")
+    parts = [_chunk_cost(_models(batch, a, b), device, precision, link=link, fallback=fallback,
+                         runtime=runtime, dvfs=dvfs, threads=threads)
+             for a, b in _chunks(batch.offsets, chunk_layers)]
+    if not parts:
+        return _chunk_cost(batch, device, precision, link=link, fallback=fallback,
+                           runtime=runtime, dvfs=dvfs, threads=threads)
+    return BatchCost.concat(parts)
+
+
+def batch_costs(batches: Iterable[LayerBatch], device: DeviceSpec, precision: str, *,
+                link: LinkSpec | None = None, fallback: DeviceSpec | None = None,
+                runtime: RuntimeSpec | None = None, dvfs: str | None = None,
+                threads: int | None = None, chunk_layers: int = CHUNK_LAYERS
+                ) -> Iterator[BatchCost]:
+    """:func:`batch_cost` of each batch in turn (a model family's generator may yield them),
+    one result per batch: memory stays that of one batch however many there are."""
+    for batch in batches:
+        yield batch_cost(batch, device, precision, link=link, fallback=fallback,
+                         runtime=runtime, dvfs=dvfs, threads=threads, chunk_layers=chunk_layers)
+
+
+def _chunks(offsets: np.ndarray, chunk_layers: int) -> Iterator[tuple[int, int]]:
+    """Ranges of whole models of at most ``chunk_layers`` layers (one model if it has more)."""
+    models = len(offsets) - 1
+    a = 0
+    while a < models:
+        b = int(np.searchsorted(offsets, offsets[a] + chunk_layers, side="right")) - 1
+        b = min(max(b, a + 1), models)
+        yield a, b
+        a = b
+
+
+def _models(batch: LayerBatch, a: int, b: int) -> LayerBatch:
+    """Models ``a:b`` of a batch, as views of its arrays."""
+    if a == 0 and b == batch.models:
+        return batch
+    lo, hi = int(batch.offsets[a]), int(batch.offsets[b])
+    return LayerBatch(
+        names=batch.names[a:b], offsets=batch.offsets[a:b + 1] - lo, op=batch.op[lo:hi],
+        op_names=batch.op_names, op_class=batch.op_class[lo:hi], kernel=batch.kernel[lo:hi],
+        **{c: getattr(batch, c)[lo:hi] for c in LAYER_ARRAYS}, fused=batch.fused[lo:hi],
+        in_shape=batch.in_shape[lo:hi], out_shape=batch.out_shape[lo:hi],
+        in_rank=batch.in_rank[lo:hi], out_rank=batch.out_rank[lo:hi],
+        input_elems=batch.input_elems[a:b], output_elems=batch.output_elems[a:b])
+
+
+def _any(mask: np.ndarray, model: np.ndarray, models: int) -> np.ndarray:
+    """Per model, whether any of its layers is in ``mask``."""
+    return np.bincount(model[mask], minlength=models) > 0
+
+
+def _sum(values: np.ndarray, model: np.ndarray, models: int) -> np.ndarray:
+    """Per model, the sum of its layers' ``values``."""
+    return np.bincount(model, weights=values, minlength=models)
+
+
+def _max(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per model, the largest of its layers' ``values`` (0 for a model without layers)."""
+    starts = offsets[:-1]
+    nonempty = offsets[1:] > starts
+    out = np.zeros(len(starts))
+    if nonempty.any():
+        out[nonempty] = np.maximum.reduceat(values, starts[nonempty])
+    return out
+
+
+def _transfer_s(nbytes: np.ndarray, link: LinkSpec | None) -> np.ndarray:
+    """:func:`dse.cost.transfer.transfer_time` of each of ``nbytes`` (0 without a link)."""
+    if link is None:
+        return np.zeros(len(nbytes))
+    return np.where(nbytes > 0, link.latency_s + nbytes * 1 / link.bandwidth_bytes_s, 0.0)
+
+
+def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
+                link: LinkSpec | None, fallback: DeviceSpec | None,
+                runtime: RuntimeSpec | None, dvfs: str | None, threads: int | None
+                ) -> BatchCost:
+    m = batch.models
+    zeros = np.zeros(m)
+    code = np.zeros(m, dtype=np.int8)
+    nothing = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+
+    def result(code: np.ndarray, figures: dict[str, np.ndarray], unsupported: tuple[
+            np.ndarray, np.ndarray] = nothing, total: np.ndarray = zeros,
+               offchip: np.ndarray = zeros, capacity: np.ndarray = zeros) -> BatchCost:
+        ok = code == _OK
+        return BatchCost(
+            names=batch.names, device=device.name, precision=precision, feasible=ok,
+            **{k: np.where(ok, v, 0.0) for k, v in figures.items()},
+            _reasons=(_Reasons(code, device, precision, fallback.name if fallback else "",
+                               runtime.name if runtime else "", batch.op_names, unsupported,
+                               total, offchip, capacity),))
+
+    names = ("time_s", "device_s", "transfer_s", "onchip_weight_bytes", "offchip_weight_bytes",
+             "energy_j")
+    if precision not in device.peak_ops_s:
+        return result(np.full(m, _PRECISION, dtype=np.int8), dict.fromkeys(names, zeros))
+    if device.link is not None and link is None:
+        raise ValueError(f"{device.name} sits on link {device.link!r}: pass its LinkSpec")
+    model = batch.model_of_layer
+    op_names = np.array(batch.op_names, dtype=object)
+    op = batch.op.astype(np.intp)
+
+    # Which layers the device runs, and what happens to models with others (model_cost's order).
+    unsupported = nothing
+    if device.supported_ops is not None:
+        listed = list(device.supported_ops)
+        supported = np.isin(op_names, listed)[op] | \
+            np.isin(np.array(OP_CLASSES, dtype=object), listed)[batch.op_class]
+        bad_layers = ~supported
+        if bad_layers.any():
+            unsupported = (model[bad_layers], op[bad_layers])
+            bad = _any(bad_layers, model, m)
+            if device.on_unsupported == "infeasible":
+                code[bad] = _UNSUPPORTED
+            elif fallback is None:
+                code[bad] = _NO_FALLBACK
+            elif precision not in fallback.peak_ops_s:
+                code[bad] = _FALLBACK_PRECISION
+            else:
+                code[bad] = _FALLS_BACK
+    triggers = runtime_trigger_ops(runtime)
+    if triggers:
+        fused_otherwise = _any(np.isin(op_names, list(triggers))[op], model, m)
+        code[fused_otherwise & (code == _OK)] = _FUSES
+
+    # Weight placement (place_weights' rule, per model).
+    b = PRECISION_BYTES[precision]
+    footprint = footprint_array(batch.weight_elems, batch.fused, precision)
+    capacity = np.full(m, float(device.onchip_mem_bytes))
+    if device.onchip_holds_activations and device.onchip_mem_bytes:
+        working = _max((batch.in_elems + batch.out_elems) * b, batch.offsets)
+        capacity = np.maximum(0.0, device.onchip_mem_bytes - working)
+    resident = resident_weights(footprint, capacity, device, batch.offsets)
+    total = _sum(footprint, model, m)
+    onchip = _sum(np.where(resident, footprint, 0.0), model, m)
+    offchip = total - onchip
+    code[(placement_fails(device, total, offchip, capacity) != 0) & (code == _OK)] = _PLACEMENT
+
+    # The layers (layer_table's core).
+    offchip_layers = (footprint > 0) & ~resident
+    to = offchip_place(device)
+    passless = np.isin(op_names, list(METADATA_OPS))[op] | batch.fused
+    reads = read_bytes_array(footprint, (op_names == "Gather")[op], batch.out_elems, precision)
+    kernels = batch.kernel.astype(np.intp)
+    cached = None
+    if device.kernel_models:
+        cached = weights_resident(_sum(reads, model, m), device, threads)[model]
+    t = layer_times(
+        ops=batch.ops, weight_bytes=reads,
+        activation_bytes=activation_bytes_array(batch.in_elems, batch.out_elems, passless,
+                                                precision),
+        in_dram=offchip_layers & (to == DRAM), on_link=offchip_layers & (to == LINK),
+        passless=passless, kernels=kernels,
+        utilization=device_kind(device.kind).layer_utilization(device, batch), device=device,
+        precision=precision, link=link, dvfs=dvfs, threads=threads,
+        align=layer_alignment(batch) if device.kernel_models else None, resident=cached)
+
+    # The segments of model_cost, summed in its order.
+    kind = device_kind(device.kind)
+    driver = device.host_overhead_per_inference_s if device.host_overhead_per_inference_s \
+        and not kind.is_host else 0.0
+    input_s = _transfer_s(batch.input_elems * b, link)
+    streamed = _sum(t.stream_bytes, model, m)
+    weights_s = _transfer_s(streamed, link)
+    compute_s = np.where(streamed > 0, _sum(t.time_s - t.stream_s, model, m),
+                         _sum(t.time_s, model, m))
+    output_s = _transfer_s(batch.output_elems * b, link)
+    overhead = device.overhead_per_inference_s
+    time_s = 0.0 + driver + input_s + overhead + weights_s + compute_s + output_s
+    device_s = 0.0 + overhead + compute_s
+    return result(code, {
+        "time_s": time_s, "device_s": device_s, "transfer_s": 0.0 + input_s + weights_s + output_s,
+        "onchip_weight_bytes": onchip, "offchip_weight_bytes": offchip,
+        "energy_j": np.asarray(inference_energy_j(device, device_s, time_s, dvfs=dvfs))},
+        unsupported, total, offchip, capacity)
+
+
+def with_model_costs(cost: BatchCost, workloads: Sequence[Workload], device: DeviceSpec,
+                     precision: str, *, link: LinkSpec | None = None,
+                     fallback: DeviceSpec | None = None, runtime: RuntimeSpec | None = None,
+                     dvfs: str | None = None, threads: int | None = None) -> BatchCost:
+    """``cost`` with the models it left to the per-model path priced one at a time by
+    :func:`dse.cost.model_cost` (so every entry is exact), for a caller that has the models'
+    workloads.
+
+    Args:
+        cost: :func:`batch_cost` of a batch of these workloads, with the same arguments.
+        workloads: The batch's models, in its order.
+
+    Raises:
+        ValueError: ``workloads`` are not the batch's models, or ``cost`` is of another target.
+    """
+    if tuple(w.name for w in workloads) != cost.names:
+        raise ValueError("workloads must be the batch's models, in its order")
+    if (cost.device, cost.precision) != (device.name, precision):
+        raise ValueError(f"cost is of {cost.device} at {cost.precision}, not of {device.name} "
+                         f"at {precision}")
+    todo = np.flatnonzero(cost.needs_model_path)
+    if not len(todo):
+        return cost
+    arrays = {a: getattr(cost, a).copy() for a in
+              ("feasible", "time_s", "device_s", "transfer_s", "onchip_weight_bytes",
+               "offchip_weight_bytes", "energy_j")}
+    texts = cost.reason.copy()
+    for i in todo:
+        one = model_cost(workloads[int(i)], device, precision, link=link, fallback=fallback,
+                         runtime=runtime, dvfs=dvfs, threads=threads)
+        texts[i] = one.reason
+        arrays["feasible"][i] = one.feasible
+        for a in ("time_s", "device_s", "transfer_s", "onchip_weight_bytes",
+                  "offchip_weight_bytes"):
+            arrays[a][i] = getattr(one, a)
+        arrays["energy_j"][i] = inference_energy_j(device, one.device_s, one.time_s, dvfs=dvfs) \
+            if one.feasible else 0.0
+    code = np.where(arrays["feasible"], _OK, _GIVEN).astype(np.int8)
+    return BatchCost(names=cost.names, device=cost.device, precision=cost.precision,
+                     **arrays, _reasons=(_Given(code, texts),))

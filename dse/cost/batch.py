@@ -11,7 +11,7 @@ output. Per model it gives what :class:`~dse.cost.model.ModelCost` gives (to flo
 ``feasible``, ``reason``, ``time_s``, ``device_s``, ``transfer_s`` and the weight bytes on and
 off chip, and the device's energy of one inference on an otherwise idle platform.
 
-What arrays cannot say. A :class:`LayerBatch` has no graph edges, so two cases are left to the
+What arrays cannot say. A :class:`LayerBatch` has no graph edges, so three cases are left to the
 per-model path, and such a model comes back infeasible with a reason starting
 :data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with the models' workloads at hand,
 :func:`with_model_costs` prices them with :func:`~dse.cost.model.model_cost`):
@@ -22,7 +22,10 @@ per-model path, and such a model comes back infeasible with a reason starting
 - a model a ``runtime`` fuses otherwise than the default (:func:`~dse.cost.model.runtime_counts`):
   its ``fuses`` ops, ``swish``, ``conv_sum``, ``gelu`` or ``skip_layernorm`` kernels find their
   patterns in the graph. Only models holding an op such a rule reads are affected (a model
-  without an ``Add`` is fused alike with or without ``conv_sum``); the others are exact.
+  without an ``Add`` is fused alike with or without ``conv_sum``); the others are exact;
+- every model on a device that declares its memories (``sram_bytes``, ``flash_bytes``,
+  ``weight_mem_bytes``: microcontrollers and micro-NPUs): the fit check
+  (:mod:`dse.cost.footprint`) plans the activation arena from the tensors' lifetimes.
 
 Pure numpy with no loop over models or layers; models go through in chunks of at most
 ``chunk_layers`` layers, so memory stays bounded for any batch, and :func:`batch_costs` takes
@@ -75,7 +78,7 @@ PER_MODEL = "needs the per-model path"
 
 # Reason codes (one per model; 0: feasible).
 _OK, _PRECISION, _UNSUPPORTED, _NO_FALLBACK, _FALLBACK_PRECISION, _FALLS_BACK, _FUSES, \
-    _PLACEMENT, _GIVEN = range(9)
+    _PLACEMENT, _GIVEN, _MEMORIES = range(10)
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +135,9 @@ class _Reasons:
             elif code == _FUSES:
                 out[i] = f"{PER_MODEL}: runtime {self.runtime} fuses this model otherwise " \
                          "than the default, which reads the graph"
+            elif code == _MEMORIES:
+                out[i] = f"{PER_MODEL}: {d.name} declares its memories, and the fit check " \
+                         "plans the activation arena from the graph's tensor lifetimes"
             else:
                 out[i] = placement_problem(d, float(self.total_bytes[i]),
                                            float(self.offchip_bytes[i]),
@@ -186,7 +192,8 @@ class BatchCost:
     @property
     def needs_model_path(self) -> np.ndarray:
         """Models this batch could not price from arrays (see the module docstring)."""
-        return np.concatenate([np.isin(r.code, (_FALLS_BACK, _FUSES)) for r in self._reasons]) \
+        return np.concatenate([np.isin(r.code, (_FALLS_BACK, _FUSES, _MEMORIES))
+                               for r in self._reasons]) \
             if self._reasons else np.zeros(self.models, dtype=bool)
 
     def to_frame(self) -> pd.DataFrame:
@@ -398,6 +405,9 @@ def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
     total = _sum(footprint, model, m)
     onchip = _sum(np.where(resident, footprint, 0.0), model, m)
     offchip = total - onchip
+    if device.declares_memories:
+        # model_cost's fit check (dse.cost.footprint) comes before the placement's own
+        code[(code == _OK) | (code == _PLACEMENT)] = _MEMORIES
     code[(placement_fails(device, total, offchip, capacity) != 0) & (code == _OK)] = _PLACEMENT
 
     # The layers (layer_table's core).

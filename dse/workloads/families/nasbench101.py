@@ -59,7 +59,7 @@ _MAX_VERTICES = 7
 
 # Keys of cells: vertex count << 32 | adjacency bits << 8 | labelling index (< 3**5 < 256).
 _V_SHIFT, _BITS_SHIFT = 32, 8
-_CHUNK = 2048  # members whose rows are made at once (memory: ~700 slots x 2048 x 8 bytes)
+_CHUNK = 1024  # members whose rows are made at once (bounded memory, cache-friendly)
 
 
 def _edge_bit(x: int, y: int) -> int:
@@ -385,11 +385,12 @@ class NasBench101(Family):
         channels = o["stem_channels"]
         _slots_conv(rows, True, 3, channels, 3, h)
         cin = channels
-        cells: dict[tuple[int, int, int], list[dict[str, Any]]] = {}
+        cells: dict[tuple[int, int, int], list[tuple[Any, ...]]] = {}
         for stack in range(o["stacks"]):
             if stack:
                 h2 = -(-h // 2)
-                _slots_pool(rows, True, cin, h, h2, 2)
+                rows.add(True, "MaxPool", h_in=h, h_out=h2, cin=cin, cout=cin, k=2,
+                         kernel="pool")
                 h, channels = h2, channels * 2
             for _ in range(o["cells_per_stack"]):
                 config = (cin, channels, h)
@@ -400,15 +401,12 @@ class NasBench101(Family):
                 else:
                     rows.slots.extend(cells[config])
                 cin = channels
-        hw = h * h
-        rows.add(True, "GlobalAveragePool", ops=cin * hw, in_elems=cin * hw, out_elems=cin,
-                 in_shape=(1, cin, h, h), out_shape=(1, cin, 1, 1), kernel="pool")
-        rows.add(True, "Flatten", in_elems=cin, out_elems=cin, in_shape=(1, cin, 1, 1),
-                 out_shape=(1, cin), kernel="data-movement")
         k = o["classes"]
-        rows.add(True, "Gemm", macs=cin * k, ops=2 * cin * k + k,
-                 params=_param(cin * k) + _param(k), weight_elems=cin * k + k, in_elems=cin,
-                 out_elems=k, in_shape=(1, cin), out_shape=(1, k), kernel="fc")
+        rows.add(True, "GlobalAveragePool", h_in=h, h_out=1, cin=cin, cout=cin, kernel="pool")
+        rows.add(True, "Flatten", h_in=1, h_out=1, cin=cin, cout=cin, kernel="data-movement",
+                 out_rank=2)
+        rows.add(True, "Gemm", h_in=1, h_out=1, cin=cin, cout=k, kernel="fc", in_rank=2,
+                 out_rank=2)
         return rows.finish()
 
     def features(self, indices: Indices, *, network: bool = True) -> dict[str, np.ndarray]:
@@ -467,66 +465,83 @@ _OP_CLASS = {"Conv": "conv", "BatchNormalization": "norm", "Relu": "activation",
              "Gemm": "matmul"}
 _CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
 _KERNEL_INDEX = {c: i for i, c in enumerate(KERNEL_CLASSES)}
+_FIRST = _KERNEL_INDEX["conv_first"]
 
 Value = int | np.ndarray
 
 
-def _param(elems: Value) -> Value:
-    """The elements of a float weight that count as parameters (the frontend skips scalars)."""
-    return np.where(np.asarray(elems) > 1, elems, 0) if isinstance(elems, np.ndarray) else \
-        (elems if elems > 1 else 0)
-
-
 class _Rows:
-    """Layer slots for ``n`` members: each slot a presence (per member) and its values."""
+    """Layer slots for ``n`` members: each slot an op with its kernel size and spatial sizes
+    (the same for every member) and, per member, whether the layer is there and its channels.
+
+    A row's counts follow from ``(op, k, h_in, h_out, cin, cout)`` by the frontend's counters
+    (:mod:`dse.workloads.ops`) and its rule for parameters (scalars are not), so only three
+    numbers per member and slot are stored. ``Add``/``Sum`` carry their number of inputs in
+    ``cin``; ``Concat`` carries its first input's channels in ``cin``.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.slots: list[dict[str, Any]] = []
+        self.slots: list[tuple[Any, ...]] = []
 
-    def add(self, present: bool | np.ndarray, op: str, *, macs: Value = 0, ops: Value = 0,
-            params: Value = 0, weight_elems: Value = 0, in_elems: Value, out_elems: Value,
-            in_shape: tuple[Value, ...], out_shape: tuple[Value, ...], kernel: str | Value,
-            fused: bool = False) -> None:
-        self.slots.append({
-            "present": present, "op": op, "macs": macs, "ops": ops, "params": params,
-            "weight_elems": weight_elems, "in_elems": in_elems, "out_elems": out_elems,
-            "in_shape": in_shape, "out_shape": out_shape, "fused": fused,
-            "kernel": _KERNEL_INDEX[kernel] if isinstance(kernel, str) else kernel})
+    def add(self, present: bool | np.ndarray, op: str, *, h_in: int, h_out: int, cin: Value,
+            cout: Value, kernel: str, k: int = 1, fused: bool = False, in_rank: int = 4,
+            out_rank: int = 4) -> None:
+        self.slots.append((present, cin, cout, _OP_INDEX[op], k, h_in, h_out,
+                           _KERNEL_INDEX[kernel], fused, in_rank, out_rank))
 
     def finish(self) -> dict[str, np.ndarray]:
         """The present rows, member after member, slot order within a member."""
-        n, slots = self.n, self.slots
-        width = len(slots)
+        n, width = self.n, len(self.slots)
 
         # NOTE: grids are filled slot-major (one contiguous row per slot), then transposed to
         # member-major so that selecting the present rows reads memory in order.
-        def grid(values: list[Any], dtype: Any) -> np.ndarray:
+        def grid(column: int, dtype: Any) -> np.ndarray:
             out = np.empty((width, n), dtype=dtype)
-            for s, val in enumerate(values):
-                out[s] = val
+            for s, slot in enumerate(self.slots):
+                out[s] = slot[column]
             return np.ascontiguousarray(out.T)
 
-        present = grid([s["present"] for s in slots], bool)
-        slot = np.broadcast_to(np.arange(width), (n, width))[present]
-        cols: dict[str, np.ndarray] = {}
-        for c in LAYER_ARRAYS:
-            cols[c] = grid([s[c] for s in slots], np.float64)[present]
-        cols["kernel"] = grid([s["kernel"] for s in slots], np.int8)[present]
-        for key in ("in_shape", "out_shape"):
-            dims = np.empty((len(slot), 4), dtype=np.int64)
-            for d in range(4):
-                dims[:, d] = grid([s[key][d] if d < len(s[key]) else 0 for s in slots],
-                                  np.int64)[present]
-            cols[key] = dims
-            cols[key.replace("shape", "rank")] = np.array([len(s[key]) for s in slots],
-                                                          dtype=np.int8)[slot]
-        cols["op"] = np.array([_OP_INDEX[s["op"]] for s in slots], dtype=np.int16)[slot]
-        cols["op_class"] = np.array([_CLASS_INDEX[_OP_CLASS[s["op"]]] for s in slots],
-                                    dtype=np.int8)[slot]
-        cols["fused"] = np.array([s["fused"] for s in slots], dtype=bool)[slot]
-        cols["lengths"] = present.sum(axis=1)
-        return cols
+        present = grid(0, bool)
+        cin = grid(1, np.int64)[present].astype(np.float64)
+        cout = grid(2, np.int64)[present].astype(np.float64)
+        slot = np.broadcast_to(np.arange(width, dtype=np.int32), (n, width))[present]
+        per_slot = np.array([s[3:] for s in self.slots], dtype=np.int64)[slot]
+        op, k, h_in, h_out, kernel, fused, in_rank, out_rank = per_slot.T
+        is_op = {name: op == i for name, i in _OP_INDEX.items()}
+        hw_in, hw_out = (h_in * h_in).astype(np.float64), (h_out * h_out).astype(np.float64)
+        kk = (k * k).astype(np.float64)
+        out_elems = cout * hw_out
+        eltwise = is_op["Add"] | is_op["Sum"]
+        in_elems = np.where(eltwise, cin * cout * hw_in, np.where(
+            is_op["Concat"], cout * hw_in, cin * hw_in))
+        conv, bn, gemm = is_op["Conv"], is_op["BatchNormalization"], is_op["Gemm"]
+        conv_w = cout * cin * kk
+        macs = np.where(conv, out_elems * cin * kk, np.where(gemm, cin * cout, 0.0))
+        ops = np.select(
+            [conv, gemm, bn, is_op["Relu"] | eltwise, is_op["MaxPool"],
+             is_op["GlobalAveragePool"]],
+            [2 * macs, 2 * macs + cout, 2 * out_elems, out_elems, out_elems * kk, in_elems], 0.0)
+        weight_elems = np.select([conv, gemm, bn, is_op["Slice"]],
+                                 [conv_w, cin * cout + cout, 4 * cout, 3.0], 0.0)
+        params = np.select(
+            [conv, gemm, bn],
+            [_param(conv_w), _param(cin * cout) + _param(cout), 2 * _param(cout)], 0.0)
+        in_c = np.where(eltwise, cout, cin).astype(np.int64)
+        ones = np.ones(len(op), dtype=np.int64)
+        in_shape = np.stack([ones, in_c, h_in, h_in], axis=1)
+        in_shape[in_rank == 2, 2:] = 0
+        out_shape = np.stack([ones, cout.astype(np.int64), h_out, h_out], axis=1)
+        out_shape[out_rank == 2, 2:] = 0
+        return {
+            "op": op.astype(np.int16),
+            "op_class": np.array([_CLASS_INDEX[_OP_CLASS[o]] for o in _OP_NAMES],
+                                 dtype=np.int8)[op],
+            "kernel": np.where(conv & (cin <= 4), _FIRST, kernel).astype(np.int8),
+            "macs": macs, "ops": ops, "params": params, "weight_elems": weight_elems,
+            "in_elems": in_elems, "out_elems": out_elems, "fused": fused.astype(bool),
+            "in_shape": in_shape, "out_shape": out_shape, "in_rank": in_rank.astype(np.int8),
+            "out_rank": out_rank.astype(np.int8), "lengths": present.sum(axis=1)}
 
     @staticmethod
     def gather(parts: list[dict[str, np.ndarray]], order: np.ndarray) -> dict[str, Any]:
@@ -548,32 +563,18 @@ class _Rows:
         return out
 
 
+def _param(elems: np.ndarray) -> np.ndarray:
+    """The elements of a float weight that count as parameters (the frontend skips scalars)."""
+    return np.where(elems > 1, elems, 0.0)
+
+
 def _slots_conv(rows: _Rows, present: bool | np.ndarray, cin: Value, cout: Value, k: int,
                 h: int) -> None:
     """A stride-1 ``same`` k x k convolution without bias, BatchNorm and ReLU."""
-    hw = h * h
-    out = cout * hw
-    w = cout * cin * k * k
-    macs = out * cin * k * k
-    name = "conv1x1" if k == 1 else "conv3x3s1" if k == 3 else "conv"
-    kernel = np.where(np.asarray(cin) <= 4, _KERNEL_INDEX["conv_first"], _KERNEL_INDEX[name])
-    shape = (1, cout, h, h)
-    rows.add(present, "Conv", macs=macs, ops=2 * macs, params=_param(w), weight_elems=w,
-             in_elems=cin * hw, out_elems=out, in_shape=(1, cin, h, h), out_shape=shape,
-             kernel=kernel)
-    rows.add(present, "BatchNormalization", ops=2 * out, params=2 * _param(cout),
-             weight_elems=4 * cout, in_elems=out, out_elems=out, in_shape=shape,
-             out_shape=shape, kernel="norm", fused=True)
-    rows.add(present, "Relu", ops=out, in_elems=out, out_elems=out, in_shape=shape,
-             out_shape=shape, kernel="activation", fused=True)
-
-
-def _slots_pool(rows: _Rows, present: bool | np.ndarray, c: Value, h: int, h2: int,
-                k: int) -> None:
-    """A k x k max pool from h x h to h2 x h2."""
-    rows.add(present, "MaxPool", ops=c * h2 * h2 * k * k, in_elems=c * h * h,
-             out_elems=c * h2 * h2, in_shape=(1, c, h, h), out_shape=(1, c, h2, h2),
-             kernel="pool")
+    kernel = "conv1x1" if k == 1 else "conv3x3s1" if k == 3 else "conv"
+    rows.add(present, "Conv", h_in=h, h_out=h, cin=cin, cout=cout, k=k, kernel=kernel)
+    for op, kind in (("BatchNormalization", "norm"), ("Relu", "activation")):
+        rows.add(present, op, h_in=h, h_out=h, cin=cout, cout=cout, kernel=kind, fused=True)
 
 
 def _slots_cell(rows: _Rows, a: np.ndarray, labels: np.ndarray, cin: int, cout: int,
@@ -581,31 +582,26 @@ def _slots_cell(rows: _Rows, a: np.ndarray, labels: np.ndarray, cin: int, cout: 
     """Every row a cell of these members can have, in :func:`build_cell`'s order."""
     v = a.shape[1]
     vc = vertex_channels(a, cin, cout)
-    hw = h * h
     if v == 2:
         _slots_conv(rows, True, cin, cout, 1, h)
         return
     for t in range(1, v - 1):
         ct = vc[:, t]
         for s in range(1, t):
-            rows.add(a[:, s, t] & (vc[:, s] > ct), "Slice", weight_elems=3,
-                     in_elems=vc[:, s] * hw, out_elems=ct * hw, in_shape=(1, vc[:, s], h, h),
-                     out_shape=(1, ct, h, h), kernel="data-movement")
+            rows.add(a[:, s, t] & (vc[:, s] > ct), "Slice", h_in=h, h_out=h, cin=vc[:, s],
+                     cout=ct, kernel="data-movement")
         _slots_conv(rows, a[:, 0, t], cin, ct, 1, h)
         fan_in = a[:, :t, t].sum(axis=1)
         for op, present in (("Add", fan_in == 2), ("Sum", fan_in > 2)):
-            rows.add(present, op, ops=ct * hw, in_elems=fan_in * ct * hw, out_elems=ct * hw,
-                     in_shape=(1, ct, h, h), out_shape=(1, ct, h, h), kernel="eltwise")
+            rows.add(present, op, h_in=h, h_out=h, cin=fan_in, cout=ct, kernel="eltwise")
         label = labels[:, t - 1]
         _slots_conv(rows, label == 0, ct, ct, 3, h)
         _slots_conv(rows, label == 1, ct, ct, 1, h)
-        _slots_pool(rows, label == 2, ct, h, h, 3)
+        rows.add(label == 2, "MaxPool", h_in=h, h_out=h, cin=ct, cout=ct, k=3, kernel="pool")
     feeds = a[:, 1:v - 1, v - 1]
     first = vc[np.arange(len(vc)), 1 + np.argmax(feeds, axis=1)]
-    out = cout * hw
-    rows.add(feeds.sum(axis=1) > 1, "Concat", in_elems=out, out_elems=out,
-             in_shape=(1, first, h, h), out_shape=(1, cout, h, h), kernel="data-movement")
+    rows.add(feeds.sum(axis=1) > 1, "Concat", h_in=h, h_out=h, cin=first, cout=cout,
+             kernel="data-movement")
     skip = a[:, 0, v - 1]
     _slots_conv(rows, skip, cin, cout, 1, h)
-    rows.add(skip, "Add", ops=out, in_elems=2 * out, out_elems=out, in_shape=(1, cout, h, h),
-             out_shape=(1, cout, h, h), kernel="eltwise")
+    rows.add(skip, "Add", h_in=h, h_out=h, cin=2, cout=cout, kernel="eltwise")

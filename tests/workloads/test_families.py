@@ -287,7 +287,17 @@ def test_parametric_features():
     f = fam.features(range(fam.size))
     assert f["depth"].tolist() == [18, 18, 50, 50]
     assert f["params"][3] == dse.workload("resnet50").params
-    assert (f["params"][0] < f["params"][1]) and f["conv"][2] == 53
+    assert (f["params"][0] < f["params"][1]) and f["conv"][2] == 53 and f["dwconv"][2] == 0
+    assert f["eltwise"][0] == 8  # one residual Add per basic block
+    mobile = family("mobilenet_v1", width=[1.0], resolution=[224]).features([0])
+    assert mobile["dwconv"][0] == 13 and mobile["conv"][0] == 15
+
+
+def test_members_too_large_to_export_are_refused():
+    huge = family("resnet", depth=[152], width=[4.0], resolution=1024)
+    assert huge.batch([0]).totals("params")[0] > 2**28  # the arrays are fine
+    with pytest.raises(WorkloadError, match=r"weights would take .* GiB; the limit is 1 GiB"):
+        huge.to_onnx(0)
 
 
 # -- options, names and indices ---------------------------------------------------------------

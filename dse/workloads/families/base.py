@@ -27,6 +27,8 @@ from dse.errors import Problem, WorkloadError, did_you_mean
 from dse.workloads.graph import Workload
 from dse.workloads.layers import LayerBatch
 from dse.workloads.onnx_frontend import graph_from_model
+from dse.workloads.ops import OP_CLASSES
+from dse.workloads.zoo import MAX_MODEL_BYTES
 from dse.workloads.zoo.builder import Net
 
 __all__ = ["MAX_LIST", "Family", "Indices", "Option", "ProductFamily"]
@@ -172,6 +174,12 @@ class Family(ABC):
         from dse.workloads.families.recorder import OnnxNet
 
         (i,) = self.indices(i).tolist()
+        nbytes = 4 * float(self.batch([i]).totals("weight_elems")[0])
+        if nbytes > MAX_MODEL_BYTES:
+            raise WorkloadError([Problem(f"family:{self.name}", f"member {i}", f"the model's "
+                                         f"weights would take {nbytes / 2**30:,.1f} GiB; the "
+                                         f"limit is {MAX_MODEL_BYTES / 2**30:g} GiB "
+                                         "(dse.workloads.zoo.MAX_MODEL_BYTES)")])
         net = OnnxNet(self.member_name(i), self.input_shape(i), seed=seed, weights=weights)
         return net.model(self.build(net, i))
 
@@ -242,7 +250,8 @@ class ProductFamily(Family):
         out["layers"] = np.diff(b.offsets)
         for column in ("params", "macs", "weight_elems"):
             out[column] = b.totals(column)
-        kinds = np.array(b.op_names, dtype=object)[b.op] if b.layers else np.array([])
-        for label, op in (("conv", "Conv"), ("add", "Add")):
-            out[label] = np.bincount(b.model_of_layer[kinds == op], minlength=len(idx))
+        per = b.model_of_layer
+        for label, cls in (("conv", "conv"), ("dwconv", "dwconv"), ("eltwise", "eltwise")):
+            out[label] = np.bincount(per[b.op_class == OP_CLASSES.index(cls)],
+                                     minlength=len(idx))
         return out

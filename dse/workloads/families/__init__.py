@@ -55,5 +55,5 @@ def family(name: str | Family, **options: Any) -> Family:
     cls = _FAMILIES.get(str(name).strip().lower()) if isinstance(name, str) else None
     if cls is None:
         raise WorkloadError([Problem(f"family:{str(name)[:80]}", "", did_you_mean(
-            name, _FAMILIES, what="model family"))])
+            name, _FAMILIES, what="model family name"))])
     return cls(**options)

@@ -66,29 +66,34 @@ class Option:
                 value = (value,)
             if not isinstance(value, Sequence) or isinstance(value, str) or not value or \
                     len(value) > MAX_LIST:
-                return value, f"a list of 1 to {MAX_LIST} {kind.__name__}s"
+                return value, f"a list of 1 to {MAX_LIST} {self._expected(kind, plural=True)}"
             out = []
             for v in value:
-                v, bad = self._scalar(v, kind)
-                if bad:
-                    return value, f"a list of {bad}s" if not self.choices else bad
+                v, ok = self._scalar(v, kind)
+                if not ok:
+                    return value, f"a list of {self._expected(kind, plural=True)}"
                 out.append(v)
             if len(set(out)) != len(out):
                 return value, "a list without repeated values"
             return tuple(out), ""
-        return self._scalar(value, type(self.default))
+        value, ok = self._scalar(value, type(self.default))
+        return value, "" if ok else self._expected(type(self.default), plural=False)
 
-    def _scalar(self, value: Any, kind: type) -> tuple[Any, str]:
+    def _scalar(self, value: Any, kind: type) -> tuple[Any, bool]:
         ok = (isinstance(value, int) and not isinstance(value, bool)) or \
             (kind is float and isinstance(value, float))
         if ok and math.isfinite(value) and self.low <= value <= self.high:
             value = kind(value)
-            if self.choices is None or value in self.choices:
-                return value, ""
+            return value, self.choices is None or value in self.choices
+        return value, False
+
+    def _expected(self, kind: type, *, plural: bool) -> str:
         if self.choices is not None:
-            return value, "values among " + ", ".join(f"{c:g}" for c in self.choices)
-        name = "an int" if kind is int else "a number"
-        return value, f"{name} from {self.low:g} to {self.high:g}"
+            return ("values among " if plural else "one of ") + \
+                ", ".join(f"{c:g}" for c in self.choices)
+        name = ("ints" if plural else "an int") if kind is int else \
+            ("numbers" if plural else "a number")
+        return f"{name} from {self.low:g} to {self.high:g}"
 
 
 class Family(ABC):

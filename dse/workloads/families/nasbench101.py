@@ -17,9 +17,9 @@ automorphism group. This gives the benchmark's 423,624 cells in about a tenth of
 **Member order.** A member is the first of its class in the order ``generate_graphs.py``
 visits graphs (vertex count, then the adjacency bit pattern of ``gen_is_edge_fn``, then the
 labelling in ``itertools.product`` order), so member ``i`` is the very matrix and labelling the
-benchmark kept and trained for that hash (the dataset's first record, matrix
-``0110001``-style bits 1205349 with ops conv3x3, maxpool, conv3x3, conv3x3, conv1x1, is one;
-its 8,555,530 trainable parameters are a test).
+benchmark kept and trained for that hash: the dataset's first record (adjacency bits 1205349,
+ops conv3x3, maxpool, conv3x3, conv3x3, conv1x1) is such a member, stored as it is here, and
+its 8,555,530 trainable parameters are a test.
 
 **The network** (``model_builder.py`` with ``config.py``'s defaults): a 3x3 conv-BN-ReLU stem of
 128 channels on a 1x3x32x32 image; 3 stacks of 3 cells, a 2x2 stride-2 max pool before stacks 2

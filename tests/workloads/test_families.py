@@ -152,8 +152,12 @@ def test_bad_cells_are_refused(nb):
         nb.index_of([[0, 1, 0], [0, 0, 1], [0, 0, 0]], ["input", "conv5x5", "output"])
     with pytest.raises(WorkloadError, match="does not reach"):
         nb.index_of([[0, 1, 0], [0, 0, 0], [0, 0, 0]], ["input", "maxpool3x3", "output"])
-    with pytest.raises(WorkloadError, match="outside this family"):
+    with pytest.raises(WorkloadError, match=r"a cell of 7 vertices and 9 edges is outside this "
+                       r"family \(max_vertices=3, max_edges=9\)"):
         family("nasbench101", max_vertices=3).index_of(*_RECORD)
+    chain = np.eye(12, k=1, dtype=int)
+    with pytest.raises(WorkloadError, match="a cell of 12 vertices and 11 edges is outside"):
+        nb.index_of(chain, ["input", *["conv1x1-bn-relu"] * 10, "output"])
 
 
 # -- the fast path against ONNX read back by the frontend -------------------------------------

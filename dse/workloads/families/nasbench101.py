@@ -307,7 +307,8 @@ class NasBench101(Family):
         labels = [OPS.index(ops[k]) for k in keep[1:-1]]
         v = len(keep)
         best = -1
-        for p in itertools.permutations(range(1, v - 1)):
+        inside = v <= self.options["max_vertices"] and m.sum() <= self.options["max_edges"]
+        for p in itertools.permutations(range(1, v - 1)) if inside else ():
             perm = (0, *p, v - 1)
             moved = np.zeros_like(m)
             moved[np.ix_(perm, perm)] = m
@@ -322,7 +323,7 @@ class NasBench101(Family):
             best = key if best < 0 else min(best, key)
         pos = int(np.searchsorted(self._keys, best))
         if pos == len(self._keys) or self._keys[pos] != best:
-            raise WorkloadError([Problem(source, "cell", f"a cell of {v} vertices and "
+            raise WorkloadError([Problem(source, "cell", f"a cell of {len(m)} vertices and "
                                          f"{int(m.sum())} edges is outside this family "
                                          f"(max_vertices={self.options['max_vertices']}, "
                                          f"max_edges={self.options['max_edges']})")])

@@ -195,10 +195,14 @@ def test_cells_that_slice_and_sum_match(nb):
     assert_same_layers(nb.batch([i]), via_frontend(nb, i))
 
 
-def test_the_recorder_matches_the_frontend_on_options(nb):
-    small = family("nasbench101", stem_channels=16, stacks=2, cells_per_stack=1,
-                   resolution=24, classes=3)
-    for i in (0, 40_000, small.size - 1):
+@pytest.mark.parametrize("options", [
+    {"stem_channels": 16, "stacks": 2, "cells_per_stack": 1, "resolution": 24, "classes": 3},
+    # one-channel vertices (scalar BatchNorm weights are not parameters), an odd resolution
+    # halved to 1, one class
+    {"stem_channels": 8, "stacks": 6, "cells_per_stack": 1, "resolution": 9, "classes": 1}])
+def test_the_recorder_matches_the_frontend_on_options(options):
+    small = family("nasbench101", **options)
+    for i in (0, 40_000, 61_689, small.size - 1):
         assert_same_layers(small.batch([i]), via_frontend(small, i))
         rec = LayerRecorder(small.member_name(i), small.input_shape(i))
         assert_same_layers(rec.batch(small.build(rec, i)), small.batch([i]))

@@ -475,9 +475,9 @@ class _Rows:
     """Layer slots for ``n`` members: each slot an op with its kernel size and spatial sizes
     (the same for every member) and, per member, whether the layer is there and its channels.
 
-    A row's counts follow from ``(op, k, h_in, h_out, cin, cout)`` by the frontend's counters
-    (:mod:`dse.workloads.ops`) and its rule for parameters (scalars are not), so only three
-    numbers per member and slot are stored. ``Add``/``Sum`` carry their number of inputs in
+    A row's counts follow from ``(op, k, h_in, h_out, cin, cout)`` as the frontend's counters
+    (:mod:`dse.workloads.ops`) and its rule for parameters (scalars are not) give them, so
+    only three numbers per member and slot are stored. ``Add``/``Sum`` carry their number of inputs in
     ``cin``; ``Concat`` carries its first input's channels in ``cin``.
     """
 
@@ -504,45 +504,55 @@ class _Rows:
             return np.ascontiguousarray(out.T)
 
         present = grid(0, bool)
-        cin = grid(1, np.int64)[present].astype(np.float64)
-        cout = grid(2, np.int64)[present].astype(np.float64)
-        slot = np.broadcast_to(np.arange(width, dtype=np.int32), (n, width))[present]
-        per_slot = np.array([s[3:] for s in self.slots], dtype=np.int64)[slot]
-        op, k, h_in, h_out, kernel, fused, in_rank, out_rank = per_slot.T
+        slot = np.broadcast_to(np.arange(width, dtype=np.intp), (n, width))[present]
+        cin = grid(1, np.int32)[present].astype(np.float64)
+        cout = grid(2, np.int32)[present].astype(np.float64)
+        both = cin * cout
+        # Per slot, the coefficients of cin, cout and cin * cout in each count (one pass of
+        # arithmetic over the rows instead of a mask per op).
+        op, k, h_in, h_out, kernel, fused, in_rank, out_rank = np.array(
+            [s[3:] for s in self.slots], dtype=np.int64).T
         is_op = {name: op == i for name, i in _OP_INDEX.items()}
+        conv, gemm, bn = is_op["Conv"], is_op["Gemm"], is_op["BatchNormalization"]
+        eltwise, concat = is_op["Add"] | is_op["Sum"], is_op["Concat"]
         hw_in, hw_out = (h_in * h_in).astype(np.float64), (h_out * h_out).astype(np.float64)
         kk = (k * k).astype(np.float64)
-        out_elems = cout * hw_out
-        eltwise = is_op["Add"] | is_op["Sum"]
-        in_elems = np.where(eltwise, cin * cout * hw_in, np.where(
-            is_op["Concat"], cout * hw_in, cin * hw_in))
-        conv, bn, gemm = is_op["Conv"], is_op["BatchNormalization"], is_op["Gemm"]
-        conv_w = cout * cin * kk
-        macs = np.where(conv, out_elems * cin * kk, np.where(gemm, cin * cout, 0.0))
-        ops = np.select(
-            [conv, gemm, bn, is_op["Relu"] | eltwise, is_op["MaxPool"],
-             is_op["GlobalAveragePool"]],
-            [2 * macs, 2 * macs + cout, 2 * out_elems, out_elems, out_elems * kk, in_elems], 0.0)
-        weight_elems = np.select([conv, gemm, bn, is_op["Slice"]],
-                                 [conv_w, cin * cout + cout, 4 * cout, 3.0], 0.0)
-        params = np.select(
-            [conv, gemm, bn],
-            [_param(conv_w), _param(cin * cout) + _param(cout), 2 * _param(cout)], 0.0)
-        in_c = np.where(eltwise, cout, cin).astype(np.int64)
-        ones = np.ones(len(op), dtype=np.int64)
-        in_shape = np.stack([ones, in_c, h_in, h_in], axis=1)
-        in_shape[in_rank == 2, 2:] = 0
-        out_shape = np.stack([ones, cout.astype(np.int64), h_out, h_out], axis=1)
-        out_shape[out_rank == 2, 2:] = 0
+
+        def per_row(coefficient: Any) -> np.ndarray:
+            return np.asarray(coefficient, dtype=np.float64)[slot]
+
+        macs = per_row(np.where(conv, hw_out * kk, gemm)) * both
+        ops = 2 * macs + per_row(np.select(
+            [gemm, bn, is_op["Relu"] | eltwise, is_op["MaxPool"]],
+            [1.0, 2 * hw_out, hw_out, hw_out * kk], 0.0)) * cout + \
+            per_row(np.where(is_op["GlobalAveragePool"], hw_in, 0.0)) * cin
+        in_elems = per_row(np.where(eltwise | concat, 0.0, hw_in)) * cin + \
+            per_row(np.where(eltwise, hw_in, 0.0)) * both + \
+            per_row(np.where(concat, hw_in, 0.0)) * cout
+        weight_elems = per_row(np.where(conv, kk, gemm)) * both + \
+            per_row(np.select([gemm, bn], [1.0, 4.0], 0.0)) * cout + \
+            per_row(np.where(is_op["Slice"], 3.0, 0.0))
+        conv_w = both * per_row(kk)
+        params = per_row(conv | gemm) * _param(conv_w) + \
+            per_row(np.select([gemm, bn], [1.0, 2.0], 0.0)) * _param(cout)
+        rows = len(slot)
+        in_shape = np.empty((rows, 4), dtype=np.int64)
+        in_shape[:, 0] = 1
+        in_shape[:, 1] = np.where(eltwise[slot], cout, cin)
+        in_shape[:, 2] = in_shape[:, 3] = np.where(in_rank == 2, 0, h_in)[slot]
+        out_shape = np.empty((rows, 4), dtype=np.int64)
+        out_shape[:, 0] = 1
+        out_shape[:, 1] = cout
+        out_shape[:, 2] = out_shape[:, 3] = np.where(out_rank == 2, 0, h_out)[slot]
+        op_class = np.array([_CLASS_INDEX[_OP_CLASS[o]] for o in _OP_NAMES], dtype=np.int8)
         return {
-            "op": op.astype(np.int16),
-            "op_class": np.array([_CLASS_INDEX[_OP_CLASS[o]] for o in _OP_NAMES],
-                                 dtype=np.int8)[op],
-            "kernel": np.where(conv & (cin <= 4), _FIRST, kernel).astype(np.int8),
+            "op": op.astype(np.int16)[slot], "op_class": op_class[op][slot],
+            "kernel": np.where(conv[slot] & (cin <= 4), _FIRST, kernel[slot]).astype(np.int8),
             "macs": macs, "ops": ops, "params": params, "weight_elems": weight_elems,
-            "in_elems": in_elems, "out_elems": out_elems, "fused": fused.astype(bool),
-            "in_shape": in_shape, "out_shape": out_shape, "in_rank": in_rank.astype(np.int8),
-            "out_rank": out_rank.astype(np.int8), "lengths": present.sum(axis=1)}
+            "in_elems": in_elems, "out_elems": per_row(hw_out) * cout,
+            "fused": fused.astype(bool)[slot], "in_shape": in_shape, "out_shape": out_shape,
+            "in_rank": in_rank.astype(np.int8)[slot], "out_rank": out_rank.astype(np.int8)[slot],
+            "lengths": present.sum(axis=1)}
 
     @staticmethod
     def gather(parts: list[dict[str, np.ndarray]], order: np.ndarray) -> dict[str, Any]:

@@ -100,8 +100,17 @@ class Family(ABC):
     """A numbered set of generated networks (see the module docstring).
 
     Subclasses set :attr:`name`, :attr:`summary`, :attr:`reference` and :attr:`OPTIONS`, and
-    implement :attr:`size`, :meth:`member_name`, :meth:`batch`, :meth:`features` and
-    :meth:`build` (the member's network on a :class:`~dse.workloads.zoo.builder.Net`).
+    implement :attr:`size`, :meth:`member_name`, :meth:`input_shape`, :meth:`batch`,
+    :meth:`features` and :meth:`build` (the member's network described on a
+    :class:`~dse.workloads.zoo.builder.Net`, from which :meth:`to_onnx` builds the ONNX model
+    and the reference recorder its rows). Options are validated when the family is made.
+
+    Args:
+        **options: Values for :attr:`OPTIONS` (the defaults for the rest).
+
+    Raises:
+        WorkloadError: Unknown options (with the closest known names) and values of the wrong
+            type or out of range, every one at once.
     """
 
     name: ClassVar[str]
@@ -129,16 +138,9 @@ class Family(ABC):
                                         f"{text if len(text) <= 60 else text[:60] + '...'}"))
                 continue
             merged[key] = value
-        if not problems:
-            problems = cls._check_together(merged)
         if problems:
             raise WorkloadError(problems)
         return merged
-
-    @classmethod
-    def _check_together(cls, options: Mapping[str, Any]) -> list[Problem]:
-        """Problems of option values that are fine alone but not together."""
-        return []
 
     def __repr__(self) -> str:
         changed = ", ".join(f"{k}={v!r}" for k, v in self.options.items()

@@ -11,6 +11,7 @@ unreachable one is one clear error, not a long hang inside Ray.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ import pandas as pd
 from dse.errors import DseError, Problem
 from dse.sweep.evaluate import FamilySpec, Targets, evaluate_chunk
 
-__all__ = ["CONNECT_TIMEOUT_S", "RaySession", "check_address"]
+__all__ = ["CONNECT_TIMEOUT_S", "RaySession", "check_address", "local_init_options"]
 
 #: How long the reachability check of ``--address`` waits.
 CONNECT_TIMEOUT_S = 3.0
@@ -47,6 +48,18 @@ def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
                                 f"within {timeout_s:g} s ({exc.strerror or exc}); start one "
                                 "with `ray start --head` or leave --address out to run Ray "
                                 "on this machine")]) from None
+
+
+def local_init_options(workers: int) -> dict[str, Any]:
+    """The ``ray.init`` keywords of a local Ray instance for a sweep: ``workers`` CPUs, no
+    dashboard, worker output and Ray's own INFO lines kept off the terminal, and the workers
+    importing dse from where this process does (an editable install may point at another
+    checkout than the one the sweep runs from)."""
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    return {"num_cpus": max(int(workers), 1), "include_dashboard": False,
+            "log_to_driver": False, "logging_level": logging.WARNING,
+            "runtime_env": {"env_vars": {"PYTHONPATH": path}}}
 
 
 def _import_ray() -> Any:
@@ -74,15 +87,11 @@ class RaySession:
         self.owned = not ray.is_initialized()
         if self.owned:
             if address is None:
-                # workers import dse from where this process does (an editable install may
-                # point elsewhere than a checkout the sweep runs from)
-                root = str(Path(__file__).resolve().parents[2])
-                path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False,
-                         runtime_env={"env_vars": {"PYTHONPATH": path}})
+                ray.init(**local_init_options(self.workers))
             else:
                 try:
-                    ray.init(address=address, log_to_driver=False)
+                    ray.init(address=address, log_to_driver=False,
+                             logging_level=logging.WARNING)
                 except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
                     raise DseError([Problem("--address", address, f"cannot join the Ray "
                                             f"cluster: {exc}")]) from None

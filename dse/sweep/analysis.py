@@ -36,6 +36,9 @@ __all__ = ["KENDALL_AT_MOST", "SweepReport", "analyse", "feature_columns", "writ
 
 #: Kendall's tau is computed on at most this many members (a seeded sample) per pair.
 KENDALL_AT_MOST = 50_000
+#: A member "suits" a target when its latency rank there is at least this much (a share of the
+#: members) better than its mean rank on the other targets.
+SUITS_MARGIN = 0.05
 #: Points drawn per target in the scatter plot (a seeded sample beyond).
 _SCATTER_AT_MOST = 20_000
 
@@ -339,15 +342,21 @@ def summary_markdown(report: SweepReport, manifest: dict[str, Any], members: int
             lo_pair, hi_pair = stacked.idxmin(), stacked.idxmax()
             if lo_pair == hi_pair or lo_pair == hi_pair[::-1]:
                 text = (f"- Rank agreement of {lo_pair[0]} and {lo_pair[1]}: Spearman "
-                        f"{stacked.min():.2f}")
+                        f"{stacked.min():.3f}")
             else:
                 text = (f"- Rank agreement: the closest pair is {hi_pair[0]} / {hi_pair[1]} "
-                        f"(Spearman {stacked.max():.2f}), the least alike {lo_pair[0]} / "
-                        f"{lo_pair[1]} (Spearman {stacked.min():.2f})")
+                        f"(Spearman {stacked.max():.3f}), the least alike {lo_pair[0]} / "
+                        f"{lo_pair[1]} (Spearman {stacked.min():.3f})")
             lines.append(f"{text}; of the fastest {report.k} on {lo_pair[0]}, "
                          f"{report.topk.loc[lo_pair[0], lo_pair[1]]:.0%} are among the "
                          f"fastest {report.k} on {lo_pair[1]}.")
-        for t, best in report.suits.items():
+        notable = {t: best[best["mean_rank_elsewhere"] - best["rank_here"] >= SUITS_MARGIN]
+                   for t, best in report.suits.items()}
+        if report.suits and not any(len(b) for b in notable.values()):
+            lines.append(f"- No member ranks {SUITS_MARGIN:.0%} (of the members) faster on one "
+                         "target than on average on the others: these targets favour the same "
+                         "architectures.")
+        for t, best in notable.items():
             if len(best):
                 names = ", ".join(f"{r['name']} ({r['rank_here']:.0%} here vs "
                                   f"{r['mean_rank_elsewhere']:.0%})" for _, r in

@@ -4,11 +4,10 @@ A chunk is a list of member indices of one family; its result is one row per mem
 ``name``, the member's architecture features and, per target ``T``, the columns of
 :data:`TARGET_COLUMNS` named ``<column>:T`` (``latency_s:edgetpu_v1``).
 
-Today the members are priced one at a time with :func:`dse.cost.model_cost`, and the only family
-is the built-in ``zoo`` (:class:`~dse.sweep.zoo_family.ZooFamily`); the generated families
-(:mod:`dse.workloads.families`) are listed once they exist. Switching to those families and to
-the batch cost model (``dse.cost.batch.batch_cost``) changes :func:`open_family` and
-:func:`target_columns` only.
+The families are the built-in ``zoo`` (:class:`~dse.sweep.zoo_family.ZooFamily`) and, where
+this dse has them, the generated ones of :mod:`dse.workloads.families` (:func:`open_family`).
+Members are priced by the batch cost model (``dse.cost.batch.batch_cost``) where this dse has
+it, else one at a time by :func:`dse.cost.model_cost` (:func:`target_columns`).
 
 A *target* is written ``DEVICE[@RUNTIME][+HOST]``:
 
@@ -39,9 +38,9 @@ __all__ = ["TARGET_COLUMNS", "FamilySpec", "ResolvedTarget", "Targets", "evaluat
            "family_names", "open_family", "resolve_targets", "target_columns"]
 
 #: Per target, the columns of a chunk's result (``<column>:<target>``): latency of one inference
-#: on an idle platform, time on the device and in transfers (s), energy per inference (J: the
-#: device's active power while it runs and idle power the rest of the inference, plus the
-#: fallback host cluster's active power while it runs layers), whether the model runs at all
+#: on an idle platform, time on the device and in transfers (s), the device's energy per
+#: inference (J: active power while it runs, idle power the rest of the inference; the fallback
+#: host's share is not in it), whether the model runs at all
 #: (``feasible``; ``reason`` says why not), whether all its weights stay on chip (``fits``), and
 #: its weight bytes on and off chip.
 TARGET_COLUMNS = ("latency_s", "device_s", "transfer_s", "energy_j", "feasible", "fits",
@@ -233,22 +232,33 @@ def resolve_targets(targets: Targets) -> tuple[ResolvedTarget, ...]:
     return tuple(out)
 
 
-def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
-                   ) -> dict[str, np.ndarray]:
-    """Per member of ``indices``, the :data:`TARGET_COLUMNS` of one target.
+def _empty_columns(n: int) -> dict[str, np.ndarray]:
+    return {"latency_s": np.full(n, np.nan), "device_s": np.full(n, np.nan),
+            "transfer_s": np.full(n, np.nan), "energy_j": np.full(n, np.nan),
+            "feasible": np.zeros(n, dtype=bool), "fits": np.zeros(n, dtype=bool),
+            "onchip_weight_bytes": np.full(n, np.nan),
+            "offchip_weight_bytes": np.full(n, np.nan), "reason": np.full(n, "", dtype=object)}
 
-    Today: :func:`dse.cost.model_cost` one member at a time on the member's workload graph.
-    """
+
+def _batch_cost() -> tuple[Any, str] | None:
+    """``dse.cost.batch.batch_cost`` and how the reason of a model it leaves to the per-model
+    path starts, if this dse has the batch cost model, else ``None``."""
+    try:
+        from dse.cost.batch import (  # type: ignore[import-not-found,unused-ignore]
+            PER_MODEL,
+            batch_cost,
+        )
+    except ImportError:
+        return None
+    return batch_cost, PER_MODEL
+
+
+def _per_model_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
+                       ) -> dict[str, np.ndarray]:
     from dse.cost import model_cost
     from dse.cost.power import energy_j
 
-    n = len(indices)
-    cols: dict[str, np.ndarray] = {
-        "latency_s": np.full(n, np.nan), "device_s": np.full(n, np.nan),
-        "transfer_s": np.full(n, np.nan), "energy_j": np.full(n, np.nan),
-        "feasible": np.zeros(n, dtype=bool), "fits": np.zeros(n, dtype=bool),
-        "onchip_weight_bytes": np.full(n, np.nan), "offchip_weight_bytes": np.full(n, np.nan),
-        "reason": np.full(n, "", dtype=object)}
+    cols = _empty_columns(len(indices))
     device = target.device
     for row, i in enumerate(indices):
         w = family.workload(int(i)).at(target.precision)  # type: ignore[attr-defined]
@@ -258,17 +268,52 @@ def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
             cols["reason"][row] = cost.reason
             continue
         time_s, device_s = cost.time_s, cost.device_s
-        energy = energy_j(device, min(device_s, time_s), time_s)
-        if target.fallback is not None:
-            energy += target.fallback.power.active_w * cost.busy_s(target.fallback.name)
         cols["latency_s"][row] = time_s
         cols["device_s"][row] = device_s
         cols["transfer_s"][row] = cost.transfer_s
-        cols["energy_j"][row] = energy
+        cols["energy_j"][row] = energy_j(device, min(device_s, time_s), time_s)
         cols["feasible"][row] = True
         cols["onchip_weight_bytes"][row] = cost.onchip_weight_bytes
         cols["offchip_weight_bytes"][row] = cost.offchip_weight_bytes
         cols["fits"][row] = cost.offchip_weight_bytes == 0
+    return cols
+
+
+def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
+                   ) -> dict[str, np.ndarray]:
+    """Per member of ``indices``, the :data:`TARGET_COLUMNS` of one target.
+
+    With the batch cost model (``dse.cost.batch.batch_cost``), all members at once on the
+    family's :class:`~dse.workloads.layers.LayerBatch`, and the members it leaves to the
+    per-model path (a fallback to the host, a runtime's graph-pattern fusing) one at a time by
+    :func:`dse.cost.model_cost` on their workload graph; without it, every member that way (the
+    same figures, about 100x slower). Energy is the device's alone, as
+    :func:`dse.cost.power.energy_j` charges a lone inference: active power while it runs, idle
+    power for the rest of the latency (the fallback host's share is not in it).
+    """
+    found = _batch_cost()
+    if found is None:
+        return _per_model_columns(family, indices, target)
+    batch_cost, per_model = found
+    cost = batch_cost(family.batch(indices), target.device,  # type: ignore[attr-defined]
+                      target.precision, link=target.link, fallback=target.fallback,
+                      runtime=target.runtime)
+    ok = np.asarray(cost.feasible, dtype=bool)
+    cols = _empty_columns(len(indices))
+    for key, values in (("latency_s", cost.time_s), ("device_s", cost.device_s),
+                        ("transfer_s", cost.transfer_s), ("energy_j", cost.energy_j),
+                        ("onchip_weight_bytes", cost.onchip_weight_bytes),
+                        ("offchip_weight_bytes", cost.offchip_weight_bytes)):
+        cols[key] = np.where(ok, np.asarray(values, dtype=np.float64), np.nan)
+    cols["feasible"] = ok
+    cols["fits"] = ok & (np.asarray(cost.offchip_weight_bytes) == 0)
+    cols["reason"] = np.asarray(cost.reason, dtype=object)
+    redo = np.flatnonzero([not f and str(r).startswith(per_model)
+                           for f, r in zip(ok, cols["reason"], strict=True)])
+    if redo.size:
+        again = _per_model_columns(family, np.asarray(indices)[redo], target)
+        for key, values in again.items():
+            cols[key][redo] = values
     return cols
 
 

@@ -24,7 +24,7 @@ The link is the device's own (``link:`` in its YAML).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -279,9 +279,12 @@ def _per_model_columns(family: Family, indices: np.ndarray, target: ResolvedTarg
     return cols
 
 
-def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
-                   ) -> dict[str, np.ndarray]:
+def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget, *,
+                   batch: Callable[[], Any] | None = None) -> dict[str, np.ndarray]:
     """Per member of ``indices``, the :data:`TARGET_COLUMNS` of one target.
+
+    ``batch`` gives the members' :class:`~dse.workloads.layers.LayerBatch` (built once for all
+    targets of a chunk); default: ``family.batch(indices)``.
 
     With the batch cost model (``dse.cost.batch.batch_cost``), all members at once on the
     family's :class:`~dse.workloads.layers.LayerBatch`, and the members it leaves to the
@@ -295,9 +298,9 @@ def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
     if found is None:
         return _per_model_columns(family, indices, target)
     batch_cost, per_model = found
-    cost = batch_cost(family.batch(indices), target.device,  # type: ignore[attr-defined]
-                      target.precision, link=target.link, fallback=target.fallback,
-                      runtime=target.runtime)
+    layers = batch() if batch is not None else family.batch(indices)  # type: ignore[attr-defined]
+    cost = batch_cost(layers, target.device, target.precision, link=target.link,
+                      fallback=target.fallback, runtime=target.runtime)
     ok = np.asarray(cost.feasible, dtype=bool)
     cols = _empty_columns(len(indices))
     for key, values in (("latency_s", cost.time_s), ("device_s", cost.device_s),
@@ -332,8 +335,9 @@ def evaluate_chunk(family_spec: FamilySpec, indices: Sequence[int] | np.ndarray,
                             "name": [family.member_name(int(i)) for i in idx]}
     for key, values in family.features(idx).items():
         data[key] = np.asarray(values, dtype=np.float64)
+    layers = functools.cache(lambda: family.batch(idx))  # type: ignore[attr-defined]
     for target in resolved:
-        for key, values in target_columns(family, idx, target).items():
+        for key, values in target_columns(family, idx, target, batch=layers).items():
             data[f"{key}:{target.name}"] = values
     frame = pd.DataFrame(data)
     for target in resolved:

@@ -57,7 +57,8 @@ class SweepReport:
     Attributes:
         targets: The targets, in the sweep's order.
         stats: Per target: members, feasible, fits on chip, latency median / p10 / p90 (s),
-            energy median (J).
+            energy median (J), and the median latency of the members that do not fit on chip
+            over that of those that fit (``fits_slow_ratio``).
         importance: Spearman rho of each feature (rows) with latency per target (columns).
         regression: Standardised regression coefficients of log latency, features x targets,
             and an ``R^2`` row.
@@ -86,6 +87,15 @@ def _latency(frame: pd.DataFrame, target: str) -> pd.Series:
     return frame[f"latency_s:{target}"].where(ok)
 
 
+def _fits_ratio(frame: pd.DataFrame, target: str) -> float:
+    """Median latency of the members whose weights do not fit on chip over that of those that
+    fit (NaN unless both kinds exist)."""
+    lat = _latency(frame, target)
+    fits = frame[f"fits:{target}"].astype(bool)
+    a, b = lat[~fits].dropna(), lat[fits].dropna()
+    return float(a.median() / b.median()) if len(a) and len(b) else np.nan
+
+
 def _stats(frame: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
     rows = []
     for t in targets:
@@ -98,7 +108,8 @@ def _stats(frame: pd.DataFrame, targets: Sequence[str]) -> pd.DataFrame:
             "latency_median_s": float(lat.median()) if len(lat) else np.nan,
             "latency_p10_s": float(lat.quantile(0.1)) if len(lat) else np.nan,
             "latency_p90_s": float(lat.quantile(0.9)) if len(lat) else np.nan,
-            "energy_median_j": float(energy.median()) if len(energy) else np.nan})
+            "energy_median_j": float(energy.median()) if len(energy) else np.nan,
+            "fits_slow_ratio": _fits_ratio(frame, t)})
     return pd.DataFrame(rows).set_index("target")
 
 
@@ -267,6 +278,7 @@ def plot_importance(rho: pd.DataFrame, stem: Path) -> None:
     for i, t in enumerate(data.columns):
         ax.barh(y + i * height, data[t].fillna(0).to_numpy(), height=height, label=t)
     ax.set_yticks(y + 0.4 - height / 2, list(data.index))
+    ax.invert_yaxis()  # features top to bottom in the table's order
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlim(-1, 1)
     ax.set_xlabel("Spearman rho with latency")
@@ -295,12 +307,22 @@ def plot_agreement(matrix: pd.DataFrame, stem: Path, title: str) -> None:
 
 # ----- summary --------------------------------------------------------------------------------
 
-def _md_table(frame: pd.DataFrame, fmt: str = "{:.3g}") -> str:
+def _md_table(frame: pd.DataFrame, fmt: str = "{:.3g}", *, ints: Sequence[str] = ()) -> str:
+    """A Markdown table; the columns ``ints`` as whole numbers with thousands separators."""
     cols = [str(c) for c in frame.columns]
     lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for idx, row in frame.iterrows():
-        cells = [("-" if pd.isna(v) else fmt.format(v)) if isinstance(v, float | np.floating)
-                 else str(v) for v in row]
+    for idx in frame.index:
+        cells = []
+        for c in frame.columns:
+            v = frame.at[idx, c]
+            if isinstance(v, float | np.floating | int | np.integer) and pd.isna(v):
+                cells.append("-")
+            elif c in ints:
+                cells.append(f"{int(v):,}")
+            elif isinstance(v, float | np.floating):
+                cells.append(fmt.format(v))
+            else:
+                cells.append(str(v))
         lines.append(f"| {idx} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -326,6 +348,13 @@ def summary_markdown(report: SweepReport, manifest: dict[str, Any], members: int
                      f"{_ms(s['latency_median_s'])} (p10 {_ms(s['latency_p10_s'])}, p90 "
                      f"{_ms(s['latency_p90_s'])}).")
     for t in targets:
+        s = st.loc[t]
+        if s["fits_slow_ratio"] > 1.5:
+            lines.append(f"- On **{t}**, the members whose weights do not fit on chip (streamed "
+                         f"every inference) have a median latency {s['fits_slow_ratio']:.1f}x "
+                         "that of those that fit: on-chip parameter memory, not compute, "
+                         "decides their latency.")
+    for t in targets:
         col = report.importance[t].dropna()
         if col.empty:
             continue
@@ -347,9 +376,9 @@ def summary_markdown(report: SweepReport, manifest: dict[str, Any], members: int
                 text = (f"- Rank agreement: the closest pair is {hi_pair[0]} / {hi_pair[1]} "
                         f"(Spearman {stacked.max():.3f}), the least alike {lo_pair[0]} / "
                         f"{lo_pair[1]} (Spearman {stacked.min():.3f})")
-            lines.append(f"{text}; of the fastest {report.k} on {lo_pair[0]}, "
+            lines.append(f"{text}; of the fastest {report.k:,} on {lo_pair[0]}, "
                          f"{report.topk.loc[lo_pair[0], lo_pair[1]]:.0%} are among the "
-                         f"fastest {report.k} on {lo_pair[1]}.")
+                         f"fastest {report.k:,} on {lo_pair[1]}.")
         notable = {t: best[best["mean_rank_elsewhere"] - best["rank_here"] >= SUITS_MARGIN]
                    for t, best in report.suits.items()}
         if report.suits and not any(len(b) for b in notable.values()):
@@ -363,7 +392,12 @@ def summary_markdown(report: SweepReport, manifest: dict[str, Any], members: int
                                   best.head(3).iterrows())
                 lines.append(f"- Suits **{t}** better than the others (latency rank "
                              f"percentile, lower is faster): {names}.")
-    lines += ["", "## Latency per target", "", _md_table(st.drop(columns=["members"]), "{:.4g}"),
+    shown = pd.DataFrame({
+        "runs": st["feasible"], "fits on chip": st["fits_on_chip"],
+        "median ms": st["latency_median_s"] * 1e3, "p10 ms": st["latency_p10_s"] * 1e3,
+        "p90 ms": st["latency_p90_s"] * 1e3, "median mJ": st["energy_median_j"] * 1e3})
+    lines += ["", "## Latency per target", "",
+              _md_table(shown, "{:.4g}", ints=("runs", "fits on chip")),
               "", "![latency histogram](latency_hist.png)", "",
               "![latency against MACs](latency_vs_macs.png)", "",
               "## Which features explain latency", "",
@@ -377,7 +411,7 @@ def summary_markdown(report: SweepReport, manifest: dict[str, Any], members: int
                   "Spearman rho of latency:", "", _md_table(report.spearman, "{:.2f}"), "",
                   f"Kendall tau (on at most {KENDALL_AT_MOST:,} members per pair):", "",
                   _md_table(report.kendall, "{:.2f}"), "",
-                  f"Top-{report.k} overlap (share of the fastest {report.k} on the row target "
+                  f"Top-{report.k:,} overlap (share of the fastest {report.k:,} on the row target "
                   "also fastest on the column target):", "", _md_table(report.topk, "{:.0%}"),
                   "", "![rank agreement](rank_agreement.png)", ""]
     return "\n".join(lines)

@@ -197,7 +197,8 @@ def _local_results(family: FamilySpec, targets: Targets, todo: list[tuple[int, n
         return
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         pending: dict[Future[pd.DataFrame], int] = {}
         queue = iter(todo)
         # a bounded window of chunks in flight: results are written as they come, and memory
@@ -214,6 +215,9 @@ def _local_results(family: FamilySpec, targets: Targets, todo: list[tuple[int, n
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(evaluate_chunk, family, nxt[1], targets)] = nxt[0]
+    finally:
+        # interrupted (Ctrl-C, an error): chunks not started are dropped, not waited for
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_sweep(family: str, targets: list[str] | tuple[str, ...], *,

@@ -14,6 +14,15 @@ from tests.sweep.common import OPTIONS, TARGETS
 ray = pytest.importorskip("ray")
 
 
+def test_a_ray_instance_the_sweep_starts_is_shut_down_after_it(tmp_path):
+    if ray.is_initialized():
+        pytest.skip("a Ray instance runs already")
+    result = run_sweep("zoo", TARGETS[:1], options={"models": "resnet8,ds_cnn"},
+                       out=tmp_path / "s", engine="ray", workers=1)
+    assert result.complete and result.evaluated == 1
+    assert not ray.is_initialized()
+
+
 @pytest.fixture(scope="module")
 def ray_session():
     started = not ray.is_initialized()

@@ -131,8 +131,9 @@ def _manifest(family: FamilySpec, targets: Targets, *, size: int, members: int, 
         "runtimes": {t.name: t.runtime.name if t.runtime is not None else None
                      for t in resolved},
     }
-    return {**body, "devices_fingerprint": _fingerprint(devices),
-            "fingerprint": _fingerprint({**body, "devices": devices})}
+    manifest = {**body, "devices_fingerprint": _fingerprint(devices),
+                "fingerprint": _fingerprint({**body, "devices": devices})}
+    return json.loads(json.dumps(manifest, default=str))  # as read back from the file
 
 
 def read_manifest(out: Path | str) -> dict[str, Any] | None:

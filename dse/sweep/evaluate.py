@@ -74,8 +74,9 @@ class FamilySpec:
 
     @classmethod
     def of(cls, name: str, options: Mapping[str, Any] | None = None) -> FamilySpec:
-        """A spec from a name and an options mapping."""
-        return cls(name, tuple(sorted((options or {}).items())))
+        """A spec from a name and an options mapping (list values become tuples)."""
+        return cls(name, tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                      for k, v in (options or {}).items())))
 
 
 @dataclass(frozen=True)

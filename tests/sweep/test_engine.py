@@ -146,3 +146,9 @@ def test_a_family_over_the_limit_refuses_before_starting(tmp_path, monkeypatch):
     assert not (tmp_path / "s").exists()
     assert _sweep(tmp_path / "s", limit=2).members == 2
     assert MAX_MEMBERS == 1_000_000
+
+
+def test_list_options_are_taken(tmp_path):
+    result = run_sweep("zoo", ["coral_usb"], options={"models": ["resnet8", "ds_cnn"]},
+                       out=tmp_path / "s")
+    assert result.members == 2 and result.manifest["options"] == {"models": ["resnet8", "ds_cnn"]}

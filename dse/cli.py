@@ -1801,7 +1801,7 @@ def sweep_cmd(
     folder: Annotated[Path | None, typer.Argument(
         metavar="[DIR]", help="With 'report': the sweep folder.")] = None,
     targets: Annotated[str | None, typer.Option(
-        help="Comma-separated targets DEVICE[@RUNTIME][+HOST]: a catalog device, optionally "
+        help="Comma-separated targets DEVICE\\[@RUNTIME]\\[+HOST]: a catalog device, optionally "
         "the runtime it runs and the platform whose host CPU takes fallback layers.")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-o", help="Family option KEY=VALUE (repeatable).")] = None,

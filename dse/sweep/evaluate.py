@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 
 from dse.errors import DseError, Problem, did_you_mean
-from dse.workloads.graph import PRECISION_BYTES
+from dse.workloads.graph import PRECISION_BYTES, Workload
+from dse.workloads.layers import LayerBatch
 
 __all__ = ["TARGET_COLUMNS", "FamilySpec", "ResolvedTarget", "Targets", "evaluate_chunk",
            "family_names", "open_family", "resolve_targets", "target_columns"]
@@ -50,7 +51,8 @@ TARGET_COLUMNS = ("latency_s", "device_s", "transfer_s", "energy_j", "feasible",
 class Family(Protocol):
     """What a sweep reads of a model family (:mod:`dse.workloads.families`)."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def size(self) -> int: ...
@@ -58,6 +60,10 @@ class Family(Protocol):
     def member_name(self, i: int) -> str: ...
 
     def features(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]: ...
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> LayerBatch: ...
+
+    def workload(self, i: int) -> Workload: ...
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,7 @@ def _per_model_columns(family: Family, indices: np.ndarray, target: ResolvedTarg
     cols = _empty_columns(len(indices))
     device = target.device
     for row, i in enumerate(indices):
-        w = family.workload(int(i)).at(target.precision)  # type: ignore[attr-defined]
+        w = family.workload(int(i)).at(target.precision)
         cost = model_cost(w, device, target.precision, fallback=target.fallback,
                           link=target.link, runtime=target.runtime)
         if not cost.feasible:
@@ -299,7 +305,7 @@ def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget, 
     if found is None:
         return _per_model_columns(family, indices, target)
     batch_cost, per_model = found
-    layers = batch() if batch is not None else family.batch(indices)  # type: ignore[attr-defined]
+    layers = batch() if batch is not None else family.batch(indices)
     cost = batch_cost(layers, target.device, target.precision, link=target.link,
                       fallback=target.fallback, runtime=target.runtime)
     ok = np.asarray(cost.feasible, dtype=bool)
@@ -336,7 +342,7 @@ def evaluate_chunk(family_spec: FamilySpec, indices: Sequence[int] | np.ndarray,
                             "name": [family.member_name(int(i)) for i in idx]}
     for key, values in family.features(idx).items():
         data[key] = np.asarray(values, dtype=np.float64)
-    layers = functools.cache(lambda: family.batch(idx))  # type: ignore[attr-defined]
+    layers = functools.cache(lambda: family.batch(idx))
     for target in resolved:
         for key, values in target_columns(family, idx, target, batch=layers).items():
             data[f"{key}:{target.name}"] = values

@@ -1837,6 +1837,91 @@ def compare_cmd(
     (out if out.is_terminal else Console(width=160)).print(t)
 
 
+@app.command("sweep", epilog=_examples(
+    "dse sweep zoo --targets coral_usb,ncs2,dpu_b4096",
+    "dse sweep nasbench101 --targets edgetpu_v1,edgetpu_v2,edgetpu_v3 --engine ray --workers 2",
+    "dse sweep zoo -o models=resnet8,ds_cnn --targets coral_usb+raspberry_pi4 --out out/zoo",
+    "dse sweep report sweeps/zoo"))
+def sweep_cmd(
+    family: Annotated[str, typer.Argument(help="A model family (zoo, nasbench101, ...), or "
+                                          "'report' to analyse the sweep in DIR again.")],
+    folder: Annotated[Path | None, typer.Argument(
+        metavar="[DIR]", help="With 'report': the sweep folder.")] = None,
+    targets: Annotated[str | None, typer.Option(
+        help="Comma-separated targets DEVICE\\[@RUNTIME]\\[+HOST]: a catalog device, optionally "
+        "the runtime it runs and the platform whose host CPU takes fallback layers.")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="Family option KEY=VALUE (repeatable).")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Sweep N members (required above 1,000,000): a uniform sample (--sample random, "
+        "seeded) or the first N.")] = None,
+    sample: Annotated[str, typer.Option(help="random or first (with --limit).")] = "random",
+    seed: Annotated[int, typer.Option(help="Seed of the random sample.")] = 0,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="Output folder (default: sweeps/<family>).")] = None,
+    engine: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Join the Ray cluster at HOST:PORT (--engine ray); default: start Ray here.")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (local) or Ray CPUs.")] = 1,
+    chunk: Annotated[int, typer.Option(help="Members per chunk (one Parquet file each).")
+                     ] = 1000,
+    precision: Annotated[str, typer.Option(
+        help="Precision on every target, or auto: int8 where the device runs it, else its "
+        "narrowest.")] = "auto",
+    calibration: CalibrationOption = "shipped",
+    fresh: Annotated[bool, typer.Option(
+        "--fresh", help="Move an earlier, different sweep in --out aside to "
+        "DIR.old-<time> and start again.")] = False,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="Write summary.md and the figures when done.")] = True,
+) -> None:
+    """Evaluate every member of a model family (or --limit N of them) on each target, in
+    resumable chunks written as Parquet, locally or on Ray; then summarise which features
+    explain latency on which target and how far the targets agree.
+
+    A sweep run again into the same folder evaluates only the chunks not yet written; a
+    different sweep there is refused unless --fresh. 'dse sweep report DIR' writes summary.md
+    and the figures again from the Parquet files.
+    """
+    from dse.sweep import run_sweep, write_report
+
+    if family == "report":
+        if folder is None:
+            raise DseError([Problem("dse sweep report", "", "give the sweep folder: dse sweep "
+                                    "report DIR")])
+        with err.status(f"analysing {folder}"):
+            path = write_report(folder)
+        out.print(f"wrote {path}", highlight=False)
+        return
+    if folder is not None:
+        raise DseError([Problem(str(folder), "", "a second argument is taken only by 'dse "
+                                "sweep report DIR'; the output folder is --out DIR")])
+    if not targets:
+        raise DseError([Problem("--targets", "", "give the targets, such as --targets "
+                                "coral_usb,ncs2")])
+    if sample not in ("random", "first"):
+        raise DseError([Problem("--sample", "", f"expected random or first, got {sample!r}")])
+    with _progress_bar("sweeping", remaining=True) as step:
+        result = run_sweep(family, targets.split(","), options=_parse_options(option or []),
+                           precision=precision, calibration=calibration, limit=limit,
+                           sample=sample, seed=seed,  # type: ignore[arg-type]
+                           out=out_dir, engine=engine, address=address, workers=workers,
+                           chunk=chunk, fresh=fresh, progress=step)
+    rate = (result.evaluated and result.members / max(result.seconds, 1e-9))
+    out.print(f"{result.members:,} members in {result.chunks} chunks; {result.evaluated} "
+              f"evaluated now in {result.seconds:.1f} s"
+              + (f" ({rate:,.0f} members/s)" if result.evaluated == result.chunks else "")
+              + ("" if result.evaluated else " (all were done already)"), highlight=False)
+    if report:
+        with err.status("analysing"):
+            path = write_report(result.out)
+        out.print(f"results in {result.out}/ ({path.name}, part-*.parquet, figures)",
+                  highlight=False)
+    else:
+        out.print(f"results in {result.out}/ (part-*.parquet)", highlight=False)
+
+
 @app.command("schema", epilog=_examples(
     'dse schema --out experiment.schema.json',
     'dse schema --reference docs/experiment_reference.md'))

@@ -1,0 +1,49 @@
+"""dse sweep through the command line: a sweep, its report, and one clear error per bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from dse.cli import main
+from tests.sweep.common import SMALL
+
+
+def test_sweep_then_report(tmp_path, capsys):
+    out = tmp_path / "s"
+    argv = ["sweep", "zoo", "-o", f"models={SMALL}", "--targets",
+            "edgetpu_v1,edgetpu_v2,edgetpu_v3", "--calibration", "datasheet", "--chunk", "4",
+            "--out", str(out)]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "6 members in 2 chunks; 2 evaluated" in text
+    assert (out / "summary.md").is_file() and len(list(out.glob("part-*.parquet"))) == 2
+    assert main(argv) == 0
+    assert "all were done already" in capsys.readouterr().out
+    (out / "summary.md").unlink()
+    assert main(["sweep", "report", str(out)]) == 0
+    assert (out / "summary.md").is_file()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["sweep", "nasbench", "--targets", "coral_usb"], "unknown family 'nasbench'"),
+    (["sweep", "zoo", "--targets", "coral_usbb"], "did you mean 'coral_usb'"),
+    (["sweep", "zoo", "--targets", "coral_usb", "-o", "models=resnet9"],
+     "unknown zoo model 'resnet9'"),
+    (["sweep", "zoo", "--targets", "coral_usb", "-o", "depth=3"], "unknown option 'depth'"),
+    (["sweep", "zoo", "--targets", "coral_usb", "--limit", "0"], "--limit: must be >= 1"),
+    (["sweep", "zoo", "--targets", "coral_usb", "--workers", "0"], "--workers: must be >= 1"),
+    (["sweep", "zoo", "--targets", "coral_usb", "--engine", "ray", "--address",
+      "127.0.0.1:1"], "no Ray cluster reachable there"),
+    (["sweep", "zoo"], "give the targets"),
+    (["sweep", "report"], "give the sweep folder"),
+])
+def test_bad_input_is_one_clear_error(tmp_path, capsys, argv, message):
+    assert main([*argv, *([] if argv[1] == "report" else ["--out", str(tmp_path / "s")])]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert not (tmp_path / "s").exists()
+
+
+def test_report_of_a_folder_without_a_sweep(tmp_path, capsys):
+    assert main(["sweep", "report", str(tmp_path)]) == 2
+    assert "not a sweep folder" in capsys.readouterr().err

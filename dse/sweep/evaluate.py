@@ -59,7 +59,8 @@ class Family(Protocol):
 
     def member_name(self, i: int) -> str: ...
 
-    def features(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]: ...
+    def features(self, indices: Sequence[int] | np.ndarray, *,
+                 batch: LayerBatch | None = None) -> dict[str, np.ndarray]: ...
 
     def batch(self, indices: Sequence[int] | np.ndarray) -> LayerBatch: ...
 
@@ -117,14 +118,9 @@ class ResolvedTarget:
 
 def family_names() -> list[str]:
     """The families a sweep can run: ``zoo`` and the generated ones, sorted."""
-    names = {"zoo"}
-    try:
-        from dse.workloads.families import families  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        pass
-    else:
-        names.update(families())
-    return sorted(names)
+    from dse.workloads.families import families
+
+    return sorted({"zoo", *families()})
 
 
 @functools.lru_cache(maxsize=8)
@@ -142,9 +138,9 @@ def open_family(spec: FamilySpec) -> Family:
         from dse.sweep.zoo_family import ZooFamily
 
         return ZooFamily(**dict(spec.options))
-    from dse.workloads.families import family  # type: ignore[import-not-found,unused-ignore]
+    from dse.workloads.families import family
 
-    return family(spec.name, **dict(spec.options))  # type: ignore[no-any-return,unused-ignore]
+    return family(spec.name, **dict(spec.options))
 
 
 def _split(text: str) -> tuple[str, str | None, str | None]:
@@ -247,19 +243,6 @@ def _empty_columns(n: int) -> dict[str, np.ndarray]:
             "offchip_weight_bytes": np.full(n, np.nan), "reason": np.full(n, "", dtype=object)}
 
 
-def _batch_cost() -> tuple[Any, str] | None:
-    """``dse.cost.batch.batch_cost`` and how the reason of a model it leaves to the per-model
-    path starts, if this dse has the batch cost model, else ``None``."""
-    try:
-        from dse.cost.batch import (  # type: ignore[import-not-found,unused-ignore]
-            PER_MODEL,
-            batch_cost,
-        )
-    except ImportError:
-        return None
-    return batch_cost, PER_MODEL
-
-
 def _per_model_columns(family: Family, indices: np.ndarray, target: ResolvedTarget
                        ) -> dict[str, np.ndarray]:
     from dse.cost import model_cost
@@ -296,15 +279,14 @@ def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget, 
     With the batch cost model (``dse.cost.batch.batch_cost``), all members at once on the
     family's :class:`~dse.workloads.layers.LayerBatch`, and the members it leaves to the
     per-model path (a fallback to the host, a runtime's graph-pattern fusing) one at a time by
-    :func:`dse.cost.model_cost` on their workload graph; without it, every member that way (the
-    same figures, about 100x slower). Energy is the device's alone, as
+    :func:`dse.cost.model_cost` on their workload graph (the same figures, about 100x slower
+    per member). Energy is the device's alone, as
     :func:`dse.cost.power.energy_j` charges a lone inference: active power while it runs, idle
     power for the rest of the latency (the fallback host's share is not in it).
     """
-    found = _batch_cost()
-    if found is None:
-        return _per_model_columns(family, indices, target)
-    batch_cost, per_model = found
+    from dse.cost.batch import PER_MODEL as per_model
+    from dse.cost.batch import batch_cost
+
     layers = batch() if batch is not None else family.batch(indices)
     cost = batch_cost(layers, target.device, target.precision, link=target.link,
                       fallback=target.fallback, runtime=target.runtime)
@@ -340,9 +322,10 @@ def evaluate_chunk(family_spec: FamilySpec, indices: Sequence[int] | np.ndarray,
     resolved = resolve_targets(targets)
     data: dict[str, Any] = {"index": idx,
                             "name": [family.member_name(int(i)) for i in idx]}
-    for key, values in family.features(idx).items():
+    built = family.batch(idx)
+    for key, values in family.features(idx, batch=built).items():
         data[key] = np.asarray(values, dtype=np.float64)
-    layers = functools.cache(lambda: family.batch(idx))
+    layers = functools.cache(lambda: built)
     for target in resolved:
         for key, values in target_columns(family, idx, target, batch=layers).items():
             data[f"{key}:{target.name}"] = values

@@ -108,6 +108,7 @@ class ZooFamily:
         """The members' layers as one :class:`LayerBatch`."""
         return LayerBatch.from_workloads(self.workload(int(i)) for i in indices)
 
-    def features(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+    def features(self, indices: Sequence[int] | np.ndarray, *,
+                 batch: LayerBatch | None = None) -> dict[str, np.ndarray]:
         """Per member, its architecture features (:func:`batch_features`)."""
-        return batch_features(self.batch(indices))
+        return batch_features(self.batch(indices) if batch is None else batch)

@@ -162,9 +162,11 @@ class Family(ABC):
         :meth:`LayerBatch.from_workloads` of their :meth:`workload` (default fusing)."""
 
     @abstractmethod
-    def features(self, indices: Indices) -> dict[str, np.ndarray]:
+    def features(self, indices: Indices, *, batch: LayerBatch | None = None
+                 ) -> dict[str, np.ndarray]:
         """Per-member architecture features (one array per feature, in the order of
-        ``indices``) for analysis: sizes, counts of layer kinds, params, MACs."""
+        ``indices``) for analysis: sizes, counts of layer kinds, params, MACs. ``batch``: the
+        members' :meth:`batch` when the caller has it already (not built again)."""
 
     @abstractmethod
     def build(self, net: Net, i: int) -> str:
@@ -249,9 +251,10 @@ class ProductFamily(Family):
             self._cache[i] = rec.batch(self.build(rec, i))
         return LayerBatch.concat([self._cache[int(i)] for i in idx])
 
-    def features(self, indices: Indices) -> dict[str, np.ndarray]:
+    def features(self, indices: Indices, *, batch: LayerBatch | None = None
+                 ) -> dict[str, np.ndarray]:
         idx = self.indices(indices)
-        b = self.batch(idx)
+        b = self.batch(idx) if batch is None else batch
         out: dict[str, np.ndarray] = {a: np.array([self._grid[i][k] for i in idx])
                                       for k, a in enumerate(self.AXES)}
         out["layers"] = np.diff(b.offsets)

@@ -410,12 +410,14 @@ class NasBench101(Family):
                  out_rank=2)
         return rows.finish()
 
-    def features(self, indices: Indices, *, network: bool = True) -> dict[str, np.ndarray]:
+    def features(self, indices: Indices, *, network: bool = True,
+                 batch: LayerBatch | None = None) -> dict[str, np.ndarray]:
         """Per member: ``vertices``, ``edges``, ``conv3x3``, ``conv1x1``, ``maxpool3x3``
         (interior vertices of each op), ``depth`` (edges on the longest input -> output path),
         ``width`` (vertices feeding the output), ``input_fanout``, ``input_to_output`` (the
         input feeds the output directly), and unless ``network`` is false (the cell alone,
-        much faster) the network's ``layers``, ``params``, ``macs`` and ``weight_elems``."""
+        much faster) the network's ``layers``, ``params``, ``macs`` and ``weight_elems`` (read
+        from ``batch``, the members' :meth:`batch`, when given)."""
         idx = self.indices(indices)
         keys = self._keys[idx]
         vs, bits, lab = _decode(keys)
@@ -446,7 +448,8 @@ class NasBench101(Family):
         totals: dict[str, list[np.ndarray]] = {"layers": [], "params": [], "macs": [],
                                                "weight_elems": []}
         for start in range(0, n, 4096):
-            b = self.batch(idx[start:start + 4096])
+            b = self.batch(idx[start:start + 4096]) if batch is None else \
+                batch.select(np.arange(start, min(start + 4096, n))) if n > 4096 else batch
             totals["layers"].append(np.diff(b.offsets))
             for column in ("params", "macs", "weight_elems"):
                 totals[column].append(b.totals(column))

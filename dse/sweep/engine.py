@@ -181,7 +181,8 @@ def _prepare_folder(out: Path, manifest: dict[str, Any], fresh: bool) -> None:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
-def _write_part(out: Path, k: int, frame: pd.DataFrame) -> None:
+def write_part(out: Path, k: int, frame: pd.DataFrame) -> None:
+    """Write chunk ``k``'s frame as its partition of the folder ``out``, atomically."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -190,22 +191,34 @@ def _write_part(out: Path, k: int, frame: pd.DataFrame) -> None:
         pq.write_table(table, tmp)
 
 
+def write_chunk(family: FamilySpec, indices: np.ndarray, targets: Targets, out: str,
+                k: int) -> int:
+    """Evaluate chunk ``k`` and write its partition into the folder ``out`` (atomically);
+    returns its members. What a worker on this machine runs: the partition does not travel
+    back to the process driving the sweep, which would write every chunk one after another."""
+    frame = evaluate_chunk(family, indices, targets)
+    write_part(Path(out), k, frame)
+    return len(frame)
+
+
 def _local_results(family: FamilySpec, targets: Targets, todo: list[tuple[int, np.ndarray]],
-                   workers: int) -> Iterator[tuple[int, pd.DataFrame]]:
+                   workers: int, out: Path) -> Iterator[tuple[int, int]]:
+    """Each chunk's member count as its partition is written (in this process, or by a pool
+    of ``workers`` processes writing their own)."""
     if workers <= 1:
         for k, idx in todo:
-            yield k, evaluate_chunk(family, idx, targets)
+            yield k, write_chunk(family, idx, targets, str(out), k)
         return
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        pending: dict[Future[pd.DataFrame], int] = {}
+        pending: dict[Future[int], int] = {}
         queue = iter(todo)
-        # a bounded window of chunks in flight: results are written as they come, and memory
-        # stays that of a few chunks, however many there are
+        # a bounded window of chunks in flight: memory stays that of a few chunks, however
+        # many there are
         for k, idx in queue:
-            pending[pool.submit(evaluate_chunk, family, idx, targets)] = k
+            pending[pool.submit(write_chunk, family, idx, targets, str(out), k)] = k
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -215,7 +228,8 @@ def _local_results(family: FamilySpec, targets: Targets, todo: list[tuple[int, n
                 yield k, future.result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending[pool.submit(evaluate_chunk, family, nxt[1], targets)] = nxt[0]
+                    pending[pool.submit(write_chunk, family, nxt[1], targets, str(out),
+                                        nxt[0])] = nxt[0]
     finally:
         # interrupted (Ctrl-C, an error): chunks not started are dropped, not waited for
         pool.shutdown(wait=True, cancel_futures=True)
@@ -299,12 +313,11 @@ def run_sweep(family: str, targets: list[str] | tuple[str, ...], *,
     start = time.perf_counter()
     evaluated = 0
     try:
-        results = (session.results(spec, tset, todo) if session is not None
-                   else _local_results(spec, tset, todo, workers))
-        for k, frame in results:
-            _write_part(folder, k, frame)
+        results = (session.results(spec, tset, todo, folder) if session is not None
+                   else _local_results(spec, tset, todo, workers, folder))
+        for _k, members in results:
             evaluated += 1
-            done_members += len(frame)
+            done_members += members
             if progress:
                 progress(done_members, len(indices), label)
     finally:

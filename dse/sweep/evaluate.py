@@ -59,6 +59,8 @@ class Family(Protocol):
 
     def member_name(self, i: int) -> str: ...
 
+    def member_names(self, indices: Sequence[int] | np.ndarray) -> list[str]: ...
+
     def features(self, indices: Sequence[int] | np.ndarray, *,
                  batch: LayerBatch | None = None) -> dict[str, np.ndarray]: ...
 
@@ -321,7 +323,7 @@ def evaluate_chunk(family_spec: FamilySpec, indices: Sequence[int] | np.ndarray,
     family = open_family(family_spec)
     resolved = resolve_targets(targets)
     data: dict[str, Any] = {"index": idx,
-                            "name": [family.member_name(int(i)) for i in idx]}
+                            "name": family.member_names(idx)}
     built = family.batch(idx)
     for key, values in family.features(idx, batch=built).items():
         data[key] = np.asarray(values, dtype=np.float64)

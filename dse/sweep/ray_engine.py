@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dse.errors import DseError, Problem
+from dse.sweep.engine import write_chunk, write_part
 from dse.sweep.evaluate import FamilySpec, Targets, evaluate_chunk
 
 __all__ = ["CONNECT_TIMEOUT_S", "RaySession", "check_address", "local_init_options"]
@@ -100,18 +101,24 @@ class RaySession:
                     raise DseError([Problem("--address", address, f"cannot join the Ray "
                                             f"cluster: {exc}")]) from None
             self.workers = max(int(ray.cluster_resources().get("CPU", self.workers)), 1)
-        self._task = ray.remote(num_cpus=1)(evaluate_chunk)
+        # On this machine the workers write their partitions themselves; the workers of a
+        # cluster joined at an address may not see this folder, so their frames come back.
+        self.local = address is None
+        self._task = ray.remote(num_cpus=1)(write_chunk if self.local else evaluate_chunk)
 
-    def results(self, family: FamilySpec, targets: Targets,
-                todo: list[tuple[int, np.ndarray]]) -> Iterator[tuple[int, pd.DataFrame]]:
-        """Each chunk's result as it completes (a bounded window of tasks in flight)."""
+    def results(self, family: FamilySpec, targets: Targets, todo: list[tuple[int, np.ndarray]],
+                out: Path) -> Iterator[tuple[int, int]]:
+        """Each chunk's member count as its partition is written (a bounded window of tasks
+        in flight)."""
         ray = self.ray
         queue = iter(todo)
         pending: dict[Any, int] = {}
         fam_ref, targets_ref = ray.put(family), ray.put(targets)
 
         def submit(k: int, idx: np.ndarray) -> None:
-            pending[self._task.remote(fam_ref, idx, targets_ref)] = k
+            args = (fam_ref, idx, targets_ref, str(out), k) if self.local else \
+                (fam_ref, idx, targets_ref)
+            pending[self._task.remote(*args)] = k
 
         for k, idx in queue:
             submit(k, idx)
@@ -121,7 +128,11 @@ class RaySession:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 k = pending.pop(ref)
-                yield k, ray.get(ref)
+                got = ray.get(ref)
+                if isinstance(got, pd.DataFrame):
+                    write_part(out, k, got)
+                    got = len(got)
+                yield k, int(got)
                 nxt = next(queue, None)
                 if nxt is not None:
                     submit(*nxt)

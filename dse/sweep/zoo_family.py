@@ -96,6 +96,10 @@ class ZooFamily:
         """Number of members."""
         return len(self._names)
 
+    def member_names(self, indices: Sequence[int] | np.ndarray) -> list[str]:
+        """:meth:`member_name` of each of ``indices``."""
+        return [self.member_name(int(i)) for i in indices]
+
     def member_name(self, i: int) -> str:
         """The zoo name of member ``i``."""
         return self._names[int(i)]

@@ -56,3 +56,30 @@ def finite(**figures: float) -> None:
     """
     bad = {k: v for k, v in figures.items() if not math.isfinite(float(v))}
     assert not bad, f"benchmark figures not finite: {bad}"
+
+
+def _spin(n: int) -> float:
+    """A CPU-bound pure-Python loop (no memory traffic to speak of); returns its own seconds."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i
+    return time.perf_counter() - start
+
+
+def machine_scaling(workers: int = 2, n: int = 2_000_000) -> float:
+    """How much ``workers`` processes running a CPU-bound loop get done, relative to one:
+    what this machine's cores give right now (2.0 on two idle cores; on a shared virtual
+    machine whose vCPUs are oversubscribed it has measured 1.2). The baseline a parallel
+    speed-up measured in the same run is read against."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = pick(n, n // 10)
+    rates = {}
+    for w in (1, workers):
+        with ProcessPoolExecutor(w) as pool:
+            list(pool.map(_spin, [n // 10] * w))  # workers started and warm
+            start = time.perf_counter()
+            list(pool.map(_spin, [n] * (2 * w)))
+            rates[w] = 2 * w / (time.perf_counter() - start)
+    return rates[workers] / rates[1]

@@ -156,6 +156,11 @@ class Family(ABC):
     def member_name(self, i: int) -> str:
         """A short, unique name of member ``i``."""
 
+    def member_names(self, indices: Indices) -> list[str]:
+        """:meth:`member_name` of each of ``indices`` (a family may name many at once
+        faster)."""
+        return [self.member_name(int(i)) for i in self.indices(indices)]
+
     @abstractmethod
     def batch(self, indices: Indices) -> LayerBatch:
         """The layers of the members ``indices`` (in that order) as flat arrays, equal to

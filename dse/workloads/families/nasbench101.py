@@ -334,6 +334,9 @@ class NasBench101(Family):
         vertex (``3`` conv3x3, ``1`` conv1x1, ``m`` maxpool3x3; ``none`` for 2 vertices)."""
         return _names(self._keys[self.indices(i)])[0]
 
+    def member_names(self, indices: Indices) -> list[str]:
+        return list(_names(self._keys[self.indices(indices)]))
+
     def input_shape(self, i: int) -> tuple[int, ...]:
         r = self.options["resolution"]
         return (1, 3, r, r)

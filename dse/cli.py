@@ -1838,12 +1838,14 @@ def compare_cmd(
 
 
 @app.command("sweep", epilog=_examples(
+    "dse sweep experiments/edgetpu_nasbench.yaml --workers 2",
     "dse sweep zoo --targets coral_usb,ncs2,dpu_b4096",
     "dse sweep nasbench101 --targets edgetpu_v1,edgetpu_v2,edgetpu_v3 --engine ray --workers 2",
     "dse sweep zoo -o models=resnet8,ds_cnn --targets coral_usb+raspberry_pi4 --out out/zoo",
     "dse sweep report sweeps/zoo"))
 def sweep_cmd(
-    family: Annotated[str, typer.Argument(help="A model family (zoo, nasbench101, ...), or "
+    family: Annotated[str, typer.Argument(help="A model family (zoo, nasbench101, ...), a "
+                                          "sweep file (experiments/edgetpu_nasbench.yaml), or "
                                           "'report' to analyse the sweep in DIR again.")],
     folder: Annotated[Path | None, typer.Argument(
         metavar="[DIR]", help="With 'report': the sweep folder.")] = None,
@@ -1897,13 +1899,29 @@ def sweep_cmd(
     if folder is not None:
         raise DseError([Problem(str(folder), "", "a second argument is taken only by 'dse "
                                 "sweep report DIR'; the output folder is --out DIR")])
+    options = _parse_options(option or [])
+    if family.endswith((".yaml", ".yml")):
+        # a sweep file states what is swept; a flag given here overrides it (flags left at
+        # their defaults do not)
+        from dse.spec.sweep import load_sweep
+
+        spec = load_sweep(family)
+        family, options = spec.family, {**spec.options, **options}
+        targets = targets or ",".join(spec.targets)
+        limit = limit if limit is not None else spec.limit
+        sample = sample if sample != "random" else spec.sample
+        seed = seed or spec.seed
+        precision = precision if precision != "auto" else spec.precision
+        calibration = calibration if calibration != "shipped" else spec.calibration
+        chunk = chunk if chunk != 1000 else spec.chunk
+        out_dir = out_dir or Path("sweeps") / spec.name
     if not targets:
         raise DseError([Problem("--targets", "", "give the targets, such as --targets "
                                 "coral_usb,ncs2")])
     if sample not in ("random", "first"):
         raise DseError([Problem("--sample", "", f"expected random or first, got {sample!r}")])
     with _progress_bar("sweeping", remaining=True) as step:
-        result = run_sweep(family, targets.split(","), options=_parse_options(option or []),
+        result = run_sweep(family, targets.split(","), options=options,
                            precision=precision, calibration=calibration, limit=limit,
                            sample=sample, seed=seed,  # type: ignore[arg-type]
                            out=out_dir, engine=engine, address=address, workers=workers,

@@ -9,7 +9,11 @@ import pytest
 import dse
 from dse.catalog import catalog_dir
 
-EXPERIMENTS = sorted(catalog_dir("experiments").glob("*.yaml"))
+#: Sweep files (``dse sweep FILE``, dse.spec.sweep) sit beside the experiments; they state a
+#: model family, not a workload.
+SWEEPS = sorted(p for p in catalog_dir("experiments").glob("*.yaml")
+                if any(line.startswith("family:") for line in p.read_text().splitlines()))
+EXPERIMENTS = sorted(set(catalog_dir("experiments").glob("*.yaml")) - set(SWEEPS))
 SEEDS = {"multi_ncs", "mobile_soc_coexec", "dpu_multithread", "edgetpu_pipeline",
          "unpu_compare", "ncs_vs_mobile"}
 
@@ -80,3 +84,15 @@ def test_what_to_buy_finds_a_platform_that_sustains_30_fps(tmp_path):
     assert best["throughput_fps"] >= 29.7 and best["latency_p99_ms"] <= 100
     feasible = result.trials[result.trials["feasible"]]
     assert best["price_usd"] == feasible["price_usd"].min()
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
+def test_sweep_file_loads_and_says_what_it_asks(path):
+    from dse.spec.sweep import load_sweep
+    from dse.sweep.evaluate import Targets, family_names, resolve_targets
+
+    assert path.read_text().startswith("# Question:")
+    spec = load_sweep(path)
+    assert spec.family in family_names()
+    assert len(resolve_targets(Targets(tuple(spec.targets), calibration=spec.calibration))) \
+        == len(spec.targets)

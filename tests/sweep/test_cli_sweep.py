@@ -47,3 +47,32 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, argv, message):
 def test_report_of_a_folder_without_a_sweep(tmp_path, capsys):
     assert main(["sweep", "report", str(tmp_path)]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_a_sweep_file_states_what_is_swept_and_flags_override_it(tmp_path, capsys):
+    sweep = tmp_path / "small.yaml"
+    sweep.write_text("# Question: a test sweep\nname: small\nfamily: nasbench101\n"
+                     "targets: [edgetpu_v1, edgetpu_v3]\ncalibration: datasheet\n"
+                     "limit: 40\nchunk: 16\n")
+    out = tmp_path / "s"
+    assert main(["sweep", str(sweep), "--out", str(out), "--no-report"]) == 0
+    assert "40 members in 3 chunks" in capsys.readouterr().out
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["family"] == "nasbench101" and manifest["members"] == 40
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "t"), "--limit", "10",
+                 "--targets", "edgetpu_v2", "--no-report"]) == 0
+    manifest = json.loads((tmp_path / "t" / "manifest.json").read_text())
+    assert manifest["members"] == 10 and "edgetpu_v2" in json.dumps(manifest["targets"])
+
+
+def test_a_bad_sweep_file_is_one_error_naming_every_problem(tmp_path, capsys):
+    sweep = tmp_path / "bad.yaml"
+    sweep.write_text("name: ../escape\nfamily: nasbench101\ntargets: []\nchunk: 0\n"
+                     "calibration: fitted\nextra: 1\n")
+    assert main(["sweep", str(sweep), "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    for path in ("name", "targets", "chunk", "calibration", "extra"):
+        assert f"bad.yaml: {path}" in err, (path, err)
+    assert "Traceback" not in err

@@ -24,6 +24,7 @@ The link is the device's own (``link:`` in its YAML).
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -37,6 +38,8 @@ from dse.workloads.layers import LayerBatch
 
 __all__ = ["TARGET_COLUMNS", "FamilySpec", "ResolvedTarget", "Targets", "evaluate_chunk",
            "family_names", "open_family", "resolve_targets", "target_columns"]
+
+logger = logging.getLogger(__name__)
 
 #: Per target, the columns of a chunk's result (``<column>:<target>``): latency of one inference
 #: on an idle platform, time on the device and in transfers (s), the device's energy per
@@ -271,6 +274,10 @@ def _per_model_columns(family: Family, indices: np.ndarray, target: ResolvedTarg
     return cols
 
 
+#: Targets whose per-model path was reported in this process.
+_WARNED: set[str] = set()
+
+
 def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget, *,
                    batch: Callable[[], Any] | None = None) -> dict[str, np.ndarray]:
     """Per member of ``indices``, the :data:`TARGET_COLUMNS` of one target.
@@ -302,9 +309,15 @@ def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget, 
     cols["feasible"] = ok
     cols["fits"] = ok & (np.asarray(cost.offchip_weight_bytes) == 0)
     cols["reason"] = np.asarray(cost.reason, dtype=object)
-    redo = np.flatnonzero([not f and str(r).startswith(per_model)
-                           for f, r in zip(ok, cols["reason"], strict=True)])
+    redo = np.flatnonzero(cost.needs_model_path)
     if redo.size:
+        if target.name not in _WARNED:
+            _WARNED.add(target.name)
+            logger.warning(
+                "%d of %d members on %s need the per-model path (%s), each built as a "
+                "workload graph: a few members per second instead of thousands",
+                redo.size, len(indices), target.name,
+                str(cols["reason"][redo[0]]).removeprefix(per_model + ": "))
         again = _per_model_columns(family, np.asarray(indices)[redo], target)
         for key, values in again.items():
             cols[key][redo] = values

@@ -16,9 +16,10 @@ from dse.cli import main
 from dse.report.reference import policy_keys, reference_markdown
 from dse.spec.experiment import load_experiment
 from dse.spec.schema import experiment_schema
+from dse.spec.sweep import is_sweep_file
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted(p for p in (ROOT / "experiments").glob("*.yaml") if not is_sweep_file(p))
 
 
 def _errors(value: Any, schema: dict[str, Any], root: dict[str, Any], path: str = ""

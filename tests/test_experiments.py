@@ -8,11 +8,11 @@ import pytest
 
 import dse
 from dse.catalog import catalog_dir
+from dse.spec.sweep import is_sweep_file
 
 #: Sweep files (``dse sweep FILE``, dse.spec.sweep) sit beside the experiments; they state a
 #: model family, not a workload.
-SWEEPS = sorted(p for p in catalog_dir("experiments").glob("*.yaml")
-                if any(line.startswith("family:") for line in p.read_text().splitlines()))
+SWEEPS = sorted(p for p in catalog_dir("experiments").glob("*.yaml") if is_sweep_file(p))
 EXPERIMENTS = sorted(set(catalog_dir("experiments").glob("*.yaml")) - set(SWEEPS))
 SEEDS = {"multi_ncs", "mobile_soc_coexec", "dpu_multithread", "edgetpu_pipeline",
          "unpu_compare", "ncs_vs_mobile"}

@@ -2,8 +2,7 @@
 
 - Throughput is steady state: completions after the warm-up frames and before the drain (closed
   loop: the last completion per worker, which meet less competition), over the time they span;
-  in a closed loop of W workers the window spans a whole number of W completions, one period
-  of the pattern they repeat.
+  where a closed loop's completions repeat a pattern, the window spans whole periods of it.
 - Latency is from arrival (closed loop: from when a worker takes the frame) to release; with a
   reorder buffer a frame is released only after every earlier frame, and that wait counts.
 - Utilization of a device: time with at least one inference in flight over the makespan; of a
@@ -69,6 +68,18 @@ class Metrics:
         }
 
 
+def _period(gaps: np.ndarray, limit: int) -> int | None:
+    """The smallest p <= ``limit`` after which the second half of the gaps between
+    completions repeats (to float rounding), or ``None``."""
+    tail = gaps[len(gaps) // 2:]
+    for p in range(1, limit + 1):
+        if len(tail) < 2 * p:
+            return None
+        if np.allclose(tail[p:], tail[:-p], rtol=1e-9, atol=1e-12):
+            return p
+    return None
+
+
 def summarize(result: SimResult) -> Metrics:
     """Metrics of one simulation run (see the module docstring for the definitions)."""
     plan = result.plan
@@ -89,17 +100,19 @@ def summarize(result: SimResult) -> Metrics:
     # Frames released at t0 itself belong to the warm-up side of the window (ties are common:
     # a reorder buffer releases frames in bursts, identical workers finish together).
     count = int(np.sum((release > t0) & (release <= t1)))
-    workers = len(plan.workers)
-    if stream.fps is None and warm > 0 and workers > 1:
-        # A closed loop of W workers repeats its pattern every W completions (W frames in
-        # flight, released in bursts of up to W): a window whose edges are a whole number of W
-        # completions apart is at the same phase of it, one that is not over- or undercounts a
-        # burst (5% above the bound with 4 workers and 55 frames measured).
+    if stream.fps is None and warm > 0 and len(plan.workers) > 1:
+        # A closed loop with deterministic service times settles into a pattern of
+        # completions that repeats every p of them (bursts of up to one per worker); a window
+        # whose ends are a whole number of periods apart is at the same phase at both ends,
+        # one that is not over- or undercounts a burst (5% above the bound measured with 4
+        # workers and 55 frames). With spread service times there is no period: the window
+        # stays as it is.
         i0, i1 = warm - 1, len(release) - 1 - drain
-        span = (i1 - i0) - (i1 - i0) % workers
-        if span >= workers and release[i0 + span] > release[i0]:
-            t0, t1 = release[i0], release[i0 + span]
-            count = span
+        p = _period(np.diff(release[i0:i1 + 1]), limit=4 * len(plan.workers))
+        if p is not None:
+            i0 = i1 - p * ((i1 - i0) // p)
+            if release[i1] > release[i0]:
+                t0, t1, count = release[i0], release[i1], i1 - i0
     if t1 > t0 and count > 0:
         throughput = count / (t1 - t0)
     else:  # too few frames for a steady-state window: the whole run

@@ -57,6 +57,7 @@ __all__ = [
     "Stage",
     "Stream",
     "WorkloadRef",
+    "is_sweep_data",
     "load_experiment",
     "parse_override",
 ]
@@ -630,6 +631,12 @@ class Experiment:
             raise SpecError(problems)
 
 
+def is_sweep_data(data: Mapping[str, Any]) -> bool:
+    """Whether YAML data is a sweep file's (:mod:`dse.spec.sweep`: a ``family`` and no
+    ``workload``), which sits beside the experiments in ``experiments/``."""
+    return "family" in data and "workload" not in data and "workloads" not in data
+
+
 def load_experiment(source: str | Path | Mapping[str, Any], *,
                     overrides: Mapping[str, Any] | Sequence[str] | None = None,
                     file: str | None = None) -> Experiment:
@@ -660,6 +667,10 @@ def load_experiment(source: str | Path | Mapping[str, Any], *,
                                 f"{'an empty file' if data is None else type(data).__name__}")]
     if problems:
         raise SpecError(problems)
+    if is_sweep_data(data):
+        raise SpecError([Problem(file, "family", "this is a sweep file (a model family over "
+                                 "targets), not an experiment: run it with dse sweep "
+                                 f"{file}")])
     if "name" not in data:
         stem = Path(file).stem if file != "<experiment>" else "experiment"
         data["name"] = stem if _NAME.fullmatch(stem) else "experiment"

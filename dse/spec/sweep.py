@@ -29,7 +29,7 @@ from dse.errors import SpecError
 from dse.spec.loading import load_yaml, validate
 from dse.spec.sources import Frozen
 
-__all__ = ["MAX_CHUNK", "MAX_TARGETS", "SweepFile", "load_sweep"]
+__all__ = ["MAX_CHUNK", "MAX_TARGETS", "SweepFile", "is_sweep_file", "load_sweep"]
 
 #: Bounds of a sweep file's counts.
 MAX_TARGETS = 64
@@ -82,3 +82,13 @@ def load_sweep(path: Path | str) -> SweepFile:
     if problems or spec is None:
         raise SpecError(problems)
     return spec
+
+
+def is_sweep_file(path: Path | str) -> bool:
+    """Whether a YAML file is a sweep file rather than an experiment (it states a ``family``
+    and no ``workload``; see :func:`dse.spec.experiment.is_sweep_data`). ``False`` for a file
+    that cannot be read."""
+    from dse.spec.experiment import is_sweep_data
+
+    data, problems = load_yaml(path)
+    return not problems and isinstance(data, dict) and is_sweep_data(data)

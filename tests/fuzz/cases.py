@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from dse.catalog import catalog_dir
 from dse.spec.loading import load_yaml
+from dse.spec.sweep import is_sweep_file
 from tests.fuzz import strategies as fz
 from tests.fuzz.harness import Outcome, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted(p for p in (ROOT / "experiments").glob("*.yaml") if not is_sweep_file(p))
 #: Frames of a fuzzed simulation: enough to run every policy, few enough to be quick.
 FRAMES = 20
 

@@ -76,3 +76,12 @@ def test_a_bad_sweep_file_is_one_error_naming_every_problem(tmp_path, capsys):
     for path in ("name", "targets", "chunk", "calibration", "extra"):
         assert f"bad.yaml: {path}" in err, (path, err)
     assert "Traceback" not in err
+
+
+def test_simulating_a_sweep_file_says_to_sweep_it(capsys):
+    from dse.catalog import catalog_dir
+
+    path = catalog_dir("experiments") / "edgetpu_nasbench.yaml"
+    assert main(["simulate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "this is a sweep file" in err and f"dse sweep {path}" in err.replace("\n", "")

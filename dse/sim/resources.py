@@ -11,7 +11,10 @@ the others split what is left.
 
 from __future__ import annotations
 
+import functools
+
 import simpy
+from simpy.events import Event, Timeout
 
 __all__ = ["SharedBandwidth"]
 
@@ -56,7 +59,7 @@ class SharedBandwidth:
         self.transfers = 0
         self._active: dict[simpy.Event, list[float]] = {}  # done -> [left, total, cap, rate]
         self._last = env.now
-        self._version = 0
+        self._timer: simpy.Event | None = None
         self._rate = 0.0  # bytes/s in use
 
     @property
@@ -73,17 +76,30 @@ class SharedBandwidth:
         """
         if nbytes < 0 or (max_rate is not None and max_rate <= 0):
             raise ValueError(f"nbytes must be >= 0 and max_rate > 0, got {nbytes}, {max_rate}")
-        done = self.env.event()
-        cap = self.bandwidth_bytes_s if max_rate is None else min(max_rate,
-                                                                  self.bandwidth_bytes_s)
+        done = Event(self.env)
+        cap = self.bandwidth_bytes_s if max_rate is None or max_rate >= self.bandwidth_bytes_s \
+            else max_rate
         if nbytes == 0:
             done.succeed()
         elif self.latency_s:
-            self.env.timeout(self.latency_s).callbacks.append(
-                lambda _: self._join(done, float(nbytes), cap))
+            Timeout(self.env, self.latency_s).callbacks.append(
+                functools.partial(self._join, done, float(nbytes), cap))
         else:
             self._join(done, float(nbytes), cap)
         return done
+
+    def _join(self, done: simpy.Event, nbytes: float, cap: float, _: object = None) -> None:
+        # Move every active transfer forward to now at the rate it had (inlined: hot path).
+        now = self.env.now
+        elapsed = now - self._last
+        if elapsed > 0 and self._active:
+            for state in self._active.values():
+                state[0] -= state[3] * elapsed
+            self.busy_s += elapsed
+            self.busy_bytes_s += elapsed * self._rate
+        self._last = now
+        self._active[done] = [nbytes, nbytes, cap, 0.0]
+        self._schedule()
 
     def _advance(self) -> None:
         """Move every active transfer forward to ``now`` at the rate it had."""
@@ -96,38 +112,34 @@ class SharedBandwidth:
             self.busy_bytes_s += elapsed * self._rate
         self._last = now
 
-    def _join(self, done: simpy.Event, nbytes: float, cap: float) -> None:
-        self._advance()
-        self._active[done] = [nbytes, nbytes, cap, 0.0]
-        self._schedule()
-
     def _schedule(self) -> None:
-        self._version += 1
         active = self._active
         if not active:
             self._rate = 0.0
+            self._timer = None
             return
         # Max-min fair shares (water filling): the smallest caps are met first.
         if len(active) == 1:  # NOTE: the common case, without the sort
-            state = next(iter(active.values()))
-            state[3] = state[2]
-            self._rate = state[2]
-            first = max(0.0, state[0]) / state[2]
+            for state in active.values():
+                state[3] = state[2]
+                self._rate = state[2]
+                first = (state[0] if state[0] > 0.0 else 0.0) / state[2]
         else:
             left_bw, left_n = self.bandwidth_bytes_s, len(active)
             first = float("inf")
-            for state in sorted(active.values(), key=lambda s: s[2]):
+            for state in sorted(active.values(), key=_cap):
                 rate = state[2] if state[2] * left_n < left_bw else left_bw / left_n
                 state[3] = rate
                 left_bw -= rate
                 left_n -= 1
                 first = min(first, max(0.0, state[0]) / rate)
             self._rate = self.bandwidth_bytes_s - left_bw
-        version = self._version
-        self.env.timeout(first).callbacks.append(lambda _: self._complete(version))
+        # The one pending timer: an older one that fires finds it is no longer current.
+        timer = self._timer = Timeout(self.env, first)
+        timer.callbacks.append(self._complete)
 
-    def _complete(self, version: int) -> None:
-        if version != self._version:
+    def _complete(self, timer: simpy.Event) -> None:
+        if timer is not self._timer:
             return  # the set of transfers changed since this timer was set
         self._advance()
         # Done when the bytes left are float noise, or would take less time than the clock can
@@ -140,3 +152,7 @@ class SharedBandwidth:
             self.transfers += 1
             done.succeed()
         self._schedule()
+
+
+def _cap(state: list[float]) -> float:
+    return state[2]

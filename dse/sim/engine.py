@@ -82,6 +82,10 @@ class Meter:
             self.uses += 1
 
 
+def _frame_id(frame: Frame) -> int:
+    return frame.id
+
+
 class Frame:
     __slots__ = ("arrival", "done", "id", "start", "unit", "workload")
 
@@ -333,10 +337,20 @@ class Simulation:
         now = self.env.now
         for meter in [*self.device_meters.values(), *self.core_meters.values()]:
             meter.change(now, 0)
-        frames = pd.DataFrame(
-            [(f.id, f.workload, f.arrival, f.start, f.done, f.unit) for f in self.finished],
-            columns=["frame", "workload", "arrival_s", "start_s", "done_s", "unit"],
-        ).sort_values("frame", ignore_index=True)
+        columns = ["frame", "workload", "arrival_s", "start_s", "done_s", "unit"]
+        if self.finished:
+            # NOTE: built column by column from frames sorted by id (rows of tuples and a
+            # sort in pandas cost more than the metrics computed from them)
+            done = sorted(self.finished, key=_frame_id)
+            frames = pd.DataFrame(dict(zip(columns, (
+                np.fromiter((f.id for f in done), np.int64, len(done)),
+                np.fromiter((f.workload for f in done), np.int64, len(done)),
+                np.array([f.arrival for f in done], dtype=float),
+                np.array([f.start for f in done], dtype=float),
+                np.array([f.done for f in done], dtype=float),
+                [f.unit for f in done]), strict=True)))
+        else:
+            frames = pd.DataFrame([], columns=columns)
         devices = {n: {"busy_s": m.busy_s, "load_s": m.load_s, "uses": m.uses,
                        "slots": self.devices[n].capacity}
                    for n, m in self.device_meters.items()}

@@ -1,7 +1,7 @@
 """The SimPy engine: runs the workers of a :class:`~dse.sim.plan.Plan` on its resources.
 
-One SimPy primitive per hardware concept: a device's concurrency slots are a
-``simpy.Resource(capacity=slots)``, a host cluster's cores a ``simpy.Resource(capacity=cores)``,
+One resource per hardware concept: a device's concurrency slots and a host cluster's cores are
+:class:`~dse.sim.resources.Slots` (``simpy.Resource``'s behaviour, event for event, cheaper),
 links and shared DRAM are :class:`~dse.sim.resources.SharedBandwidth`, queues between stages are
 ``simpy.FilterStore`` s. Durations come from the plan (that is, from :mod:`dse.cost`); the engine
 only decides when things happen.
@@ -30,7 +30,7 @@ from simpy.events import Timeout
 
 from dse.cost.concurrency import slot_slowdown
 from dse.sim.plan import Hold, Plan, Step, Worker
-from dse.sim.resources import SharedBandwidth
+from dse.sim.resources import SharedBandwidth, Slots
 from dse.spec.spread import LatencySpread
 
 __all__ = ["Draws", "Meter", "SimResult", "Simulation"]
@@ -152,8 +152,8 @@ class Simulation:
                      **{n: u.spec for n, u in plan.units.items()}}
             self.draws = {n: Draws(spec.spread, stream.seed, n) for n, spec in specs.items()
                           if not spec.spread.is_zero}
-        self.devices = {n: simpy.Resource(env, capacity=u.slots) for n, u in plan.units.items()}
-        self.cores = {c: simpy.Resource(env, capacity=n) for c, n in plan.cores.items()}
+        self.devices = {n: Slots(env, u.slots) for n, u in plan.units.items()}
+        self.cores = {c: Slots(env, n) for c, n in plan.cores.items()}
         self.links = {n: SharedBandwidth(env, link.bandwidth_bytes_s, link.latency_s, n)
                       for n, link in plan.links.items()}
         self.dram = SharedBandwidth(env, plan.dram_bw_bytes_s, 0.0, "dram") \

@@ -1,6 +1,7 @@
-"""SimPy resources for hardware that SimPy does not model directly.
+"""SimPy resources for hardware, built on SimPy events.
 
-Devices with concurrency slots and host cores are plain ``simpy.Resource`` s. A link or a DRAM
+Devices with concurrency slots and host cores are :class:`Slots`: ``simpy.Resource``'s
+behaviour, event for event, at a fraction of its cost per request (the engine's hot path). A link or a DRAM
 bus is different: concurrent transfers do not queue behind a lock, they *share* the bandwidth.
 :class:`SharedBandwidth` is that resource (processor sharing): with ``k`` transfers in flight each
 moves at ``bandwidth / k``, so a transfer slows down while others run and speeds up when they
@@ -11,12 +12,13 @@ the others split what is left.
 
 from __future__ import annotations
 
+import collections
 import functools
 
 import simpy
 from simpy.events import Event, Timeout
 
-__all__ = ["SharedBandwidth"]
+__all__ = ["SharedBandwidth", "Slots"]
 
 # Bytes left below which a transfer counts as done (float error of the rate arithmetic).
 _EPS_BYTES = 1e-6
@@ -152,6 +154,55 @@ class SharedBandwidth:
             self.transfers += 1
             done.succeed()
         self._schedule()
+
+
+class Slots:
+    """Concurrency slots (a device's inference slots, a cluster's cores): a
+    ``simpy.Resource(env, capacity)`` with the same events at the same moments, without SimPy's
+    generic put/get queues (half the simulator's time went into them).
+
+    ``req = slots.request(); yield req`` waits for a slot; ``slots.release(req)`` frees it. As
+    in SimPy, a grant is an event scheduled when the slot is free: at the request if one is
+    free, else when the release event of an earlier holder is processed; each request or
+    processed release grants at most the first waiter (FIFO).
+
+    Attributes:
+        capacity: The number of slots.
+        count: Slots held now.
+    """
+
+    __slots__ = ("_grant_one", "capacity", "count", "env", "waiting")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be > 0, got {capacity}")
+        self.env = env
+        self.capacity = capacity
+        self.count = 0
+        self.waiting: collections.deque[Event] = collections.deque()
+        self._grant_one = self._grant
+
+    def request(self) -> Event:
+        """An event that succeeds when a slot is granted."""
+        event = Event(self.env)
+        self.waiting.append(event)
+        if self.count < self.capacity:
+            self.count += 1
+            self.waiting.popleft().succeed()
+        return event
+
+    def release(self, request: Event) -> Event:
+        """Free the slot ``request`` holds; the first waiter gets it when the returned event is
+        processed."""
+        self.count -= 1
+        event = Event(self.env)
+        event.callbacks.append(self._grant_one)
+        return event.succeed()
+
+    def _grant(self, _: object) -> None:
+        if self.waiting and self.count < self.capacity:
+            self.count += 1
+            self.waiting.popleft().succeed()
 
 
 def _cap(state: list[float]) -> float:

@@ -3,7 +3,8 @@
 One resource per hardware concept: a device's concurrency slots and a host cluster's cores are
 :class:`~dse.sim.resources.Slots` (``simpy.Resource``'s behaviour, event for event, cheaper),
 links and shared DRAM are :class:`~dse.sim.resources.SharedBandwidth`, queues between stages are
-``simpy.FilterStore`` s. Durations come from the plan (that is, from :mod:`dse.cost`); the engine
+:class:`~dse.sim.resources.Queue` s (``simpy.FilterStore`` s where workers take only some
+workloads). Durations come from the plan (that is, from :mod:`dse.cost`); the engine
 only decides when things happen.
 
 Service times spread as each target's ``latency_spread`` says (:mod:`dse.spec.spread`): one
@@ -30,7 +31,7 @@ from simpy.events import Timeout
 
 from dse.cost.concurrency import slot_slowdown
 from dse.sim.plan import Hold, Plan, Step, Worker
-from dse.sim.resources import SharedBandwidth, Slots
+from dse.sim.resources import Queue, SharedBandwidth, Slots
 from dse.spec.spread import LatencySpread
 
 __all__ = ["Draws", "Meter", "SimResult", "Simulation"]
@@ -159,10 +160,10 @@ class Simulation:
         self.dram = SharedBandwidth(env, plan.dram_bw_bytes_s, 0.0, "dram") \
             if plan.dram_bw_bytes_s else None
         depth = plan.config.execution.queue_depth
-        # NOTE: a plain Store when every worker takes every workload: FilterStore's filtered
+        # NOTE: a plain Queue when every worker takes every workload: FilterStore's filtered
         # get is several times slower and only needed for workers restricted to some models.
         everyone = set(range(len(plan.config.workloads)))
-        store = simpy.Store if all(set(w.routes) == everyone for w in plan.workers) \
+        store: Any = Queue if all(set(w.routes) == everyone for w in plan.workers) \
             else simpy.FilterStore
         self.filtered = store is simpy.FilterStore
         self.queues = {q: store(env, capacity=float("inf") if q in plan.entry_queues else depth)
@@ -262,7 +263,7 @@ class Simulation:
         record = self._record
         filtered = self.filtered
         while True:
-            frame = yield (queue.get(lambda f: f.workload in routes)  # type: ignore[call-arg]
+            frame = yield (queue.get(lambda f: f.workload in routes)
                            if filtered else queue.get())
             if frame.start is None:
                 frame.start = env.now

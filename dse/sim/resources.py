@@ -1,7 +1,8 @@
 """SimPy resources for hardware, built on SimPy events.
 
-Devices with concurrency slots and host cores are :class:`Slots`: ``simpy.Resource``'s
-behaviour, event for event, at a fraction of its cost per request (the engine's hot path). A link or a DRAM
+Devices with concurrency slots and host cores are :class:`Slots`, and frame queues :class:`Queue`:
+``simpy.Resource``'s and ``simpy.Store``'s behaviour, event for event, at a fraction of their cost
+per request (the engine's hot path). A link or a DRAM
 bus is different: concurrent transfers do not queue behind a lock, they *share* the bandwidth.
 :class:`SharedBandwidth` is that resource (processor sharing): with ``k`` transfers in flight each
 moves at ``bandwidth / k``, so a transfer slows down while others run and speeds up when they
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import collections
 import functools
+from typing import Any
 
 import simpy
 from simpy.events import Event, Timeout
 
-__all__ = ["SharedBandwidth", "Slots"]
+__all__ = ["Queue", "SharedBandwidth", "Slots"]
 
 # Bytes left below which a transfer counts as done (float error of the rate arithmetic).
 _EPS_BYTES = 1e-6
@@ -203,6 +205,59 @@ class Slots:
         if self.waiting and self.count < self.capacity:
             self.count += 1
             self.waiting.popleft().succeed()
+
+
+class Queue:
+    """A first-in first-out queue of items with a capacity: a ``simpy.Store(env, capacity)``
+    with the same events at the same moments, without SimPy's generic put/get queues.
+
+    ``yield queue.put(item)`` waits for room; ``item = yield queue.get()`` for an item. As in
+    SimPy, each put or get considers only the first waiting putter or getter, and so does each
+    processed put (for getters) or get (for putters) event.
+
+    Attributes:
+        capacity: The most items held.
+        items: The items held, oldest first.
+    """
+
+    __slots__ = ("_get_one", "_put_one", "capacity", "env", "getters", "items", "putters")
+
+    def __init__(self, env: simpy.Environment, capacity: float = float("inf")) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be > 0, got {capacity}")
+        self.env = env
+        self.capacity = capacity
+        self.items: collections.deque[Any] = collections.deque()
+        self.putters: collections.deque[tuple[Event, Any]] = collections.deque()
+        self.getters: collections.deque[Event] = collections.deque()
+        self._put_one = self._grant_put
+        self._get_one = self._grant_get
+
+    def put(self, item: Any) -> Event:
+        """An event that succeeds when ``item`` is in the queue."""
+        event = Event(self.env)
+        event.callbacks.append(self._get_one)
+        self.putters.append((event, item))
+        self._grant_put(None)
+        return event
+
+    def get(self) -> Event:
+        """An event that succeeds with the oldest item, when there is one."""
+        event = Event(self.env)
+        event.callbacks.append(self._put_one)
+        self.getters.append(event)
+        self._grant_get(None)
+        return event
+
+    def _grant_put(self, _: object) -> None:
+        if self.putters and len(self.items) < self.capacity:
+            event, item = self.putters.popleft()
+            self.items.append(item)
+            event.succeed()
+
+    def _grant_get(self, _: object) -> None:
+        if self.getters and self.items:
+            self.getters.popleft().succeed(self.items.popleft())
 
 
 def _cap(state: list[float]) -> float:

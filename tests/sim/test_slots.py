@@ -1,4 +1,4 @@
-"""Slots (dse.sim.resources) behave as simpy.Resource event for event: the same grants at the
+"""Slots and Queue (dse.sim.resources) behave as simpy.Resource and simpy.Store event for event: the same grants at the
 same moments in the same order, and the same event numbering, on random contended workloads
 with ties (identical simulations depend on it)."""
 
@@ -8,7 +8,7 @@ import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dse.sim.resources import Slots
+from dse.sim.resources import Queue, Slots
 
 # (start delay, hold time, extra event between request and hold?) per process; times on a coarse
 # grid so that many events tie
@@ -57,3 +57,38 @@ def test_capacity_and_count():
     slots.release(a)
     env.run()
     assert c.triggered and slots.count == 2
+
+
+# producers and consumers with delays on a coarse grid, so that many events tie
+FLOWS = st.lists(st.tuples(st.booleans(), st.integers(0, 3), st.integers(0, 2)), min_size=1,
+                 max_size=10)
+
+
+def _run_queue(make, capacity, flows, repeats=3):
+    env = simpy.Environment()
+    queue = make(env, capacity)
+    log = []
+
+    def proc(i, producer, delay, gap):
+        yield env.timeout(delay)
+        for k in range(repeats):
+            if producer:
+                yield queue.put((i, k))
+                log.append(("put", i, k, env.now, len(queue.items)))
+            else:
+                item = yield queue.get()
+                log.append(("got", i, item, env.now, len(queue.items)))
+            yield env.timeout(gap)
+
+    for i, flow in enumerate(flows):
+        env.process(proc(i, *flow))
+    env.run()
+    return log, next(env._eid)
+
+
+@settings(max_examples=200, deadline=None)
+@given(FLOWS, st.sampled_from([1, 2, float("inf")]))
+def test_the_same_items_at_the_same_moments_as_simpy_store(flows, capacity):
+    ours = _run_queue(Queue, capacity, flows)
+    simpys = _run_queue(lambda env, c: simpy.Store(env, capacity=c), capacity, flows)
+    assert ours == simpys

@@ -453,7 +453,8 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         storage: An Optuna storage URL (``postgresql+psycopg2://...``); default: a journal
             file in ``out``.
         workers: Local worker processes sharing the study (1 to 4 per CPU core): this one
-            and ``workers - 1`` spawned ones, taking trials one at a time.
+            and ``workers - 1`` more, taking trials one at a time (forked on a journal,
+            spawned for a storage URL).
         sampler: ``tpe``, ``nsga2``, ``random`` or ``grid`` (default: ``search.sampler``, else
             ``tpe``, or ``nsga2`` for several objectives). A grid runs every point exactly
             once, however many workers share it.
@@ -538,15 +539,22 @@ def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, 
                  objective: Callable[[optuna.Trial], Sequence[float]],
                  callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]],
                  ) -> None:
-    """Run ``remaining`` trials in this process and ``workers - 1`` spawned processes sharing
-    the study.
+    """Run ``remaining`` trials in this process and ``workers - 1`` more processes sharing the
+    study.
 
     The trials are handed out one at a time from a shared count, so no process waits on a
-    share of another: a spawned process first imports dse (seconds), and this process, which
-    has everything loaded, runs trials meanwhile. The workers get the experiment object
+    share of another (a spawned process first imports dse, seconds; this process, which has
+    everything loaded, runs trials meanwhile). The workers get the experiment object
     itself (overrides and all), never its file; worker ``i`` samples with ``seed + i``.
+
+    On a journal where the platform can ``fork``, workers are forked: they start with this
+    process's modules and planning caches (:mod:`dse.sim.memo`) instead of importing dse and
+    building the workload again (seconds of a short study). A storage URL's workers are
+    spawned, since a forked process would share the database connections of this one.
     """
-    ctx = multiprocessing.get_context("spawn")
+    fork = storage_ref.startswith("journal:") and \
+        "fork" in multiprocessing.get_all_start_methods()
+    ctx: Any = multiprocessing.get_context("fork" if fork else "spawn")
     tickets = ctx.Value("q", remaining)
     deadline = None if timeout_s is None else time.time() + timeout_s
     procs = [ctx.Process(target=_worker, args=(experiment, storage_ref, study.study_name,

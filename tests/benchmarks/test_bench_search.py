@@ -5,7 +5,8 @@ with ``DSE_BENCH_SMOKE=1``: 10 trials, see tests/benchmarks/timing.py).
   two: the search loop (``write=False``: the study, its trials and the trials table; goal
   <= 30 s for one worker, two >= 1.8x one) and then the output files, timed apart (the same for
   any number of workers). Two workers need two idle cores to show their speed-up: on a loaded
-  machine the figure says how loaded it was.
+  machine the figure says how loaded it was, so the CPU time of all processes is reported too
+  (two workers against one: what the second worker costs, start-up and shared journal).
 - A trial's phases (planning, the closed-form bound, simulation, metrics) on the same random
   configurations, in ms per trial.
 - Overhead per trial (sampler + storage + simulation) against bare Optuna with an in-memory study
@@ -14,7 +15,9 @@ with ``DSE_BENCH_SMOKE=1``: 10 trials, see tests/benchmarks/timing.py).
 
 from __future__ import annotations
 
+import os
 import random
+import resource
 import time
 
 import optuna
@@ -33,18 +36,25 @@ pytestmark = pytest.mark.benchmark
 TRIALS = pick(1000, 10)
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process and of its finished children (the workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _experiment():
     return dse.load_experiment(catalog_dir("experiments") / "multi_ncs.yaml")
 
 
 def test_thousand_trials_one_and_two_workers(tmp_path):
     exp = _experiment()
-    times, results = {}, {}
+    times, cpu, results = {}, {}, {}
     for workers in (1, 2):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), _cpu_s()
         results[workers] = dse.explore(exp, trials=TRIALS, workers=workers, write=False,
                                        out=tmp_path / f"w{workers}", sampler="random", seed=0)
         times[workers] = time.perf_counter() - start
+        cpu[workers] = _cpu_s() - start_cpu
         assert len(results[workers].trials) == TRIALS
     start = time.perf_counter()
     write_outputs(results[1], tmp_path / "w1")
@@ -58,11 +68,14 @@ def test_thousand_trials_one_and_two_workers(tmp_path):
     print(f"\n{TRIALS} trials of multi_ncs (500 frames each), journal storage: 1 worker "
           f"{times[1]:.1f} s ({TRIALS / times[1]:.1f} trials/s, {times[1] / TRIALS * 1e3:.1f} "
           f"ms/trial; goal <= 30 ms), 2 workers {times[2]:.1f} s ({TRIALS / times[2]:.1f} "
-          f"trials/s; speed-up {times[1] / times[2]:.2f}x, goal >= 1.8x); output files "
+          f"trials/s; speed-up {times[1] / times[2]:.2f}x, goal >= 1.8x; CPU time of all "
+          f"processes {cpu[2] / cpu[1]:.2f}x one worker's, what the second worker costs; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); output files "
           f"{outputs_s:.1f} s; bare Optuna in memory {bare_s / TRIALS * 1e3:.2f} ms/trial, so "
           f"dse's overhead per trial is {(times[1] - bare_s) / TRIALS * 1e3:.1f} ms "
           f"({times[1] / bare_s:.0f}x bare)")
     finite(one_worker_s=times[1], two_workers_s=times[2], speed_up=times[1] / times[2],
+           cpu_ratio=cpu[2] / cpu[1],
            outputs_s=outputs_s, bare_s=bare_s, overhead_x=times[1] / bare_s)
 
 

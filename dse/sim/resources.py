@@ -132,11 +132,16 @@ class SharedBandwidth:
             left_bw, left_n = self.bandwidth_bytes_s, len(active)
             first = float("inf")
             for state in sorted(active.values(), key=_cap):
-                rate = state[2] if state[2] * left_n < left_bw else left_bw / left_n
+                cap = state[2]
+                rate = cap if cap * left_n < left_bw else left_bw / left_n
                 state[3] = rate
                 left_bw -= rate
                 left_n -= 1
-                first = min(first, max(0.0, state[0]) / rate)
+                # NOTE: min(first, max(0.0, left) / rate) written out (the same floats)
+                left = state[0]
+                until = (left if left > 0.0 else 0.0) / rate
+                if until < first:
+                    first = until
             self._rate = self.bandwidth_bytes_s - left_bw
         # The one pending timer: an older one that fires finds it is no longer current.
         timer = self._timer = Timeout(self.env, first)
@@ -149,10 +154,11 @@ class SharedBandwidth:
         # Done when the bytes left are float noise, or would take less time than the clock can
         # still resolve at ``now`` (else a timer of ~1e-17 s would never advance it).
         now = self.env.now
-        finished = [done for done, (left, total, _, rate) in self._active.items()
-                    if left <= max(_EPS_BYTES, 1e-12 * total) or now + left / rate <= now]
+        active = self._active
+        finished = [done for done, (left, total, _, rate) in active.items()
+                    if left <= _EPS_BYTES or left <= 1e-12 * total or now + left / rate <= now]
         for done in finished:
-            self.bytes_moved += self._active.pop(done)[1]
+            self.bytes_moved += active.pop(done)[1]
             self.transfers += 1
             done.succeed()
         self._schedule()

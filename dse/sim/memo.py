@@ -51,7 +51,7 @@ _MISSING: Any = object()
 
 #: Entries kept per cache: a study touches a handful of (workload, device) pairs; a sweep over
 #: what-if devices many, each model cost holding a per-layer table (tens of kB).
-MAX_COSTS = 512
+MAX_COSTS = 256
 MAX_WORKLOADS = 64
 MAX_SPECS = 256
 

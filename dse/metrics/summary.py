@@ -85,17 +85,20 @@ def summarize(result: SimResult) -> Metrics:
     plan = result.plan
     stream = plan.config.stream
     frames = result.frames.copy()
+    # NOTE: computed on numpy columns; the frames table gets its two new columns at the end
     done = frames["done_s"].to_numpy(dtype=float)
-    frames["release_s"] = np.maximum.accumulate(done) if plan.ordered else done
-    frames["latency_s"] = frames["release_s"] - frames["arrival_s"]
+    released = np.maximum.accumulate(done) if plan.ordered else done
+    latency_s = released - frames["arrival_s"].to_numpy(dtype=float)
+    frames["release_s"] = released
+    frames["latency_s"] = latency_s
     # Steady state: after the warm-up frames, and before the drain at the end of a finite run
     # (the last frames, one per worker, finish with less competition than in steady state).
-    release = np.sort(frames["release_s"].to_numpy())
+    release = np.sort(released)
     warm = min(stream.warmup_frames, max(len(release) - 2, 0))
     drain = min(len(plan.workers), max(len(release) - warm - 1, 0)) \
         if stream.fps is None else 0
-    steady = frames[frames["frame"] >= warm]
-    t0 = release[warm - 1] if warm > 0 else float(frames["start_s"].min())
+    t0 = release[warm - 1] if warm > 0 else float(np.nanmin(frames["start_s"].to_numpy(
+        dtype=float)))
     t1 = release[len(release) - 1 - drain]
     # Frames released at t0 itself belong to the warm-up side of the window (ties are common:
     # a reorder buffer releases frames in bursts, identical workers finish together).
@@ -117,7 +120,7 @@ def summarize(result: SimResult) -> Metrics:
         throughput = count / (t1 - t0)
     else:  # too few frames for a steady-state window: the whole run
         throughput = len(release) / result.makespan_s if result.makespan_s > 0 else 0.0
-    lat = steady["latency_s"].to_numpy() * 1e3
+    lat = latency_s[frames["frame"].to_numpy() >= warm] * 1e3
     latency = {"p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)),
                "p99": float(np.percentile(lat, 99)), "mean": float(lat.mean()),
                "max": float(lat.max())}
@@ -144,7 +147,9 @@ def summarize(result: SimResult) -> Metrics:
                                 dvfs=dvfs.get(unit.device))
     energy["board"] = plan.board_idle_w * makespan
     total = sum(energy.values())
-    per_device = frames.groupby("unit").size().to_dict() if len(frames) else {}
+    units, counts = np.unique(np.asarray(frames["unit"], dtype=object), return_counts=True) \
+        if len(frames) else ((), ())
+    per_device = {str(u): int(c) for u, c in zip(units, counts, strict=True)}
     for name, d in result.devices.items():
         if d["uses"] and name not in per_device:
             per_device[name] = 0

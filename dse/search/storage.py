@@ -10,6 +10,11 @@ A local journal is robust to a process killed at any moment:
   its whole life (:class:`Liveness`). A process that can take it exclusively knows that no other
   process is working on the study, so the trials still ``RUNNING`` belong to dead workers: they
   are marked ``FAIL`` with the reason ``worker died`` (:func:`fail_zombies`).
+- Appends are written to disk (``fsync``) when they finish a trial or change the study, not for
+  each parameter and attribute of a running trial (:class:`JournalFile`): a trial is a dozen
+  appends, and an ``fsync`` under the lock serialises workers (milliseconds each on a busy
+  disk). Page cache survives a killed process, so only power loss can drop the appends of a
+  trial still running, and that trial had no result yet.
 - A write torn by a kill (the kernel may stop a large ``write`` part-way on ``SIGKILL``) would
   merge with the next append into one unreadable line; the torn tail is cut off first
   (:func:`repair_tail`).
@@ -22,6 +27,7 @@ stopped (``fail_stale_trials``, at the start of every trial).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -34,7 +40,10 @@ from typing import Any
 import optuna
 
 # The base of the lock objects JournalFileBackend(lock_obj=...) documents; not re-exported.
-from optuna.storages.journal._file import BaseJournalFileLock
+from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal._file import BaseJournalFileLock, get_lock_file
+from optuna.storages.journal._storage import JournalOperation
+from optuna.trial import TrialState
 
 from dse.errors import DseError, Problem
 
@@ -43,7 +52,7 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: Optuna's own lock, its 30 s grace included
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["FlockLock", "Liveness", "StudyStorage", "fail_zombies", "journal_storage",
+__all__ = ["FlockLock", "JournalFile", "Liveness", "StudyStorage", "fail_zombies", "journal_storage",
            "open_storage", "reopen", "repair_tail"]
 
 logger = logging.getLogger(__name__)
@@ -153,12 +162,46 @@ def repair_tail(path: Path, lock: BaseJournalFileLock) -> int:
     return size - keep
 
 
+#: Journal operations of a trial still running: appended without waiting for the disk.
+_RUNNING_OPS = frozenset({JournalOperation.CREATE_TRIAL, JournalOperation.SET_TRIAL_PARAM,
+                          JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE,
+                          JournalOperation.SET_TRIAL_USER_ATTR,
+                          JournalOperation.SET_TRIAL_SYSTEM_ATTR})
+
+
+def needs_sync(logs: list[dict[str, Any]]) -> bool:
+    """Whether appending ``logs`` must reach the disk before returning: anything but the
+    operations of a running trial (its creation, parameters, attributes, its start)."""
+    for log in logs:
+        op = log.get("op_code")
+        if op in _RUNNING_OPS:
+            continue
+        if op == JournalOperation.SET_TRIAL_STATE_VALUES and \
+                log.get("state") in (TrialState.RUNNING, TrialState.WAITING):
+            continue
+        return True
+    return False
+
+
+class JournalFile(JournalFileBackend):
+    """Optuna's journal file, written to disk (``fsync``) only by appends that finish a trial or
+    change the study (:func:`needs_sync`); the appends before are made durable with it, since
+    ``fsync`` writes every dirty page of the file."""
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        with get_lock_file(self._lock), open(self._file_path, "ab") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            if needs_sync(logs):
+                os.fsync(f.fileno())
+
+
 def journal_storage(path: Path | str) -> optuna.storages.BaseStorage:
     """An Optuna journal storage on ``path`` with :class:`FlockLock`."""
     from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
 
-    return JournalStorage(JournalFileBackend(str(path), lock_obj=journal_lock(path)))
+    return JournalStorage(JournalFile(str(path), lock_obj=journal_lock(path)))
 
 
 def journal_lock(path: Path | str) -> BaseJournalFileLock:

@@ -359,9 +359,28 @@ def _enqueue_grid(study: optuna.Study, experiment: Experiment, wanted: int,
     return len(waiting) + min(room, len(missing))
 
 
-def _worker(experiment: Experiment, storage_ref: str, study_name: str, n_trials: int,
-            sampler: str, seed: int | None, timeout_s: float | None) -> None:
-    """One worker process: open the shared study and run its share of trials."""
+def _take(tickets: Any) -> bool:
+    """Take one of the trials left to run (a shared count), if any is left."""
+    with tickets.get_lock():
+        if tickets.value <= 0:
+            return False
+        tickets.value -= 1
+        return True
+
+
+def _run_share(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence[float]],
+               tickets: Any, deadline: float | None,
+               callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
+               ) -> None:
+    """Run trials one at a time while tickets are left and the deadline (``time.time()``) is
+    not reached."""
+    while (deadline is None or time.time() < deadline) and _take(tickets):
+        study.optimize(objective, n_trials=1, callbacks=list(callbacks))
+
+
+def _worker(experiment: Experiment, storage_ref: str, study_name: str, tickets: Any,
+            sampler: str, seed: int | None, deadline: float | None) -> None:
+    """One worker process: open the shared study and run trials while tickets are left."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     liveness = Liveness(Path(storage_ref.removeprefix("journal:"))) \
         if storage_ref.startswith("journal:") else None
@@ -369,8 +388,7 @@ def _worker(experiment: Experiment, storage_ref: str, study_name: str, n_trials:
         goals, limits = objectives(experiment), constraints(experiment)
         study = optuna.load_study(study_name=study_name, storage=reopen(storage_ref),
                                   sampler=_sampler(sampler, seed, experiment, bool(limits)))
-        study.optimize(_objective(experiment, goals, limits, None), n_trials=n_trials,
-                       timeout=timeout_s)
+        _run_share(study, _objective(experiment, goals, limits, None), tickets, deadline)
     finally:
         if liveness is not None:
             liveness.close()
@@ -434,7 +452,9 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         timeout_s: Stop starting trials after this long (> 0).
         storage: An Optuna storage URL (``postgresql+psycopg2://...``); default: a journal
             file in ``out``.
-        workers: Local worker processes sharing the study (1 to 4 per CPU core).
+        workers: Local worker processes sharing the study (1 to 4 per CPU core): this one
+            and ``workers - 1`` more, taking trials one at a time (forked on a journal,
+            spawned for a storage URL).
         sampler: ``tpe``, ``nsga2``, ``random`` or ``grid`` (default: ``search.sampler``, else
             ``tpe``, or ``nsga2`` for several objectives). A grid runs every point exactly
             once, however many workers share it.
@@ -499,7 +519,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
             if catalog is not None:
                 raise ValueError("a custom catalog cannot be sent to worker processes")
             _run_workers(study, experiment, opened.ref, remaining, workers, sampler, seed,
-                         timeout_s, callbacks)
+                         timeout_s, _objective(experiment, goals, limits, None), callbacks)
         logger.info("ran %d trials in %.1f s", remaining, time.perf_counter() - start)
     finally:
         opened.close()
@@ -516,21 +536,36 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
 
 def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, remaining: int,
                  workers: int, sampler: str, seed: int | None, timeout_s: float | None,
+                 objective: Callable[[optuna.Trial], Sequence[float]],
                  callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]],
                  ) -> None:
-    """Run ``remaining`` trials in ``workers`` spawned processes sharing the study.
+    """Run ``remaining`` trials in this process and ``workers - 1`` more processes sharing the
+    study.
 
-    The workers get the experiment object itself (overrides and all), never its file.
+    The trials are handed out one at a time from a shared count, so no process waits on a
+    share of another (a spawned process first imports dse, seconds; this process, which has
+    everything loaded, runs trials meanwhile). The workers get the experiment object
+    itself (overrides and all), never its file; worker ``i`` samples with ``seed + i``.
+
+    On a journal where the platform can ``fork``, workers are forked: they start with this
+    process's modules and planning caches (:mod:`dse.sim.memo`) instead of importing dse and
+    building the workload again (seconds of a short study). A storage URL's workers are
+    spawned, since a forked process would share the database connections of this one.
     """
-    share = [remaining // workers + (i < remaining % workers) for i in range(workers)]
-    ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(experiment, storage_ref, study.study_name, n,
-                                               sampler, None if seed is None else seed + i,
-                                               timeout_s), daemon=False)
-             for i, n in enumerate(share) if n]
+    fork = storage_ref.startswith("journal:") and \
+        "fork" in multiprocessing.get_all_start_methods()
+    ctx: Any = multiprocessing.get_context("fork" if fork else "spawn")
+    tickets = ctx.Value("q", remaining)
+    deadline = None if timeout_s is None else time.time() + timeout_s
+    procs = [ctx.Process(target=_worker, args=(experiment, storage_ref, study.study_name,
+                                               tickets, sampler,
+                                               None if seed is None else seed + i, deadline),
+                         daemon=False)
+             for i in range(1, min(workers, remaining))]
     for p in procs:
         p.start()
     try:
+        _run_share(study, objective, tickets, deadline, callbacks)
         for p in procs:
             while p.is_alive():
                 p.join(0.5)

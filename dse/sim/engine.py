@@ -1,9 +1,10 @@
 """The SimPy engine: runs the workers of a :class:`~dse.sim.plan.Plan` on its resources.
 
-One SimPy primitive per hardware concept: a device's concurrency slots are a
-``simpy.Resource(capacity=slots)``, a host cluster's cores a ``simpy.Resource(capacity=cores)``,
+One resource per hardware concept: a device's concurrency slots and a host cluster's cores are
+:class:`~dse.sim.resources.Slots` (``simpy.Resource``'s behaviour, event for event, cheaper),
 links and shared DRAM are :class:`~dse.sim.resources.SharedBandwidth`, queues between stages are
-``simpy.FilterStore`` s. Durations come from the plan (that is, from :mod:`dse.cost`); the engine
+:class:`~dse.sim.resources.Queue` s (``simpy.FilterStore`` s where workers take only some
+workloads). Durations come from the plan (that is, from :mod:`dse.cost`); the engine
 only decides when things happen.
 
 Service times spread as each target's ``latency_spread`` says (:mod:`dse.spec.spread`): one
@@ -26,10 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import simpy
+from simpy.events import Timeout
 
 from dse.cost.concurrency import slot_slowdown
 from dse.sim.plan import Hold, Plan, Step, Worker
-from dse.sim.resources import SharedBandwidth
+from dse.sim.resources import Queue, SharedBandwidth, Slots
 from dse.spec.spread import LatencySpread
 
 __all__ = ["Draws", "Meter", "SimResult", "Simulation"]
@@ -61,6 +63,8 @@ class Draws:
 class Meter:
     """Busy time of a resource: time with at least one user, and the integral of users."""
 
+    __slots__ = ("busy_s", "count", "last", "load_s", "uses")
+
     def __init__(self) -> None:
         self.count = 0
         self.last = 0.0
@@ -79,14 +83,30 @@ class Meter:
             self.uses += 1
 
 
-@dataclass
+def _frame_id(frame: Frame) -> int:
+    return frame.id
+
+
 class Frame:
-    id: int
-    workload: int
-    arrival: float | None
-    start: float | None = None
-    done: float | None = None
-    unit: str = ""
+    __slots__ = ("arrival", "done", "id", "start", "unit", "workload")
+
+    def __init__(self, id: int, workload: int, arrival: float | None) -> None:
+        self.id = id
+        self.workload = workload
+        self.arrival = arrival
+        self.start: float | None = None
+        self.done: float | None = None
+        self.unit = ""
+
+
+# Step codes of a compiled hold (Simulation._compile): a transfer over a link, compute on the
+# device alone, compute while a host core drives the device, host work on a core.
+_TRANSFER, _COMPUTE, _DRIVEN, _HOST = 0, 1, 2, 3
+# (code, step, time_s, bytes (transfer) or DRAM bytes (compute), link, draws, factor slot,
+#  slowdown by busy slots, device resource, host cores, their meter)
+_Step = tuple[int, Step, float, float, Any, Any, int, Any, Any, Any, Any]
+# (device, its resource, its meter, (reload step, link) or None, steps, factor slots)
+_Hold = tuple[Any, Any, Any, Any, tuple[_Step, ...], int]
 
 
 @dataclass
@@ -133,17 +153,17 @@ class Simulation:
                      **{n: u.spec for n, u in plan.units.items()}}
             self.draws = {n: Draws(spec.spread, stream.seed, n) for n, spec in specs.items()
                           if not spec.spread.is_zero}
-        self.devices = {n: simpy.Resource(env, capacity=u.slots) for n, u in plan.units.items()}
-        self.cores = {c: simpy.Resource(env, capacity=n) for c, n in plan.cores.items()}
+        self.devices = {n: Slots(env, u.slots) for n, u in plan.units.items()}
+        self.cores = {c: Slots(env, n) for c, n in plan.cores.items()}
         self.links = {n: SharedBandwidth(env, link.bandwidth_bytes_s, link.latency_s, n)
                       for n, link in plan.links.items()}
         self.dram = SharedBandwidth(env, plan.dram_bw_bytes_s, 0.0, "dram") \
             if plan.dram_bw_bytes_s else None
         depth = plan.config.execution.queue_depth
-        # NOTE: a plain Store when every worker takes every workload: FilterStore's filtered
+        # NOTE: a plain Queue when every worker takes every workload: FilterStore's filtered
         # get is several times slower and only needed for workers restricted to some models.
         everyone = set(range(len(plan.config.workloads)))
-        store = simpy.Store if all(set(w.routes) == everyone for w in plan.workers) \
+        store: Any = Queue if all(set(w.routes) == everyone for w in plan.workers) \
             else simpy.FilterStore
         self.filtered = store is simpy.FilterStore
         self.queues = {q: store(env, capacity=float("inf") if q in plan.entry_queues else depth)
@@ -165,7 +185,7 @@ class Simulation:
     def run(self) -> SimResult:
         """Run every frame to completion and return the records."""
         for worker in self.plan.workers:
-            self.env.process(self._worker(worker))
+            self.env.process(self._worker(worker, self._compile(worker)))
         self.env.process(self._arrivals())
         self.env.run()
         return self._result()
@@ -183,87 +203,123 @@ class Simulation:
             arrival = self.env.now if stream.fps is not None else None
             yield self.queues[entry[i % len(entry)]].put(Frame(i, i % n_workloads, arrival))
 
-    def _worker(self, worker: Worker) -> Generator[simpy.Event, Any, None]:
-        queue = self.queues[worker.source]
-        routes = worker.routes
-        while True:
-            frame = yield (queue.get(lambda f: f.workload in routes)  # type: ignore[call-arg]
-                           if self.filtered else queue.get())
-            if frame.start is None:
-                frame.start = self.env.now
-                if frame.arrival is None:  # closed loop: a frame arrives when it is taken
-                    frame.arrival = self.env.now
-            for hold in routes[frame.workload]:
-                yield from self._hold(hold, frame)
-            if worker.sink is not None:
-                yield self.queues[worker.sink].put(frame)
-            else:
-                frame.done = self.env.now
-                frame.unit = worker.unit
-                self.finished.append(frame)
+    def _compile(self, worker: Worker) -> dict[int, tuple[_Hold, ...]]:
+        """The worker's routes with every name looked up once: per hold the device, its meter,
+        the reload and the steps as tuples the worker loop unpacks (see :meth:`_worker`)."""
+        return {wid: tuple(self._compile_hold(hold) for hold in route)
+                for wid, route in worker.routes.items()}
 
-    def _hold(self, hold: Hold, frame: Frame) -> Generator[simpy.Event, Any, None]:
-        env = self.env
-        device_req = None
-        if hold.device is not None:
-            device_req = self.devices[hold.device].request()
-            yield device_req
-            self.device_meters[hold.device].change(env.now, +1)
-            last = self.last_workload.get(hold.device)
-            if hold.reload is not None and last is not None and last != frame.workload:
-                start = env.now
-                yield self.links[hold.reload.resource].transfer(hold.reload.nbytes)
-                self._record(hold.reload, start, frame)
-            self.last_workload[hold.device] = frame.workload
-        events = self.events
-        # One factor per resource for this inference's steps in this hold (see the docstring).
-        factors: dict[str, float] = {}
+    def _compile_hold(self, hold: Hold) -> _Hold:
+        slots: dict[str, int] = {}  # resource -> index of its factor in this hold
+        steps: list[_Step] = []
         for step in hold.steps:
-            start = env.now
-            factor = 1.0
+            draws, slot = None, 0
             if step.kind != "transfer" and step.resource in self.draws:
-                factor = factors.get(step.resource) or \
-                    factors.setdefault(step.resource, self.draws[step.resource]())
-            # NOTE: transfers and undriven compute yield one event directly (the hot path);
-            # work needing a host core goes through _on_core.
+                draws = self.draws[step.resource]
+                slot = slots.setdefault(step.resource, len(slots))
             if step.kind == "transfer":
-                yield self.links[step.resource].transfer(step.nbytes)
-            elif step.kind == "compute" and hold.driver is None:
-                yield self._compute(step, factor)
+                steps.append((_TRANSFER, step, step.time_s, step.nbytes,
+                              self.links[step.resource], None, 0, (), None, None, None))
+            elif step.kind == "compute":
+                driven = hold.driver is not None
+                steps.append((_DRIVEN if driven else _COMPUTE, step, step.time_s,
+                              step.dram_bytes, None, draws, slot,
+                              self.slowdown[step.resource], self.devices[step.resource],
+                              self.cores[hold.driver] if hold.driver is not None else None,
+                              self.core_meters[hold.driver] if hold.driver is not None
+                              else None))
             else:
-                start = yield from self._on_core(step, hold, factor)
-            if events is not None:
-                self._record(step, start, frame)
-        if device_req is not None and hold.device is not None:
-            self.device_meters[hold.device].change(env.now, -1)
-            self.devices[hold.device].release(device_req)
+                steps.append((_HOST, step, step.time_s, 0.0, None, draws, slot, (), None,
+                              self.cores[step.resource], self.core_meters[step.resource]))
+        reload = (hold.reload, self.links[hold.reload.resource]) \
+            if hold.reload is not None else None
+        if hold.device is None:
+            return (None, None, None, reload, tuple(steps), len(slots))
+        return (hold.device, self.devices[hold.device], self.device_meters[hold.device], reload,
+                tuple(steps), len(slots))
 
-    def _compute(self, step: Step, factor: float = 1.0) -> simpy.Event:
-        t = step.time_s * factor * (self._noise() if self.jitter else 1.0)
-        t *= self.slowdown[step.resource][self.devices[step.resource].count]
-        if self.dram is not None and step.dram_bytes > 0 and t > 0:
-            return self.dram.transfer(step.dram_bytes, max_rate=step.dram_bytes / t)
-        return self.env.timeout(t)
+    def _worker(self, worker: Worker, routes: dict[int, tuple[_Hold, ...]]
+                ) -> Generator[simpy.Event, Any, None]:
+        """Take a frame, run its route, hand it on; forever.
 
-    def _on_core(self, step: Step, hold: Hold, factor: float = 1.0
-                 ) -> Generator[simpy.Event, Any, float]:
-        """Work that keeps a host core busy: a device's compute while a core drives it (the
-        transfers are DMA and need none), or host work (pre/post-processing, fallback layers)
-        on a core of its cluster. Returns when the work started."""
-        cluster = hold.driver if step.kind == "compute" else step.resource
-        assert cluster is not None
-        cores, meter = self.cores[cluster], self.core_meters[cluster]
-        with cores.request() as req:
-            yield req
-            meter.change(self.env.now, +1)
-            start = self.env.now
-            if step.kind == "compute":
-                yield self._compute(step, factor)
+        A route is a sequence of holds: a hold takes a slot of its device (if any), then runs
+        its steps: transfers over a link, compute on the device (with a host core held while a
+        core drives it), host work on a core of a cluster. One service-time factor per
+        resource per hold (see the module docstring).
+        """
+        # NOTE: one flat loop over compiled tuples, inlined for performance: this loop is the
+        # simulator's per-event cost (sub-generators and per-step lookups double it). The
+        # events it schedules, and their order, are those of the plain formulation.
+        env = self.env
+        queue = self.queues[worker.source]
+        sink = self.queues[worker.sink] if worker.sink is not None else None
+        unit = worker.unit
+        finished = self.finished
+        events = self.events
+        last_workload = self.last_workload
+        jitter = self.jitter
+        noise = self._noise
+        dram = self.dram
+        record = self._record
+        filtered = self.filtered
+        while True:
+            frame = yield (queue.get(lambda f: f.workload in routes)
+                           if filtered else queue.get())
+            if frame.start is None:
+                frame.start = env.now
+                if frame.arrival is None:  # closed loop: a frame arrives when it is taken
+                    frame.arrival = env.now
+            for device, dev_res, dev_meter, reload, steps, nslots in routes[frame.workload]:
+                if dev_res is not None:
+                    dev_req = dev_res.request()
+                    yield dev_req
+                    dev_meter.change(env.now, +1)
+                    last = last_workload.get(device)
+                    if reload is not None and last is not None and last != frame.workload:
+                        start = env.now
+                        yield reload[1].transfer(reload[0].nbytes)
+                        record(reload[0], start, frame)
+                    last_workload[device] = frame.workload
+                factors = [0.0] * nslots if nslots else None
+                for code, step, time_s, nbytes, link, draws, slot, slowdown, unit_res, cores, \
+                        meter in steps:
+                    start = env.now
+                    if code == _TRANSFER:
+                        yield link.transfer(nbytes)
+                    else:
+                        factor = 1.0
+                        if draws is not None:
+                            factor = factors[slot]  # type: ignore[index]
+                            if not factor:
+                                factor = factors[slot] = draws()  # type: ignore[index]
+                        if code != _COMPUTE:  # a host core: driving the device, or host work
+                            core_req = cores.request()
+                            yield core_req
+                            start = env.now
+                            meter.change(start, +1)
+                        t = time_s * factor * (noise() if jitter else 1.0)
+                        if code == _HOST:
+                            yield Timeout(env, t)
+                        else:
+                            t *= slowdown[unit_res.count]
+                            if dram is not None and nbytes > 0 and t > 0:
+                                yield dram.transfer(nbytes, max_rate=nbytes / t)
+                            else:
+                                yield Timeout(env, t)
+                        if code != _COMPUTE:
+                            meter.change(env.now, -1)
+                            cores.release(core_req)
+                    if events is not None:
+                        record(step, start, frame)
+                if dev_res is not None:
+                    dev_meter.change(env.now, -1)
+                    dev_res.release(dev_req)
+            if sink is not None:
+                yield sink.put(frame)
             else:
-                yield self.env.timeout(step.time_s * factor *
-                                       (self._noise() if self.jitter else 1.0))
-            meter.change(self.env.now, -1)
-        return start
+                frame.done = env.now
+                frame.unit = unit
+                finished.append(frame)
 
     def _record(self, step: Step, start: float, frame: Frame) -> None:
         if self.events is not None:
@@ -282,10 +338,20 @@ class Simulation:
         now = self.env.now
         for meter in [*self.device_meters.values(), *self.core_meters.values()]:
             meter.change(now, 0)
-        frames = pd.DataFrame(
-            [(f.id, f.workload, f.arrival, f.start, f.done, f.unit) for f in self.finished],
-            columns=["frame", "workload", "arrival_s", "start_s", "done_s", "unit"],
-        ).sort_values("frame", ignore_index=True)
+        columns = ["frame", "workload", "arrival_s", "start_s", "done_s", "unit"]
+        if self.finished:
+            # NOTE: built column by column from frames sorted by id (rows of tuples and a
+            # sort in pandas cost more than the metrics computed from them)
+            done = sorted(self.finished, key=_frame_id)
+            frames = pd.DataFrame(dict(zip(columns, (
+                np.fromiter((f.id for f in done), np.int64, len(done)),
+                np.fromiter((f.workload for f in done), np.int64, len(done)),
+                np.array([f.arrival for f in done], dtype=float),
+                np.array([f.start for f in done], dtype=float),
+                np.array([f.done for f in done], dtype=float),
+                [f.unit for f in done]), strict=True)))
+        else:
+            frames = pd.DataFrame([], columns=columns)
         devices = {n: {"busy_s": m.busy_s, "load_s": m.load_s, "uses": m.uses,
                        "slots": self.devices[n].capacity}
                    for n, m in self.device_meters.items()}

@@ -19,17 +19,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from dse.cost import ModelCost, model_cost
+from dse.cost import ModelCost
 from dse.cost.concurrency import contention_slowdown, pinned_core_scale
 from dse.cost.transfer import transfer_time
 from dse.devices import Catalog
 from dse.devices.calibrated import inherited_from, is_calibrated
 from dse.errors import Problem, SpecError, WorkloadError, did_you_mean
+from dse.sim.memo import model_cost, with_changes, workload
 from dse.spec.device import DeviceSpec
 from dse.spec.experiment import ExperimentConfig, WorkloadRef
 from dse.spec.platform import LinkSpec, PlatformSpec
 from dse.spec.runtime import RuntimeSpec
-from dse.workloads import Workload, workload
+from dse.workloads import Workload
 
 __all__ = ["Hold", "Infeasible", "Plan", "PlanContext", "Route", "Step", "Unit", "Worker",
            "build_plan", "with_contention"]
@@ -321,14 +322,14 @@ class PlanContext:
             if i == wid:
                 break
             precision = self.precision(i, spec)
-            used = model_cost(self.workload(i, precision), spec.with_changes(
-                "co-compiled share", onchip_mem_bytes=left), precision,
+            used = model_cost(self.workload(i, precision), with_changes(
+                spec, "co-compiled share", onchip_mem_bytes=left), precision,
                 fallback=self.clusters[self.main_cluster],
                 link=self.links.get(unit.link) if unit.link else None,
                 runtime=self.runtime_spec(unit)).onchip_weight_bytes
             left = max(0.0, left - used)
-        return spec.with_changes("co-compiled: on-chip memory left by the models before",
-                                 onchip_mem_bytes=left)
+        return with_changes(spec, "co-compiled: on-chip memory left by the models before",
+                            onchip_mem_bytes=left)
 
     # ----- routes --------------------------------------------------------------------------
 

@@ -48,6 +48,18 @@ def best_of(fn: Callable[[], Any], repeat: int = 5) -> float:
     return best
 
 
+def best_of_each(fns: dict[str, Callable[[], Any]], repeat: int = 5) -> dict[str, float]:
+    """The shortest wall-clock run of each of ``fns``, run in turn ``repeat`` times: on a
+    shared machine the figures being compared see the same load (one round in smoke mode)."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeats(repeat)):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def finite(**figures: float) -> None:
     """Check that every reported figure is a finite number (a benchmark ran to completion).
 

@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 
 from dse.errors import Problem, SpecError
+from dse.sim import memo
 from dse.sim.plan import Hold, Infeasible, PlanContext, Route, Unit, Worker
 from dse.sim.policies import register_policy
 from dse.workloads.graph import Workload
@@ -98,7 +99,19 @@ class Coexec:
 
 def part(w: Workload, start: int, end: int) -> Workload:
     """Layers ``start:end`` (topological order) of ``w`` as a workload of their own; tensors
-    entering from earlier layers become its inputs, tensors leaving its outputs."""
+    entering from earlier layers become its inputs, tensors leaving its outputs.
+
+    The same part of the same workload is the same object (so its model costs are cached,
+    :mod:`dse.sim.memo`)."""
+    if not memo.enabled():
+        return _part(w, start, end)
+    return _PARTS.get((w, start, end), lambda: _part(w, start, end))
+
+
+_PARTS: memo.LRU[Workload] = memo.LRU("part", memo.MAX_WORKLOADS)
+
+
+def _part(w: Workload, start: int, end: int) -> Workload:
     nodes = list(w.order[start:end])
     sub = w.graph.subgraph(nodes).copy()
     inputs: dict[str, list[int]] = {}

@@ -28,6 +28,7 @@ from dse.devices import Catalog, default_catalog
 from dse.devices.kinds import DPU_ARCHS, device_kind
 from dse.devices.overlay import apply_overlay, load_overlay
 from dse.workloads import zoo
+from dse.workloads.families import family
 from dse.workloads.layers import ITEM_ARRAYS, LayerBatch
 
 FIGURES = ("time_s", "device_s", "transfer_s", "onchip_weight_bytes", "offchip_weight_bytes")
@@ -282,3 +283,32 @@ def test_models_left_to_the_per_model_path_are_priced_from_their_workloads(workl
         with_model_costs(partial, workloads[::-1], dpu, "int8", **kw)
     with pytest.raises(ValueError, match="not of ncs2"):
         with_model_costs(partial, workloads, catalog.device("ncs2"), "int8", **kw)
+
+
+@pytest.mark.parametrize("device, fallback", [("coral_usb", "rpi4_cpu"),
+                                              ("dpu_b4096", "zynqmp_a53")])
+def test_nasbench_members_that_fall_back_are_priced_from_their_arrays(device, fallback,
+                                                                      catalog):
+    """NAS-Bench-101 cells whose vertices sum 3+ inputs (an ONNX Sum, which neither device
+    runs): batch_cost from the family's arrays equals model_cost on the members' graphs."""
+    nb = family("nasbench101")
+    candidates = np.random.default_rng(7).choice(nb.size, 400, replace=False)
+    batch = nb.batch(candidates)
+    has_sum = np.array(["Sum" in ops for ops in _ops_per_model(batch)])
+    picked = np.concatenate([candidates[has_sum][:8], candidates[~has_sum][:2]])
+    spec, host = catalog.device(device), catalog.device(fallback)
+    kw = {"link": catalog.links[spec.link], "fallback": host}
+    got = batch_cost(nb.batch(picked), spec, "int8", chunk_layers=500, **kw)
+    assert not got.needs_model_path.any()
+    fell_back = 0
+    for k, i in enumerate(picked):
+        want = model_cost(nb.workload(int(i)), spec, "int8", **kw)
+        where = f"member {i} on {device}"
+        assert got.feasible[k] == want.feasible and got.reason[k] == want.reason, where
+        np.testing.assert_allclose([getattr(got, f)[k] for f in FIGURES],
+                                   [getattr(want, f) for f in FIGURES], rtol=1e-12, atol=0,
+                                   err_msg=where)
+        assert got.energy_j[k] == pytest.approx(
+            energy_j(spec, want.device_s, want.time_s) if want.feasible else 0.0, rel=1e-12)
+        fell_back += want.fallback_layers > 0
+    assert fell_back >= 8

@@ -11,14 +11,23 @@ output. Per model it gives what :class:`~dse.cost.model.ModelCost` gives (to flo
 ``feasible``, ``reason``, ``time_s``, ``device_s``, ``transfer_s`` and the weight bytes on and
 off chip, and the device's energy of one inference on an otherwise idle platform.
 
-What arrays cannot say. A :class:`LayerBatch` has no graph edges, so three cases are left to the
-per-model path, and such a model comes back infeasible with a reason starting
-:data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with the models' workloads at hand,
-:func:`with_model_costs` prices them with :func:`~dse.cost.model.model_cost`):
+Models that fall back. Where the device runs only some of a model's layers and falls back to a
+host for the rest (``on_unsupported``: ``fallback_layer`` or ``fallback_tail``), the inference is
+runs of consecutive layers on one device, as :func:`~dse.cost.model.model_cost` lays it out: the
+fallback's layers are priced by its own layer core with its own placement of their weights, the
+tensors crossing between device and fallback (the graph's edges, :class:`LayerBatch`'s
+``edge_*`` arrays) go over the link before the run that reads them, and only the graph inputs
+(outputs) a layer on the device reads (writes) go over it at the start (end). All of it is
+segmented numpy over the batch: run boundaries where the per-layer device flag changes, sums by
+run and by model.
 
-- a model with layers the device does not run, where the device falls back to a host: the
-  tensors crossing between device and fallback, and which graph inputs the device reads, are
-  edges;
+What arrays cannot say. Three cases are left to the per-model path, and such a model comes back
+infeasible with a reason starting :data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with
+the models' workloads at hand, :func:`with_model_costs` prices them with
+:func:`~dse.cost.model.model_cost`):
+
+- a model that falls back, in a batch without edges (a producer that leaves them out,
+  :attr:`LayerBatch.has_edges`);
 - a model a ``runtime`` fuses otherwise than the default (:func:`~dse.cost.model.runtime_counts`):
   its ``fuses`` ops, ``swish``, ``conv_sum``, ``gelu`` or ``skip_layernorm`` kernels find their
   patterns in the graph. Only models holding an op such a rule reads are affected (a model
@@ -131,7 +140,7 @@ class _Reasons:
                 out[i] = f"fallback {self.fallback} does not run {self.precision}"
             elif code == _FALLS_BACK:
                 out[i] = f"{PER_MODEL}: {listing} fall back to {self.fallback}, and the " \
-                         "crossing tensors are graph edges"
+                         "crossing tensors are graph edges this batch does not hold"
             elif code == _FUSES:
                 out[i] = f"{PER_MODEL}: runtime {self.runtime} fuses this model otherwise " \
                          "than the default, which reads the graph"
@@ -412,11 +421,12 @@ def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
         theirs = np.where(on_device, 0.0, footprint)
         host_resident = resident_weights(theirs, _capacity(batch, fallback, precision,
                                                            ~on_device), fallback, batch.offsets)
+        hosted = np.flatnonzero(~on_device)
         h = _times(batch, fallback, precision, theirs, host_resident, reads, passless, model,
-                   link=None, dvfs=None, threads=None)
-        time_s = np.where(on_device, time_s, h.time_s)
-        stream_s = np.where(on_device, stream_s, h.stream_s)
-        stream_bytes = np.where(on_device, stream_bytes, h.stream_bytes)
+                   link=None, dvfs=None, threads=None, rows=hosted)
+        time_s, stream_s, stream_bytes = time_s.copy(), stream_s.copy(), stream_bytes.copy()
+        time_s[hosted], stream_s[hosted], stream_bytes[hosted] = \
+            h.time_s, h.stream_s, h.stream_bytes
 
     # The segments of model_cost, summed in its order: runs of consecutive layers on one
     # device (one per model where none falls back), the tensors crossing before each run.
@@ -489,25 +499,50 @@ def _capacity(batch: LayerBatch, device: DeviceSpec, precision: str, mask: np.nd
     return capacity
 
 
+@dataclass(frozen=True)
+class _Shapes:
+    """:class:`~dse.devices.kinds.LayerShapes` of some rows of a batch."""
+
+    op_class: np.ndarray
+    weight_elems: np.ndarray
+    in_shape: np.ndarray
+    out_shape: np.ndarray
+    in_rank: np.ndarray
+    out_rank: np.ndarray
+
+
 def _times(batch: LayerBatch, device: DeviceSpec, precision: str, footprint: np.ndarray,
            resident: np.ndarray, reads: np.ndarray, passless: np.ndarray, model: np.ndarray, *,
-           link: LinkSpec | None, dvfs: str | None, threads: int | None) -> LayerTimes:
-    """:func:`layer_times` of every layer on ``device``, weights placed as ``resident`` says
-    (``footprint``: the weight bytes it holds per layer, 0 for layers it does not run)."""
+           link: LinkSpec | None, dvfs: str | None, threads: int | None,
+           rows: np.ndarray | None = None) -> LayerTimes:
+    """:func:`layer_times` of the layers ``rows`` (default: all) on ``device``, weights placed
+    as ``resident`` says (``footprint``: the weight bytes it holds per layer, 0 for layers it
+    does not run). Arguments are per layer of the batch; the result is per row priced."""
     offchip_layers = (footprint > 0) & ~resident
     to = offchip_place(device)
     cached = None
     if device.kernel_models:
+        # whole models' weights, whichever of their layers are priced (cache_resident)
         cached = weights_resident(_sum(reads, model, batch.models), device, threads)[model]
+    shapes: LayerBatch | _Shapes = batch
+    ops, in_elems, out_elems, kernel = batch.ops, batch.in_elems, batch.out_elems, batch.kernel
+    if rows is not None:
+        # NOTE: layer_times is elementwise once the per-model residence is given, so a subset
+        # of rows prices as it would among all
+        shapes = _Shapes(*(getattr(batch, c)[rows] for c in (
+            "op_class", "weight_elems", "in_shape", "out_shape", "in_rank", "out_rank")))
+        ops, in_elems, out_elems, kernel = ops[rows], in_elems[rows], out_elems[rows], \
+            kernel[rows]
+        reads, passless, offchip_layers = reads[rows], passless[rows], offchip_layers[rows]
+        cached = cached[rows] if cached is not None else None
     return layer_times(
-        ops=batch.ops, weight_bytes=reads,
-        activation_bytes=activation_bytes_array(batch.in_elems, batch.out_elems, passless,
-                                                precision),
+        ops=ops, weight_bytes=reads,
+        activation_bytes=activation_bytes_array(in_elems, out_elems, passless, precision),
         in_dram=offchip_layers & (to == DRAM), on_link=offchip_layers & (to == LINK),
-        passless=passless, kernels=batch.kernel.astype(np.intp),
-        utilization=device_kind(device.kind).layer_utilization(device, batch), device=device,
+        passless=passless, kernels=kernel.astype(np.intp),
+        utilization=device_kind(device.kind).layer_utilization(device, shapes), device=device,
         precision=precision, link=link, dvfs=dvfs, threads=threads,
-        align=layer_alignment(batch) if device.kernel_models else None, resident=cached)
+        align=layer_alignment(shapes) if device.kernel_models else None, resident=cached)
 
 
 def _tensor_elems(layer: np.ndarray | None, tensor: np.ndarray | None, elems: np.ndarray | None,

@@ -312,3 +312,28 @@ def test_nasbench_members_that_fall_back_are_priced_from_their_arrays(device, fa
             energy_j(spec, want.device_s, want.time_s) if want.feasible else 0.0, rel=1e-12)
         fell_back += want.fallback_layers > 0
     assert fell_back >= 8
+
+
+@pytest.mark.parametrize("name", ["host@onnxruntime", "rpi4_cpu", "dpu_b4096"])
+def test_layers_priced_apart_cost_what_they_cost_among_all(name, batch, catalog):
+    """A fallback's layers are priced alone (the rows it runs): layer_times is elementwise
+    once a model's cache residence is given, kernel models and tile utilisation included."""
+    from dse.cost.batch import _times
+    from dse.cost.memory import METADATA_OPS, footprint_array, read_bytes_array
+
+    spec = _device(catalog, name)
+    precision = spec.precisions[0]
+    op_names = np.array(batch.op_names, dtype=object)
+    op = batch.op.astype(np.intp)
+    footprint = footprint_array(batch.weight_elems, batch.fused, precision)
+    reads = read_bytes_array(footprint, (op_names == "Gather")[op], batch.out_elems, precision)
+    passless = np.isin(op_names, list(METADATA_OPS))[op] | batch.fused
+    resident = np.zeros(batch.layers, dtype=bool)
+    kw = {"link": None, "dvfs": None, "threads": None}
+    every = _times(batch, spec, precision, footprint, resident, reads, passless,
+                   batch.model_of_layer, **kw)
+    rows = np.flatnonzero(np.random.default_rng(3).random(batch.layers) < 0.3)
+    some = _times(batch, spec, precision, footprint, resident, reads, passless,
+                  batch.model_of_layer, rows=rows, **kw)
+    for f in ("time_s", "stream_s", "stream_bytes", "cold"):
+        np.testing.assert_array_equal(getattr(some, f), getattr(every, f)[rows], err_msg=f)

@@ -444,8 +444,9 @@ def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
         run, runs, run_model, run_mine = model, m, np.arange(m), np.ones(m, dtype=bool)
     streamed = _sum(stream_bytes, run, runs)
     weights_s = np.where(run_mine, _transfer_s(streamed, link), 0.0)
-    compute_s = np.where(streamed > 0, _sum(time_s - stream_s, run, runs),
-                         _sum(time_s, run, runs))
+    # _segments subtracts the stream time only from runs that stream; in the others every
+    # layer's stream time is 0.0 (0 bytes over the link), and x - 0.0 is x exactly
+    compute_s = _sum(time_s - stream_s, run, runs)
     crossing_s = np.zeros(runs)
     if falls_back.any():
         src, dst, elems = batch.edge_src, batch.edge_dst, batch.edge_elems
@@ -499,18 +500,6 @@ def _capacity(batch: LayerBatch, device: DeviceSpec, precision: str, mask: np.nd
     return capacity
 
 
-@dataclass(frozen=True)
-class _Shapes:
-    """:class:`~dse.devices.kinds.LayerShapes` of some rows of a batch."""
-
-    op_class: np.ndarray
-    weight_elems: np.ndarray
-    in_shape: np.ndarray
-    out_shape: np.ndarray
-    in_rank: np.ndarray
-    out_rank: np.ndarray
-
-
 def _times(batch: LayerBatch, device: DeviceSpec, precision: str, footprint: np.ndarray,
            resident: np.ndarray, reads: np.ndarray, passless: np.ndarray, model: np.ndarray, *,
            link: LinkSpec | None, dvfs: str | None, threads: int | None,
@@ -524,25 +513,25 @@ def _times(batch: LayerBatch, device: DeviceSpec, precision: str, footprint: np.
     if device.kernel_models:
         # whole models' weights, whichever of their layers are priced (cache_resident)
         cached = weights_resident(_sum(reads, model, batch.models), device, threads)[model]
-    shapes: LayerBatch | _Shapes = batch
     ops, in_elems, out_elems, kernel = batch.ops, batch.in_elems, batch.out_elems, batch.kernel
+    utilization = device_kind(device.kind).layer_utilization(device, batch)
+    align = layer_alignment(batch) if device.kernel_models else None
     if rows is not None:
         # NOTE: layer_times is elementwise once the per-model residence is given, so a subset
         # of rows prices as it would among all
-        shapes = _Shapes(*(getattr(batch, c)[rows] for c in (
-            "op_class", "weight_elems", "in_shape", "out_shape", "in_rank", "out_rank")))
         ops, in_elems, out_elems, kernel = ops[rows], in_elems[rows], out_elems[rows], \
             kernel[rows]
         reads, passless, offchip_layers = reads[rows], passless[rows], offchip_layers[rows]
+        utilization = utilization[rows]
+        align = align[rows] if align is not None else None
         cached = cached[rows] if cached is not None else None
     return layer_times(
         ops=ops, weight_bytes=reads,
         activation_bytes=activation_bytes_array(in_elems, out_elems, passless, precision),
         in_dram=offchip_layers & (to == DRAM), on_link=offchip_layers & (to == LINK),
         passless=passless, kernels=kernel.astype(np.intp),
-        utilization=device_kind(device.kind).layer_utilization(device, shapes), device=device,
-        precision=precision, link=link, dvfs=dvfs, threads=threads,
-        align=layer_alignment(shapes) if device.kernel_models else None, resident=cached)
+        utilization=utilization, device=device, precision=precision, link=link, dvfs=dvfs,
+        threads=threads, align=align, resident=cached)
 
 
 def _tensor_elems(layer: np.ndarray | None, tensor: np.ndarray | None, elems: np.ndarray | None,

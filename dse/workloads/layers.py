@@ -176,8 +176,12 @@ class LayerBatch:
             return {}
         out = {}
         for kind, names in ITEM_ARRAYS.items():
-            model = np.searchsorted(self.offsets, getattr(self, names[0]), side="right") - 1
-            out[kind] = np.searchsorted(model, np.arange(self.models + 1)).astype(np.int64)
+            # Items are sorted by model, so the running largest layer row is sorted, and a
+            # model's first item is the first whose running largest row reaches the model's.
+            reach = np.maximum.accumulate(getattr(self, names[0])) if len(
+                getattr(self, names[0])) else np.zeros(0, dtype=np.int64)
+            out[kind] = np.searchsorted(reach, self.offsets).astype(np.int64)
+            out[kind][-1] = len(reach)
         return out
 
     def window(self, a: int, b: int, item_offsets: dict[str, np.ndarray] | None = None
@@ -199,13 +203,17 @@ class LayerBatch:
                 for name in names:
                     col = getattr(self, name)[ia:ib]
                     items[name] = col - lo if name in _ITEM_LAYERS else col
-        return LayerBatch(
+        # NOTE: not validated again (a window of a valid batch is valid): batch evaluation
+        # takes one per chunk of a few thousand models
+        window = object.__new__(LayerBatch)
+        window.__dict__.update(
             names=self.names[a:b], offsets=self.offsets[a:b + 1] - lo, op=self.op[lo:hi],
             op_names=self.op_names, op_class=self.op_class[lo:hi], kernel=self.kernel[lo:hi],
             **{c: getattr(self, c)[lo:hi] for c in LAYER_ARRAYS}, fused=self.fused[lo:hi],
             in_shape=self.in_shape[lo:hi], out_shape=self.out_shape[lo:hi],
             in_rank=self.in_rank[lo:hi], out_rank=self.out_rank[lo:hi],
             input_elems=self.input_elems[a:b], output_elems=self.output_elems[a:b], **items)
+        return window
 
     @property
     def models(self) -> int:

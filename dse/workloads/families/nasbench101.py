@@ -512,11 +512,8 @@ class _Rows:
         shift = len(self.slots) - start
         self.slots.extend(self.slots[start:stop])
         for refs in self.inputs[start:stop]:
-            # inside the cell: shifted; before it: only the cell's input is read
-            self.inputs.append(tuple(np.where(np.asarray(r) >= start, np.asarray(r) + shift,
-                                              np.where(np.asarray(r) >= 0, x, _NONE))
-                                     for r in refs))
-        return np.asarray(out_then) + shift
+            self.inputs.append(tuple(_moved(r, start, shift, x) for r in refs))
+        return _moved(out_then, start, shift, x)
 
     def finish(self) -> dict[str, np.ndarray]:
         """The present rows, member after member, slot order within a member."""
@@ -588,21 +585,23 @@ class _Rows:
         n = self.n
         dst_slot = np.array([s for s, refs in enumerate(self.inputs) for _ in refs],
                             dtype=np.intp)
-        src_slot = np.empty((len(dst_slot), n), dtype=np.intp)
+        # NOTE: filled pair-major (one contiguous row per slot input, as they are made), the
+        # validity transposed to member-major so that the edges come member after member
+        src_slot = np.empty((len(dst_slot), n), dtype=np.int32)
         k = 0
         for refs in self.inputs:
             for r in refs:
                 src_slot[k] = r
                 k += 1
-        src_slot = np.ascontiguousarray(src_slot.T)  # member-major, as the rows
-        valid = present[:, dst_slot] & (src_slot >= 0)
-        local = np.cumsum(present, axis=1) - 1  # row within the member of each slot
+        valid = np.ascontiguousarray((present.T[dst_slot] & (src_slot >= 0)).T)
         member, pair = np.nonzero(valid)
-        src = local[member, src_slot[member, pair]]
-        dst = local[member, dst_slot[pair]]
+        width = present.shape[1]
+        local = (np.cumsum(present, axis=1, dtype=np.int32) - 1).ravel()  # row in the member
+        src = local[member * width + src_slot.ravel()[pair * n + member]].astype(np.int64)
+        dst = local[member * width + dst_slot[pair]].astype(np.int64)
         starts = np.concatenate([[0], np.cumsum(present.sum(axis=1))[:-1]])
         return {"edge_src": src, "edge_dst": dst, "edge_elems": out_elems[starts[member] + src],
-                "edge_counts": valid.sum(axis=1)}
+                "edge_counts": np.bincount(member, minlength=n)}
 
     @staticmethod
     def gather(parts: list[dict[str, np.ndarray]], order: np.ndarray) -> dict[str, Any]:
@@ -632,15 +631,25 @@ class _Rows:
                 np.arange(edge_offsets[-1])
         shift = np.repeat(offsets[:-1], count)
         for key in ("edge_src", "edge_dst", "edge_elems"):
-            col = parts[0][key] if len(parts) == 1 else np.concatenate([p[key] for p in parts])
+            col = np.concatenate([p[key] for p in parts])  # a fresh array, even of one part
             col = col if edges is None else col[edges]
-            out[key] = col + shift if key != "edge_elems" else col
+            if key != "edge_elems":
+                col += shift
+            out[key] = col
         # the stem's conv reads the graph input, the dense layer writes the output
         n = len(order)
         out["input_read_layer"] = offsets[:-1].copy()
         out["output_write_layer"] = offsets[1:] - 1
         out["input_read_tensor"] = out["output_write_tensor"] = np.zeros(n, dtype=np.int64)
         return out
+
+
+def _moved(ref: Value, start: int, shift: int, x: Value) -> Value:
+    """An input slot of a cell's copy: inside the cell (from ``start`` on), shifted; before it
+    (only the cell's input is read from there), ``x``."""
+    if isinstance(ref, int):  # NOTE: most are; numpy for them would dominate the copy
+        return ref + shift if ref >= start else x if ref >= 0 else ref
+    return np.where(ref >= start, ref + shift, np.where(ref >= 0, x, _NONE))
 
 
 def _param(elems: np.ndarray) -> np.ndarray:

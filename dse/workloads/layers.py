@@ -156,6 +156,9 @@ class LayerBatch:
             rows = getattr(self, name)
             if len(rows) and (rows.min() < 0 or rows.max() >= n):
                 raise ValueError(f"{name} must hold layer rows from 0 to {n - 1}")
+        for name in ("input_read_tensor", "output_write_tensor"):
+            if np.any(getattr(self, name) < 0):
+                raise ValueError(f"{name} must number tensors from 0")
         for names in ITEM_ARRAYS.values():
             if np.any(np.diff(model[getattr(self, names[0])]) < 0):
                 raise ValueError(f"{names[0]}'s items must be sorted by model")
@@ -178,10 +181,8 @@ class LayerBatch:
         for kind, names in ITEM_ARRAYS.items():
             # Items are sorted by model, so the running largest layer row is sorted, and a
             # model's first item is the first whose running largest row reaches the model's.
-            reach = np.maximum.accumulate(getattr(self, names[0])) if len(
-                getattr(self, names[0])) else np.zeros(0, dtype=np.int64)
+            reach = np.maximum.accumulate(getattr(self, names[0]))
             out[kind] = np.searchsorted(reach, self.offsets).astype(np.int64)
-            out[kind][-1] = len(reach)
         return out
 
     def window(self, a: int, b: int, item_offsets: dict[str, np.ndarray] | None = None

@@ -86,5 +86,7 @@ def test_edges_are_optional_but_all_or_none(zoo):
         LayerBatch(**{**b.__dict__, "edge_src": cross})
     with pytest.raises(ValueError, match="sorted by model"):
         LayerBatch(**{**b.__dict__, **{a: getattr(b, a)[::-1] for a in ITEM_ARRAYS["input"]}})
+    with pytest.raises(ValueError, match="number tensors from 0"):
+        LayerBatch(**{**b.__dict__, "input_read_tensor": b.input_read_tensor - 1})
     with pytest.raises(ValueError, match="layer rows from 0"):
         LayerBatch(**{**b.__dict__, "output_write_layer": b.output_write_layer + b.layers})

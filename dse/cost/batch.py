@@ -11,14 +11,23 @@ output. Per model it gives what :class:`~dse.cost.model.ModelCost` gives (to flo
 ``feasible``, ``reason``, ``time_s``, ``device_s``, ``transfer_s`` and the weight bytes on and
 off chip, and the device's energy of one inference on an otherwise idle platform.
 
-What arrays cannot say. A :class:`LayerBatch` has no graph edges, so three cases are left to the
-per-model path, and such a model comes back infeasible with a reason starting
-:data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with the models' workloads at hand,
-:func:`with_model_costs` prices them with :func:`~dse.cost.model.model_cost`):
+Models that fall back. Where the device runs only some of a model's layers and falls back to a
+host for the rest (``on_unsupported``: ``fallback_layer`` or ``fallback_tail``), the inference is
+runs of consecutive layers on one device, as :func:`~dse.cost.model.model_cost` lays it out: the
+fallback's layers are priced by its own layer core with its own placement of their weights, the
+tensors crossing between device and fallback (the graph's edges, :class:`LayerBatch`'s
+``edge_*`` arrays) go over the link before the run that reads them, and only the graph inputs
+(outputs) a layer on the device reads (writes) go over it at the start (end). All of it is
+segmented numpy over the batch: run boundaries where the per-layer device flag changes, sums by
+run and by model.
 
-- a model with layers the device does not run, where the device falls back to a host: the
-  tensors crossing between device and fallback, and which graph inputs the device reads, are
-  edges;
+What arrays cannot say. Three cases are left to the per-model path, and such a model comes back
+infeasible with a reason starting :data:`PER_MODEL` (:attr:`BatchCost.needs_model_path`; with
+the models' workloads at hand, :func:`with_model_costs` prices them with
+:func:`~dse.cost.model.model_cost`):
+
+- a model that falls back, in a batch without edges (a producer that leaves them out,
+  :attr:`LayerBatch.has_edges`);
 - a model a ``runtime`` fuses otherwise than the default (:func:`~dse.cost.model.runtime_counts`):
   its ``fuses`` ops, ``swish``, ``conv_sum``, ``gelu`` or ``skip_layernorm`` kernels find their
   patterns in the graph. Only models holding an op such a rule reads are affected (a model
@@ -43,7 +52,7 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from dse.cost.compute import layer_alignment, layer_times, weights_resident
+from dse.cost.compute import LayerTimes, layer_alignment, layer_times, weights_resident
 from dse.cost.memory import (
     DRAM,
     LINK,
@@ -63,7 +72,7 @@ from dse.spec.device import DeviceSpec
 from dse.spec.platform import LinkSpec
 from dse.spec.runtime import RuntimeSpec
 from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES, Workload
-from dse.workloads.layers import LAYER_ARRAYS, LayerBatch
+from dse.workloads.layers import LayerBatch
 from dse.workloads.ops import OP_CLASSES
 
 __all__ = ["CHUNK_LAYERS", "PER_MODEL", "BatchCost", "batch_cost", "batch_costs",
@@ -131,7 +140,7 @@ class _Reasons:
                 out[i] = f"fallback {self.fallback} does not run {self.precision}"
             elif code == _FALLS_BACK:
                 out[i] = f"{PER_MODEL}: {listing} fall back to {self.fallback}, and the " \
-                         "crossing tensors are graph edges"
+                         "crossing tensors are graph edges this batch does not hold"
             elif code == _FUSES:
                 out[i] = f"{PER_MODEL}: runtime {self.runtime} fuses this model otherwise " \
                          "than the default, which reads the graph"
@@ -268,7 +277,8 @@ def batch_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
     """
     if chunk_layers < 1:
         raise ValueError(f"chunk_layers must be >= 1, got {chunk_layers}")
-    parts = [_chunk_cost(_models(batch, a, b), device, precision, link=link, fallback=fallback,
+    items = batch.item_offsets()
+    parts = [_chunk_cost(batch.window(a, b, items), device, precision, link=link, fallback=fallback,
                          runtime=runtime, dvfs=dvfs, threads=threads)
              for a, b in _chunks(batch.offsets, chunk_layers)]
     if not parts:
@@ -298,20 +308,6 @@ def _chunks(offsets: np.ndarray, chunk_layers: int) -> Iterator[tuple[int, int]]
         b = min(max(b, a + 1), models)
         yield a, b
         a = b
-
-
-def _models(batch: LayerBatch, a: int, b: int) -> LayerBatch:
-    """Models ``a:b`` of a batch, as views of its arrays."""
-    if a == 0 and b == batch.models:
-        return batch
-    lo, hi = int(batch.offsets[a]), int(batch.offsets[b])
-    return LayerBatch(
-        names=batch.names[a:b], offsets=batch.offsets[a:b + 1] - lo, op=batch.op[lo:hi],
-        op_names=batch.op_names, op_class=batch.op_class[lo:hi], kernel=batch.kernel[lo:hi],
-        **{c: getattr(batch, c)[lo:hi] for c in LAYER_ARRAYS}, fused=batch.fused[lo:hi],
-        in_shape=batch.in_shape[lo:hi], out_shape=batch.out_shape[lo:hi],
-        in_rank=batch.in_rank[lo:hi], out_rank=batch.out_rank[lo:hi],
-        input_elems=batch.input_elems[a:b], output_elems=batch.output_elems[a:b])
 
 
 def _any(mask: np.ndarray, model: np.ndarray, models: int) -> np.ndarray:
@@ -373,6 +369,8 @@ def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
 
     # Which layers the device runs, and what happens to models with others (model_cost's order).
     unsupported = nothing
+    on_device = np.ones(batch.layers, dtype=bool)
+    falls_back = np.zeros(m, dtype=bool)
     if device.supported_ops is not None:
         listed = list(device.supported_ops)
         supported = np.isin(op_names, listed)[op] | \
@@ -387,66 +385,168 @@ def _chunk_cost(batch: LayerBatch, device: DeviceSpec, precision: str, *,
                 code[bad] = _NO_FALLBACK
             elif precision not in fallback.peak_ops_s:
                 code[bad] = _FALLBACK_PRECISION
-            else:
+            elif not batch.has_edges:
                 code[bad] = _FALLS_BACK
+            else:
+                falls_back = bad
+                on_device = _layers_on_device(supported, device, batch.offsets)
     triggers = runtime_trigger_ops(runtime)
     if triggers:
         fused_otherwise = _any(np.isin(op_names, list(triggers))[op], model, m)
         code[fused_otherwise & (code == _OK)] = _FUSES
 
-    # Weight placement (place_weights' rule, per model).
+    # Weight placement (place_weights' rule, per model, of the layers on the device).
     b = PRECISION_BYTES[precision]
     footprint = footprint_array(batch.weight_elems, batch.fused, precision)
-    capacity = np.full(m, float(device.onchip_mem_bytes))
-    if device.onchip_holds_activations and device.onchip_mem_bytes:
-        working = _max((batch.in_elems + batch.out_elems) * b, batch.offsets)
-        capacity = np.maximum(0.0, device.onchip_mem_bytes - working)
-    resident = resident_weights(footprint, capacity, device, batch.offsets)
-    total = _sum(footprint, model, m)
-    onchip = _sum(np.where(resident, footprint, 0.0), model, m)
+    mine = np.where(on_device, footprint, 0.0)
+    capacity = _capacity(batch, device, precision, on_device)
+    resident = resident_weights(mine, capacity, device, batch.offsets)
+    total = _sum(mine, model, m)
+    onchip = _sum(np.where(resident, mine, 0.0), model, m)
     offchip = total - onchip
     if device.declares_memories:
         # model_cost's fit check (dse.cost.footprint) comes before the placement's own
         code[(code == _OK) | (code == _PLACEMENT)] = _MEMORIES
     code[(placement_fails(device, total, offchip, capacity) != 0) & (code == _OK)] = _PLACEMENT
 
-    # The layers (layer_table's core).
-    offchip_layers = (footprint > 0) & ~resident
-    to = offchip_place(device)
+    # The layers (layer_table's core), on the device and, for models that fall back, on the
+    # fallback (its own placement of the layers it runs, no link, DVFS or thread count).
     passless = np.isin(op_names, list(METADATA_OPS))[op] | batch.fused
     reads = read_bytes_array(footprint, (op_names == "Gather")[op], batch.out_elems, precision)
-    kernels = batch.kernel.astype(np.intp)
-    cached = None
-    if device.kernel_models:
-        cached = weights_resident(_sum(reads, model, m), device, threads)[model]
-    t = layer_times(
-        ops=batch.ops, weight_bytes=reads,
-        activation_bytes=activation_bytes_array(batch.in_elems, batch.out_elems, passless,
-                                                precision),
-        in_dram=offchip_layers & (to == DRAM), on_link=offchip_layers & (to == LINK),
-        passless=passless, kernels=kernels,
-        utilization=device_kind(device.kind).layer_utilization(device, batch), device=device,
-        precision=precision, link=link, dvfs=dvfs, threads=threads,
-        align=layer_alignment(batch) if device.kernel_models else None, resident=cached)
+    t = _times(batch, device, precision, mine, resident, reads, passless, model, link=link,
+               dvfs=dvfs, threads=threads)
+    time_s, stream_s, stream_bytes = t.time_s, t.stream_s, t.stream_bytes
+    if falls_back.any():
+        assert fallback is not None  # falls_back is set only with one
+        theirs = np.where(on_device, 0.0, footprint)
+        host_resident = resident_weights(theirs, _capacity(batch, fallback, precision,
+                                                           ~on_device), fallback, batch.offsets)
+        hosted = np.flatnonzero(~on_device)
+        h = _times(batch, fallback, precision, theirs, host_resident, reads, passless, model,
+                   link=None, dvfs=None, threads=None, rows=hosted)
+        time_s, stream_s, stream_bytes = time_s.copy(), stream_s.copy(), stream_bytes.copy()
+        time_s[hosted], stream_s[hosted], stream_bytes[hosted] = \
+            h.time_s, h.stream_s, h.stream_bytes
 
-    # The segments of model_cost, summed in its order.
+    # The segments of model_cost, summed in its order: runs of consecutive layers on one
+    # device (one per model where none falls back), the tensors crossing before each run.
     kind = device_kind(device.kind)
     driver = device.host_overhead_per_inference_s if device.host_overhead_per_inference_s \
         and not kind.is_host else 0.0
-    input_s = _transfer_s(batch.input_elems * b, link)
-    streamed = _sum(t.stream_bytes, model, m)
-    weights_s = _transfer_s(streamed, link)
-    compute_s = np.where(streamed > 0, _sum(t.time_s - t.stream_s, model, m),
-                         _sum(t.time_s, model, m))
-    output_s = _transfer_s(batch.output_elems * b, link)
+    if falls_back.any():
+        new_run = np.ones(batch.layers, dtype=bool)
+        new_run[1:] = on_device[1:] != on_device[:-1]
+        new_run[batch.offsets[:-1][np.diff(batch.offsets) > 0]] = True
+        run = np.cumsum(new_run) - 1
+        starts = np.flatnonzero(new_run)
+        runs, run_model, run_mine = len(starts), model[starts], on_device[starts]
+    else:
+        run, runs, run_model, run_mine = model, m, np.arange(m), np.ones(m, dtype=bool)
+    streamed = _sum(stream_bytes, run, runs)
+    weights_s = np.where(run_mine, _transfer_s(streamed, link), 0.0)
+    # _segments subtracts the stream time only from runs that stream; in the others every
+    # layer's stream time is 0.0 (0 bytes over the link), and x - 0.0 is x exactly
+    compute_s = _sum(time_s - stream_s, run, runs)
+    crossing_s = np.zeros(runs)
+    if falls_back.any():
+        src, dst, elems = batch.edge_src, batch.edge_dst, batch.edge_elems
+        assert src is not None and dst is not None and elems is not None
+        crosses = on_device[src] != on_device[dst]
+        crossing_s = _transfer_s(_sum(elems[crosses], run[dst[crosses]], runs) * b, link)
+    if batch.has_edges:
+        input_s = _transfer_s(_tensor_elems(batch.input_read_layer, batch.input_read_tensor,
+                                            batch.input_read_elems, on_device, model, m) * b,
+                              link)
+        output_s = _transfer_s(_tensor_elems(batch.output_write_layer,
+                                             batch.output_write_tensor,
+                                             batch.output_write_elems, on_device, model, m) * b,
+                               link)
+    else:
+        input_s = _transfer_s(batch.input_elems * b, link)
+        output_s = _transfer_s(batch.output_elems * b, link)
     overhead = device.overhead_per_inference_s
-    time_s = 0.0 + driver + input_s + overhead + weights_s + compute_s + output_s
-    device_s = 0.0 + overhead + compute_s
+    runs_s = _sum(crossing_s + weights_s + compute_s, run_model, m)
+    device_compute_s = _sum(np.where(run_mine, compute_s, 0.0), run_model, m)
+    moved_s = _sum(crossing_s + weights_s, run_model, m)
+    time_s = 0.0 + driver + input_s + overhead + runs_s + output_s
+    device_s = 0.0 + overhead + device_compute_s
     return result(code, {
-        "time_s": time_s, "device_s": device_s, "transfer_s": 0.0 + input_s + weights_s + output_s,
+        "time_s": time_s, "device_s": device_s, "transfer_s": 0.0 + input_s + moved_s + output_s,
         "onchip_weight_bytes": onchip, "offchip_weight_bytes": offchip,
         "energy_j": np.asarray(inference_energy_j(device, device_s, time_s, dvfs=dvfs))},
         unsupported, total, offchip, capacity)
+
+
+def _layers_on_device(supported: np.ndarray, device: DeviceSpec, offsets: np.ndarray
+                      ) -> np.ndarray:
+    """:func:`dse.cost.model.layers_on_device` of every model at once: the supported layers
+    (``fallback_layer``), or those before a model's first unsupported one."""
+    if device.on_unsupported == "fallback_layer":
+        return supported
+    bad = np.cumsum(~supported)
+    before = np.concatenate([[0], bad])[offsets[:-1]]
+    return (bad - np.repeat(before, np.diff(offsets))) == 0
+
+
+def _capacity(batch: LayerBatch, device: DeviceSpec, precision: str, mask: np.ndarray
+              ) -> np.ndarray:
+    """Per model, the on-chip bytes for the weights of the layers in ``mask``
+    (:func:`dse.cost.memory.place_weights`)."""
+    capacity = np.full(batch.models, float(device.onchip_mem_bytes))
+    if device.onchip_holds_activations and device.onchip_mem_bytes:
+        live = (batch.in_elems + batch.out_elems) * PRECISION_BYTES[precision]
+        working = _max(np.where(mask, live, 0.0), batch.offsets)  # live >= 0: 0 for none
+        capacity = np.maximum(0.0, device.onchip_mem_bytes - working)
+    return capacity
+
+
+def _times(batch: LayerBatch, device: DeviceSpec, precision: str, footprint: np.ndarray,
+           resident: np.ndarray, reads: np.ndarray, passless: np.ndarray, model: np.ndarray, *,
+           link: LinkSpec | None, dvfs: str | None, threads: int | None,
+           rows: np.ndarray | None = None) -> LayerTimes:
+    """:func:`layer_times` of the layers ``rows`` (default: all) on ``device``, weights placed
+    as ``resident`` says (``footprint``: the weight bytes it holds per layer, 0 for layers it
+    does not run). Arguments are per layer of the batch; the result is per row priced."""
+    offchip_layers = (footprint > 0) & ~resident
+    to = offchip_place(device)
+    cached = None
+    if device.kernel_models:
+        # whole models' weights, whichever of their layers are priced (cache_resident)
+        cached = weights_resident(_sum(reads, model, batch.models), device, threads)[model]
+    ops, in_elems, out_elems, kernel = batch.ops, batch.in_elems, batch.out_elems, batch.kernel
+    utilization = device_kind(device.kind).layer_utilization(device, batch)
+    align = layer_alignment(batch) if device.kernel_models else None
+    if rows is not None:
+        # NOTE: layer_times is elementwise once the per-model residence is given, so a subset
+        # of rows prices as it would among all
+        ops, in_elems, out_elems, kernel = ops[rows], in_elems[rows], out_elems[rows], \
+            kernel[rows]
+        reads, passless, offchip_layers = reads[rows], passless[rows], offchip_layers[rows]
+        utilization = utilization[rows]
+        align = align[rows] if align is not None else None
+        cached = cached[rows] if cached is not None else None
+    return layer_times(
+        ops=ops, weight_bytes=reads,
+        activation_bytes=activation_bytes_array(in_elems, out_elems, passless, precision),
+        in_dram=offchip_layers & (to == DRAM), on_link=offchip_layers & (to == LINK),
+        passless=passless, kernels=kernel.astype(np.intp),
+        utilization=utilization, device=device, precision=precision, link=link, dvfs=dvfs,
+        threads=threads, align=align, resident=cached)
+
+
+def _tensor_elems(layer: np.ndarray | None, tensor: np.ndarray | None, elems: np.ndarray | None,
+                  on_device: np.ndarray, model: np.ndarray, models: int) -> np.ndarray:
+    """Per model, the elements of the graph inputs (outputs) some layer on the device reads
+    (writes), each tensor once however many of them read it (``_segments``' sets of names)."""
+    assert layer is not None and tensor is not None and elems is not None
+    mine = on_device[layer]
+    layer, tensor, elems = layer[mine], tensor[mine], elems[mine]
+    if not len(layer):
+        return np.zeros(models)
+    owner = model[layer]
+    key = owner * (int(tensor.max()) + 1) + tensor
+    first = np.unique(key, return_index=True)[1]
+    return _sum(elems[first], owner[first], models)
 
 
 def with_model_costs(cost: BatchCost, workloads: Sequence[Workload], device: DeviceSpec,

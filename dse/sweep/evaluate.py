@@ -286,8 +286,10 @@ def target_columns(family: Family, indices: np.ndarray, target: ResolvedTarget, 
     targets of a chunk); default: ``family.batch(indices)``.
 
     With the batch cost model (``dse.cost.batch.batch_cost``), all members at once on the
-    family's :class:`~dse.workloads.layers.LayerBatch`, and the members it leaves to the
-    per-model path (a fallback to the host, a runtime's graph-pattern fusing) one at a time by
+    family's :class:`~dse.workloads.layers.LayerBatch` (members that fall back to the host
+    included: a family's batch holds the graph's edges), and the members it leaves to the
+    per-model path (a runtime's graph-pattern fusing, a device that declares its memories) one
+    at a time by
     :func:`dse.cost.model_cost` on their workload graph (the same figures, about 100x slower
     per member). Energy is the device's alone, as
     :func:`dse.cost.power.energy_j` charges a lone inference: active power while it runs, idle

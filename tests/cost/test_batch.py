@@ -6,6 +6,7 @@ runs and one it does not, with and without fallback devices and runtimes."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -27,7 +28,8 @@ from dse.devices import Catalog, default_catalog
 from dse.devices.kinds import DPU_ARCHS, device_kind
 from dse.devices.overlay import apply_overlay, load_overlay
 from dse.workloads import zoo
-from dse.workloads.layers import LayerBatch
+from dse.workloads.families import family
+from dse.workloads.layers import ITEM_ARRAYS, LayerBatch
 
 FIGURES = ("time_s", "device_s", "transfer_s", "onchip_weight_bytes", "offchip_weight_bytes")
 
@@ -95,7 +97,7 @@ def test_batch_cost_is_model_cost_for_every_zoo_model(target, workloads, batch, 
     # every precision it runs, and one it does not
     precisions = [*device.precisions, *[p for p in ("fp32", "int8", "fp16")
                                         if p not in device.precisions][:1]]
-    compared = 0
+    compared = fell_back = 0
     for precision in precisions:
         got = batch_cost(batch, device, precision, link=link, fallback=fallback,
                          runtime=runtime, dvfs=dvfs, threads=threads, chunk_layers=700)
@@ -104,6 +106,8 @@ def test_batch_cost_is_model_cost_for_every_zoo_model(target, workloads, batch, 
             if got.needs_model_path[i]:
                 assert got.reason[i].startswith(PER_MODEL) and not got.feasible[i]
                 assert all(getattr(got, f)[i] == 0 for f in (*FIGURES, "energy_j"))
+                # what arrays cannot say: a runtime's own fusing, a device's memories
+                assert "fall back" not in got.reason[i], got.reason[i]
                 continue
             want = model_cost(w, device, precision, link=link, fallback=fallback,
                               runtime=runtime, dvfs=dvfs, threads=threads)
@@ -117,15 +121,26 @@ def test_batch_cost_is_model_cost_for_every_zoo_model(target, workloads, batch, 
                 if want.feasible else 0.0
             assert got.energy_j[i] == pytest.approx(energy, rel=1e-12, abs=0), where
             compared += want.feasible
+            fell_back += want.feasible and want.fallback_layers > 0
     # ai8x fuses Relu only, so every model with a BatchNorm is left to the per-model path, as
     # is every model on a device that declares its memories (the fit check plans the arena)
     assert compared > 0 or runtime_name == "ai8x" or device.declares_memories
+    # models with layers on the fallback are priced from arrays too (edges), not skipped
+    if fallback_name and name in ("coral_usb", "dpu_b4096", "dpu_b512"):
+        assert fell_back > 0
+
+
+def _without_edges(batch):
+    """The batch as a producer that gives no edges makes it."""
+    return dataclasses.replace(batch, **{a: None for names in ITEM_ARRAYS.values() for a in names})
 
 
 def test_models_left_to_the_per_model_path_are_those_arrays_cannot_price(batch, catalog):
     dpu, coral = catalog.device("dpu_b4096"), catalog.device("coral_usb")
-    got = batch_cost(batch, dpu, "int8", link=catalog.links[dpu.link],
-                     fallback=catalog.device("zynqmp_a53"))
+    kw = {"link": catalog.links[dpu.link], "fallback": catalog.device("zynqmp_a53")}
+    assert not batch_cost(batch, dpu, "int8", **kw).needs_model_path.any()
+    # without edges, the models that fall back need the graph
+    got = batch_cost(_without_edges(batch), dpu, "int8", **kw)
     assert 0 < got.needs_model_path.sum() < batch.models
     assert all("fall back to zynqmp_a53" in r for r in got.reason[got.needs_model_path])
     # a runtime whose fusing reads the graph: only models with its patterns' ops
@@ -252,7 +267,7 @@ def test_models_left_to_the_per_model_path_are_priced_from_their_workloads(workl
                                                                           catalog):
     dpu, host = catalog.device("dpu_b4096"), catalog.device("zynqmp_a53")
     kw = {"link": catalog.links[dpu.link], "fallback": host}
-    partial = batch_cost(batch, dpu, "int8", **kw)
+    partial = batch_cost(_without_edges(batch), dpu, "int8", **kw)
     assert partial.needs_model_path.any()
     whole = with_model_costs(partial, workloads, dpu, "int8", **kw)
     assert not whole.needs_model_path.any()
@@ -268,3 +283,57 @@ def test_models_left_to_the_per_model_path_are_priced_from_their_workloads(workl
         with_model_costs(partial, workloads[::-1], dpu, "int8", **kw)
     with pytest.raises(ValueError, match="not of ncs2"):
         with_model_costs(partial, workloads, catalog.device("ncs2"), "int8", **kw)
+
+
+@pytest.mark.parametrize("device, fallback", [("coral_usb", "rpi4_cpu"),
+                                              ("dpu_b4096", "zynqmp_a53")])
+def test_nasbench_members_that_fall_back_are_priced_from_their_arrays(device, fallback,
+                                                                      catalog):
+    """NAS-Bench-101 cells whose vertices sum 3+ inputs (an ONNX Sum, which neither device
+    runs): batch_cost from the family's arrays equals model_cost on the members' graphs."""
+    nb = family("nasbench101")
+    candidates = np.random.default_rng(7).choice(nb.size, 400, replace=False)
+    batch = nb.batch(candidates)
+    has_sum = np.array(["Sum" in ops for ops in _ops_per_model(batch)])
+    picked = np.concatenate([candidates[has_sum][:8], candidates[~has_sum][:2]])
+    spec, host = catalog.device(device), catalog.device(fallback)
+    kw = {"link": catalog.links[spec.link], "fallback": host}
+    got = batch_cost(nb.batch(picked), spec, "int8", chunk_layers=500, **kw)
+    assert not got.needs_model_path.any()
+    fell_back = 0
+    for k, i in enumerate(picked):
+        want = model_cost(nb.workload(int(i)), spec, "int8", **kw)
+        where = f"member {i} on {device}"
+        assert got.feasible[k] == want.feasible and got.reason[k] == want.reason, where
+        np.testing.assert_allclose([getattr(got, f)[k] for f in FIGURES],
+                                   [getattr(want, f) for f in FIGURES], rtol=1e-12, atol=0,
+                                   err_msg=where)
+        assert got.energy_j[k] == pytest.approx(
+            energy_j(spec, want.device_s, want.time_s) if want.feasible else 0.0, rel=1e-12)
+        fell_back += want.fallback_layers > 0
+    assert fell_back >= 8
+
+
+@pytest.mark.parametrize("name", ["host@onnxruntime", "rpi4_cpu", "dpu_b4096"])
+def test_layers_priced_apart_cost_what_they_cost_among_all(name, batch, catalog):
+    """A fallback's layers are priced alone (the rows it runs): layer_times is elementwise
+    once a model's cache residence is given, kernel models and tile utilisation included."""
+    from dse.cost.batch import _times
+    from dse.cost.memory import METADATA_OPS, footprint_array, read_bytes_array
+
+    spec = _device(catalog, name)
+    precision = spec.precisions[0]
+    op_names = np.array(batch.op_names, dtype=object)
+    op = batch.op.astype(np.intp)
+    footprint = footprint_array(batch.weight_elems, batch.fused, precision)
+    reads = read_bytes_array(footprint, (op_names == "Gather")[op], batch.out_elems, precision)
+    passless = np.isin(op_names, list(METADATA_OPS))[op] | batch.fused
+    resident = np.zeros(batch.layers, dtype=bool)
+    kw = {"link": None, "dvfs": None, "threads": None}
+    every = _times(batch, spec, precision, footprint, resident, reads, passless,
+                   batch.model_of_layer, **kw)
+    rows = np.flatnonzero(np.random.default_rng(3).random(batch.layers) < 0.3)
+    some = _times(batch, spec, precision, footprint, resident, reads, passless,
+                  batch.model_of_layer, rows=rows, **kw)
+    for f in ("time_s", "stream_s", "stream_bytes", "cold"):
+        np.testing.assert_array_equal(getattr(some, f), getattr(every, f)[rows], err_msg=f)

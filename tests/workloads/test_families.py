@@ -13,7 +13,7 @@ from dse.errors import WorkloadError
 from dse.workloads.families import NasBench101, families, family
 from dse.workloads.families.nasbench101 import OPS, enumerate_cells, vertex_channels
 from dse.workloads.families.recorder import LayerRecorder
-from dse.workloads.layers import LAYER_ARRAYS, LayerBatch
+from dse.workloads.layers import ITEM_ARRAYS, LAYER_ARRAYS, LayerBatch
 
 _COLUMNS = ("op_class", "kernel", *LAYER_ARRAYS, "fused", "in_shape", "out_shape", "in_rank",
             "out_rank", "offsets", "input_elems", "output_elems")
@@ -29,6 +29,21 @@ def assert_same_layers(got: LayerBatch, want: LayerBatch) -> None:
         bad = np.flatnonzero((a != b).reshape(len(a), -1).any(axis=1)) if len(a) else []
         assert not len(bad), f"{column} differs at rows {list(bad[:5])}: {a[bad[:3]]} != " \
             f"{b[bad[:3]]}"
+    assert got.has_edges and want.has_edges
+    for kind, (a, b) in zip(ITEM_ARRAYS, zip(_items(got), _items(want), strict=True),
+                            strict=True):
+        assert a.shape == b.shape, kind
+        np.testing.assert_array_equal(a, b, err_msg=kind)
+
+
+def _items(batch: LayerBatch) -> list[np.ndarray]:
+    """Per item kind, its items as rows (layer, other index, elems), sorted: a member's items
+    may come in any order."""
+    out = []
+    for names in ITEM_ARRAYS.values():
+        table = np.stack([getattr(batch, n).astype(np.float64) for n in names], axis=1)
+        out.append(table[np.lexsort(table.T[::-1])])
+    return out
 
 
 def via_frontend(fam, i):

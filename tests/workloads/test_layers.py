@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import dse
-from dse.workloads.layers import LAYER_ARRAYS, LayerBatch, fold_shape
+from dse.workloads.layers import ITEM_ARRAYS, LAYER_ARRAYS, LayerBatch, fold_shape
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,50 @@ def test_inconsistent_arrays_are_refused(zoo):
     b = LayerBatch.from_workloads(zoo[:1])
     with pytest.raises(ValueError, match="offsets"):
         LayerBatch(**{**b.__dict__, "offsets": np.array([0, 3])})
+
+
+def _graph_of(batch, i):
+    """Model ``i``'s edges and graph-input reads / graph-output writes, rows within it."""
+    one = batch.select([i])
+    return {a: getattr(one, a).tolist() for names in ITEM_ARRAYS.values() for a in names}
+
+
+def test_edges_are_the_graphs_and_follow_select_concat_and_window(zoo):
+    b = LayerBatch.from_workloads(zoo)
+    w = zoo[1]
+    rows = {n: k for k, n in enumerate(w.counts.index)}
+    mine = _graph_of(b, 1)
+    assert sorted(zip(mine["edge_src"], mine["edge_dst"], mine["edge_elems"], strict=True)) == \
+        sorted((rows[u], rows[v], float(d["elems"])) for u, v, d in w.graph.edges(data=True))
+    assert mine["input_read_layer"] == [0] and mine["output_write_layer"] == [len(rows) - 1]
+    again = LayerBatch.concat([b.select([2, 0]), b, LayerBatch.empty()])
+    assert again.has_edges
+    for k, i in enumerate([2, 0, 0, 1, 2]):
+        assert _graph_of(again, k) == _graph_of(b, i)
+        assert _graph_of(again.window(k, k + 1), 0) == _graph_of(b, i)
+    part = again.window(1, 4, again.item_offsets())
+    assert [_graph_of(part, k) for k in range(3)] == [_graph_of(b, i) for i in (0, 0, 1)]
+
+
+def test_edges_are_optional_but_all_or_none(zoo):
+    b = LayerBatch.from_workloads(zoo[:2])
+    items = [a for names in ITEM_ARRAYS.values() for a in names]
+    bare = LayerBatch(**{**b.__dict__, **dict.fromkeys(items)})
+    assert not bare.has_edges and bare.item_offsets() == {}
+    assert not bare.select([1, 0]).has_edges and not LayerBatch.concat([bare, b]).has_edges
+    with pytest.raises(ValueError, match="all or none"):
+        LayerBatch(**{**b.__dict__, "edge_src": None})
+    with pytest.raises(ValueError, match="edge_elems has"):
+        LayerBatch(**{**b.__dict__, "edge_elems": b.edge_elems[1:]})
+    with pytest.raises(ValueError, match="later one of the same model"):
+        LayerBatch(**{**b.__dict__, "edge_src": b.edge_dst, "edge_dst": b.edge_src})
+    cross = b.edge_src.copy()
+    cross[-1] = 0  # an edge from model 0 into model 1
+    with pytest.raises(ValueError, match="later one of the same model"):
+        LayerBatch(**{**b.__dict__, "edge_src": cross})
+    with pytest.raises(ValueError, match="sorted by model"):
+        LayerBatch(**{**b.__dict__, **{a: getattr(b, a)[::-1] for a in ITEM_ARRAYS["input"]}})
+    with pytest.raises(ValueError, match="number tensors from 0"):
+        LayerBatch(**{**b.__dict__, "input_read_tensor": b.input_read_tensor - 1})
+    with pytest.raises(ValueError, match="layer rows from 0"):
+        LayerBatch(**{**b.__dict__, "output_write_layer": b.output_write_layer + b.layers})

@@ -373,10 +373,10 @@ class NasBench101(Family):
         rows = _Rows.gather(parts, np.argsort(np.concatenate(positions), kind="stable"))
         r = self.options["resolution"]
         n = len(idx)
+        inputs, outputs = np.full(n, 3.0 * r * r), np.full(n, float(self.options["classes"]))
         return LayerBatch(
-            names=_names(keys), **rows,
-            input_elems=np.full(n, 3.0 * r * r), output_elems=np.full(n, float(
-                self.options["classes"])))
+            names=_names(keys), **rows, input_elems=inputs, output_elems=outputs,
+            input_read_elems=inputs, output_write_elems=outputs)
 
     def _batch_of(self, v: int, keys: np.ndarray) -> dict[str, np.ndarray]:
         """The rows of members of ``v`` vertices, member after member."""
@@ -387,30 +387,32 @@ class NasBench101(Family):
         rows = _Rows(len(keys))
         h = o["resolution"]
         channels = o["stem_channels"]
-        _slots_conv(rows, True, 3, channels, 3, h)
+        x: Value = _slots_conv(rows, True, 3, channels, 3, h, _NONE)  # reads the graph input
         cin = channels
-        cells: dict[tuple[int, int, int], list[tuple[Any, ...]]] = {}
+        cells: dict[tuple[int, int, int], tuple[int, int, Value]] = {}
         for stack in range(o["stacks"]):
             if stack:
                 h2 = -(-h // 2)
-                rows.add(True, "MaxPool", h_in=h, h_out=h2, cin=cin, cout=cin, k=2,
-                         kernel="pool")
+                x = rows.add(True, "MaxPool", h_in=h, h_out=h2, cin=cin, cout=cin, k=2,
+                             kernel="pool", inputs=(x,))
                 h, channels = h2, channels * 2
             for _ in range(o["cells_per_stack"]):
                 config = (cin, channels, h)
-                if config not in cells:
-                    start = len(rows.slots)
-                    _slots_cell(rows, a, labels, cin, channels, h)
-                    cells[config] = rows.slots[start:]
+                if config in cells:
+                    x = rows.repeat(*cells[config], x)
                 else:
-                    rows.slots.extend(cells[config])
+                    start = len(rows.slots)
+                    out = _slots_cell(rows, a, labels, cin, channels, h, x)
+                    cells[config] = (start, len(rows.slots), out)
+                    x = out
                 cin = channels
         k = o["classes"]
-        rows.add(True, "GlobalAveragePool", h_in=h, h_out=1, cin=cin, cout=cin, kernel="pool")
-        rows.add(True, "Flatten", h_in=1, h_out=1, cin=cin, cout=cin, kernel="data-movement",
-                 out_rank=2)
+        x = rows.add(True, "GlobalAveragePool", h_in=h, h_out=1, cin=cin, cout=cin,
+                     kernel="pool", inputs=(x,))
+        x = rows.add(True, "Flatten", h_in=1, h_out=1, cin=cin, cout=cin,
+                     kernel="data-movement", out_rank=2, inputs=(x,))
         rows.add(True, "Gemm", h_in=1, h_out=1, cin=cin, cout=k, kernel="fc", in_rank=2,
-                 out_rank=2)
+                 out_rank=2, inputs=(x,))
         return rows.finish()
 
     def features(self, indices: Indices, *, network: bool = True,
@@ -475,6 +477,7 @@ _KERNEL_INDEX = {c: i for i, c in enumerate(KERNEL_CLASSES)}
 _FIRST = _KERNEL_INDEX["conv_first"]
 
 Value = int | np.ndarray
+_NONE = -1  # no input from a slot (the graph input, or an input the member lacks)
 
 
 class _Rows:
@@ -490,12 +493,27 @@ class _Rows:
     def __init__(self, n: int) -> None:
         self.n = n
         self.slots: list[tuple[Any, ...]] = []
+        # per slot, the slots producing its inputs (per member; _NONE: no such input)
+        self.inputs: list[tuple[Value, ...]] = []
 
     def add(self, present: bool | np.ndarray, op: str, *, h_in: int, h_out: int, cin: Value,
             cout: Value, kernel: str, k: int = 1, fused: bool = False, in_rank: int = 4,
-            out_rank: int = 4) -> None:
+            out_rank: int = 4, inputs: tuple[Value, ...] = ()) -> int:
+        """Add a slot reading the tensors the slots ``inputs`` produce; returns its index."""
         self.slots.append((present, cin, cout, _OP_INDEX[op], k, h_in, h_out,
                            _KERNEL_INDEX[kernel], fused, in_rank, out_rank))
+        self.inputs.append(inputs)
+        return len(self.slots) - 1
+
+    def repeat(self, start: int, stop: int, out_then: Value, x: Value) -> Value:
+        """Add again the slots ``start:stop`` (a cell made of the same rows), now reading
+        ``x`` where they read the slot before them; returns the slot of the copy's output
+        (``out_then``'s)."""
+        shift = len(self.slots) - start
+        self.slots.extend(self.slots[start:stop])
+        for refs in self.inputs[start:stop]:
+            self.inputs.append(tuple(_moved(r, start, shift, x) for r in refs))
+        return _moved(out_then, start, shift, x)
 
     def finish(self) -> dict[str, np.ndarray]:
         """The present rows, member after member, slot order within a member."""
@@ -558,7 +576,32 @@ class _Rows:
             "in_elems": in_elems, "out_elems": per_row(hw_out) * cout,
             "fused": fused.astype(bool)[slot], "in_shape": in_shape, "out_shape": out_shape,
             "in_rank": in_rank.astype(np.int8)[slot], "out_rank": out_rank.astype(np.int8)[slot],
-            "lengths": present.sum(axis=1)}
+            "lengths": present.sum(axis=1), **self._edges(present, per_row(hw_out) * cout)}
+
+    def _edges(self, present: np.ndarray, out_elems: np.ndarray) -> dict[str, np.ndarray]:
+        """Every member's edges: rows within the member (``edge_src``, ``edge_dst``), the
+        elements passed (the source's one output, each read once), and their number per
+        member (``edge_counts``)."""
+        n = self.n
+        dst_slot = np.array([s for s, refs in enumerate(self.inputs) for _ in refs],
+                            dtype=np.intp)
+        # NOTE: filled pair-major (one contiguous row per slot input, as they are made), the
+        # validity transposed to member-major so that the edges come member after member
+        src_slot = np.empty((len(dst_slot), n), dtype=np.int32)
+        k = 0
+        for refs in self.inputs:
+            for r in refs:
+                src_slot[k] = r
+                k += 1
+        valid = np.ascontiguousarray((present.T[dst_slot] & (src_slot >= 0)).T)
+        member, pair = np.nonzero(valid)
+        width = present.shape[1]
+        local = (np.cumsum(present, axis=1, dtype=np.int32) - 1).ravel()  # row in the member
+        src = local[member * width + src_slot.ravel()[pair * n + member]].astype(np.int64)
+        dst = local[member * width + dst_slot[pair]].astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(present.sum(axis=1))[:-1]])
+        return {"edge_src": src, "edge_dst": dst, "edge_elems": out_elems[starts[member] + src],
+                "edge_counts": np.bincount(member, minlength=n)}
 
     @staticmethod
     def gather(parts: list[dict[str, np.ndarray]], order: np.ndarray) -> dict[str, Any]:
@@ -577,7 +620,36 @@ class _Rows:
                     "out_shape", "in_rank", "out_rank"):
             col = parts[0][key] if len(parts) == 1 else np.concatenate([p[key] for p in parts])
             out[key] = col if rows is None else col[rows]
+        # the edges alike, their rows within a member made global
+        counts = np.concatenate([p["edge_counts"] for p in parts])
+        count = counts if in_order else counts[order]
+        edge_offsets = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)
+        edges = None
+        if not in_order:
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            edges = np.repeat(starts[order] - edge_offsets[:-1], count) + \
+                np.arange(edge_offsets[-1])
+        shift = np.repeat(offsets[:-1], count)
+        for key in ("edge_src", "edge_dst", "edge_elems"):
+            col = np.concatenate([p[key] for p in parts])  # a fresh array, even of one part
+            col = col if edges is None else col[edges]
+            if key != "edge_elems":
+                col += shift
+            out[key] = col
+        # the stem's conv reads the graph input, the dense layer writes the output
+        n = len(order)
+        out["input_read_layer"] = offsets[:-1].copy()
+        out["output_write_layer"] = offsets[1:] - 1
+        out["input_read_tensor"] = out["output_write_tensor"] = np.zeros(n, dtype=np.int64)
         return out
+
+
+def _moved(ref: Value, start: int, shift: int, x: Value) -> Value:
+    """An input slot of a cell's copy: inside the cell (from ``start`` on), shifted; before it
+    (only the cell's input is read from there), ``x``."""
+    if isinstance(ref, int):  # NOTE: most are; numpy for them would dominate the copy
+        return ref + shift if ref >= start else x if ref >= 0 else ref
+    return np.where(ref >= start, ref + shift, np.where(ref >= 0, x, _NONE))
 
 
 def _param(elems: np.ndarray) -> np.ndarray:
@@ -586,39 +658,56 @@ def _param(elems: np.ndarray) -> np.ndarray:
 
 
 def _slots_conv(rows: _Rows, present: bool | np.ndarray, cin: Value, cout: Value, k: int,
-                h: int) -> None:
-    """A stride-1 ``same`` k x k convolution without bias, BatchNorm and ReLU."""
+                h: int, x: Value) -> int:
+    """A stride-1 ``same`` k x k convolution without bias, BatchNorm and ReLU, reading the
+    output of slot ``x``; returns the ReLU's slot."""
     kernel = "conv1x1" if k == 1 else "conv3x3s1" if k == 3 else "conv"
-    rows.add(present, "Conv", h_in=h, h_out=h, cin=cin, cout=cout, k=k, kernel=kernel)
+    y = rows.add(present, "Conv", h_in=h, h_out=h, cin=cin, cout=cout, k=k, kernel=kernel,
+                 inputs=(x,))
     for op, kind in (("BatchNormalization", "norm"), ("Relu", "activation")):
-        rows.add(present, op, h_in=h, h_out=h, cin=cout, cout=cout, kernel=kind, fused=True)
+        y = rows.add(present, op, h_in=h, h_out=h, cin=cout, cout=cout, kernel=kind,
+                     fused=True, inputs=(y,))
+    return y
 
 
 def _slots_cell(rows: _Rows, a: np.ndarray, labels: np.ndarray, cin: int, cout: int,
-                h: int) -> None:
-    """Every row a cell of these members can have, in :func:`build_cell`'s order."""
+                h: int, x: Value) -> Value:
+    """Every row a cell of these members can have, in :func:`build_cell`'s order, reading the
+    output of slot ``x`` (per member); returns the slot of the cell's output (per member)."""
     v = a.shape[1]
     vc = vertex_channels(a, cin, cout)
     if v == 2:
-        _slots_conv(rows, True, cin, cout, 1, h)
-        return
+        return _slots_conv(rows, True, cin, cout, 1, h, x)
+    tensors: list[Value] = [x]
     for t in range(1, v - 1):
         ct = vc[:, t]
+        add_in = []  # per possible input, its slot where the member has it
         for s in range(1, t):
-            rows.add(a[:, s, t] & (vc[:, s] > ct), "Slice", h_in=h, h_out=h, cin=vc[:, s],
-                     cout=ct, kernel="data-movement")
-        _slots_conv(rows, a[:, 0, t], cin, ct, 1, h)
+            sliced = a[:, s, t] & (vc[:, s] > ct)
+            cut = rows.add(sliced, "Slice", h_in=h, h_out=h, cin=vc[:, s], cout=ct,
+                           kernel="data-movement", inputs=(tensors[s],))
+            add_in.append(np.where(a[:, s, t], np.where(sliced, cut, tensors[s]), _NONE))
+        proj = _slots_conv(rows, a[:, 0, t], cin, ct, 1, h, x)
+        add_in.append(np.where(a[:, 0, t], proj, _NONE))
         fan_in = a[:, :t, t].sum(axis=1)
-        for op, present in (("Add", fan_in == 2), ("Sum", fan_in > 2)):
-            rows.add(present, op, h_in=h, h_out=h, cin=fan_in, cout=ct, kernel="eltwise")
+        summed = [rows.add(present, op, h_in=h, h_out=h, cin=fan_in, cout=ct,
+                           kernel="eltwise", inputs=tuple(add_in))
+                  for op, present in (("Add", fan_in == 2), ("Sum", fan_in > 2))]
+        y = np.select([fan_in == 2, fan_in > 2], summed, np.max(add_in, axis=0))
         label = labels[:, t - 1]
-        _slots_conv(rows, label == 0, ct, ct, 3, h)
-        _slots_conv(rows, label == 1, ct, ct, 1, h)
-        rows.add(label == 2, "MaxPool", h_in=h, h_out=h, cin=ct, cout=ct, k=3, kernel="pool")
+        conv3 = _slots_conv(rows, label == 0, ct, ct, 3, h, y)
+        conv1 = _slots_conv(rows, label == 1, ct, ct, 1, h, y)
+        pool = rows.add(label == 2, "MaxPool", h_in=h, h_out=h, cin=ct, cout=ct, k=3,
+                        kernel="pool", inputs=(y,))
+        tensors.append(np.choose(label, [conv3, conv1, pool]))
     feeds = a[:, 1:v - 1, v - 1]
     first = vc[np.arange(len(vc)), 1 + np.argmax(feeds, axis=1)]
-    rows.add(feeds.sum(axis=1) > 1, "Concat", h_in=h, h_out=h, cin=first, cout=cout,
-             kernel="data-movement")
+    fed = [np.where(feeds[:, t - 1], tensors[t], _NONE) for t in range(1, v - 1)]
+    joined = rows.add(feeds.sum(axis=1) > 1, "Concat", h_in=h, h_out=h, cin=first, cout=cout,
+                      kernel="data-movement", inputs=tuple(fed))
+    out = np.where(feeds.sum(axis=1) > 1, joined, np.max(fed, axis=0))
     skip = a[:, 0, v - 1]
-    _slots_conv(rows, skip, cin, cout, 1, h)
-    rows.add(skip, "Add", h_in=h, h_out=h, cin=2, cout=cout, kernel="eltwise")
+    proj = _slots_conv(rows, skip, cin, cout, 1, h, x)
+    added = rows.add(skip, "Add", h_in=h, h_out=h, cin=2, cout=cout, kernel="eltwise",
+                     inputs=(out, proj))
+    return np.where(skip, added, out)

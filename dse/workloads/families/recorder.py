@@ -85,6 +85,8 @@ class LayerRecorder(OnnxNet):
         self._producer: dict[str, int] = {}
         self._rows: list[dict[str, Any]] = []
         self._preds: list[list[int]] = []
+        self._edges: list[tuple[int, int, float]] = []  # (src, dst, elems), by dst then src
+        self._reads: list[int] = []  # the rows reading the graph input
 
     def weight(self, shape: Sequence[int], *, name: str, fan_in: int | None = None,
                value: float | None = None) -> str:
@@ -123,11 +125,18 @@ class LayerRecorder(OnnxNet):
                 in_elems += elems
                 acts.append(list(shp))
         preds: list[int] = []
+        passed: dict[int, float] = {}  # the frontend's edge elems: every input occurrence
         for inp in inputs:
             p = self._producer.get(inp)
-            if p is not None and p not in preds:
-                preds.append(p)
-        self._producer[name] = len(self._rows)
+            if p is not None:
+                passed[p] = passed.get(p, 0.0) + math.prod(self.shapes[inp])
+                if p not in preds:
+                    preds.append(p)
+        row = len(self._rows)
+        self._edges.extend((p, row, e) for p, e in sorted(passed.items()))
+        if self.input in inputs:
+            self._reads.append(row)
+        self._producer[name] = row
         self._preds.append(preds)
         self._rows.append({
             "op": op, "op_class": count.op_class, "macs": count.macs, "ops": count.ops,
@@ -147,6 +156,10 @@ class LayerRecorder(OnnxNet):
         folded_in = [fold_shape(r["in_shapes"][0] if r["in_shapes"] else None) for r in rows]
         folded_out = [fold_shape(r["out_shapes"][0]) for r in rows]
         n = len(rows)
+        edges = np.array(self._edges, dtype=np.float64).reshape(-1, 3)
+        # (writer row, output number, elements) of the graph outputs a node writes
+        written = sorted((self._producer[o], k, float(math.prod(self.shapes[o])))
+                         for k, o in enumerate(dict.fromkeys(outputs)) if o in self._producer)
         return LayerBatch(
             names=(name or self.name,), offsets=np.array([0, n], dtype=np.int64),
             op=np.array([index[r["op"]] for r in rows], dtype=np.int16), op_names=tuple(ops),
@@ -159,4 +172,13 @@ class LayerRecorder(OnnxNet):
             in_rank=np.array([f[1] for f in folded_in], dtype=np.int8),
             out_rank=np.array([f[1] for f in folded_out], dtype=np.int8),
             input_elems=np.array([float(math.prod(self.shapes[self.input]))]),
-            output_elems=np.array([float(sum(math.prod(self.shapes[o]) for o in outputs))]))
+            output_elems=np.array([float(sum(math.prod(self.shapes[o]) for o in outputs))]),
+            edge_src=edges[:, 0].astype(np.int64), edge_dst=edges[:, 1].astype(np.int64),
+            edge_elems=edges[:, 2].copy(),
+            input_read_layer=np.array(self._reads, dtype=np.int64),
+            input_read_tensor=np.zeros(len(self._reads), dtype=np.int64),
+            input_read_elems=np.full(len(self._reads), float(math.prod(
+                self.shapes[self.input]))),
+            output_write_layer=np.array([w[0] for w in written], dtype=np.int64),
+            output_write_tensor=np.array([w[1] for w in written], dtype=np.int64),
+            output_write_elems=np.array([w[2] for w in written], dtype=np.float64))

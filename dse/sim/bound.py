@@ -17,6 +17,7 @@ one contended. The binding constraints name the bottleneck.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
@@ -81,6 +82,35 @@ def _capacity(key: str, plan: Plan) -> float:
     return float(plan.dram_bw_bytes_s or np.inf)
 
 
+_Array = tuple[bytes, tuple[int, ...]]
+
+
+def _key(a: np.ndarray) -> _Array:
+    """An array as a hashable value (its float64 bytes and shape)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    return a.tobytes(), a.shape
+
+
+def _array(key: _Array) -> np.ndarray:
+    return np.frombuffer(key[0], dtype=np.float64).reshape(key[1])
+
+
+@functools.lru_cache(maxsize=512)
+def _solve(c: _Array, a_ub: _Array, b_ub: _Array, a_eq: _Array | None, b_eq: _Array | None
+           ) -> np.ndarray:
+    """The linear program's optimum, solved once per distinct program: a search revisits
+    configurations, and the same plan is the same program (read-only result)."""
+    res = linprog(_array(c), A_ub=_array(a_ub), b_ub=_array(b_ub),
+                  A_eq=_array(a_eq) if a_eq is not None else None,
+                  b_eq=_array(b_eq) if b_eq is not None else None,
+                  bounds=[(0, None)] * len(_array(c)), method="highs")
+    if not res.success:  # cannot happen for a well-formed plan; keep the result honest
+        raise RuntimeError(f"bound: linear program failed: {res.message}")
+    x = np.asarray(res.x, dtype=np.float64)
+    x.setflags(write=False)
+    return x
+
+
 def bound(plan: Plan) -> Bound:
     """The closed-form throughput bound of a plan (see the module docstring).
 
@@ -128,14 +158,11 @@ def bound(plan: Plan) -> Bound:
     for a, b in itertools.pairwise(entries):  # round robin: equal shares
         eq_rows.append(np.array([(w.source == a) - (w.source == b) for w in workers], float))
         eq_rhs.append(0.0)
-    res = linprog(-finishing, A_ub=np.array(rows), b_ub=np.array(rhs),
-                  A_eq=np.array(eq_rows) if eq_rows else None,
-                  b_eq=np.array(eq_rhs) if eq_rhs else None, bounds=[(0, None)] * n,
-                  method="highs")
-    if not res.success:  # cannot happen for a well-formed plan; keep the result honest
-        raise RuntimeError(f"bound: linear program failed: {res.message}")
-    rates = {w.name: float(r) for w, r in zip(workers, res.x, strict=True)}
-    used = np.array(rows) @ res.x
+    x = _solve(_key(-finishing), _key(np.array(rows)), _key(np.array(rhs)),
+               _key(np.array(eq_rows)) if eq_rows else None,
+               _key(np.array(eq_rhs)) if eq_rhs else None)
+    rates = {w.name: float(r) for w, r in zip(workers, x, strict=True)}
+    used = np.array(rows) @ x
     util = used / np.array(rhs)
     binding = sorted((i for i in range(len(names)) if util[i] > 1 - 1e-6),
                      key=lambda i: -util[i])
@@ -143,4 +170,4 @@ def bound(plan: Plan) -> Bound:
     # (which worker constraints the solver leaves tight is arbitrary among equal optima).
     resources = tuple(names[i] for i in binding if not names[i].startswith("worker "))
     limits = resources or ("workers (frames in flight)",)
-    return Bound(float(finishing @ res.x), limits, rates, latency)
+    return Bound(float(finishing @ x), limits, rates, latency)

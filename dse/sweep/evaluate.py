@@ -67,7 +67,8 @@ class Family(Protocol):
     def features(self, indices: Sequence[int] | np.ndarray, *,
                  batch: LayerBatch | None = None) -> dict[str, np.ndarray]: ...
 
-    def batch(self, indices: Sequence[int] | np.ndarray) -> LayerBatch: ...
+    def batch(self, indices: Sequence[int] | np.ndarray, *, edges: bool = True
+              ) -> LayerBatch: ...
 
     def workload(self, i: int) -> Workload: ...
 
@@ -339,7 +340,8 @@ def evaluate_chunk(family_spec: FamilySpec, indices: Sequence[int] | np.ndarray,
     resolved = resolve_targets(targets)
     data: dict[str, Any] = {"index": idx,
                             "name": family.member_names(idx)}
-    built = family.batch(idx)
+    # the graph's edges price a fallback to a host; without one, no target reads them
+    built = family.batch(idx, edges=any(t.fallback is not None for t in resolved))
     for key, values in family.features(idx, batch=built).items():
         data[key] = np.asarray(values, dtype=np.float64)
     layers = functools.cache(lambda: built)

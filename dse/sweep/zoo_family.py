@@ -108,8 +108,8 @@ class ZooFamily:
         """Member ``i`` as a workload graph (built once per process)."""
         return _build(self._names[int(i)], self.precision)
 
-    def batch(self, indices: Sequence[int] | np.ndarray) -> LayerBatch:
-        """The members' layers as one :class:`LayerBatch`."""
+    def batch(self, indices: Sequence[int] | np.ndarray, *, edges: bool = True) -> LayerBatch:
+        """The members' layers as one :class:`LayerBatch` (always with their edges)."""
         return LayerBatch.from_workloads(self.workload(int(i)) for i in indices)
 
     def features(self, indices: Sequence[int] | np.ndarray, *,

@@ -373,3 +373,24 @@ def test_bad_member_numbers(nb):
     with pytest.raises(WorkloadError, match="expected member numbers"):
         nb.batch([0.5])
     assert nb.batch([]).models == 0
+
+
+def test_nasbench_rows_without_edges_are_the_same_rows_and_price_alike():
+    # a sweep whose targets never fall back to a host asks for no edges (faster to build)
+    from dse.cost import batch_cost
+    from dse.devices import default_catalog
+
+    nb = family("nasbench101")
+    idx = np.random.default_rng(3).choice(nb.size, 300, replace=False)
+    full, bare = nb.batch(idx), nb.batch(idx, edges=False)
+    assert full.has_edges and not bare.has_edges
+    for column in ("offsets", "op", "kernel", "ops", "weight_elems", "in_elems", "out_elems",
+                   "fused", "in_shape", "out_shape", "input_elems", "output_elems"):
+        assert np.array_equal(getattr(full, column), getattr(bare, column)), column
+    cat = default_catalog()
+    for name in ("edgetpu_v2", "ncs2"):
+        device = cat.device(name)
+        precision = "int8" if "int8" in device.precisions else device.precisions[0]
+        link = cat.link(device.link) if device.link else None
+        a, b = (batch_cost(x, device, precision, link=link) for x in (full, bare))
+        assert np.array_equal(a.time_s, b.time_s) and np.array_equal(a.energy_j, b.energy_j)

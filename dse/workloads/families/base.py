@@ -162,9 +162,11 @@ class Family(ABC):
         return [self.member_name(int(i)) for i in self.indices(indices)]
 
     @abstractmethod
-    def batch(self, indices: Indices) -> LayerBatch:
+    def batch(self, indices: Indices, *, edges: bool = True) -> LayerBatch:
         """The layers of the members ``indices`` (in that order) as flat arrays, equal to
-        :meth:`LayerBatch.from_workloads` of their :meth:`workload` (default fusing)."""
+        :meth:`LayerBatch.from_workloads` of their :meth:`workload` (default fusing).
+        ``edges=False`` may leave the graph's edges out (a family that builds them apart
+        saves that time; a batch without edges prices fallbacks per model)."""
 
     @abstractmethod
     def features(self, indices: Indices, *, batch: LayerBatch | None = None
@@ -247,7 +249,7 @@ class ProductFamily(Family):
         """Member ``i``'s values of the :attr:`AXES`."""
         return dict(zip(self.AXES, self._grid[int(i)], strict=True))
 
-    def batch(self, indices: Indices) -> LayerBatch:
+    def batch(self, indices: Indices, *, edges: bool = True) -> LayerBatch:
         from dse.workloads.families.recorder import LayerRecorder
 
         idx = self.indices(indices)

@@ -357,7 +357,7 @@ class NasBench101(Family):
 
     # -- the fast path: every member's rows as arrays --------------------------------------
 
-    def batch(self, indices: Indices) -> LayerBatch:
+    def batch(self, indices: Indices, *, edges: bool = True) -> LayerBatch:
         idx = self.indices(indices)
         if not len(idx):
             return LayerBatch.empty()
@@ -368,18 +368,21 @@ class NasBench101(Family):
             group = np.flatnonzero(vs == v)
             for start in range(0, len(group), _CHUNK):
                 pos = group[start:start + _CHUNK]
-                parts.append(self._batch_of(int(v), keys[pos]))
+                parts.append(self._batch_of(int(v), keys[pos], edges=edges))
                 positions.append(pos)
         rows = _Rows.gather(parts, np.argsort(np.concatenate(positions), kind="stable"))
         r = self.options["resolution"]
         n = len(idx)
         inputs, outputs = np.full(n, 3.0 * r * r), np.full(n, float(self.options["classes"]))
-        return LayerBatch(
-            names=_names(keys), **rows, input_elems=inputs, output_elems=outputs,
-            input_read_elems=inputs, output_write_elems=outputs)
+        reads: dict[str, Any] = {"input_read_elems": inputs, "output_write_elems": outputs} \
+            if edges else {}
+        return LayerBatch(names=_names(keys), **rows, input_elems=inputs, output_elems=outputs,
+                          **reads)
 
-    def _batch_of(self, v: int, keys: np.ndarray) -> dict[str, np.ndarray]:
-        """The rows of members of ``v`` vertices, member after member."""
+    def _batch_of(self, v: int, keys: np.ndarray, *, edges: bool = True
+                  ) -> dict[str, np.ndarray]:
+        """The rows of members of ``v`` vertices, member after member (with their edges
+        unless ``edges`` is false)."""
         _, bits, lab = _decode(keys)
         a = _adjacency(v, bits)
         labels = _labels(v, lab) if v > 2 else np.zeros((len(keys), 0), dtype=np.int64)
@@ -413,7 +416,7 @@ class NasBench101(Family):
                      kernel="data-movement", out_rank=2, inputs=(x,))
         rows.add(True, "Gemm", h_in=1, h_out=1, cin=cin, cout=k, kernel="fc", in_rank=2,
                  out_rank=2, inputs=(x,))
-        return rows.finish()
+        return rows.finish(edges=edges)
 
     def features(self, indices: Indices, *, network: bool = True,
                  batch: LayerBatch | None = None) -> dict[str, np.ndarray]:
@@ -515,8 +518,9 @@ class _Rows:
             self.inputs.append(tuple(_moved(r, start, shift, x) for r in refs))
         return _moved(out_then, start, shift, x)
 
-    def finish(self) -> dict[str, np.ndarray]:
-        """The present rows, member after member, slot order within a member."""
+    def finish(self, *, edges: bool = True) -> dict[str, np.ndarray]:
+        """The present rows, member after member, slot order within a member (and the
+        members' edges, unless ``edges`` is false)."""
         n, width = self.n, len(self.slots)
 
         # NOTE: grids are filled slot-major (one contiguous row per slot), then transposed to
@@ -576,7 +580,8 @@ class _Rows:
             "in_elems": in_elems, "out_elems": per_row(hw_out) * cout,
             "fused": fused.astype(bool)[slot], "in_shape": in_shape, "out_shape": out_shape,
             "in_rank": in_rank.astype(np.int8)[slot], "out_rank": out_rank.astype(np.int8)[slot],
-            "lengths": present.sum(axis=1), **self._edges(present, per_row(hw_out) * cout)}
+            "lengths": present.sum(axis=1),
+            **(self._edges(present, per_row(hw_out) * cout) if edges else {})}
 
     def _edges(self, present: np.ndarray, out_elems: np.ndarray) -> dict[str, np.ndarray]:
         """Every member's edges: rows within the member (``edge_src``, ``edge_dst``), the
@@ -620,6 +625,8 @@ class _Rows:
                     "out_shape", "in_rank", "out_rank"):
             col = parts[0][key] if len(parts) == 1 else np.concatenate([p[key] for p in parts])
             out[key] = col if rows is None else col[rows]
+        if "edge_counts" not in parts[0]:  # rows without their edges
+            return out
         # the edges alike, their rows within a member made global
         counts = np.concatenate([p["edge_counts"] for p in parts])
         count = counts if in_order else counts[order]

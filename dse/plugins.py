@@ -30,7 +30,8 @@ __all__ = ["ENTRY_POINT_GROUPS", "PluginNotFoundError", "Registry"]
 logger = logging.getLogger(__name__)
 
 #: The entry-point groups dse reads, one per extension point.
-ENTRY_POINT_GROUPS = ("dse.kinds", "dse.policies", "dse.frontends", "dse.loaders", "dse.samplers")
+ENTRY_POINT_GROUPS = ("dse.kinds", "dse.policies", "dse.frontends", "dse.loaders", "dse.samplers",
+                      "dse.zoo")
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,6 +19,7 @@ from dse.search.study import SAMPLER_FACTORIES
 from dse.sim.policies import POLICIES, get_policy, policy_names
 from dse.spec.experiment import SAMPLERS
 from dse.workloads.frontends import FRONTENDS, frontends, register_frontend
+from dse.workloads.zoo.registry import ZOO
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def test_a_policy_entry_point_is_found(monkeypatch):
     (FRONTENDS, "dse.frontends", "zoo"),
     (LOADERS, "dse.loaders", "coral"),
     (SAMPLER_FACTORIES, "dse.samplers", "tpe"),
+    (ZOO, "dse.zoo", "resnet50"),
 ])
 def test_each_extension_point_is_a_registry(registry, group, builtin):
     assert isinstance(registry, Registry)

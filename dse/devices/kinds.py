@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
+from dse.plugins import Registry
 from dse.spec.units import parse_quantity
 from dse.workloads.ops import OP_CLASSES
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from dse.spec.device import DeviceSpec
 
-__all__ = ["DPU_ARCHS", "DeviceKind", "LayerShapes", "ShapeColumns", "device_kind", "kind_names",
+__all__ = ["DPU_ARCHS", "KINDS", "DeviceKind", "LayerShapes", "ShapeColumns", "device_kind", "kind_names",
            "register_kind"]
 
 
@@ -158,33 +159,28 @@ class DeviceKind:
         return problems
 
 
-_KINDS: dict[str, DeviceKind] = {}
+#: The device kinds, by name; the built-ins below register at import, others through the
+#: ``dse.kinds`` entry-point group.
+KINDS: Registry[DeviceKind] = Registry("dse.kinds", what="device kind")
 
 
 def register_kind(kind: DeviceKind, *, replace: bool = False) -> DeviceKind:
     """Add a device kind to the registry (``replace=True`` to redefine one)."""
-    if kind.name in _KINDS and not replace:
-        raise ValueError(f"device kind {kind.name!r} is already registered")
-    _KINDS[kind.name] = kind
-    return kind
+    return KINDS.register(kind, replace=replace)
 
 
 def device_kind(name: str) -> DeviceKind:
     """The registered kind of this name.
 
     Raises:
-        KeyError: Unknown kind; the message lists the known ones.
+        PluginNotFoundError: Unknown kind (a ``KeyError``); the message lists the known ones.
     """
-    try:
-        return _KINDS[name]
-    except KeyError:
-        raise KeyError(f"unknown device kind {name!r}; known kinds: "
-                       f"{', '.join(kind_names())}") from None
+    return KINDS.get(name)
 
 
 def kind_names() -> list[str]:
     """Names of the registered kinds, in registration order."""
-    return list(_KINDS)
+    return KINDS.names()
 
 
 # ----- built-in kinds ---------------------------------------------------------------------------

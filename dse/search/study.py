@@ -31,14 +31,15 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 import pandas as pd
 
 from dse.devices import Catalog
-from dse.errors import DseError, Problem, SpecError
+from dse.errors import DseError, Problem, SpecError, did_you_mean
 from dse.metrics import summarize
+from dse.plugins import PluginNotFoundError, Registry
 from dse.search.space import (
     Constraint,
     Objective,
@@ -56,7 +57,7 @@ from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
 from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment
 
-__all__ = ["SAMPLERS", "ExploreResult", "evaluate", "explore"]
+__all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore"]
 
 logger = logging.getLogger(__name__)
 
@@ -154,24 +155,65 @@ class ExploreResult:
 _SET_CONSTRAINT = hasattr(optuna.trial.Trial, "set_constraint")
 
 
+ConstraintsFunc = Callable[[optuna.trial.FrozenTrial], Sequence[float]]
+
+
+class SamplerFactory(Protocol):
+    """Makes an Optuna sampler for one study (or one worker process of it).
+
+    Called once per study and worker with the seed and, when trials carry constraints and this
+    Optuna version reads them through the sampler, the ``constraints_func`` to pass on (``None``
+    otherwise; a sampler that cannot use constraints may ignore it).
+    """
+
+    def __call__(self, seed: int | None, constraints_func: ConstraintsFunc | None
+                 ) -> optuna.samplers.BaseSampler: ...
+
+#: The samplers by name: the built-ins below (their names are :data:`SAMPLERS`) and the
+#: ``dse.samplers`` entry-point group.
+SAMPLER_FACTORIES: Registry[SamplerFactory] = Registry("dse.samplers", what="sampler",
+                                                       instantiate=False)
+
+
+def _with_constraints(constraints_func: ConstraintsFunc | None) -> dict[str, Any]:
+    return {} if constraints_func is None else {"constraints_func": constraints_func}
+
+
+@SAMPLER_FACTORIES.register(name="tpe")
+def _tpe(seed: int | None, constraints_func: ConstraintsFunc | None
+         ) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.TPESampler(seed=seed, **_with_constraints(constraints_func))
+
+
+@SAMPLER_FACTORIES.register(name="nsga2")
+def _nsga2(seed: int | None, constraints_func: ConstraintsFunc | None
+           ) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.NSGAIISampler(seed=seed, **_with_constraints(constraints_func))
+
+
+@SAMPLER_FACTORIES.register(name="random")
+def _random(seed: int | None, constraints_func: ConstraintsFunc | None
+            ) -> optuna.samplers.BaseSampler:
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+@SAMPLER_FACTORIES.register(name="grid")
+def _grid(seed: int | None, constraints_func: ConstraintsFunc | None
+          ) -> optuna.samplers.BaseSampler:
+    # Every grid point is enqueued (_enqueue_grid): the sampler is never consulted.
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
 def _sampler(name: str, seed: int | None, experiment: Experiment,
              with_constraints: bool) -> optuna.samplers.BaseSampler:
     def constraints_func(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
         return trial.user_attrs.get("violations", [1.0])
 
-    kw: dict[str, Any] = {} if _SET_CONSTRAINT or not with_constraints else {
-        "constraints_func": constraints_func}
-    if name == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, **kw)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, **kw)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "grid":
-        # Every grid point is enqueued (_enqueue_grid): the sampler is never consulted.
-        return optuna.samplers.RandomSampler(seed=seed)
-    raise SpecError([Problem(experiment.file, "search.sampler", f"unknown sampler {name!r}; "
-                             f"known samplers: {', '.join(SAMPLERS)}")])
+    try:
+        factory = SAMPLER_FACTORIES.get(name)
+    except PluginNotFoundError as exc:
+        raise SpecError([Problem(experiment.file, "search.sampler", str(exc))]) from None
+    return factory(seed, None if _SET_CONSTRAINT or not with_constraints else constraints_func)
 
 
 
@@ -423,10 +465,10 @@ def _settings(experiment: Experiment, trials: int | None, timeout_s: float | Non
     if problems:
         raise SpecError(problems)
     name = sampler or search.sampler or ("nsga2" if n_goals > 1 else "tpe")
-    if name not in SAMPLERS:
+    if name not in SAMPLER_FACTORIES:
         where = ("--sampler", "") if sampler else (experiment.file, "search.sampler")
-        raise SpecError([Problem(*where, f"unknown sampler {name!r}; known samplers: "
-                                 f"{', '.join(SAMPLERS)}")])
+        raise SpecError([Problem(*where, did_you_mean(name, SAMPLER_FACTORIES,
+                                                      what="sampler"))])
     return want, name, seed if seed is not None else search.seed
 
 

@@ -15,10 +15,11 @@ from typing import Any, Protocol, runtime_checkable
 import networkx as nx
 
 from dse.errors import Problem, WorkloadError
+from dse.plugins import Registry
 from dse.workloads import onnx_frontend, zoo
 from dse.workloads.graph import Workload
 
-__all__ = ["WorkloadFrontend", "frontends", "register_frontend", "workload"]
+__all__ = ["FRONTENDS", "WorkloadFrontend", "frontends", "register_frontend", "workload"]
 
 
 @runtime_checkable
@@ -85,20 +86,23 @@ def _zoo_graph(name: str, options: tuple[tuple[str, Any], ...]) -> nx.DiGraph:
     return onnx_frontend.graph_from_model(proto, source=f"zoo:{label}")
 
 
-_FRONTENDS: list[WorkloadFrontend] = [ZooFrontend(), OnnxFrontend()]
+#: The frontends, in the order :func:`workload` asks them: the built-ins, with others put ahead
+#: by :func:`register_frontend` or added through the ``dse.frontends`` entry-point group.
+FRONTENDS: Registry[WorkloadFrontend] = Registry("dse.frontends", what="frontend")
+FRONTENDS.register(ZooFrontend())
+FRONTENDS.register(OnnxFrontend())
 
 
-def register_frontend(frontend: WorkloadFrontend, *, first: bool = True) -> None:
-    """Add a frontend; ``first`` puts it ahead of the built-in ones."""
-    if first:
-        _FRONTENDS.insert(0, frontend)
-    else:
-        _FRONTENDS.append(frontend)
+def register_frontend(frontend: WorkloadFrontend, *, first: bool = True,
+                      replace: bool = False) -> WorkloadFrontend:
+    """Add a frontend; ``first`` puts it ahead of the others (``replace=True`` to redefine a
+    name)."""
+    return FRONTENDS.register(frontend, replace=replace, first=first)
 
 
 def frontends() -> list[WorkloadFrontend]:
     """The registered frontends, in the order they are asked."""
-    return list(_FRONTENDS)
+    return FRONTENDS.values()
 
 
 def workload(source: str | Path, *, precision: str = "fp32", **options: Any) -> Workload:
@@ -122,7 +126,7 @@ def workload(source: str | Path, *, precision: str = "fp32", **options: Any) -> 
         11689512
     """
     text = str(source)
-    for frontend in _FRONTENDS:
+    for frontend in FRONTENDS.values():
         if frontend.can_load(text):
             name, graph = frontend.load(text, **options)
             return Workload(name, graph, precision, graph.graph.get("source", text))

@@ -18,11 +18,12 @@ from pathlib import Path
 import pandas as pd
 
 from dse.calibrate.measurements import COLUMNS, validate
-from dse.errors import DseError, Problem, did_you_mean
+from dse.errors import DseError, Problem
+from dse.plugins import Registry
 from dse.spec import loading
 from dse.spec.loading import check_regular_file
 
-__all__ = ["LoadResult", "data_dir", "load", "loader_names", "options_json", "register_loader",
+__all__ = ["LOADERS", "LoadResult", "RegisteredLoader", "data_dir", "load", "loader_names", "options_json", "register_loader",
            "text"]
 
 
@@ -49,17 +50,50 @@ class LoadResult:
 
 
 Loader = Callable[[Path], LoadResult]
-_LOADERS: dict[str, tuple[str, Loader]] = {}
 
 
-def register_loader(name: str, filename: str, loader: Loader) -> None:
-    """Register ``loader`` for the shared table ``filename`` under ``name``."""
-    _LOADERS[name] = (filename, loader)
+@dataclass(frozen=True)
+class RegisteredLoader:
+    """A loader and the shared table it reads (what the ``dse.loaders`` entry points name).
+
+    Attributes:
+        name: The dataset name (``coral``).
+        filename: The table's file name in :func:`data_dir`.
+        load: Reads the table at a path.
+    """
+
+    name: str
+    filename: str
+    load: Loader
+
+
+def _builtins() -> None:
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+#: The loaders, by dataset name: the modules of this package (imported before the first lookup)
+#: and the ``dse.loaders`` entry-point group.
+LOADERS: Registry[RegisteredLoader] = Registry("dse.loaders", builtins=_builtins, what="dataset",
+                                               instantiate=False)
+
+
+def register_loader(name: str, filename: str, loader: Loader, *,
+                    replace: bool = False) -> None:
+    """Register ``loader`` for the shared table ``filename`` under ``name``.
+
+    Raises:
+        ValueError: The name is taken and ``replace`` is false.
+    """
+    LOADERS.register(RegisteredLoader(name, filename, loader), replace=replace)
 
 
 def loader_names() -> list[str]:
-    _builtins()
-    return list(_LOADERS)
+    """The dataset names, in registration order."""
+    return LOADERS.names()
 
 
 def data_dir() -> Path:
@@ -79,21 +113,18 @@ def load(name: str, path: Path | str | None = None) -> LoadResult:
     """Load one shared table as measurements.
 
     Raises:
-        DseError: Unknown loader name (listing the known ones), or the file is missing.
+        PluginNotFoundError: Unknown loader name (listing the known ones).
+        DseError: The file is missing.
     """
-    _builtins()
-    if name not in _LOADERS:
-        raise DseError([Problem("calibration", str(name)[:80],
-                                did_you_mean(name, _LOADERS, what="dataset"))])
-    filename, loader = _LOADERS[name]
-    file = Path(path) if path is not None else data_dir() / filename
+    entry = LOADERS.get(name)
+    file = Path(path) if path is not None else data_dir() / entry.filename
     problems = check_regular_file(file, limit=loading.MAX_CSV_BYTES)
     if problems:
         if problems[0].message == "file not found":
             problems = [Problem(str(file), "", "file not found (set DSE_DATA to the folder of "
                                 "the shared measurement tables)")]
         raise DseError(problems)
-    return loader(file)
+    return entry.load(file)
 
 
 def text(value: object) -> str:
@@ -125,11 +156,3 @@ def finish(name: str, rows: list[dict[str, object]], unmapped: list[dict[str, ob
         default_catalog().runtimes)) if len(frame) else frame
     return LoadResult(name, measurements, pd.DataFrame(
         unmapped, columns=["row", "device", "model", "reason"]))
-
-
-def _builtins() -> None:
-    import importlib
-    import pkgutil
-
-    for info in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{info.name}")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from dse.errors import did_you_mean
+from dse.plugins import Registry
 from dse.sim.plan import PlanContext, Worker
 
-__all__ = ["Policy", "get_policy", "policy_names", "register_policy"]
+__all__ = ["POLICIES", "Policy", "get_policy", "policy_names", "register_policy"]
 
 
 class Policy(Protocol):
@@ -30,37 +30,26 @@ class Policy(Protocol):
     def workers(self, ctx: PlanContext) -> tuple[list[Worker], list[str], bool]: ...
 
 
-_POLICIES: dict[str, Policy] = {}
+#: The policies, by name: the built-ins of :mod:`dse.sim.policies.builtin` (loaded before the
+#: first lookup) and those of the ``dse.policies`` entry-point group.
+POLICIES: Registry[Policy] = Registry("dse.policies", builtins="dse.sim.policies.builtin",
+                                      what="policy")
 
 
 def register_policy(policy: Policy, *, replace: bool = False) -> Policy:
     """Add a policy to the registry (``replace=True`` to redefine one)."""
-    if policy.name in _POLICIES and not replace:
-        raise ValueError(f"policy {policy.name!r} is already registered")
-    _POLICIES[policy.name] = policy
-    return policy
+    return POLICIES.register(policy, replace=replace)
 
 
 def get_policy(name: str | Policy) -> Policy:
     """A policy by name (an instance is returned as it is).
 
     Raises:
-        KeyError: Unknown name; the message lists the known ones.
+        PluginNotFoundError: Unknown name (a ``KeyError``); the message lists the known ones.
     """
-    if not isinstance(name, str):
-        return name
-    _load_builtins()
-    try:
-        return _POLICIES[name]
-    except KeyError:
-        raise KeyError(did_you_mean(name, policy_names(), what="policy")) from None
+    return POLICIES.get(name)
 
 
 def policy_names() -> list[str]:
     """Registered policy names, in registration order."""
-    _load_builtins()
-    return list(_POLICIES)
-
-
-def _load_builtins() -> None:
-    from dse.sim.policies import builtin  # noqa: F401  (registers on import)
+    return POLICIES.names()

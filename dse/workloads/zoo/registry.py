@@ -19,11 +19,12 @@ from typing import Any
 import onnx
 
 from dse.errors import Problem, WorkloadError, did_you_mean
+from dse.plugins import Registry
 from dse.spec import loading
 from dse.workloads.zoo.builder import EmptyTensorError, dry_run
 
-__all__ = ["DEFAULT_OPTION_LIMIT", "MAX_MODEL_BYTES", "OPTION_LIMITS", "ZooModel", "build", "get",
-           "names", "register", "resolve", "unknown_name"]
+__all__ = ["DEFAULT_OPTION_LIMIT", "MAX_MODEL_BYTES", "OPTION_LIMITS", "ZOO", "ZooModel", "build",
+           "get", "names", "register", "resolve", "unknown_name"]
 
 Builder = Callable[..., onnx.ModelProto]
 
@@ -168,11 +169,18 @@ def _option_error(key: str, value: Any, default: Any) -> str:
 @functools.lru_cache(maxsize=256)
 def _weight_bytes(name: str, options: tuple[tuple[str, Any], ...]) -> int:
     with dry_run() as sizes:
-        _REGISTRY[name].builder(weights=False, seed=0, **dict(options))
+        ZOO.get(name).builder(weights=False, seed=0, **dict(options))
     return 4 * sum(sizes)
 
 
-_REGISTRY: dict[str, ZooModel] = {}
+def _load_builders() -> None:
+    # Importing the model modules registers them; done lazily so that importing dse is cheap.
+    from dse.workloads.zoo import models  # noqa: F401
+
+
+#: The zoo models by canonical name: the modules of :mod:`dse.workloads.zoo.models` (imported
+#: before the first lookup) and the ``dse.zoo`` entry-point group (:class:`ZooModel` instances).
+ZOO: Registry[ZooModel] = Registry("dse.zoo", builtins=_load_builders, what="zoo model")
 
 
 def register(
@@ -184,36 +192,33 @@ def register(
     pattern: str | None = None,
     **options: Any,
 ) -> Callable[[Builder], Builder]:
-    """Register a zoo builder under ``name`` (decorator); keyword arguments are its options."""
+    """Register a zoo builder under ``name`` (decorator); keyword arguments are its options.
+
+    Raises:
+        ValueError: ``name`` is taken.
+    """
 
     def deco(fn: Builder) -> Builder:
-        _REGISTRY[name] = ZooModel(name, fn, summary, task, reference, options, pattern)
+        ZOO.register(ZooModel(name, fn, summary, task, reference, options, pattern))
         return fn
 
     return deco
 
 
-def _load_builders() -> None:
-    # Importing the model modules registers them; done lazily so that importing dse is cheap.
-    from dse.workloads.zoo import models  # noqa: F401
-
-
 def names() -> list[str]:
     """Canonical names of every zoo model, sorted."""
-    _load_builders()
-    return sorted(_REGISTRY)
+    return sorted(ZOO.names())
 
 
 def resolve(name: str) -> tuple[ZooModel, dict[str, Any]] | None:
     """The zoo model and options a name stands for (canonical or parametric), or ``None``
     (also for a name longer than :data:`~dse.spec.loading.MAX_NAME_LENGTH`)."""
-    _load_builders()
     if not isinstance(name, str) or len(name) > loading.MAX_NAME_LENGTH:
         return None
     key = name.strip().lower()
-    if key in _REGISTRY:
-        return _REGISTRY[key], {}
-    for model in _REGISTRY.values():
+    if key in ZOO:
+        return ZOO.get(key), {}
+    for model in ZOO.values():
         if model.pattern and (m := re.fullmatch(model.pattern, key)):
             try:
                 opts = {k: type(model.options[k])(v) for k, v in m.groupdict().items()

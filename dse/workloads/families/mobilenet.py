@@ -18,13 +18,7 @@ from typing import ClassVar
 
 from dse.workloads.families.base import Option, ProductFamily
 from dse.workloads.zoo.builder import Net
-from dse.workloads.zoo.models.mobilenet import (
-    V2_SETTINGS,
-    inverted_residual,
-    make_divisible,
-    mobilenet_v1_features,
-    v2_conv_bn,
-)
+from dse.workloads.zoo.models.mobilenet import mobilenet_v1_features, mobilenet_v2_features
 
 __all__ = ["MobileNetV1", "MobileNetV2"]
 
@@ -72,11 +66,5 @@ class MobileNetV2(_MobileNet):
     }
 
     def build(self, net: Net, i: int) -> str:
-        width = self.member(i)["width"]
-        x = v2_conv_bn(net, net.input, make_divisible(32 * width), 3, 2)
-        for t, c, n, s in V2_SETTINGS:
-            cout = make_divisible(c * width)
-            for k in range(n):
-                x, _ = inverted_residual(net, x, cout, s if k == 0 else 1, t)
-        x = v2_conv_bn(net, x, make_divisible(1280 * max(1.0, width)), 1)
+        x = mobilenet_v2_features(net, net.input, self.member(i)["width"])
         return net.fc(net.flatten(net.gap(x)), self.options["classes"])

@@ -143,10 +143,15 @@ def mobilenet_v2(*, weights: bool, seed: int, width: float, resolution: int,
                  classes: int) -> onnx.ModelProto:
     net = Net(f"mobilenet_v2_{width:g}_{resolution}", (1, 3, resolution, resolution), seed=seed,
               weights=weights)
-    x = v2_conv_bn(net, net.input, make_divisible(32 * width), 3, 2)
+    x = mobilenet_v2_features(net, net.input, width)
+    return net.model(net.fc(net.flatten(net.gap(x)), classes))
+
+
+def mobilenet_v2_features(net: Net, x: str, width: float) -> str:
+    """MobileNet v2's layers up to the last 1x1 convolution (before the classifier)."""
+    x = v2_conv_bn(net, x, make_divisible(32 * width), 3, 2)
     for t, c, n, s in V2_SETTINGS:
         cout = make_divisible(c * width)
         for i in range(n):
             x, _ = inverted_residual(net, x, cout, s if i == 0 else 1, t)
-    x = v2_conv_bn(net, x, make_divisible(1280 * max(1.0, width)), 1)
-    return net.model(net.fc(net.flatten(net.gap(x)), classes))
+    return v2_conv_bn(net, x, make_divisible(1280 * max(1.0, width)), 1)

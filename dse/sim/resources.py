@@ -93,15 +93,7 @@ class SharedBandwidth:
         return done
 
     def _join(self, done: simpy.Event, nbytes: float, cap: float, _: object = None) -> None:
-        # Move every active transfer forward to now at the rate it had (inlined: hot path).
-        now = self.env.now
-        elapsed = now - self._last
-        if elapsed > 0 and self._active:
-            for state in self._active.values():
-                state[0] -= state[3] * elapsed
-            self.busy_s += elapsed
-            self.busy_bytes_s += elapsed * self._rate
-        self._last = now
+        self._advance()
         self._active[done] = [nbytes, nbytes, cap, 0.0]
         self._schedule()
 

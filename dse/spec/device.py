@@ -28,9 +28,7 @@ from dse.errors import did_you_mean
 from dse.spec.sources import Frozen, Source, coverage_problems, source_for
 from dse.spec.spread import DEFAULT_SPREAD, LatencySpread
 from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
-from dse.workloads.graph import PRECISION_BYTES
-from dse.workloads.kernels import KERNEL_CLASSES
-from dse.workloads.ops import OP_CLASSES
+from dse.spec.vocabulary import KERNEL_CLASSES, OP_CLASSES, PRECISION_BYTES
 
 __all__ = ["CacheLevel", "ContentionSpec", "DeviceSpec", "DvfsLevel", "KernelModel",
            "PowerSpec", "lookup_efficiency", "max_efficiency", "max_kernel_efficiency"]

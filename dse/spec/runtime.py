@@ -18,7 +18,7 @@ from pydantic import Field, PositiveInt, StrictBool, field_validator, model_vali
 from dse.errors import did_you_mean
 from dse.spec.sources import Frozen, Source, source_for
 from dse.spec.units import Bytes
-from dse.workloads.graph import EPILOGUE_OPS, PRECISION_BYTES
+from dse.spec.vocabulary import EPILOGUE_OPS, PRECISION_BYTES, onnx_op_types
 
 __all__ = ["CLAIMS", "KERNELS", "SCRATCH", "RuntimeSpec"]
 
@@ -59,12 +59,6 @@ SCRATCH: dict[str, str] = {
 _ALSO_SOURCED = ("version", "device_kinds", "host_work", "url")
 
 
-def _fusable_ops() -> frozenset[str]:
-    from dse.workloads.ops import COUNTERS
-
-    return frozenset(COUNTERS) | EPILOGUE_OPS
-
-
 class RuntimeSpec(Frozen):
     """One software stack (inference engine plus the kernels and compiler it ships with).
 
@@ -72,7 +66,7 @@ class RuntimeSpec(Frozen):
         name: The file name (``acl``, ``ncnn_vulkan``).
         version: The release the catalog describes (``"18.05"``), as the vendor numbers it.
         device_kinds: Device kinds (:func:`dse.devices.kinds.kind_names`) it runs on.
-        precisions: Precisions (keys of :data:`dse.workloads.graph.PRECISION_BYTES`) it has
+        precisions: Precisions (keys of :data:`dse.spec.vocabulary.PRECISION_BYTES`) it has
             kernels for.
         fuses: ONNX op types it folds into the epilogue of the preceding Conv/Gemm/MatMul
             (``BatchNormalization``, ``Relu``, ``Clip``; ``Add`` only if it fuses residual adds
@@ -143,7 +137,7 @@ class RuntimeSpec(Frozen):
     def _known_ops(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if value is None:
             return None
-        known = _fusable_ops() - {"Conv", "Gemm", "MatMul"}
+        known = onnx_op_types() - {"Conv", "Gemm", "MatMul"}
         return _known(value, sorted(known), "ONNX op type", show=sorted(EPILOGUE_OPS | {"Add"}))
 
     @field_validator("kernels")

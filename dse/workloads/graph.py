@@ -32,13 +32,10 @@ import networkx as nx
 import pandas as pd
 
 from dse.errors import Problem, WorkloadError
-from dse.workloads.ops import OP_CLASSES
+from dse.spec.vocabulary import EPILOGUE_OPS, OP_CLASSES, PRECISION_BYTES
 
 __all__ = ["EPILOGUE_OPS", "PRECISION_BYTES", "ReadOnlyAttrs", "Workload", "bytes_per_elem",
            "freeze_graph", "fused_layers", "gelu_groups", "skip_norm_pairs", "swish_pairs"]
-
-#: Bytes per tensor element at each supported precision.
-PRECISION_BYTES: dict[str, float] = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "int4": 0.5}
 
 LAYER_COLUMNS = (
     "name",
@@ -62,12 +59,6 @@ _COUNT_COLUMNS = ("name", "op", "op_class", "macs", "ops", "params", "weight_ele
                   "out_elems", "in_shapes", "out_shapes")
 
 
-#: Ops an inference runtime computes in the epilogue of the Conv/MatMul before them, on the
-#: output while it is still on chip (OpenVINO, TFLite, TensorRT and Vitis AI all fuse
-#: Conv+BatchNorm+activation).
-EPILOGUE_OPS = frozenset({"BatchNormalization", "Relu", "Clip", "LeakyRelu", "PRelu", "Sigmoid",
-                          "HardSigmoid", "HardSwish", "Tanh", "Elu", "Selu", "Softplus", "Gelu",
-                          "Mish", "Swish"})
 _FUSE_INTO = frozenset({"conv", "dwconv", "matmul"})
 
 

@@ -19,35 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from dse.spec.vocabulary import KERNEL_CLASSES
 from dse.workloads.graph import gelu_groups, skip_norm_pairs
 
 __all__ = ["KERNEL_CLASSES", "kernel_class_index", "kernel_classes", "workload_kernels"]
 
-#: Kernel class -> the op class whose efficiency it falls back to (``None``: ``default``).
-KERNEL_CLASSES: dict[str, str | None] = {
-    "conv_first": "conv",      # the first convolution, on the image (3 or 1 channels)
-    "conv3x3s1": "conv",       # 3x3 stride 1: Winograd where the runtime has it
-    "conv1x1": "conv",         # pointwise: a GEMM without im2col
-    "conv": "conv",            # other kernel sizes and strides (im2col + GEMM, direct)
-    "dwconv3x3": "dwconv",
-    "dwconv5x5": "dwconv",
-    "dwconv": "dwconv",        # other depthwise kernel sizes
-    "fc": "matmul",            # a product with a weight matrix (Gemm, MatMul)
-    "attention": "attention",  # a product of two activations (QK^T, AV)
-    "se": None,                # squeeze-excite: layers on a globally pooled tensor, the gate
-    "gating": "activation",    # SiLU / swish: x * sigmoid(x)
-    "gelu": "activation",      # the Erf of an exported exact GELU (graph.gelu_groups)
-    "lrn": "norm",
-    "softmax": "activation",
-    "layernorm": "norm",
-    "skip_layernorm": "norm",  # a layer norm whose input is a residual Add read by it alone
-    "pool": "pool",
-    "eltwise": "eltwise",
-    "activation": "activation",
-    "norm": "norm",
-    "data-movement": "data-movement",
-    "other": "other",
-}
 
 _NAMES = tuple(KERNEL_CLASSES)
 _INDEX = {name: i for i, name in enumerate(_NAMES)}

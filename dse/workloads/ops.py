@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dse.spec.vocabulary import OP_CLASSES
+
 __all__ = [
     "COUNTERS",
     "OP_CLASSES",
@@ -28,18 +30,6 @@ __all__ = [
     "register_counter",
 ]
 
-OP_CLASSES: tuple[str, ...] = (
-    "conv",
-    "dwconv",
-    "matmul",
-    "pool",
-    "eltwise",
-    "norm",
-    "activation",
-    "attention",
-    "data-movement",
-    "other",
-)
 
 Shape = tuple[int, ...]
 

@@ -193,3 +193,14 @@ def test_a_later_folder_cannot_redefine_a_runtime(tmp_path):
     write_catalog(first)
     with pytest.raises(SpecError, match=r"'stack' is already defined in"):
         Catalog(first, second)
+
+
+def test_fuses_accepts_every_onnx_op_type_a_counter_knows_but_the_producers():
+    """The spec layer validates ``fuses`` against the ONNX standard's op types (not the workload
+    layer's counters, which sit above it): every counted standard op is accepted."""
+    from dse.spec.vocabulary import onnx_op_types
+    from dse.workloads.ops import COUNTERS
+
+    standard = sorted(set(COUNTERS) & onnx_op_types() - {"Conv", "Gemm", "MatMul"})
+    spec = RuntimeSpec.model_validate({"name": "t", **RUNTIME, "fuses": standard})
+    assert set(spec.fuses or ()) == set(standard)

@@ -160,8 +160,6 @@ class Plan:
         return tuple(sorted(names))
 
 
-
-
 class Infeasible(DseError):
     """A placement that cannot run: a result, not an error.
 

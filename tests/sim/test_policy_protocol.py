@@ -110,6 +110,28 @@ def test_a_registered_base_policy_runs_through_simulate(tmp_path, registry):
     assert report.metrics.throughput_fps <= report.bound.throughput_fps * (1 + 1e-9)
 
 
+class Bare:
+    """A plug-in of the bare Policy protocol: a name and workers, nothing of BasePolicy."""
+
+    name = "bare_test"
+
+    def workers(self, ctx):
+        unit = ctx.units()[0]
+        return [Worker(f"{unit.name}/0", ENTRY, None, ctx.routes(unit), unit.name)], \
+            [ENTRY], False
+
+
+def test_a_bare_protocol_policy_gets_the_defaults(tmp_path, registry):
+    register_policy(Bare())
+    cat = catalog(tmp_path)
+    bare = simulate(load_experiment(experiment(
+        tmp_path, execution={"policy": "bare_test"})), catalog=cat).metrics
+    single = simulate(load_experiment(experiment(tmp_path)), catalog=cat).metrics
+    assert (bare.frames["release_s"] == bare.frames["done_s"]).all()
+    assert bare.frames_per_device == single.frames_per_device == {"npu:0": 20}
+    assert bare.throughput_fps == single.throughput_fps
+
+
 def test_the_reorder_buffer_releases_in_stream_order():
     assert reorder_buffer(np.array([1.0, 3.0, 2.0, 4.0])).tolist() == [1.0, 3.0, 3.0, 4.0]
     assert Coexec().release_times(np.array([2.0, 1.0])).tolist() == [2.0, 2.0]

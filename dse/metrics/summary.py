@@ -3,7 +3,8 @@
 - Throughput is steady state: completions after the warm-up frames and before the drain (closed
   loop: the last completion per worker, which meet less competition), over the time they span;
   where a closed loop's completions repeat a pattern, the window spans whole periods of it.
-- Latency is from arrival (closed loop: from when a worker takes the frame) to release; with a
+- Latency is from arrival (closed loop: from when a worker takes the frame) to release, which is
+  the policy's to say (:meth:`~dse.sim.policies.BasePolicy.release_times`): with co-execution's
   reorder buffer a frame is released only after every earlier frame, and that wait counts.
 - Utilization of a device: time with at least one inference in flight over the makespan; of a
   host cluster: core-seconds over cores x makespan; of a link: bytes over bandwidth x makespan.
@@ -87,7 +88,10 @@ def summarize(result: SimResult) -> Metrics:
     frames = result.frames.copy()
     # NOTE: computed on numpy columns; the frames table gets its two new columns at the end
     done = frames["done_s"].to_numpy(dtype=float)
-    released = np.maximum.accumulate(done) if plan.ordered else done
+    # The policy's rules (BasePolicy's defaults for a plug-in of the bare Policy protocol).
+    policy = plan.policy
+    release = getattr(policy, "release_times", None)
+    released = release(done) if release is not None else done
     latency_s = released - frames["arrival_s"].to_numpy(dtype=float)
     frames["release_s"] = released
     frames["latency_s"] = latency_s
@@ -140,7 +144,7 @@ def summarize(result: SimResult) -> Metrics:
     dvfs = plan.config.execution.dvfs
     for name, unit in plan.units.items():
         busy = result.devices[name]["busy_s"]
-        if name in result.cores:
+        if unit.is_host:
             c = result.cores[name]
             busy = min(makespan, busy + c["load_s"] / c["cores"])
         energy[name] = energy_j(unit.spec, min(busy, makespan), makespan,
@@ -154,7 +158,7 @@ def summarize(result: SimResult) -> Metrics:
         if d["uses"] and name not in per_device:
             per_device[name] = 0
     holds = {n: int(d["uses"]) for n, d in result.devices.items() if d["uses"]}
-    frames_per_device = holds if plan.config.execution.policy in ("pipeline", "mapping") \
+    frames_per_device = holds if getattr(policy, "counts_holds", False) \
         else {k: int(v) for k, v in per_device.items()}
     sustained = None
     if stream.fps is not None:

@@ -91,7 +91,7 @@ def threads_gain(result: ExploreResult) -> ThreadsGain | None:
     docstring); ``None`` when the study has no ``execution.threads`` dimension with two or more
     values, or too few feasible trials."""
     from dse.report.study_report import param_value
-    from dse.sim.plan import build_plan
+    from dse.sim.build import build_plan
 
     experiment, trials = result.experiment, result.trials
     dims = list(experiment.dimensions)

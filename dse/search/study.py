@@ -51,8 +51,8 @@ from dse.search.space import (
 )
 from dse.search.storage import WORKER_DIED, Liveness, fail_zombies, open_storage, reopen
 from dse.sim.bound import bound
+from dse.sim.build import build_plan
 from dse.sim.engine import Simulation
-from dse.sim.plan import build_plan
 from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
 from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment

@@ -72,7 +72,7 @@ def _capacity(key: str, plan: Plan) -> float:
     kind, _, name = key.partition(" ")
     if kind == "device":
         unit = plan.units[name]
-        if name in plan.clusters:  # disjoint core groups, one inference each
+        if unit.is_host:  # disjoint core groups, one inference each
             return float(unit.slots)
         return unit.spec.speedup(unit.slots)
     if kind == "cores":

@@ -170,7 +170,7 @@ class Simulation:
                        for q in plan.queues}
         # k / speedup(k) for k busy slots, per device: the slowdown of one inference. The slots
         # of a host cluster are disjoint core groups: they slow each other only through DRAM.
-        self.slowdown = {n: [1.0] + [1.0 if n in plan.clusters else
+        self.slowdown = {n: [1.0] + [1.0 if u.is_host else
                                      slot_slowdown(k, u.spec.speedup(k))
                                      for k in range(1, u.slots + 1)]
                          for n, u in plan.units.items()}

@@ -24,7 +24,7 @@ from typing import Any
 
 from dse.devices import Catalog
 from dse.errors import DseError, Problem, SpecError, did_you_mean
-from dse.sim.plan import build_plan
+from dse.sim.build import build_plan
 from dse.sim.policies import policy_names
 from dse.spec.experiment import Experiment, ExperimentConfig
 from dse.spec.experiment import load_experiment as parse_experiment

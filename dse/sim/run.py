@@ -10,8 +10,9 @@ from typing import Any
 from dse.devices import Catalog
 from dse.metrics import Metrics, summarize
 from dse.sim.bound import Bound, bound
+from dse.sim.build import build_plan
 from dse.sim.engine import SimResult, Simulation
-from dse.sim.plan import Plan, build_plan
+from dse.sim.plan import Plan
 from dse.sim.resolve import load_experiment, resolve_experiment
 from dse.spec.experiment import Experiment, ExperimentConfig, parse_override
 

@@ -1,7 +1,7 @@
 """Device and platform models: the kind registry, the catalog, and fitted overlays."""
 
 from dse.devices.catalog import Catalog, default_catalog
-from dse.devices.kinds import DeviceKind, device_kind, kind_names, register_kind
+from dse.devices.kinds import BaseDeviceKind, DeviceKind, device_kind, kind_names, register_kind
 
-__all__ = ["Catalog", "DeviceKind", "default_catalog", "device_kind", "kind_names",
+__all__ = ["BaseDeviceKind", "Catalog", "DeviceKind", "default_catalog", "device_kind", "kind_names",
            "register_kind"]

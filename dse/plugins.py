@@ -1,4 +1,4 @@
-"""One registry for every extension point: device kinds, policies, frontends, loaders, samplers.
+"""One registry for every extension point: device kinds, policies, frontends, runtimes, and more.
 
 A :class:`Registry` maps names to plug-ins. It accepts an instance wherever it accepts a name (as
 Optuna does), refuses a second plug-in under a taken name unless asked to replace it, and loads,
@@ -30,8 +30,8 @@ __all__ = ["ENTRY_POINT_GROUPS", "PluginNotFoundError", "Registry"]
 logger = logging.getLogger(__name__)
 
 #: The entry-point groups dse reads, one per extension point.
-ENTRY_POINT_GROUPS = ("dse.kinds", "dse.policies", "dse.frontends", "dse.loaders", "dse.samplers",
-                      "dse.zoo")
+ENTRY_POINT_GROUPS = ("dse.kinds", "dse.policies", "dse.frontends", "dse.runtimes", "dse.loaders",
+                      "dse.samplers", "dse.zoo")
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

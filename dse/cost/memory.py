@@ -184,29 +184,15 @@ def resident_weights(footprint: np.ndarray, capacity: np.ndarray | float, device
         footprint: Weight bytes per layer (:func:`weight_footprint`; 0 for layers that run
             elsewhere).
         capacity: On-chip bytes for weights: one model's, or one per model.
-        device: The device (its kind says scratchpad, cache or buffer).
+        device: The device (its kind's
+            :meth:`~dse.devices.kinds.BaseDeviceKind.resident_weights` is the rule).
         offsets: Where each model's layers start and end (``models + 1`` entries, as
             :attr:`dse.workloads.layers.LayerBatch.offsets`); default: one model.
     """
-    kind = device_kind(device.kind)
-    has = footprint > 0
-    if kind.onchip == "buffer":
-        return np.zeros_like(has)
     if offsets is None:
         offsets = np.array([0, len(footprint)])
-    lengths = np.diff(offsets)
-    # Weight bytes are whole numbers, so sums in any order are exact below 2**53 bytes.
-    cum = np.cumsum(footprint)
-    before = np.concatenate([[0.0], cum])[offsets[:-1]]
-    cap = np.repeat(np.broadcast_to(capacity, lengths.shape), lengths)
-    if kind.onchip == "cache":
-        totals = np.concatenate([[0.0], cum])[offsets[1:]] - before
-        return has & np.repeat(totals <= np.broadcast_to(capacity, lengths.shape), lengths)
-    # A prefix of the layers in order stays resident; from the first layer that does not fit
-    # on, weights stream. Coral documents only that the compiler caches "as much as fits"; the
-    # in-order prefix is our assumption. The running sum never falls, so the layers that fit
-    # are that prefix.
-    return has & (cum - np.repeat(before, lengths) <= cap)
+    # the rule is the kind's (scratchpad, cache, buffer or its own)
+    return device_kind(device.kind).resident_weights(footprint, np.asarray(capacity), offsets)
 
 
 def placement_problem(device: DeviceSpec, total_bytes: float, offchip_bytes: float,

@@ -7,6 +7,9 @@ Layout of a catalog folder (the built-in one is ``devices/`` at the top of the r
     devices/platforms/<name>.yaml   one platform (PlatformSpec)
     devices/runtimes/<name>.yaml    one runtime (RuntimeSpec; dse.devices.runtimes)
 
+Runtimes registered from Python (:func:`dse.devices.runtimes.register_runtime`, the entry-point
+group ``dse.runtimes``) join the files' runtimes when a catalog is built.
+
 A device may start from another with ``base: <name>`` and change some fields (the co-design
 question "what if this accelerator had twice the on-chip memory?" is a three-line file). Its
 sources are the base's plus its own, its own first.

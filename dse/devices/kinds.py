@@ -4,8 +4,9 @@ and a microcontroller NPU.
 A kind checks the fields particular to it and may derive values from more basic ones before the
 spec is validated (a CPU cluster's peak from cores x clock x ops per cycle, a DPU core's from its
 size and clock), so that a spec built on another with ``base:`` and a different clock gets a
-consistent peak. The engine looks kinds up by name and never imports a concrete one; register
-your own with :func:`register_kind`.
+consistent peak. The engine looks kinds up by name and never imports a concrete one; subclass
+:class:`BaseDeviceKind` (its docstring gives the call protocol) or build a :class:`DeviceKind`,
+and register it with :func:`register_kind`.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
 
     from dse.spec.device import DeviceSpec
 
-__all__ = ["DPU_ARCHS", "KINDS", "DeviceKind", "LayerShapes", "ShapeColumns", "device_kind", "kind_names",
-           "register_kind"]
+__all__ = ["DPU_ARCHS", "KINDS", "BaseDeviceKind", "DeviceKind", "LayerShapes", "ShapeColumns",
+           "device_kind", "kind_names", "register_kind"]
 
 
 class LayerShapes(Protocol):
@@ -94,31 +95,157 @@ class ShapeColumns:
                    out_rank=columns[3])
 
 
-@dataclass(frozen=True)
-class DeviceKind:
-    """One kind of processing element.
+class BaseDeviceKind:
+    """How devices of one kind behave: the extension point of :data:`KINDS`.
+
+    A kind is looked up by a device's ``kind`` name whenever a spec is validated or a cost is
+    computed; the engine never imports a concrete one. Subclass this (or build a
+    :class:`DeviceKind` from functions) and :func:`register_kind` an instance; check it with
+    :class:`dse.testing.kinds.DeviceKindConformance`.
+
+    The call protocol:
+
+    - :meth:`derive` is called on a device's raw YAML mapping, before validation, every time a
+      spec is validated (also for a what-if copy, with the values it derived before removed).
+    - :meth:`check` is called once per validation, on the validated spec.
+    - :meth:`utilization` / :meth:`layer_utilization` are called by the cost model
+      (:func:`dse.cost.compute.layer_times`, :func:`dse.cost.batch.batch_cost`) for every
+      costing, possibly many times on the same arrays.
+    - :meth:`resident_weights` is called by the weight placement
+      (:func:`dse.cost.memory.place_weights`, :func:`dse.cost.batch.batch_cost`).
+    - :meth:`thread_scale` is called by :meth:`dse.spec.device.DeviceSpec.core_scale`, which
+      the cost model uses for the intra-op threads of one inference.
+
+    Every method is a pure function of its arguments: it must not mutate them (specs are
+    frozen; mappings and arrays are shared with caches), must not keep state between calls,
+    and must return the same answer for the same input, since results are memoised
+    (:mod:`dse.sim.memo` keys on the registered kind's identity, so re-registering a kind
+    misses the caches). An instance is registered once and shared across threads.
 
     Attributes:
         name: Registry key used in YAML (``kind: cpu``).
         description: One line for listings.
         is_host: Whether devices of this kind can be a platform's host (run threads, drive
-            accelerators, take fallback layers).
-        onchip: How on-chip memory holds weights. ``scratchpad``: the compiler places layers'
-            weights in order until it is full (Edge TPU, DPU, micro-NPUs). ``cache``: weights
-            stay only if the whole model fits, since streaming a larger model evicts them.
-            ``buffer``: a working buffer that weights pass through; they are read from memory
-            again every inference (the Xilinx DPU reloads every layer's weights from DDR).
+            accelerators, take fallback layers); a device that is not runs its
+            ``host_overhead_per_inference_s`` on the host.
+        onchip: How on-chip memory holds weights (:meth:`resident_weights`). ``scratchpad``:
+            the compiler places layers' weights in order until it is full (Edge TPU, DPU,
+            micro-NPUs). ``cache``: weights stay only if the whole model fits, since streaming
+            a larger model evicts them. ``buffer``: a working buffer that weights pass through;
+            they are read from memory again every inference (the Xilinx DPU reloads every
+            layer's weights from DDR).
         streams_weights: Whether weights that do not fit on chip can be read from elsewhere
             every inference; if not, such a model is infeasible (MAX78000).
-        required: Fields a spec of this kind must state.
-        derive_fn: ``(data) -> (data, derived paths)``; called on the raw mapping before
-            validation. Must not overwrite values the spec states.
-        check_fn: ``(spec) -> problems``; extra checks after validation.
-        utilization_fn: ``(spec, shapes) -> array``: the share of the compute array each layer
-            can keep busy, from its shape (a layer whose channels are not a multiple of the
-            array's channel parallelism leaves lanes idle); multiplies the efficiency. It reads
-            :class:`LayerShapes` arrays, so one rule serves a workload's counts table and a
-            batch of many models' layers. ``None``: every layer can use the whole array.
+        required: Fields a spec of this kind must state (:meth:`check` reports them).
+    """
+
+    name: str
+    description: str = ""
+    is_host: bool = False
+    onchip: Literal["cache", "scratchpad", "buffer"] = "scratchpad"
+    streams_weights: bool = True
+    required: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {getattr(self, 'name', '?')!r}>"
+
+    def derive(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Fill values this kind derives from more basic ones (a peak from cores x clock x
+        ops per cycle).
+
+        Args:
+            data: A device's raw mapping (not yet validated: any value may be of any type;
+                leave bad ones for the field validators to report).
+
+        Returns:
+            A new mapping (``data`` itself must not be changed) and the dotted paths of the
+            values derived (``peak_ops_s.int8``), which the spec records as ``derived``. A
+            value the mapping states must never be overwritten. Default: nothing derived.
+        """
+        return data, []
+
+    def check(self, spec: DeviceSpec) -> list[str]:
+        """Kind-specific problems of a validated spec: one ``field: message`` line each, empty
+        if none (never raise). Default: the :attr:`required` fields that are missing; an
+        override should start from ``super().check(spec)``."""
+        return [f"{name}: required for a device of kind {self.name!r}"
+                for name in self.required if getattr(spec, name) is None]
+
+    def layer_utilization(self, spec: DeviceSpec, shapes: LayerShapes) -> np.ndarray:
+        """Per layer, the share of the compute array its shape can keep busy, in (0, 1] (a
+        layer whose channels are not a multiple of the array's channel parallelism leaves
+        lanes idle); it multiplies the efficiency.
+
+        Reads :class:`LayerShapes` arrays, so one rule serves a workload's counts table and a
+        batch of many models' layers. Default: every layer can use the whole array.
+        """
+        return np.ones(len(shapes.op_class))
+
+    def utilization(self, spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
+        """:meth:`layer_utilization` of the layers of a counts table
+        (:attr:`dse.workloads.Workload.counts`); not to be overridden on its own, since both
+        forms must agree."""
+        if type(self).layer_utilization is BaseDeviceKind.layer_utilization:
+            return np.ones(len(counts))  # NOTE: skips building the shape columns
+        return self.layer_utilization(spec, ShapeColumns.from_counts(counts))
+
+    def resident_weights(self, footprint: np.ndarray, capacity: np.ndarray,
+                         offsets: np.ndarray) -> np.ndarray:
+        """Per layer, whether its weights stay resident on chip across inferences; the rest
+        are read again every inference (:func:`dse.cost.memory.place_weights` decides from
+        where, and whether :attr:`streams_weights` allows it). Default: the :attr:`onchip`
+        rule.
+
+        Args:
+            footprint: Weight bytes per layer (0 for layers that run elsewhere), of one or
+                many models end to end, each in topological order.
+            capacity: On-chip bytes for weights, one per model.
+            offsets: Where each model's layers start and end (``models + 1`` entries).
+
+        Returns:
+            A boolean array like ``footprint``; false wherever ``footprint`` is 0.
+        """
+        has = footprint > 0
+        if self.onchip == "buffer":
+            return np.zeros_like(has)
+        lengths = np.diff(offsets)
+        # Weight bytes are whole numbers, so sums in any order are exact below 2**53 bytes.
+        cum = np.cumsum(footprint)
+        before = np.concatenate([[0.0], cum])[offsets[:-1]]
+        if self.onchip == "cache":
+            totals = np.concatenate([[0.0], cum])[offsets[1:]] - before
+            return has & np.repeat(totals <= np.broadcast_to(capacity, lengths.shape), lengths)
+        cap = np.repeat(np.broadcast_to(capacity, lengths.shape), lengths)
+        # A prefix of the layers in order stays resident; from the first layer that does not
+        # fit on, weights stream. Coral documents only that the compiler caches "as much as
+        # fits"; the in-order prefix is our assumption. The running sum never falls, so the
+        # layers that fit are that prefix.
+        return has & (cum - np.repeat(before, lengths) <= cap)
+
+    def thread_scale(self, spec: DeviceSpec, threads: int | None) -> float:
+        """Share of the all-cores peak that ``threads`` intra-op threads of one inference
+        reach (``None``: all cores). Default: Amdahl's law over the spec's ``cores`` with its
+        ``parallel_fraction`` (:func:`dse.cost.concurrency.amdahl_core_scale`): 1 for a
+        device without cores, no gain beyond the cores."""
+        from dse.cost.concurrency import amdahl_core_scale  # the cost package imports us
+
+        return amdahl_core_scale(spec.cores, threads, spec.parallel_fraction)
+
+
+@dataclass(frozen=True)
+class DeviceKind(BaseDeviceKind):
+    """A :class:`BaseDeviceKind` built from attributes and functions (how the built-ins are
+    made).
+
+    Attributes:
+        name, description, is_host, onchip, streams_weights, required: As
+            :class:`BaseDeviceKind`.
+        derive_fn: ``(data) -> (data, derived paths)``: :meth:`~BaseDeviceKind.derive`.
+        check_fn: ``(spec) -> problems``: extra checks after validation, run when no required
+            field is missing.
+        utilization_fn: ``(spec, shapes) -> array``:
+            :meth:`~BaseDeviceKind.layer_utilization`. ``None``: every layer can use the
+            whole array.
     """
 
     name: str
@@ -132,28 +259,22 @@ class DeviceKind:
     utilization_fn: Callable[[DeviceSpec, LayerShapes], np.ndarray] | None = None
 
     def utilization(self, spec: DeviceSpec, counts: pd.DataFrame) -> np.ndarray:
-        """Per layer of a counts table, the share of the compute array its shape can use (1 if
-        not modelled)."""
         if self.utilization_fn is None:
             return np.ones(len(counts))
         return self.utilization_fn(spec, ShapeColumns.from_counts(counts))
 
     def layer_utilization(self, spec: DeviceSpec, shapes: LayerShapes) -> np.ndarray:
-        """:meth:`utilization` of layers given as arrays (:class:`LayerShapes`)."""
         if self.utilization_fn is None:
             return np.ones(len(shapes.op_class))
         return self.utilization_fn(spec, shapes)
 
     def derive(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """Fill values this kind derives; returns the new mapping and the derived paths."""
         if self.derive_fn is None:
             return data, []
         return self.derive_fn(data)
 
     def check(self, spec: DeviceSpec) -> list[str]:
-        """Kind-specific problems of a validated spec (empty if none)."""
-        problems = [f"{name}: required for a device of kind {self.name!r}"
-                    for name in self.required if getattr(spec, name) is None]
+        problems = super().check(spec)
         if self.check_fn is not None and not problems:
             problems += self.check_fn(spec)
         return problems
@@ -161,15 +282,15 @@ class DeviceKind:
 
 #: The device kinds, by name; the built-ins below register at import, others through the
 #: ``dse.kinds`` entry-point group.
-KINDS: Registry[DeviceKind] = Registry("dse.kinds", what="device kind")
+KINDS: Registry[BaseDeviceKind] = Registry("dse.kinds", what="device kind")
 
 
-def register_kind(kind: DeviceKind, *, replace: bool = False) -> DeviceKind:
+def register_kind(kind: BaseDeviceKind, *, replace: bool = False) -> BaseDeviceKind:
     """Add a device kind to the registry (``replace=True`` to redefine one)."""
     return KINDS.register(kind, replace=replace)
 
 
-def device_kind(name: str) -> DeviceKind:
+def device_kind(name: str) -> BaseDeviceKind:
     """The registered kind of this name.
 
     Raises:

@@ -265,8 +265,9 @@ class DeviceSpec(Frozen):
             runs on the fallback device, with transfers at every crossing); ``fallback_tail``
             (the first unsupported layer and everything after it run on the fallback device,
             as the Edge TPU compiler does).
-        fallback_device: Which device runs the rest: ``host`` (the platform's host CPU) or a
-            device name.
+        fallback_device: Which device runs the rest: ``host``, the platform's host CPU (the
+            only value modelled; a named fallback device is refused when the spec is
+            validated).
         needs_host_core: A host CPU thread is busy while the device works (it feeds a USB stick,
             drives a GPU/NPU).
         caches: A CPU's caches by level (``l1d``, ``l1i``, ``l2``, ``l3``), as probed; a
@@ -364,6 +365,17 @@ class DeviceSpec(Frozen):
 
         if value not in kind_names():
             raise ValueError(did_you_mean(value, kind_names(), what="device kind"))
+        return value
+
+    @field_validator("fallback_device")
+    @classmethod
+    def _host_fallback(cls, value: str) -> str:
+        # The simulator sends unsupported layers to the platform's host cluster; a device
+        # named here would be silently ignored, so it is refused.
+        if value != "host":
+            raise ValueError(f"only 'host' (the platform's host CPU) can take the layers a "
+                             f"device does not support; a named fallback device is not "
+                             f"modelled, got {value!r}")
         return value
 
     @field_validator("peak_ops_s", "ops_per_cycle_per_core")
@@ -492,11 +504,13 @@ class DeviceSpec(Frozen):
         return {"knee": knee, "saturation": saturation, "slope": slope}
 
     def core_scale(self, threads: int | None = None) -> float:
-        """Share of the all-cores peak that ``threads`` threads of one inference reach (1 for a
-        device without ``cores``; more threads than cores help no further)."""
-        from dse.cost.concurrency import amdahl_core_scale
+        """Share of the all-cores peak that ``threads`` threads of one inference reach: the
+        kind's rule (:meth:`~dse.devices.kinds.BaseDeviceKind.thread_scale`; for the built-in
+        kinds Amdahl's law over ``cores``, 1 for a device without ``cores``, more threads than
+        cores help no further)."""
+        from dse.devices.kinds import device_kind
 
-        return amdahl_core_scale(self.cores, threads, self.parallel_fraction)
+        return device_kind(self.kind).thread_scale(self, threads)
 
     def with_changes(self, reason: str, **changes: Any) -> DeviceSpec:
         """A what-if copy: this device with some fields changed, validated again.

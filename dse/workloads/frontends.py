@@ -1,16 +1,17 @@
 """Workload frontends: where a workload graph can come from.
 
-A frontend is a small object with ``name``, ``can_load(source)`` and ``load(source, **options)``
-that returns ``(name, graph)``. :func:`load_workload` asks the registered frontends in order; the
-engine never imports a concrete one. Register another with :func:`register_frontend`.
+A frontend is a :class:`BaseFrontend`: ``name``, ``can_load(source)`` and ``load(source,
+**options)`` that returns ``(name, graph)``. :func:`workload` asks the registered frontends in
+order; the engine never imports a concrete one. Register another with :func:`register_frontend`.
 """
 
 from __future__ import annotations
 
+import abc
 import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import networkx as nx
 
@@ -19,23 +20,71 @@ from dse.plugins import Registry
 from dse.workloads import onnx_frontend, zoo
 from dse.workloads.graph import Workload
 
-__all__ = ["FRONTENDS", "WorkloadFrontend", "frontends", "register_frontend", "workload"]
+__all__ = ["FRONTENDS", "BaseFrontend", "WorkloadFrontend", "frontends", "register_frontend", "workload"]
 
 
-@runtime_checkable
-class WorkloadFrontend(Protocol):
-    """Turns a source (a name, a path) into a workload graph."""
+class BaseFrontend(abc.ABC):
+    """Turns a source (a name, a path) into a workload graph: the extension point of
+    :data:`FRONTENDS`.
+
+    The call protocol: :func:`workload` asks the registered frontends in registry order
+    (:func:`register_frontend` puts a new one first by default, so it takes precedence over the
+    built-in zoo and ONNX frontends); the first whose :meth:`can_load` is true gets
+    :meth:`load`, and no other frontend is asked. Both are called on every
+    :func:`workload` call, possibly from several threads at once; an instance is registered
+    once and shared, so neither may keep per-call state on it.
+
+    Attributes:
+        name: The registry key (``onnx``, ``zoo``).
+    """
 
     name: str
 
+    @classmethod
+    def __subclasshook__(cls, other: type) -> bool:
+        # A frontend written before this base class, with the same methods and no base,
+        # still passes isinstance(x, WorkloadFrontend), as it did against the protocol.
+        if cls is BaseFrontend and all(callable(getattr(other, m, None))
+                                       for m in ("can_load", "load")):
+            return True
+        return NotImplemented
+
+    @abc.abstractmethod
     def can_load(self, source: str) -> bool:
-        """Whether this frontend understands ``source``; called before :meth:`load`."""
+        """Whether this frontend understands ``source``.
 
+        Cheap and side-effect free (a suffix, a name lookup, a file's existence): it is asked
+        for every source, including those meant for other frontends. It never raises; a source
+        it cannot even inspect is simply not its own.
+        """
+
+    @abc.abstractmethod
     def load(self, source: str, **options: Any) -> tuple[str, nx.DiGraph]:
-        """The workload's name and graph."""
+        """The workload's name and layer graph; called only after :meth:`can_load` said yes.
+
+        Args:
+            source: What :meth:`can_load` accepted.
+            **options: The keywords of :func:`workload` other than ``precision``; an option
+                this frontend does not take is bad input.
+
+        Returns:
+            ``(name, graph)``: a networkx graph with the node, edge and graph attributes of
+            :mod:`dse.workloads.graph`, which :class:`~dse.workloads.graph.Workload` then
+            treats as read-only. A graph shared between calls (a cache) must never be mutated
+            after it is returned, and the frontend must not mutate ``options`` or any other
+            shared state.
+
+        Raises:
+            WorkloadError: Bad input (a malformed file, unknown options), with every problem
+                found; never a bare exception for something the user can fix.
+        """
 
 
-class OnnxFrontend:
+#: The earlier name of :class:`BaseFrontend` (a protocol then); kept for third-party code.
+WorkloadFrontend = BaseFrontend
+
+
+class OnnxFrontend(BaseFrontend):
     """An ``.onnx`` file on disk."""
 
     name = "onnx"
@@ -63,7 +112,7 @@ class OnnxFrontend:
         return Path(source).stem, graph
 
 
-class ZooFrontend:
+class ZooFrontend(BaseFrontend):
     """A model of the built-in zoo, by (possibly parametric) name."""
 
     name = "zoo"
@@ -88,7 +137,7 @@ def _zoo_graph(name: str, options: tuple[tuple[str, Any], ...]) -> nx.DiGraph:
 
 #: The frontends, in the order :func:`workload` asks them: the built-ins, with others put ahead
 #: by :func:`register_frontend` or added through the ``dse.frontends`` entry-point group.
-FRONTENDS: Registry[WorkloadFrontend] = Registry("dse.frontends", what="frontend")
+FRONTENDS: Registry[BaseFrontend] = Registry("dse.frontends", what="frontend")
 FRONTENDS.register(ZooFrontend())
 FRONTENDS.register(OnnxFrontend())
 
@@ -100,7 +149,7 @@ def register_frontend(frontend: WorkloadFrontend, *, first: bool = True,
     return FRONTENDS.register(frontend, replace=replace, first=first)
 
 
-def frontends() -> list[WorkloadFrontend]:
+def frontends() -> list[BaseFrontend]:
     """The registered frontends, in the order they are asked."""
     return FRONTENDS.values()
 

@@ -50,6 +50,9 @@ def test_valid_catalog_loads(tmp_path):
     ({"on_unsupported": "fallback_tail"}, r"on_unsupported: only meaningful with a supported_ops"),
     ({"on_unsupported": "drop"}, r"on_unsupported: expected 'infeasible', 'fallback_layer' or "
                                  r"'fallback_tail', got 'drop'"),
+    ({"fallback_device": "cpu"}, r"npu.yaml: fallback_device: only 'host' \(the platform's host "
+                                 r"CPU\) can take .*; a named fallback device is not modelled, "
+                                 r"got 'cpu'"),
     ({"sources": [source("peak_ops_s")]}, r"mem_bw_bytes_s: no source given for this number"),
     ({"sources": [source("peak_ops_s", "mem_bw_bytes_s", "onchip_mem_bytes", "dram_bytes",
                          "power", "price_usd", "clock_hz")]},

@@ -254,7 +254,7 @@ def test_the_default_kind_methods():
     kind = Systolic()
     assert kind.derive({"a": 1}) == ({"a": 1}, [])
     spec = Catalog().device("rpi4_cpu")
-    assert kind.thread_scale(spec, 1) == spec.core_scale(1) == pytest.approx(1 / spec.cores)
+    assert kind.thread_scale(spec, 1) == pytest.approx(1 / spec.cores)
     footprint = np.array([4.0, 0.0, 4.0, 4.0])
     one = np.array([0, 4])
     assert kind.resident_weights(footprint, np.array([12.0]), one).tolist() == \

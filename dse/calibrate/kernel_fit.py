@@ -47,6 +47,7 @@ from dse.cost.compute import (
 )
 from dse.cost.memory import activation_bytes, weight_read_bytes
 from dse.cost.model import runtime_counts
+from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay
 from dse.errors import DseError, Problem
 from dse.spec.device import DeviceSpec, KernelModel, max_efficiency, max_kernel_efficiency
@@ -336,7 +337,7 @@ def predict_kernel_times(models: Mapping[str, KernelModel], data: KernelData,
         from dse.cost.compute import efficiency_vector
 
         base = efficiency_vector(device)[kernels]
-        scale = np.array([device.core_scale(int(t)) for t in threads])
+        scale = np.array([device_kind(device.kind).thread_scale(device, int(t)) for t in threads])
         eff = np.where(terms.modelled, terms.efficiency, base * scale)
         launch = np.where(terms.modelled, terms.launch_s, device.overhead_per_layer_s)
     else:

@@ -345,7 +345,7 @@ def layer_times(*, ops: np.ndarray, weight_bytes: np.ndarray, activation_bytes: 
     streamed = np.where(on_link, weight_bytes, 0.0)
     efficiency = efficiency_vector(device)[kernels] * utilization
     peak: np.ndarray | float = device.peak_ops_s[precision] * clock_scale(device, dvfs) * \
-        device.core_scale(threads)
+        device_kind(device.kind).thread_scale(device, threads)
     launches = (~passless).astype(float)
     cold_s: np.ndarray | float = 0.0
     cold = np.zeros(n, dtype=bool)

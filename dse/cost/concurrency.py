@@ -10,26 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from dse.devices.kinds import amdahl_core_scale
+from dse.spec.device import DEFAULT_CONTENTION
+
 __all__ = ["DEFAULT_CONTENTION", "amdahl_core_scale", "closed_loop_throughput",
            "contention_slowdown", "linear_slot_speedup", "pinned_core_scale", "slot_slowdown"]
-
-#: The datasheet default of the contention law, ``(knee, saturation, slope)``: proportional
-#: sharing of the memory system's sustained bandwidth (see :func:`contention_slowdown`).
-DEFAULT_CONTENTION = (1.0, float("inf"), 1.0)
-
-
-def amdahl_core_scale(cores: int | None, threads: int | None,
-                      parallel_fraction: float | None) -> float:
-    """Share of a CPU cluster's all-cores peak that ``threads`` intra-op threads of one
-    inference reach: Amdahl's speed-up ``1 / ((1 - p) + p / t)`` over one core, divided by the
-    cores (linear in ``t`` when ``parallel_fraction`` is ``None``; 1 for a device without
-    cores). More threads than cores help no further."""
-    if not cores:
-        return 1.0
-    t = min(threads or cores, cores)
-    p = parallel_fraction
-    speedup = float(t) if p is None else 1.0 / ((1.0 - p) + p / t)
-    return speedup / cores
 
 
 def slot_slowdown(busy: int, speedup: float) -> float:

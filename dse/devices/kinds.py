@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
-from dse.plugins import Registry
+from dse.spec.kinds import KINDS as _SPEC_KINDS
+from dse.spec.kinds import kind_names
 from dse.spec.units import parse_quantity
+from dse.workloads.layers import fold_shape
 from dse.workloads.ops import OP_CLASSES
 
 if TYPE_CHECKING:
@@ -27,8 +29,32 @@ if TYPE_CHECKING:
 
     from dse.spec.device import DeviceSpec
 
-__all__ = ["DPU_ARCHS", "KINDS", "BaseDeviceKind", "DeviceKind", "LayerShapes", "ShapeColumns",
-           "device_kind", "kind_names", "register_kind"]
+__all__ = [
+    "DPU_ARCHS",
+    "KINDS",
+    "BaseDeviceKind",
+    "DeviceKind",
+    "LayerShapes",
+    "ShapeColumns",
+    "amdahl_core_scale",
+    "device_kind",
+    "kind_names",
+    "register_kind",
+]
+
+
+def amdahl_core_scale(cores: int | None, threads: int | None,
+                      parallel_fraction: float | None) -> float:
+    """Share of a CPU cluster's all-cores peak that ``threads`` intra-op threads of one
+    inference reach: Amdahl's speed-up ``1 / ((1 - p) + p / t)`` over one core, divided by the
+    cores (linear in ``t`` when ``parallel_fraction`` is ``None``; 1 for a device without
+    cores). More threads than cores help no further."""
+    if not cores:
+        return 1.0
+    t = min(threads or cores, cores)
+    p = parallel_fraction
+    speedup = float(t) if p is None else 1.0 / ((1.0 - p) + p / t)
+    return speedup / cores
 
 
 class LayerShapes(Protocol):
@@ -75,8 +101,6 @@ class ShapeColumns:
         """The columns of a counts table (``op_class``, ``weight_elems`` and the first of
         ``in_shapes`` / ``out_shapes``; a missing column reads as unknown class, no weights, no
         shape)."""
-        from dse.workloads.layers import fold_shape  # workloads import the spec, which imports us
-
         n = len(counts)
         index = {c: i for i, c in enumerate(OP_CLASSES)}
         columns: list[np.ndarray] = []
@@ -227,8 +251,6 @@ class BaseDeviceKind:
         reach (``None``: all cores). Default: Amdahl's law over the spec's ``cores`` with its
         ``parallel_fraction`` (:func:`dse.cost.concurrency.amdahl_core_scale`): 1 for a
         device without cores, no gain beyond the cores."""
-        from dse.cost.concurrency import amdahl_core_scale  # the cost package imports us
-
         return amdahl_core_scale(spec.cores, threads, spec.parallel_fraction)
 
 
@@ -280,9 +302,10 @@ class DeviceKind(BaseDeviceKind):
         return problems
 
 
-#: The device kinds, by name; the built-ins below register at import, others through the
-#: ``dse.kinds`` entry-point group.
-KINDS: Registry[BaseDeviceKind] = Registry("dse.kinds", what="device kind")
+#: The device kinds, by name (:data:`dse.spec.kinds.KINDS`, where validation finds them): the
+#: built-ins below, registered when this module is imported (before the first lookup), and
+#: those of the ``dse.kinds`` entry-point group.
+KINDS = _SPEC_KINDS
 
 
 def register_kind(kind: BaseDeviceKind, *, replace: bool = False) -> BaseDeviceKind:
@@ -296,12 +319,8 @@ def device_kind(name: str) -> BaseDeviceKind:
     Raises:
         PluginNotFoundError: Unknown kind (a ``KeyError``); the message lists the known ones.
     """
-    return KINDS.get(name)
-
-
-def kind_names() -> list[str]:
-    """Names of the registered kinds, in registration order."""
-    return KINDS.names()
+    kind: BaseDeviceKind = KINDS.get(name)
+    return kind
 
 
 # ----- built-in kinds ---------------------------------------------------------------------------

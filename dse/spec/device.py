@@ -25,12 +25,17 @@ from pydantic import (
 )
 
 from dse.errors import did_you_mean
+from dse.spec.kinds import kind_names, spec_kind
 from dse.spec.sources import Frozen, Source, coverage_problems, source_for
 from dse.spec.spread import DEFAULT_SPREAD, LatencySpread
 from dse.spec.units import Bandwidth, Bytes, Frequency, OpsPerSecond, Power, Seconds
 from dse.spec.vocabulary import KERNEL_CLASSES, OP_CLASSES, PRECISION_BYTES
 
-__all__ = ["CacheLevel", "ContentionSpec", "DeviceSpec", "DvfsLevel", "KernelModel",
+#: The datasheet default of the contention law, ``(knee, saturation, slope)``: proportional
+#: sharing of the memory system's sustained bandwidth (see :func:`dse.cost.concurrency.contention_slowdown`).
+DEFAULT_CONTENTION = (1.0, float("inf"), 1.0)
+
+__all__ = ["DEFAULT_CONTENTION", "CacheLevel", "ContentionSpec", "DeviceSpec", "DvfsLevel", "KernelModel",
            "PowerSpec", "lookup_efficiency", "max_efficiency", "max_kernel_efficiency"]
 
 
@@ -182,7 +187,7 @@ class ContentionSpec(Frozen):
     demand (PCCS's three regions). Demands are fractions of the shared memory's sustained
     bandwidth (the platform's ``dram_bw_bytes_s``, else the device's ``mem_bw_bytes_s``), so
     the law carries over to a faster or slower memory. A device without it takes the datasheet
-    default (:data:`dse.cost.concurrency.DEFAULT_CONTENTION`: proportional sharing).
+    default (:data:`DEFAULT_CONTENTION`: proportional sharing).
 
     Attributes:
         knee: Aggregate demand (fraction of the bandwidth) where the slowdown starts.
@@ -345,24 +350,20 @@ class DeviceSpec(Frozen):
             top, _, key = str(path).partition(".")
             if isinstance(data.get(top), Mapping) and key:
                 data[top] = {k: v for k, v in data[top].items() if k != key}
-        from dse.devices.kinds import device_kind
-
         kind = data.get("kind")
         try:
-            spec_kind = device_kind(kind) if isinstance(kind, str) else None
+            rules = spec_kind(kind) if isinstance(kind, str) else None
         except KeyError:
             return data  # reported by the field validator below
-        if spec_kind is None:
+        if rules is None:
             return data
-        values, derived = spec_kind.derive(data)
+        values, derived = rules.derive(data)
         values["derived"] = tuple(derived)
         return values
 
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, value: str) -> str:
-        from dse.devices.kinds import kind_names
-
         if value not in kind_names():
             raise ValueError(did_you_mean(value, kind_names(), what="device kind"))
         return value
@@ -452,9 +453,7 @@ class DeviceSpec(Frozen):
         if self.supported_ops is None and self.on_unsupported != "infeasible":
             problems.append("on_unsupported: only meaningful with a supported_ops list")
         problems += coverage_problems(self, self.sources, derived=self.derived)
-        from dse.devices.kinds import device_kind
-
-        problems += device_kind(self.kind).check(self)
+        problems += spec_kind(self.kind).check(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -496,21 +495,10 @@ class DeviceSpec(Frozen):
     def contention_law(self) -> dict[str, float]:
         """The keyword arguments of :func:`~dse.cost.concurrency.contention_slowdown` for this
         device: its ``contention``, else the datasheet default (proportional sharing)."""
-        from dse.cost.concurrency import DEFAULT_CONTENTION
-
         if self.contention is not None:
             return self.contention.law()
         knee, saturation, slope = DEFAULT_CONTENTION
         return {"knee": knee, "saturation": saturation, "slope": slope}
-
-    def core_scale(self, threads: int | None = None) -> float:
-        """Share of the all-cores peak that ``threads`` threads of one inference reach: the
-        kind's rule (:meth:`~dse.devices.kinds.BaseDeviceKind.thread_scale`; for the built-in
-        kinds Amdahl's law over ``cores``, 1 for a device without ``cores``, more threads than
-        cores help no further)."""
-        from dse.devices.kinds import device_kind
-
-        return device_kind(self.kind).thread_scale(self, threads)
 
     def with_changes(self, reason: str, **changes: Any) -> DeviceSpec:
         """A what-if copy: this device with some fields changed, validated again.

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pydantic import Field, PositiveInt, StrictBool, field_validator, model_validator
 
 from dse.errors import did_you_mean
+from dse.spec.kinds import kind_names
 from dse.spec.sources import Frozen, Source, source_for
 from dse.spec.units import Bytes
 from dse.spec.vocabulary import EPILOGUE_OPS, PRECISION_BYTES, onnx_op_types
@@ -123,8 +124,6 @@ class RuntimeSpec(Frozen):
     @field_validator("device_kinds")
     @classmethod
     def _known_kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from dse.devices.kinds import kind_names
-
         return _known(value, kind_names(), "device kind")
 
     @field_validator("precisions")

@@ -12,6 +12,7 @@ from dse.cost import model_cost
 from dse.cost.concurrency import contention_slowdown
 from dse.devices import default_catalog
 from dse.devices.calibrated import calibrated_catalog, is_calibrated, shipped_overlays
+from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay, apply_overlay
 from dse.sim import simulate
 from dse.workloads import workload
@@ -134,8 +135,9 @@ def test_intra_op_threads_scale_compute_by_amdahl():
     compute = one["compute_s"] > 0
     np.testing.assert_allclose(one["compute_s"][compute] / four["compute_s"][compute], 4.0)
     amdahl = spec.with_changes("test", parallel_fraction=0.8)
-    assert amdahl.core_scale(4) == pytest.approx(1 / (0.2 + 0.8 / 4) / 4)
-    assert amdahl.core_scale(8) == amdahl.core_scale(4)  # no more than the cores
+    scale = device_kind(amdahl.kind).thread_scale
+    assert scale(amdahl, 4) == pytest.approx(1 / (0.2 + 0.8 / 4) / 4)
+    assert scale(amdahl, 8) == scale(amdahl, 4)  # no more than the cores
 
 
 def test_sessions_of_one_thread_share_the_cluster():

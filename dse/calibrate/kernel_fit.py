@@ -45,8 +45,8 @@ from dse.cost.compute import (
     private_cache_bytes,
     roofline_times,
 )
+from dse.cost.layers import runtime_counts
 from dse.cost.memory import activation_bytes, weight_read_bytes
-from dse.cost.model import runtime_counts
 from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay
 from dse.errors import DseError, Problem

@@ -28,7 +28,7 @@ the models' workloads at hand, :func:`with_model_costs` prices them with
 
 - a model that falls back, in a batch without edges (a producer that leaves them out,
   :attr:`LayerBatch.has_edges`);
-- a model a ``runtime`` fuses otherwise than the default (:func:`~dse.cost.model.runtime_counts`):
+- a model a ``runtime`` fuses otherwise than the default (:func:`~dse.cost.layers.runtime_counts`):
   its ``fuses`` ops, ``swish``, ``conv_sum``, ``gelu`` or ``skip_layernorm`` kernels find their
   patterns in the graph. Only models holding an op such a rule reads are affected (a model
   without an ``Add`` is fused alike with or without ``conv_sum``); the others are exact;
@@ -237,7 +237,7 @@ class BatchCost:
 
 def runtime_trigger_ops(runtime: RuntimeSpec | None) -> frozenset[str]:
     """The ops whose presence lets ``runtime`` fuse a model otherwise than the default
-    (:func:`dse.cost.model.runtime_counts`): the ops it fuses and the default does not or the
+    (:func:`dse.cost.layers.runtime_counts`): the ops it fuses and the default does not or the
     reverse, ``Sigmoid`` for ``swish``, ``Add`` for ``conv_sum``, ``Erf`` for ``gelu``,
     ``LayerNormalization`` for ``skip_layernorm``. A model without any is fused as by
     default."""

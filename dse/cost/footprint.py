@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from dse.cost.arena import ArenaPlan, Buffer, buffers, plan_arena
+from dse.cost.layers import runtime_counts
 from dse.cost.memory import Placement, no_pass, place_weights, weight_footprint
 from dse.spec.device import DeviceSpec
 from dse.spec.runtime import RuntimeSpec
@@ -132,8 +133,6 @@ def arena_plan(workload: Workload, precision: str, *, runtime: RuntimeSpec | Non
     if cached is not None:
         return cached
     if counts is None:
-        from dse.cost.model import runtime_counts
-
         counts = runtime_counts(workload, runtime)
     fused = counts.index[counts["fused"].to_numpy(dtype=bool)] if "fused" in counts else []
     bufs = buffers(workload, precision, in_place=frozenset(fused))
@@ -257,15 +256,13 @@ def footprint(workload: Workload, device: DeviceSpec | None, precision: str | No
             footprint. ``None``: nothing fused beyond the default, no scratch, no runtime
             figures.
         counts: The workload's counts as the runtime runs them
-            (:func:`dse.cost.model.runtime_counts`), if already at hand.
+            (:func:`dse.cost.layers.runtime_counts`), if already at hand.
         mask: Layers that run on this device (default: all): only their weights count here.
         placement: :func:`~dse.cost.memory.place_weights`' result for these counts and mask,
             if already at hand.
     """
     precision = precision or workload.precision
     if counts is None:
-        from dse.cost.model import runtime_counts
-
         counts = runtime_counts(workload, runtime)
     notes: list[str] = []
     weights: dict[str, float]

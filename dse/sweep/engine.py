@@ -35,7 +35,8 @@ import pandas as pd
 
 from dse.errors import DseError, Problem, did_you_mean
 from dse.report.files import atomic_path, clean_stale_temporaries
-from dse.sweep.evaluate import FamilySpec, Targets, evaluate_chunk, open_family, resolve_targets
+from dse.sweep.chunks import write_chunk
+from dse.sweep.evaluate import FamilySpec, Targets, open_family, resolve_targets
 
 __all__ = [
     "ENGINES",
@@ -57,7 +58,6 @@ ENGINES = ("local", "ray")
 MAX_MEMBERS = 1_000_000
 #: The manifest file of an output folder.
 MANIFEST = "manifest.json"
-_PART = "part-{:06d}.parquet"
 
 Progress = Callable[[int, int, str], None]
 
@@ -179,26 +179,6 @@ def _prepare_folder(out: Path, manifest: dict[str, Any], fresh: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with atomic_path(out / MANIFEST) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-
-
-def write_part(out: Path, k: int, frame: pd.DataFrame) -> None:
-    """Write chunk ``k``'s frame as its partition of the folder ``out``, atomically."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    with atomic_path(out / _PART.format(k)) as tmp:
-        pq.write_table(table, tmp)
-
-
-def write_chunk(family: FamilySpec, indices: np.ndarray, targets: Targets, out: str,
-                k: int) -> int:
-    """Evaluate chunk ``k`` and write its partition into the folder ``out`` (atomically);
-    returns its members. What a worker on this machine runs: the partition does not travel
-    back to the process driving the sweep, which would write every chunk one after another."""
-    frame = evaluate_chunk(family, indices, targets)
-    write_part(Path(out), k, frame)
-    return len(frame)
 
 
 def _local_results(family: FamilySpec, targets: Targets, todo: list[tuple[int, np.ndarray]],

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dse.errors import DseError, Problem
-from dse.sweep.engine import write_chunk, write_part
+from dse.sweep.chunks import write_chunk, write_part
 from dse.sweep.evaluate import FamilySpec, Targets, evaluate_chunk
 
 __all__ = ["CONNECT_TIMEOUT_S", "RaySession", "check_address", "local_init_options"]

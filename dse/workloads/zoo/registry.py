@@ -173,14 +173,11 @@ def _weight_bytes(name: str, options: tuple[tuple[str, Any], ...]) -> int:
     return 4 * sum(sizes)
 
 
-def _load_builders() -> None:
-    # Importing the model modules registers them; done lazily so that importing dse is cheap.
-    from dse.workloads.zoo import models  # noqa: F401
-
-
 #: The zoo models by canonical name: the modules of :mod:`dse.workloads.zoo.models` (imported
 #: before the first lookup) and the ``dse.zoo`` entry-point group (:class:`ZooModel` instances).
-ZOO: Registry[ZooModel] = Registry("dse.zoo", builtins=_load_builders, what="zoo model")
+# NOTE: the model modules register themselves when imported, lazily (importing dse stays cheap).
+ZOO: Registry[ZooModel] = Registry("dse.zoo", builtins="dse.workloads.zoo.models",
+                                   what="zoo model")
 
 
 def register(

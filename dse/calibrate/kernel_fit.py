@@ -716,7 +716,7 @@ def read_kernel_rows(path: Any, *, statistic: str = "median") -> pd.DataFrame:
             so on a busy machine the minimum is the better estimate of a kernel's own time; on
             a quiet one the two differ by a few percent.
     """
-    from dse.measure.kernels import read_kernels
+    from dse.calibrate.kernel_csv import read_kernels
 
     if statistic not in ("median", "min"):
         raise DseError([Problem("--statistic", statistic, "expected median or min")])
@@ -734,9 +734,9 @@ def read_kernel_rows(path: Any, *, statistic: str = "median") -> pd.DataFrame:
 
 
 def kernel_graph(row: Any) -> Workload:
-    """A kernel row's graph: its spec rebuilt (:func:`dse.measure.suite.build`) and read by
+    """A kernel row's graph: its spec rebuilt (:func:`dse.workloads.kernel_suite.build`) and read by
     dse's ONNX frontend, as a whole model's would be."""
-    from dse.measure.suite import KernelSpec, build
+    from dse.workloads.kernel_suite import KernelSpec, build
     from dse.workloads.onnx_frontend import graph_from_model
 
     spec = KernelSpec.from_json(row.family, row.params, file="kernels", where=str(row.key))

@@ -1,6 +1,6 @@
 """The kernel benchmark suite: time single kernels with ONNX Runtime, resumably.
 
-:func:`run_kernels` times every kernel of a suite (:mod:`dse.measure.suite`: the zoo's layer
+:func:`run_kernels` times every kernel of a suite (:mod:`dse.workloads.kernel_suite`: the zoo's layer
 shapes first, then random draws, then adaptive draws around a predictor's worst errors) at each
 intra-op thread count, and writes one CSV row per (kernel, threads) with the columns of
 :data:`KERNEL_COLUMNS`; ``dse host kernels`` is the command over it, :func:`read_kernels` reads
@@ -54,64 +54,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dse.calibrate.kernel_csv import (
+    FEATURE_COLUMNS,
+    KERNEL_COLUMNS,
+    KernelsError,
+    read_kernels,
+)
 from dse.errors import DseError, Problem
-from dse.measure.suite import (
+from dse.report.files import atomic_path
+from dse.workloads.kernel_suite import (
     PROLOGUE,
     KernelSpec,
-    SuiteError,
     adaptive_specs,
     build,
     random_specs,
     zoo_specs,
 )
-from dse.report.files import atomic_path
 
 __all__ = ["KERNEL_COLUMNS", "RUNTIMES", "KernelRun", "KernelsError", "Machine",
            "cost_model_predictor", "journal_path", "kernel_features", "read_kernels",
            "run_kernels", "suite", "time_kernel"]
 
 log = logging.getLogger(__name__)
-
-#: The columns of the kernel CSV, in order:
-#:
-#: - ``key``: hash of (family, params, threads, runtime, cpu, cores, ort_version): the resume key
-#: - ``family``, ``params`` (canonical JSON): the spec, :func:`dse.measure.suite.build` rebuilds
-#:   the graph; ``source``: ``zoo:<model>``, ``random`` or ``adaptive``
-#: - ``threads``: intra-op threads; ``runtime``: ``onnxruntime`` (CPU execution provider)
-#: - dse's features of the kernel's graph, built through dse's ONNX frontend: ``op``,
-#:   ``op_class``, ``kernel`` (:data:`dse.workloads.kernels.KERNEL_CLASSES`) of its main layer
-#:   (the one with the most ops); ``dse_ops`` and ``dse_kernels``: op types and kernel classes
-#:   of all its layers, ``+``-joined in graph order; ``layers``; ``macs``, ``ops``,
-#:   ``weight_elems``, ``in_elems``, ``out_elems``: summed over its layers
-#: - ``ort_ops``: op types ONNX Runtime executed in one run, after its fusions, ``+``-joined
-#: - ``kernel_median_s``, ``kernel_p10_s``, ``kernel_p90_s``, ``kernel_min_s``, ``kernel_n``:
-#:   the profiler's per-run sum of kernel times
-#: - ``layout_median_s``, ``layout_p10_s``, ``layout_p90_s``, ``layout_min_s``: the part of
-#:   that sum spent in layout conversions (:data:`LAYOUT_OPS`): a lone kernel graph converts its
-#:   input to and its output from ONNX Runtime's blocked NCHWc layout, which a layer inside a
-#:   model does not (the model's activations stay blocked from layer to layer)
-#: - ``run_median_s``, ``run_p10_s``, ``run_p90_s``, ``run_min_s``, ``run_n``: ``run()`` wall time
-#:   run after run (the kernel's weights and data stay in the core's caches)
-#: - ``cold_median_s``, ``cold_p10_s``, ``cold_p90_s``, ``cold_min_s``: ``run()`` wall time with
-#:   the caches swept before every run and the inputs read (:class:`_Evictor`): what a layer
-#:   of a model too large for the core's private cache finds
-#: - ``warmup``: untimed runs before the timed ones (wall-time session)
-#: - ``cpu`` (model name), ``cores`` (usable CPUs), ``ort_version``, ``date`` (UTC, ISO 8601)
-KERNEL_COLUMNS = (
-    "key", "family", "params", "source", "threads", "runtime",
-    "op", "op_class", "kernel", "dse_ops", "dse_kernels", "layers", "macs", "ops",
-    "weight_elems", "in_elems", "out_elems", "ort_ops",
-    "kernel_median_s", "kernel_p10_s", "kernel_p90_s", "kernel_min_s", "kernel_n",
-    "layout_median_s", "layout_p10_s", "layout_p90_s", "layout_min_s",
-    "run_median_s", "run_p10_s", "run_p90_s", "run_min_s", "run_n",
-    "cold_median_s", "cold_p10_s", "cold_p90_s", "cold_min_s", "warmup",
-    "cpu", "cores", "ort_version", "date",
-)
-_INT_COLUMNS = ("threads", "layers", "macs", "ops", "weight_elems", "in_elems", "out_elems",
-                "kernel_n", "run_n", "warmup", "cores")
-_TIME_COLUMNS = tuple(c for c in KERNEL_COLUMNS if c.endswith("_s"))
-#: Feature columns (what a predictor may use; no timings).
-FEATURE_COLUMNS = KERNEL_COLUMNS[:KERNEL_COLUMNS.index("ort_ops")]
 
 #: ONNX Runtime's layout conversions (to and from the blocked NCHWc layout of its x86 kernels).
 LAYOUT_OPS = frozenset({"ReorderInput", "ReorderOutput"})
@@ -139,10 +103,6 @@ ADAPTIVE_ROUNDS = 4
 Progress = Callable[[int, int, str], None]
 #: A predictor: a frame with :data:`FEATURE_COLUMNS` in, seconds per row out.
 Predictor = Callable[[pd.DataFrame], Sequence[float] | np.ndarray]
-
-
-class KernelsError(DseError, ValueError):
-    """Bad kernel-suite settings, or a malformed kernel CSV or journal."""
 
 
 @dataclass(frozen=True)
@@ -631,59 +591,3 @@ def _read_journal(path: Path) -> list[dict[str, Any]]:
     if problems:
         raise KernelsError(problems)
     return rows
-
-
-def read_kernels(path: Path | str) -> pd.DataFrame:
-    """Read a kernel CSV (:data:`KERNEL_COLUMNS`), checked.
-
-    Raises:
-        KernelsError: A missing file, missing columns, or rows with bad values, every problem
-            naming the file and line (the header is line 1).
-    """
-    path = Path(path)
-    file = str(path)
-    if not path.is_file():
-        raise KernelsError([Problem(file, "", "expected a kernel CSV, found no such file")])
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise KernelsError([Problem(file, "", f"expected a CSV, could not parse it ({exc})")]
-                           ) from None
-    missing = [c for c in KERNEL_COLUMNS if c not in frame.columns]
-    if missing:
-        raise KernelsError([Problem(file, "line 1", f"missing columns {', '.join(missing)}; "
-                                    f"expected {', '.join(KERNEL_COLUMNS)}")])
-    problems: list[Problem] = []
-    for i, row in enumerate(frame.itertuples(index=False), start=2):
-        r = row._asdict()
-        where = f"line {i}"
-        try:
-            KernelSpec.from_json(r["family"], r["params"], file=file, where=where)
-        except SuiteError as exc:
-            problems += exc.problems
-        for col in _INT_COLUMNS:
-            try:
-                whole = int(r[col])
-                if whole < (1 if col in ("threads", "cores", "layers") else 0):
-                    raise ValueError
-            except ValueError:
-                problems.append(Problem(file, f"{where}: {col}", f"expected a whole number, "
-                                        f"got {r[col]!r}"))
-        for col in _TIME_COLUMNS:
-            try:
-                value = float(r[col])
-                if not (math.isfinite(value) and value >= 0):
-                    raise ValueError
-            except ValueError:
-                problems.append(Problem(file, f"{where}: {col}", f"expected seconds >= 0, got "
-                                        f"{r[col]!r}"))
-        if not r["key"]:
-            problems.append(Problem(file, f"{where}: key", "expected a key, found none"))
-    if problems:
-        raise KernelsError(problems)
-    for col in _INT_COLUMNS:
-        frame[col] = frame[col].astype(np.int64)
-    for col in _TIME_COLUMNS:
-        frame[col] = frame[col].astype(float)
-    return frame.loc[:, list(KERNEL_COLUMNS)]
-

@@ -35,7 +35,7 @@ from dse.measure.kernels import (
     run_kernels,
     time_kernel,
 )
-from dse.measure.suite import KernelSpec, random_specs
+from dse.workloads.kernel_suite import KernelSpec, random_specs
 
 RECORDED = catalog_dir("calibration") / "host" / "kernels.csv"
 RECORDED_HOST = catalog_dir("calibration") / "host"

@@ -1,4 +1,4 @@
-"""The kernel suite (dse.measure.suite): specs, graphs, and the three ways of sampling them.
+"""The kernel suite (dse.workloads.kernel_suite): specs, graphs, and the three ways of sampling them.
 
 No timing here: specs are checked, graphs built and validated by ONNX's checker, zoo shapes
 compared with the zoo's own dse graphs, random and adaptive draws checked for determinism,
@@ -17,7 +17,7 @@ import pytest
 
 import dse
 from dse.measure.kernels import kernel_features
-from dse.measure.suite import (
+from dse.workloads.kernel_suite import (
     FAMILIES,
     MAX_ELEMS,
     MAX_MACS,

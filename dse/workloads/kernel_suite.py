@@ -368,7 +368,7 @@ class _Graph:
         graph = helper.make_graph(self.nodes, f"kernel_{family}", self.inputs, [out],
                                   initializer=self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", _OPSET)],
-                                  producer_name="dse.measure.suite")
+                                  producer_name="dse.workloads.kernel_suite")
         model.ir_version = 8
         return model
 

@@ -775,6 +775,8 @@ def explore_cmd(
     from dse.search.space import grid_space
     from dse.sim.resolve import load_experiment
 
+    # optuna logs every trial at INFO; the progress bar says as much
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     exp = load_experiment(experiment, overrides=set_ or [])
     total = trials or exp.search.trials or 100
     if (sampler or exp.search.sampler) == "grid":
@@ -913,11 +915,12 @@ def calibrate_cmd(
               (f"; leave-one-model-out MAPE {cal.cv_mape:.1%}, within ±10% "
                f"{cal.cv_within_10:.0%}" if cal.cv_mape is not None else ""))
     if out_file is not None:
+        from dse.report.calibration_plot import plot_calibration
         from dse.report.files import atomic_path
 
         with atomic_path(out_file) as tmp:
             tmp.write_text(cal.overlay_yaml())
-        _plot_calibration(cal, out_file.with_suffix(""))
+        plot_calibration(cal, out_file.with_suffix(""))
         out.print(f"wrote {out_file}", highlight=False)
 
 
@@ -1196,35 +1199,6 @@ def calibrate_catalog_cmd(
                   own + (f" + {len(shared)} shared" if shared else ""), f"{r['mape']:.1%}",
                   loo)
     out.print(t)
-
-
-def _plot_calibration(cal: Any, stem: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from dse.report.files import save_figure
-
-    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
-    t = cal.table
-    ax.errorbar(t["measured"], t["predicted"], yerr=[t["predicted"] - t["low_90"],
-                t["high_90"] - t["predicted"]], fmt="o", label="in sample (90% interval)")
-    if cal.cv is not None and not cal.cv.empty:
-        ax.scatter(cal.cv["measured"], cal.cv["predicted"], marker="x", color="tab:red",
-                   label="left out (LOO)")
-    lo = float(min(t["measured"].min(), t["predicted"].min())) / 1.5
-    hi = float(max(t["measured"].max(), t["predicted"].max())) * 1.5
-    ax.plot([lo, hi], [lo, hi], color="black", lw=1)
-    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey",
-                    alpha=0.2, label="±10%")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("measured (SI)")
-    ax.set_ylabel("predicted (SI)")
-    ax.set_title(f"{cal.device}: calibrated")
-    ax.legend(fontsize=8)
-    save_figure(fig, stem)
 
 
 @host_app.command("probe", epilog=_examples(

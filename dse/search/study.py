@@ -37,7 +37,7 @@ import optuna
 import pandas as pd
 
 from dse.devices import Catalog
-from dse.errors import DseError, Problem, SpecError, did_you_mean
+from dse.errors import DseError, Problem, SpecError, UsageError, did_you_mean
 from dse.metrics import summarize
 from dse.plugins import PluginNotFoundError, Registry
 from dse.search.space import (
@@ -421,9 +421,12 @@ def _run_share(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence
 
 
 def _worker(experiment: Experiment, storage_ref: str, study_name: str, tickets: Any,
-            sampler: str, seed: int | None, deadline: float | None) -> None:
-    """One worker process: open the shared study and run trials while tickets are left."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+            sampler: str, seed: int | None, deadline: float | None, verbosity: int) -> None:
+    """One worker process: open the shared study and run trials while tickets are left.
+
+    ``verbosity`` is optuna's in the parent: a spawned process starts at optuna's default, and
+    logs as its parent was told to (the caller, not dse, chooses it)."""
+    optuna.logging.set_verbosity(verbosity)
     liveness = Liveness(Path(storage_ref.removeprefix("journal:"))) \
         if storage_ref.startswith("journal:") else None
     try:
@@ -513,6 +516,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     Raises:
         SpecError: The experiment, its objectives, constraints or search settings are invalid.
         DseError: The storage cannot be opened; the study was made of a different experiment.
+        UsageError: A custom ``catalog`` with more than one worker.
     """
     experiment = resolve_experiment(experiment if isinstance(experiment, Experiment)
                                     else load_experiment(experiment), catalog=catalog)
@@ -540,7 +544,6 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
             if opened.alone and fail_zombies(store, name):
                 notes.append("trials left running by a dead worker were marked FAIL "
                              f"(reason: {WORKER_DIED!r})")
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(
             study_name=name, storage=store, load_if_exists=True,
             directions=[g.direction for g in goals],
@@ -559,7 +562,8 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
                            timeout=timeout_s, callbacks=list(callbacks))
         elif remaining:
             if catalog is not None:
-                raise ValueError("a custom catalog cannot be sent to worker processes")
+                raise UsageError("a custom catalog cannot be sent to worker processes; "
+                                 "give workers=1 with it")
             _run_workers(study, experiment, opened.ref, remaining, workers, sampler, seed,
                          timeout_s, _objective(experiment, goals, limits, None), callbacks)
         logger.info("ran %d trials in %.1f s", remaining, time.perf_counter() - start)
@@ -601,7 +605,8 @@ def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, 
     deadline = None if timeout_s is None else time.time() + timeout_s
     procs = [ctx.Process(target=_worker, args=(experiment, storage_ref, study.study_name,
                                                tickets, sampler,
-                                               None if seed is None else seed + i, deadline),
+                                               None if seed is None else seed + i, deadline,
+                                               optuna.logging.get_verbosity()),
                          daemon=False)
              for i in range(1, min(workers, remaining))]
     for p in procs:

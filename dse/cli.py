@@ -8,6 +8,7 @@ traceback).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -276,22 +277,18 @@ def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None
 
 
 def _parse_options(values: list[str]) -> dict[str, Any]:
+    """``-o KEY=VALUE`` options, each value read as YAML (as ``--set`` reads its values)."""
+    from dse.spec.experiment import parse_override
+
     options: dict[str, Any] = {}
     problems = []
     for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            problems.append(Problem("--option", value, "expected KEY=VALUE such as layers=4"))
+        try:
+            key, parsed = parse_override(value)
+        except ValueError as exc:
+            problems.append(Problem("--option", value, "expected KEY=VALUE such as layers=4"
+                                    if "=" not in value.lstrip("=") else str(exc)))
             continue
-        parsed: Any = text
-        for cast in (int, float):
-            try:
-                parsed = cast(text)
-                break
-            except ValueError:
-                continue
-        if text.lower() in ("true", "false"):
-            parsed = text.lower() == "true"
         options[key] = parsed
     if problems:
         raise WorkloadError(problems)
@@ -320,24 +317,26 @@ def workloads_export(
     out.print(f"wrote {output}")
 
 
-_DEVICE_UNITS = {"mem_bw_bytes_s": "bandwidth", "onchip_mem_bytes": "bytes",
-                 "dram_bytes": "bytes", "overhead_per_inference_s": "seconds",
-                 "size_bytes": "bytes", "mem_bw_one_thread_bytes_s": "bandwidth",
-                 "overhead_per_layer_s": "seconds", "clock_hz": "frequency",
-                 "bandwidth_bytes_s": "bandwidth", "latency_s": "seconds", "idle_w": "power",
-                 "active_w": "power", "board_idle_w": "power", "dram_bw_bytes_s": "bandwidth",
-                 "peak_ops_s": "ops_s"}
-
-
 def _fmt(path: str, value: Any) -> str:
+    """A spec's number with the unit its field's type says (:mod:`dse.spec.units`)."""
     from dse.spec.units import format_quantity
 
-    unit = _DEVICE_UNITS.get(path.split(".")[-1]) or _DEVICE_UNITS.get(path.split(".")[0])
+    units = _field_quantities()
+    unit = units.get(path.split(".")[-1]) or units.get(path.split(".")[0])
     if unit and isinstance(value, int | float) and not isinstance(value, bool):
-        return format_quantity(float(value), unit)  # type: ignore[arg-type]
+        return format_quantity(float(value), unit)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+@functools.cache
+def _field_quantities() -> dict[str, Any]:
+    from dse.spec.device import DeviceSpec
+    from dse.spec.platform import LinkSpec, PlatformSpec
+    from dse.spec.units import field_quantities
+
+    return field_quantities(DeviceSpec, LinkSpec, PlatformSpec)
 
 
 def _listing(title: str | None = None) -> Table:
@@ -466,7 +465,7 @@ def devices_show(
     from dse.devices.calibrated import SHIPPED, resolve_overlay
     from dse.devices.overlay import apply_overlay
     from dse.errors import SpecError, did_you_mean
-    from dse.spec.sources import numeric_paths, source_for
+    from dse.spec.sources import numeric_paths, source_for, value_at
 
     calibrated = _calibrated(calibration, catalog)
     cat = _catalog(catalog)
@@ -544,7 +543,7 @@ def devices_show(
     if fitted is not None:
         paths |= set(numeric_paths(fitted))
     for path in sorted(paths, key=_field_order(spec)):
-        value = _value_at(spec, path)
+        value = value_at(spec, path)
         if path in derived:
             where = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
         else:
@@ -555,7 +554,7 @@ def devices_show(
                 f"{src.id} ({src.kind})"
         row = [path, "-" if value is None else _fmt(path, value)]
         if fitted is not None:
-            new = _value_at(fitted, path)
+            new = value_at(fitted, path)
             row.append("" if new == value else _fmt(path, new))
         table.add_row(*row, where)
     out.print(table)
@@ -579,18 +578,6 @@ def devices_show(
 def _field_order(spec: Any) -> Any:
     order = {name: i for i, name in enumerate(type(spec).model_fields)}
     return lambda path: (order.get(path.split(".")[0], 99), path)
-
-
-def _value_at(spec: Any, path: str) -> Any:
-    value = spec
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, tuple):
-            value = next((v for v in value if getattr(v, "name", None) == part), value)
-        else:
-            value = getattr(value, part, None)
-    return value
 
 
 @app.command("roofline", epilog=_examples(
@@ -771,19 +758,13 @@ def explore_cmd(
         TimeRemainingColumn,
     )
 
-    from dse.search import explore
-    from dse.search.space import grid_space
+    from dse.search import explore, planned_trials
     from dse.sim.resolve import load_experiment
 
     # optuna logs every trial at INFO; the progress bar says as much
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     exp = load_experiment(experiment, overrides=set_ or [])
-    total = trials or exp.search.trials or 100
-    if (sampler or exp.search.sampler) == "grid":
-        size = 1
-        for values in grid_space(exp.dimensions, exp.file).values():
-            size *= len(values)
-        total = min(trials or size, size)
+    total = planned_trials(exp, trials=trials, sampler=sampler)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err)

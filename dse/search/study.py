@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 import multiprocessing
 import os
 import random
@@ -44,6 +43,7 @@ from dse.search.space import (
     Constraint,
     Objective,
     constraints,
+    grid_size,
     grid_space,
     metric_value,
     objectives,
@@ -57,7 +57,8 @@ from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
 from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment
 
-__all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore"]
+__all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore",
+           "planned_trials"]
 
 logger = logging.getLogger(__name__)
 
@@ -369,10 +370,16 @@ def _grid_points(experiment: Experiment) -> list[dict[str, Any]]:
             for combo in itertools.product(*(space[p] for p in paths))]
 
 
-def _grid_size(experiment: Experiment) -> int:
-    """The number of grid points (:func:`grid_space` refuses more than a study may run)."""
-    return math.prod(len(v) for v in grid_space(experiment.dimensions,
-                                                experiment.file).values())
+def planned_trials(experiment: Experiment, *, trials: int | None = None,
+                   sampler: str | None = None) -> int:
+    """How many trials a study of ``experiment`` runs in all: ``trials`` (default:
+    ``search.trials``, else 100), and under the grid sampler at most the grid's points
+    (:func:`~dse.search.space.grid_size`)."""
+    wanted = trials if trials is not None else experiment.search.trials
+    if (sampler or experiment.search.sampler) == "grid":
+        size = grid_size(experiment.dimensions, experiment.file)
+        return min(wanted or size, size)
+    return wanted or 100
 
 
 def _key(params: Mapping[str, Any], paths: Sequence[str]) -> tuple[str, ...]:
@@ -526,8 +533,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     if fresh and resume_anyway:
         raise SpecError([Problem("--fresh", "", "give --fresh or --resume-anyway, not both")])
     grid = sampler == "grid"
-    size = _grid_size(experiment) if grid else 0
-    total = min(wanted or size, size) if grid else (wanted or 100)
+    total = planned_trials(experiment, trials=wanted, sampler=sampler)
     out_dir = Path(out) if out is not None else Path("out") / experiment.name
     opened = open_storage(storage, out_dir, experiment.name, fresh=fresh)
     try:

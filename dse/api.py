@@ -19,9 +19,11 @@ import pandas as pd
 from dse.errors import DseError, Problem, did_you_mean
 
 __all__ = [
+    "HostKernelFit",
     "Prediction",
     "catalog_device",
     "device_table",
+    "fit_host_kernels",
     "fitted_parameters",
     "kernel_fit_figures",
     "kernel_summary",
@@ -30,7 +32,9 @@ __all__ = [
     "platform_table",
     "predict_measurements",
     "prediction_errors",
+    "roofline_bounds",
     "spec_fields",
+    "utilization_table",
     "validation_by_dataset",
     "zoo_table",
 ]
@@ -69,6 +73,26 @@ def zoo_table(*, counts: bool = False,
     columns = ["name", "task", *(("params", "macs", "nodes") if counts else
                                  ("summary", "options"))]
     return pd.DataFrame(rows, columns=columns)
+
+
+def roofline_bounds(roof: Any) -> pd.DataFrame:
+    """Where a roofline's time goes (``dse roofline``'s total line): per ``bound`` (sorted),
+    the layers' summed ``time_s`` and its ``share`` of the total."""
+    layers = roof.layers
+    total = max(float(layers["time_s"].sum()), 1e-30)
+    times = layers.groupby("bound")["time_s"].sum()
+    return pd.DataFrame({"bound": [str(b) for b in times.index], "time_s": times.to_numpy(),
+                         "share": times.to_numpy() / total})
+
+
+# ----- simulation -------------------------------------------------------------------------------
+
+def utilization_table(metrics: Any) -> pd.DataFrame:
+    """A simulation's busy resources (``dse simulate``): ``resource`` and its ``busy`` share
+    of the run, busiest first; idle resources left out."""
+    rows = [(name, value) for name, value in sorted(metrics.utilization.items(),
+                                                    key=lambda kv: -kv[1]) if value > 0]
+    return pd.DataFrame(rows, columns=["resource", "busy"])
 
 
 # ----- the catalog ------------------------------------------------------------------------------
@@ -320,6 +344,87 @@ def fitted_parameters(cal: Any) -> pd.DataFrame:
              "sd_log": cal.uncertainty.get(k, cal.uncertainty.get(f"shared:{k}", np.inf))}
             for k, v in cal.overlay.provenance["fitted"].items()]
     return pd.DataFrame(rows, columns=["parameter", "value", "sd_log"])
+
+
+@dataclass(frozen=True)
+class HostKernelFit:
+    """The host's per-kernel cost model fitted on kernel timings (:func:`fit_host_kernels`).
+
+    Attributes:
+        data: The kernel rows priced with the cost model
+            (:class:`dse.calibrate.kernel_fit.KernelData`).
+        fit: The fitted kernel classes and overhead.
+        overlay: The overlay to write, its figures in its provenance.
+        figures: Error figures by name (``kernels_in_sample``, ``kernels_5fold``,
+            ``kernels_leave_family_out``, ``zoo``, ``zoo_unseen_shapes``), each a list of
+            records per thread count; :func:`kernel_fit_figures` tabulates them.
+    """
+
+    data: Any
+    fit: Any
+    overlay: Any
+    figures: dict[str, list[dict[str, Any]]]
+
+
+def fit_host_kernels(kernels: Path, device: Any, catalog: Any, *, statistic: str = "median",
+                     cv: bool = True, zoo: Path | None = None, unseen: bool = False,
+                     progress: Callable[[str], None] | None = None) -> HostKernelFit:
+    """Fit the host's per-kernel cost model on recorded kernel timings (``dse host
+    calibrate``): in sample, optionally 5-fold and leave-one-family-out over the kernels, and
+    with ``zoo`` (whole-model measurements, never fitted on) the error on the zoo beside the
+    MACs proxy, with ``unseen`` also from fits without the kernels whose shapes came from each
+    model.
+
+    Args:
+        kernels: A kernel CSV (``dse host kernels``).
+        device: The host device to fit (:func:`dse.calibrate.kernel_fit.host_device`).
+        catalog: The catalog it is in.
+        statistic: Fit each kernel's ``median`` or ``min`` time over its repeats.
+        cv: Also cross-validate over the kernels.
+        zoo: A measurement CSV of whole models.
+        unseen: With ``zoo``: one fit per model without its shapes.
+        progress: Called with what is being done.
+    """
+    from dse.calibrate import kernel_fit as kf
+
+    def say(what: str) -> None:
+        if progress is not None:
+            progress(what)
+
+    say("pricing kernels with the cost model")
+    data = kf.load_kernel_data(kernels, device, catalog, statistic=statistic)
+    options = kf.FitOptions()
+    figures: dict[str, list[dict[str, Any]]] = {}
+    say("fitting")
+    fit = kf.fit_kernels(data, device, options)
+    figures["kernels_in_sample"] = kf.summarize(fit.table).to_dict("records")
+    if cv:
+        say("5-fold cross-validation over kernels")
+        folds = kf.cross_validate(data, device, options)
+        figures["kernels_5fold"] = kf.summarize(folds).to_dict("records")
+        say("leave one family out")
+        lofo = kf.cross_validate(data, device, options, groups=data.rows["family"].to_numpy())
+        figures["kernels_leave_family_out"] = kf.summarize(lofo).to_dict("records")
+    proxy = kf.macs_proxy(data)
+    label = f"{kernels} ({statistic} of repeats)"
+    overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
+                            figures=figures, baseline=proxy)
+    if zoo is not None:
+        from dse.calibrate import read_measurements
+        from dse.devices.overlay import apply_overlay
+
+        say("predicting the zoo")
+        table = kf.zoo_table(apply_overlay(device, overlay), read_measurements(zoo),
+                             catalog=catalog, proxy=proxy)
+        figures["zoo"] = kf.errors_by_threads(table).to_dict("records")
+        if unseen:
+            held = kf.unseen_shapes(data, device, read_measurements(zoo), catalog=catalog,
+                                    options=options,
+                                    progress=lambda m: say(f"predicting {m} without its shapes"))
+            figures["zoo_unseen_shapes"] = kf.errors_by_threads(held).to_dict("records")
+        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
+                                figures=figures, baseline=proxy)
+    return HostKernelFit(data=data, fit=fit, overlay=overlay, figures=figures)
 
 
 def kernel_fit_figures(figures: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:

@@ -580,6 +580,7 @@ def roofline_cmd(
     --calibration datasheet); the total is a lower bound on one frame's latency (no transfers
     over the link, no host work, no per-inference overhead).
     """
+    from dse.api import roofline_bounds
     from dse.cost import roofline
     from dse.report import plot_roofline
     from dse.workloads import workload
@@ -619,10 +620,9 @@ def roofline_cmd(
                           str(r["bound"]) + ("" if r["supported"] else "*"))
         out.print(table)
         unsupported = int((~layers["supported"]).sum())
-        bounds = layers.groupby("bound")["time_s"].sum()
         out.print(f"layers {len(layers)}, {_fmt('latency_s', layers['time_s'].sum())} in total: "
-                  + ", ".join(f"{b} {t / max(layers['time_s'].sum(), 1e-30):.0%}"
-                              for b, t in bounds.items())
+                  + ", ".join(f"{b.bound} {b.share:.0%}"
+                              for b in roofline_bounds(roof).itertuples(index=False))
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
                   + (f"; {unsupported} layers unsupported on {device} (bound*)"
                      if unsupported else ""))
@@ -650,6 +650,7 @@ def simulate_cmd(
         help="Write the timeline as Chrome trace JSON (open in Perfetto).")] = None,
 ) -> None:
     """Simulate one configuration of an experiment (the first value of every search list)."""
+    from dse.api import utilization_table
     from dse.report.trace import write_chrome_trace
     from dse.sim import simulate
 
@@ -687,9 +688,8 @@ def simulate_cmd(
     util = Table(title="utilization")
     util.add_column("resource")
     util.add_column("busy", justify="right")
-    for name, value in sorted(m.utilization.items(), key=lambda kv: -kv[1]):
-        if value > 0:
-            util.add_row(name, f"{value:.1%}")
+    for _, r in utilization_table(m).iterrows():
+        util.add_row(r["resource"], f"{r['busy']:.1%}")
     out.print(util)
     for note in m.notes:
         out.print(f"note: {note}", highlight=False)
@@ -946,7 +946,7 @@ def host_calibrate_cmd(
     write its overlay; with --zoo, report whole-model error beside the MACs proxy."""
     import yaml
 
-    from dse.api import kernel_fit_figures
+    from dse.api import fit_host_kernels, kernel_fit_figures
     from dse.calibrate import kernel_fit as kf
     from dse.catalog import catalog_dir as shipped_dir
     from dse.devices import Catalog, default_catalog
@@ -971,40 +971,10 @@ def host_calibrate_cmd(
                         predict=cost_model_predictor(device),
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
-    with err.status("pricing kernels with the cost model"):
-        data = kf.load_kernel_data(kernels, device, catalog, statistic=statistic)
-    options = kf.FitOptions()
-    figures: dict[str, Any] = {}
-    with err.status("fitting") as status:
-        fit = kf.fit_kernels(data, device, options)
-        figures["kernels_in_sample"] = kf.summarize(fit.table).to_dict("records")
-        if cv:
-            status.update("5-fold cross-validation over kernels")
-            folds = kf.cross_validate(data, device, options)
-            figures["kernels_5fold"] = kf.summarize(folds).to_dict("records")
-            status.update("leave one family out")
-            lofo = kf.cross_validate(data, device, options,
-                                     groups=data.rows["family"].to_numpy())
-            figures["kernels_leave_family_out"] = kf.summarize(lofo).to_dict("records")
-        proxy = kf.macs_proxy(data)
-        label = f"{kernels} ({statistic} of repeats)"
-        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
-                                figures=figures, baseline=proxy)
-        if zoo is not None:
-            from dse.calibrate import read_measurements
-            from dse.devices.overlay import apply_overlay
-
-            status.update("predicting the zoo")
-            table = kf.zoo_table(apply_overlay(device, overlay), read_measurements(zoo),
-                                 catalog=catalog, proxy=proxy)
-            figures["zoo"] = kf.errors_by_threads(table).to_dict("records")
-            if unseen:
-                held = kf.unseen_shapes(data, device, read_measurements(zoo), catalog=catalog,
-                                        options=options, progress=lambda m: status.update(
-                                            f"predicting {m} without its shapes"))
-                figures["zoo_unseen_shapes"] = kf.errors_by_threads(held).to_dict("records")
-            overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
-                                    figures=figures, baseline=proxy)
+    with err.status("pricing kernels with the cost model") as status:
+        host = fit_host_kernels(kernels, device, catalog, statistic=statistic, cv=cv, zoo=zoo,
+                                unseen=unseen, progress=status.update)
+    data, fit, overlay, figures = host.data, host.fit, host.overlay, host.figures
     with atomic_path(out_file) as tmp:
         tmp.write_text(yaml.safe_dump(overlay.model_dump(mode="json", exclude_none=True),
                                       sort_keys=False))

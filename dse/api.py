@@ -22,6 +22,7 @@ __all__ = [
     "HostKernelFit",
     "Prediction",
     "catalog_device",
+    "catalog_entry",
     "device_table",
     "fit_host_kernels",
     "fitted_parameters",
@@ -34,6 +35,7 @@ __all__ = [
     "prediction_errors",
     "roofline_bounds",
     "spec_fields",
+    "spread_overlay",
     "utilization_table",
     "validation_by_dataset",
     "zoo_table",
@@ -127,6 +129,25 @@ def platform_table(catalog: Any) -> pd.DataFrame:
           "accelerators": {a: g.count for a, g in p.accelerators.items()},
           "description": p.description} for name, p in sorted(catalog.platforms.items())],
         columns=["name", "host", "accelerators", "description"])
+
+
+def catalog_entry(catalog: Any, name: str) -> tuple[Any, str]:
+    """A device, link or platform of the catalog by name, and its section (``devices``,
+    ``links`` or ``platforms``).
+
+    Raises:
+        SpecError: No entry has that name (the closest known ones named).
+    """
+    from dse.devices.catalog import probe_hint
+    from dse.errors import SpecError
+
+    for section in ("devices", "links", "platforms"):
+        entries = getattr(catalog, section)
+        if name in entries:
+            return entries[name], section
+    known = [*catalog.devices, *catalog.links, *catalog.platforms]
+    raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
+                             + probe_hint(name))])
 
 
 def spec_fields(spec: Any, fitted: Any = None) -> pd.DataFrame:
@@ -452,6 +473,25 @@ def kernel_summary(table: pd.DataFrame, threads: Sequence[int]) -> pd.DataFrame:
             row[n] = at.median() if len(at) else np.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=["family", "kernels", *counts])
+
+
+def spread_overlay(spread: Any, device: str, runs_file: Path | str,
+                   existing: Any = None) -> Any:
+    """The overlay of the host target carrying a latency spread fitted on a runs table
+    (``dse host spread-check --overlay``): ``existing`` (an overlay) with its
+    ``latency_spread`` replaced, or a new overlay of ``device`` under ONNX Runtime."""
+    from dse.calibrate.spread import merge_values, spread_values
+    from dse.devices.overlay import Overlay
+
+    values = spread_values(spread)
+    provenance = {"latency_spread": f"dse host spread-check {runs_file}: median ratio to "
+                                    f"the median over the single-session runs"}
+    if existing is not None:
+        return existing.model_copy(update={
+            "values": merge_values(existing.values, values.items()),
+            "provenance": {**existing.provenance, **provenance}})
+    return Overlay(device=device, runtime="onnxruntime_cpu", values=values,
+                   provenance=provenance)
 
 
 def validation_by_dataset(table: pd.DataFrame) -> pd.DataFrame:

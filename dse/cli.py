@@ -457,26 +457,14 @@ def devices_show(
     """One catalog entry, every number with its source, and the fitted values of its shipped
     overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
     another overlay's)."""
-    from dse.api import spec_fields
+    from dse.api import catalog_entry, spec_fields
     from dse.devices.calibrated import SHIPPED, resolve_overlay
     from dse.devices.overlay import apply_overlay
-    from dse.errors import SpecError, did_you_mean
+    from dse.errors import SpecError
 
     calibrated = _calibrated(calibration, catalog)
     cat = _catalog(catalog)
-    spec: Any
-    if name in cat.devices:
-        spec = cat.devices[name]
-    elif name in cat.links:
-        spec = cat.links[name]
-    elif name in cat.platforms:
-        spec = cat.platforms[name]
-    else:
-        from dse.devices.catalog import probe_hint
-
-        known = [*cat.devices, *cat.links, *cat.platforms]
-        raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
-                                 + probe_hint(name))])
+    spec, section = catalog_entry(cat, name)
     if (overlay is not None or runtime is not None or host is not None) and \
             name not in cat.devices:
         flag = "--overlay" if overlay is not None else "--runtime"
@@ -523,7 +511,7 @@ def devices_show(
     out.print(f"[bold]{name}[/bold]  {getattr(spec, 'description', '')}")
     if target_note:
         out.print(target_note, highlight=False)
-    file = cat.files.get(f"{'devices' if name in cat.devices else 'links' if name in cat.links else 'platforms'}/{name}")
+    file = cat.files.get(f"{section}/{name}")
     if file is not None:
         out.print(f"file: {file}", highlight=False)
     table = _listing()
@@ -1404,16 +1392,9 @@ def host_spread_check_cmd(
     fitted on the other models' single-session runs."""
     import yaml
 
-    from dse.calibrate.spread import (
-        check_runs,
-        describe,
-        fit_spread,
-        host_observations,
-        merge_values,
-        read_runs,
-        spread_values,
-    )
-    from dse.devices.overlay import Overlay, load_overlay
+    from dse.api import spread_overlay
+    from dse.calibrate.spread import check_runs, describe, fit_spread, host_observations, read_runs
+    from dse.devices.overlay import load_overlay
     from dse.report.files import atomic_path
 
     runs = read_runs(runs_file)
@@ -1449,16 +1430,8 @@ def host_spread_check_cmd(
                   f"(no spread: {table['naive_tail_error'].abs().mean():.1%}); p99 error "
                   f"MAPE {table['p99_error'].abs().mean():.1%}", highlight=False)
     if overlay is not None:
-        values = spread_values(spread)
-        provenance = {"latency_spread": f"dse host spread-check {runs_file}: median ratio to "
-                                        f"the median over the single-session runs"}
-        if overlay.is_file():
-            old = load_overlay(overlay)
-            new = old.model_copy(update={"values": merge_values(old.values, values.items()),
-                                         "provenance": {**old.provenance, **provenance}})
-        else:
-            new = Overlay(device=device, runtime="onnxruntime_cpu", values=values,
-                          provenance=provenance)
+        new = spread_overlay(spread, device, runs_file,
+                             load_overlay(overlay) if overlay.is_file() else None)
         with atomic_path(overlay) as tmp:
             tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),
                                           sort_keys=False))

@@ -8,6 +8,7 @@ traceback).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -141,7 +142,7 @@ def workloads_list(
     """List the built-in zoo (run a subcommand for one model)."""
     if ctx.invoked_subcommand is not None:
         return
-    from dse.workloads import workload, zoo
+    from dse.api import zoo_table
 
     table = _listing("dse zoo")
     table.add_column("name", no_wrap=True)
@@ -149,23 +150,18 @@ def workloads_list(
     if counts:
         for col in ("params", "MMACs", "nodes"):
             table.add_column(col, justify="right")
-    names = zoo.names()
-    if not counts:
-        # one option (key=value) a line: only the summary wraps, at spaces
-        options = {n: "\n".join(f"{k}={v}" for k, v in zoo.get(n).options.items())
-                   for n in names}
+        with _progress_bar("building zoo models") as step:
+            models = zoo_table(counts=True, progress=step)
+        for _, m in models.iterrows():
+            table.add_row(m["name"], m["task"], f"{m['params']:,}", f"{m['macs'] / 1e6:,.1f}",
+                          f"{m['nodes']}")
+    else:
         table.add_column("summary")
         table.add_column("options", no_wrap=True)
-    with _progress_bar("building zoo models") if counts else contextlib.nullcontext() as step:
-        for i, name in enumerate(names):
-            model = zoo.get(name)
-            if step is not None:
-                step(i, len(names), f"building {name}")
-                w = workload(name)
-                table.add_row(name, model.task, f"{w.params:,}", f"{w.macs / 1e6:,.1f}",
-                              f"{w.nodes}")
-            else:
-                table.add_row(name, model.task, model.summary, options[name])
+        for _, m in zoo_table().iterrows():
+            # one option (key=value) a line: only the summary wraps, at spaces
+            table.add_row(m["name"], m["task"], m["summary"],
+                          "\n".join(f"{k}={v}" for k, v in m["options"].items()))
     out.print(table)
 
 
@@ -276,22 +272,18 @@ def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None
 
 
 def _parse_options(values: list[str]) -> dict[str, Any]:
+    """``-o KEY=VALUE`` options, each value read as YAML (as ``--set`` reads its values)."""
+    from dse.spec.experiment import parse_override
+
     options: dict[str, Any] = {}
     problems = []
     for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            problems.append(Problem("--option", value, "expected KEY=VALUE such as layers=4"))
+        try:
+            key, parsed = parse_override(value)
+        except ValueError as exc:
+            problems.append(Problem("--option", value, "expected KEY=VALUE such as layers=4"
+                                    if "=" not in value.lstrip("=") else str(exc)))
             continue
-        parsed: Any = text
-        for cast in (int, float):
-            try:
-                parsed = cast(text)
-                break
-            except ValueError:
-                continue
-        if text.lower() in ("true", "false"):
-            parsed = text.lower() == "true"
         options[key] = parsed
     if problems:
         raise WorkloadError(problems)
@@ -320,24 +312,26 @@ def workloads_export(
     out.print(f"wrote {output}")
 
 
-_DEVICE_UNITS = {"mem_bw_bytes_s": "bandwidth", "onchip_mem_bytes": "bytes",
-                 "dram_bytes": "bytes", "overhead_per_inference_s": "seconds",
-                 "size_bytes": "bytes", "mem_bw_one_thread_bytes_s": "bandwidth",
-                 "overhead_per_layer_s": "seconds", "clock_hz": "frequency",
-                 "bandwidth_bytes_s": "bandwidth", "latency_s": "seconds", "idle_w": "power",
-                 "active_w": "power", "board_idle_w": "power", "dram_bw_bytes_s": "bandwidth",
-                 "peak_ops_s": "ops_s"}
-
-
 def _fmt(path: str, value: Any) -> str:
+    """A spec's number with the unit its field's type says (:mod:`dse.spec.units`)."""
     from dse.spec.units import format_quantity
 
-    unit = _DEVICE_UNITS.get(path.split(".")[-1]) or _DEVICE_UNITS.get(path.split(".")[0])
+    units = _field_quantities()
+    unit = units.get(path.split(".")[-1]) or units.get(path.split(".")[0])
     if unit and isinstance(value, int | float) and not isinstance(value, bool):
-        return format_quantity(float(value), unit)  # type: ignore[arg-type]
+        return format_quantity(float(value), unit)
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+@functools.cache
+def _field_quantities() -> dict[str, Any]:
+    from dse.spec.device import DeviceSpec
+    from dse.spec.platform import LinkSpec, PlatformSpec
+    from dse.spec.units import field_quantities
+
+    return field_quantities(DeviceSpec, LinkSpec, PlatformSpec)
 
 
 def _listing(title: str | None = None) -> Table:
@@ -375,14 +369,9 @@ def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
 
 
 def _device(catalog: Any, name: str, option: str = "--device") -> Any:
-    """A catalog device, or bad input naming the closest known ones."""
-    if name not in catalog.devices:
-        from dse.devices.catalog import probe_hint
-        from dse.errors import did_you_mean
+    from dse.api import catalog_device
 
-        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
-                                + probe_hint(name))])
-    return catalog.device(name)
+    return catalog_device(catalog, name, option)
 
 
 def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
@@ -404,6 +393,10 @@ def devices_list(
     """List the devices, links and platforms of the catalog."""
     if ctx.invoked_subcommand is not None:
         return
+    import pandas as pd
+
+    from dse.api import device_table, link_table, platform_table
+
     cat = _calibrated(calibration, catalog)
     _say_calibration(cat, calibration, as_json=as_json)
     if as_json:
@@ -419,28 +412,29 @@ def devices_list(
     for col in ("name", "kind", "peak", "memory bw", "on-chip", "USD"):
         table.add_column(col, justify="left" if col in ("name", "kind") else "right",
                          no_wrap=col in ("name", "kind"))
-    for name, d in sorted(cat.devices.items()):
-        peak = "\n".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d.peak_ops_s.items())
-        table.add_row(name, d.kind, peak, _fmt("mem_bw_bytes_s", d.mem_bw_bytes_s),
-                      _fmt("onchip_mem_bytes", d.onchip_mem_bytes),
-                      "-" if d.price_usd is None else f"{d.price_usd:,.0f}")
+    for _, d in device_table(cat).iterrows():
+        peak = "\n".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d["peak_ops_s"].items())
+        table.add_row(d["name"], d["kind"], peak, _fmt("mem_bw_bytes_s", d["mem_bw_bytes_s"]),
+                      _fmt("onchip_mem_bytes", d["onchip_mem_bytes"]),
+                      "-" if d["price_usd"] is None or pd.isna(d["price_usd"]) else
+                      f"{d['price_usd']:,.0f}")
     out.print(table)
     links = _listing("links")
     for col in ("name", "bandwidth", "latency", "shared", "description"):
         links.add_column(col, no_wrap=col != "description",
                          justify="right" if col in ("bandwidth", "latency") else "left")
-    for name, link in sorted(cat.links.items()):
-        links.add_row(name, _fmt("bandwidth_bytes_s", link.bandwidth_bytes_s),
-                      _fmt("latency_s", link.latency_s), "yes" if link.shared else "no",
-                      link.description)
+    for _, link in link_table(cat).iterrows():
+        links.add_row(link["name"], _fmt("bandwidth_bytes_s", link["bandwidth_bytes_s"]),
+                      _fmt("latency_s", link["latency_s"]), "yes" if link["shared"] else "no",
+                      link["description"])
     out.print(links)
     platforms = _listing("platforms")
     for col in ("name", "host + accelerators", "description"):
         platforms.add_column(col, no_wrap=col == "name")
-    for name, p in sorted(cat.platforms.items()):
-        platforms.add_row(name, "\n".join([*p.host, *(f"+ {g.count}x {a}" for a, g in
-                                                      p.accelerators.items())]),
-                          p.description)
+    for _, p in platform_table(cat).iterrows():
+        platforms.add_row(p["name"], "\n".join([*p["host"], *(f"+ {n}x {a}" for a, n in
+                                                             p["accelerators"].items())]),
+                          p["description"])
     out.print(platforms)
 
 
@@ -463,26 +457,14 @@ def devices_show(
     """One catalog entry, every number with its source, and the fitted values of its shipped
     overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
     another overlay's)."""
+    from dse.api import catalog_entry, spec_fields
     from dse.devices.calibrated import SHIPPED, resolve_overlay
     from dse.devices.overlay import apply_overlay
-    from dse.errors import SpecError, did_you_mean
-    from dse.spec.sources import numeric_paths, source_for
+    from dse.errors import SpecError
 
     calibrated = _calibrated(calibration, catalog)
     cat = _catalog(catalog)
-    spec: Any
-    if name in cat.devices:
-        spec = cat.devices[name]
-    elif name in cat.links:
-        spec = cat.links[name]
-    elif name in cat.platforms:
-        spec = cat.platforms[name]
-    else:
-        from dse.devices.catalog import probe_hint
-
-        known = [*cat.devices, *cat.links, *cat.platforms]
-        raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
-                                 + probe_hint(name))])
+    spec, section = catalog_entry(cat, name)
     if (overlay is not None or runtime is not None or host is not None) and \
             name not in cat.devices:
         flag = "--overlay" if overlay is not None else "--runtime"
@@ -529,7 +511,7 @@ def devices_show(
     out.print(f"[bold]{name}[/bold]  {getattr(spec, 'description', '')}")
     if target_note:
         out.print(target_note, highlight=False)
-    file = cat.files.get(f"{'devices' if name in cat.devices else 'links' if name in cat.links else 'platforms'}/{name}")
+    file = cat.files.get(f"{section}/{name}")
     if file is not None:
         out.print(f"file: {file}", highlight=False)
     table = _listing()
@@ -538,26 +520,13 @@ def devices_show(
     if fitted is not None:
         table.add_column("fitted", justify="right", no_wrap=True)
     table.add_column("source")
-    derived = set(getattr(spec, "derived", ()))
     sources = {s.id: s for s in [*spec.sources, *(fitted.sources if fitted is not None else ())]}
-    paths = set(numeric_paths(spec)) | derived
-    if fitted is not None:
-        paths |= set(numeric_paths(fitted))
-    for path in sorted(paths, key=_field_order(spec)):
-        value = _value_at(spec, path)
-        if path in derived:
-            where = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
-        else:
-            src = source_for(spec.sources, path) or (
-                source_for(fitted.sources, path) if fitted is not None else None)
-            # a fitted source's id is its overlay file, listed under sources below
-            where = "-" if src is None else "overlay (fitted)" if src.kind == "fitted" else \
-                f"{src.id} ({src.kind})"
-        row = [path, "-" if value is None else _fmt(path, value)]
+    for _, r in spec_fields(spec, fitted).iterrows():
+        value = r["value"]
+        row = [r["path"], "-" if value is None else _fmt(r["path"], value)]
         if fitted is not None:
-            new = _value_at(fitted, path)
-            row.append("" if new == value else _fmt(path, new))
-        table.add_row(*row, where)
+            row.append("" if r["fitted"] == value else _fmt(r["path"], r["fitted"]))
+        table.add_row(*row, r["source"])
     out.print(table)
     for key in ("kind", "link", "needs_host_core", "supported_ops", "on_unsupported",
                 "fallback_device", "host", "accelerators", "shared"):
@@ -574,23 +543,6 @@ def devices_show(
                   highlight=False, markup=False)
     if getattr(spec, "notes", ""):
         out.print(f"notes: {spec.notes}", highlight=False, markup=False)
-
-
-def _field_order(spec: Any) -> Any:
-    order = {name: i for i, name in enumerate(type(spec).model_fields)}
-    return lambda path: (order.get(path.split(".")[0], 99), path)
-
-
-def _value_at(spec: Any, path: str) -> Any:
-    value = spec
-    for part in path.split("."):
-        if isinstance(value, dict):
-            value = value.get(part)
-        elif isinstance(value, tuple):
-            value = next((v for v in value if getattr(v, "name", None) == part), value)
-        else:
-            value = getattr(value, part, None)
-    return value
 
 
 @app.command("roofline", epilog=_examples(
@@ -616,6 +568,7 @@ def roofline_cmd(
     --calibration datasheet); the total is a lower bound on one frame's latency (no transfers
     over the link, no host work, no per-inference overhead).
     """
+    from dse.api import roofline_bounds
     from dse.cost import roofline
     from dse.report import plot_roofline
     from dse.workloads import workload
@@ -655,10 +608,9 @@ def roofline_cmd(
                           str(r["bound"]) + ("" if r["supported"] else "*"))
         out.print(table)
         unsupported = int((~layers["supported"]).sum())
-        bounds = layers.groupby("bound")["time_s"].sum()
         out.print(f"layers {len(layers)}, {_fmt('latency_s', layers['time_s'].sum())} in total: "
-                  + ", ".join(f"{b} {t / max(layers['time_s'].sum(), 1e-30):.0%}"
-                              for b, t in bounds.items())
+                  + ", ".join(f"{b.bound} {b.share:.0%}"
+                              for b in roofline_bounds(roof).itertuples(index=False))
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
                   + (f"; {unsupported} layers unsupported on {device} (bound*)"
                      if unsupported else ""))
@@ -686,6 +638,7 @@ def simulate_cmd(
         help="Write the timeline as Chrome trace JSON (open in Perfetto).")] = None,
 ) -> None:
     """Simulate one configuration of an experiment (the first value of every search list)."""
+    from dse.api import utilization_table
     from dse.report.trace import write_chrome_trace
     from dse.sim import simulate
 
@@ -723,9 +676,8 @@ def simulate_cmd(
     util = Table(title="utilization")
     util.add_column("resource")
     util.add_column("busy", justify="right")
-    for name, value in sorted(m.utilization.items(), key=lambda kv: -kv[1]):
-        if value > 0:
-            util.add_row(name, f"{value:.1%}")
+    for _, r in utilization_table(m).iterrows():
+        util.add_row(r["resource"], f"{r['busy']:.1%}")
     out.print(util)
     for note in m.notes:
         out.print(f"note: {note}", highlight=False)
@@ -771,17 +723,13 @@ def explore_cmd(
         TimeRemainingColumn,
     )
 
-    from dse.search import explore
-    from dse.search.space import grid_space
+    from dse.search import explore, planned_trials
     from dse.sim.resolve import load_experiment
 
+    # optuna logs every trial at INFO; the progress bar says as much
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     exp = load_experiment(experiment, overrides=set_ or [])
-    total = trials or exp.search.trials or 100
-    if (sampler or exp.search.sampler) == "grid":
-        size = 1
-        for values in grid_space(exp.dimensions, exp.file).values():
-            size *= len(values)
-        total = min(trials or size, size)
+    total = planned_trials(exp, trials=trials, sampler=sampler)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(), console=err)
@@ -840,31 +788,9 @@ def explore_cmd(
 
 
 def _measurements(data: str, catalog: Any = None) -> Any:
-    """A measurement CSV (its devices, runtimes and hosts checked against ``catalog``, each
-    problem at its row), or the measurements of a shipped dataset loader by name."""
-    from dse.calibrate import read_measurements
-    from dse.calibrate.loaders import load, loader_names
+    from dse.api import measurements
 
-    try:
-        is_file = Path(data).suffix == ".csv" or Path(data).is_file()
-    except (OSError, ValueError):  # a name too long for a path, a NUL byte
-        is_file = False
-    if is_file:
-        if catalog is None:
-            return read_measurements(data)
-        from dse.devices.kinds import device_kind
-
-        hosts = {*catalog.platforms, *(n for n, d in catalog.devices.items()
-                                       if device_kind(d.kind).is_host)}
-        return read_measurements(data, known_devices=set(catalog.devices),
-                                 known_runtimes=set(catalog.runtimes), known_hosts=hosts,
-                                 known_links=set(catalog.links))
-    if data in loader_names():
-        return load(data).measurements
-    from dse.errors import did_you_mean
-
-    raise DseError([Problem(data, "", "neither a CSV file nor a dataset: "
-                            + did_you_mean(data, loader_names(), what="dataset"))])
+    return measurements(data, catalog)
 
 
 @app.command("calibrate", epilog=_examples(
@@ -885,6 +811,7 @@ def calibrate_cmd(
                                         "cross-validation.")] = False,
 ) -> None:
     """Fit a device's free parameters to measurements; report in-sample and LOO error."""
+    from dse.api import fitted_parameters
     from dse.calibrate import calibrate
 
     measurements = _measurements(data)
@@ -895,11 +822,10 @@ def calibrate_cmd(
     table.add_column("parameter")
     table.add_column("value", justify="right")
     table.add_column("x/÷ (1 sd)", justify="right")
-    for k, v in cal.overlay.provenance["fitted"].items():
-        # a class efficiency is the overall one times a shared multiplier: the multiplier's sd
-        sd = cal.uncertainty.get(k, cal.uncertainty.get(f"shared:{k}", math.inf))
-        table.add_row(k, _fmt(k, v), f"{math.exp(sd):.2f}" if sd < 5 else
-                      "not determined by the data")
+    for _, r in fitted_parameters(cal).iterrows():
+        sd = r["sd_log"]
+        table.add_row(r["parameter"], _fmt(r["parameter"], r["value"]),
+                      f"{math.exp(sd):.2f}" if sd < 5 else "not determined by the data")
     out.print(table)
     points = Table(title="predicted vs measured")
     for col in ("workload", "metric", "measured", "predicted", "error", "90% interval"):
@@ -913,11 +839,12 @@ def calibrate_cmd(
               (f"; leave-one-model-out MAPE {cal.cv_mape:.1%}, within ±10% "
                f"{cal.cv_within_10:.0%}" if cal.cv_mape is not None else ""))
     if out_file is not None:
+        from dse.report.calibration_plot import plot_calibration
         from dse.report.files import atomic_path
 
         with atomic_path(out_file) as tmp:
             tmp.write_text(cal.overlay_yaml())
-        _plot_calibration(cal, out_file.with_suffix(""))
+        plot_calibration(cal, out_file.with_suffix(""))
         out.print(f"wrote {out_file}", highlight=False)
 
 
@@ -935,68 +862,22 @@ def predict_cmd(
     """Predict measured rows with a device and report the error of each: by default the device
     as dse simulate runs it, the shipped overlay of each row's target (device x runtime, x host
     where the runtime's timing includes it) applied."""
-    import numpy as np
+    from dse import api
 
-    from dse.calibrate import predict
-    from dse.calibrate.fit import row_kind
-    from dse.devices.calibrated import SHIPPED, is_calibrated, resolve_overlay
-
-    fitted = None
-    if overlay == SHIPPED:
-        if calibration != SHIPPED:
-            raise DseError([Problem("--overlay", overlay, "the shipped overlays are "
-                                    "--calibration shipped; give one or the other")])
-    elif overlay is not None:
-        calibration = "datasheet"  # the overlay applies to the datasheet spec
-    catalog = _calibrated(calibration, None)
-    measurements = _measurements(data, catalog)
-    spec = _device(catalog, device)
-    if overlay is not None and overlay != SHIPPED:
-        from dse.devices.overlay import apply_overlay
-
-        label, fitted = resolve_overlay(overlay, device)
-        spec = apply_overlay(spec, fitted, label=label)
-    rows = measurements[measurements["device"] == spec.name].reset_index(drop=True)
-    if rows.empty:
-        from dse.errors import did_you_mean
-
-        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}; "
-                                + did_you_mean(spec.name, measurements["device"].unique(),
-                                               what="device").split("; ", 1)[-1])])
-    predicted = np.full(len(rows), np.nan)  # a row in a precision the device lacks: NaN
-    targets = list(_by_target(rows, catalog, spec, per_target=fitted is None))
-    calibrated = [name for name, target, _ in targets if is_calibrated(target)]
-    if overlay == SHIPPED and not calibrated:
-        resolve_overlay(SHIPPED, spec.name)  # none shipped for the rows' targets: say so
-    with err.status(f"predicting {len(rows)} rows of {spec.name}"):
-        for _, target, part in targets:
-            predicted[part.index] = predict(target, part, catalog=catalog)
-    rel = predicted / rows["value_si"].to_numpy() - 1.0
-    table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
-        kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
-        rel_error=rel)
-    proxy = fitted.provenance.get("macs_proxy") if fitted is not None else None
-    if proxy:  # a kernel fit's naive baseline, fitted on the same kernel rows
-        from dse.calibrate.baseline import _macs
-        from dse.calibrate.kernel_fit import proxy_times
-
-        latency = proxy_times({int(t): (v["s_per_mac"], v["fixed_s"]) for t, v in
-                               proxy.items()}, _macs(rows), rows["threads"].to_numpy())
-        baseline = np.where(rows["metric"] == "throughput", 1.0 / latency, latency)
-        table = table.assign(baseline=baseline,
-                             baseline_error=baseline / rows["value_si"].to_numpy() - 1.0)
-    if fitted is not None:
-        (err if as_json else out).print(f"devices: datasheet values; {spec.name}: overlay "
+    with err.status(f"predicting the rows of {device}"):
+        pred = api.predict_measurements(data, device, overlay=overlay, calibration=calibration)
+    table = pred.table
+    if pred.overlay is not None:
+        (err if as_json else out).print(f"devices: datasheet values; {pred.device}: overlay "
                                         f"{overlay}", highlight=False, markup=False)
     else:
-        _say_calibration(catalog, calibration, [name for name, _, _ in targets],
-                         as_json=as_json)
+        _say_calibration(pred.catalog, calibration, pred.targets, as_json=as_json)
     if as_json:
         out.print_json(table.to_json(orient="records"))
         return
-    t = _listing(f"{spec.name}: predicted vs measured"
-                 + (f" (overlay {overlay})" if fitted is not None else
-                    " (shipped overlays)" if calibrated else " (datasheet)"))
+    t = _listing(f"{pred.device}: predicted vs measured"
+                 + (f" (overlay {overlay})" if pred.overlay is not None else
+                    " (shipped overlays)" if pred.calibrated else " (datasheet)"))
     for col in ("workload", "metric", "threads", "streams", "measured", "predicted", "error"):
         t.add_column(col, justify="left" if col in ("workload", "metric") else "right",
                      no_wrap=col != "workload")
@@ -1004,39 +885,19 @@ def predict_cmd(
         t.add_row(str(r["workload"]), str(r["metric"]), str(r["threads"]), str(r["streams"]),
                   f"{r['measured']:.4g}", f"{r['predicted']:.4g}", f"{r['rel_error']:+.1%}")
     out.print(t)
-    for kind, group in table.groupby("kind"):
-        err_abs = np.abs(group["rel_error"].to_numpy())
-        out.print(f"{kind}: {len(group)} points, MAPE {err_abs.mean():.1%}, within ±10% "
-                  f"{(err_abs <= 0.1).mean():.0%}, worst {err_abs.max():.0%}")
-    single = table[table["kind"] == "single"]
-    if single["threads"].nunique() > 1 or "baseline" in table:
-        for threads, group in single.groupby("threads"):
-            err_abs = np.abs(group["rel_error"].to_numpy())
-            line = (f"single, {threads} thread{'s' if threads != 1 else ''}: {len(group)} "
-                    f"points, MAPE {err_abs.mean():.1%}, within ±10% "
-                    f"{(err_abs <= 0.1).mean():.0%}, worst {err_abs.max():.0%}")
-            if "baseline" in group:
-                b = np.abs(group["baseline_error"].to_numpy())
-                line += (f"; MACs proxy MAPE {b.mean():.1%}, within ±10% "
-                         f"{(b <= 0.1).mean():.0%}, worst {b.max():.0%}")
-            out.print(line)
-
-
-def _by_target(rows: Any, catalog: Any, spec: Any, *, per_target: bool) -> Any:
-    """``(target name, spec, rows)`` per target of the rows (their runtime, and host where the
-    runtime's timing includes it: :func:`dse.calibrate.targets.with_targets`), or ``spec`` for
-    all rows."""
-    if not per_target:
-        yield spec.name, spec, rows
-        return
-    from dse.calibrate.targets import with_targets
-
-    named = with_targets(rows.assign(row_number=range(len(rows))), catalog)
-    for target, part in named.groupby("target", sort=False):
-        _, runtime, *host = str(target).split("@")
-        yield (str(target), catalog.target(spec.name, runtime if runtime in catalog.runtimes
-                                           else None, host[0] if host else None),
-               rows.iloc[part["row_number"]])
+    by_kind, by_threads = api.prediction_errors(table)
+    for e in by_kind.to_dict("records"):
+        out.print(f"{e['kind']}: {e['points']} points, MAPE {e['mape']:.1%}, within ±10% "
+                  f"{e['within_10']:.0%}, worst {e['worst']:.0%}")
+    for e in by_threads.to_dict("records"):  # records keep each column's type
+        threads = e["threads"]
+        line = (f"single, {threads} thread{'s' if threads != 1 else ''}: {e['points']} "
+                f"points, MAPE {e['mape']:.1%}, within ±10% {e['within_10']:.0%}, worst "
+                f"{e['worst']:.0%}")
+        if "baseline_mape" in e:
+            line += (f"; MACs proxy MAPE {e['baseline_mape']:.1%}, within ±10% "
+                     f"{e['baseline_within_10']:.0%}, worst {e['baseline_worst']:.0%}")
+        out.print(line)
 
 
 @host_app.command("calibrate", epilog=_examples(
@@ -1073,6 +934,7 @@ def host_calibrate_cmd(
     write its overlay; with --zoo, report whole-model error beside the MACs proxy."""
     import yaml
 
+    from dse.api import fit_host_kernels, kernel_fit_figures
     from dse.calibrate import kernel_fit as kf
     from dse.catalog import catalog_dir as shipped_dir
     from dse.devices import Catalog, default_catalog
@@ -1097,40 +959,10 @@ def host_calibrate_cmd(
                         predict=cost_model_predictor(device),
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
-    with err.status("pricing kernels with the cost model"):
-        data = kf.load_kernel_data(kernels, device, catalog, statistic=statistic)
-    options = kf.FitOptions()
-    figures: dict[str, Any] = {}
-    with err.status("fitting") as status:
-        fit = kf.fit_kernels(data, device, options)
-        figures["kernels_in_sample"] = kf.summarize(fit.table).to_dict("records")
-        if cv:
-            status.update("5-fold cross-validation over kernels")
-            folds = kf.cross_validate(data, device, options)
-            figures["kernels_5fold"] = kf.summarize(folds).to_dict("records")
-            status.update("leave one family out")
-            lofo = kf.cross_validate(data, device, options,
-                                     groups=data.rows["family"].to_numpy())
-            figures["kernels_leave_family_out"] = kf.summarize(lofo).to_dict("records")
-        proxy = kf.macs_proxy(data)
-        label = f"{kernels} ({statistic} of repeats)"
-        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
-                                figures=figures, baseline=proxy)
-        if zoo is not None:
-            from dse.calibrate import read_measurements
-            from dse.devices.overlay import apply_overlay
-
-            status.update("predicting the zoo")
-            table = kf.zoo_table(apply_overlay(device, overlay), read_measurements(zoo),
-                                 catalog=catalog, proxy=proxy)
-            figures["zoo"] = kf.errors_by_threads(table).to_dict("records")
-            if unseen:
-                held = kf.unseen_shapes(data, device, read_measurements(zoo), catalog=catalog,
-                                        options=options, progress=lambda m: status.update(
-                                            f"predicting {m} without its shapes"))
-                figures["zoo_unseen_shapes"] = kf.errors_by_threads(held).to_dict("records")
-            overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
-                                    figures=figures, baseline=proxy)
+    with err.status("pricing kernels with the cost model") as status:
+        host = fit_host_kernels(kernels, device, catalog, statistic=statistic, cv=cv, zoo=zoo,
+                                unseen=unseen, progress=status.update)
+    data, fit, overlay, figures = host.data, host.fit, host.overlay, host.figures
     with atomic_path(out_file) as tmp:
         tmp.write_text(yaml.safe_dump(overlay.model_dump(mode="json", exclude_none=True),
                                       sort_keys=False))
@@ -1140,12 +972,11 @@ def host_calibrate_cmd(
                 "MACs proxy MAPE"):
         t.add_column(col, justify="left" if col == "figure" else "right",
                      no_wrap=col == "figure", min_width=25 if col == "figure" else None)
-    for name, records in figures.items():
-        for r in records:
-            proxy_mape = r.get("baseline_mape")
-            t.add_row(name, str(r["threads"]), str(r["points"]), f"{r['mape']:.1%}",
-                      f"{r['within_10']:.0%}", f"{r['worst']:.0%}",
-                      "" if proxy_mape is None else f"{proxy_mape:.1%}")
+    for _, r in kernel_fit_figures(figures).iterrows():
+        proxy_mape = r["baseline_mape"]
+        t.add_row(r["figure"], str(r["threads"]), str(r["points"]), f"{r['mape']:.1%}",
+                  f"{r['within_10']:.0%}", f"{r['worst']:.0%}",
+                  "" if proxy_mape is None or math.isnan(proxy_mape) else f"{proxy_mape:.1%}")
     out.print(t)
     out.print(f"overhead per inference {fit.overhead_per_inference_s * 1e6:.1f} us; "
               f"wrote {out_file}", highlight=False)
@@ -1196,35 +1027,6 @@ def calibrate_catalog_cmd(
                   own + (f" + {len(shared)} shared" if shared else ""), f"{r['mape']:.1%}",
                   loo)
     out.print(t)
-
-
-def _plot_calibration(cal: Any, stem: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    from dse.report.files import save_figure
-
-    fig, ax = plt.subplots(figsize=(5, 5), layout="constrained")
-    t = cal.table
-    ax.errorbar(t["measured"], t["predicted"], yerr=[t["predicted"] - t["low_90"],
-                t["high_90"] - t["predicted"]], fmt="o", label="in sample (90% interval)")
-    if cal.cv is not None and not cal.cv.empty:
-        ax.scatter(cal.cv["measured"], cal.cv["predicted"], marker="x", color="tab:red",
-                   label="left out (LOO)")
-    lo = float(min(t["measured"].min(), t["predicted"].min())) / 1.5
-    hi = float(max(t["measured"].max(), t["predicted"].max())) * 1.5
-    ax.plot([lo, hi], [lo, hi], color="black", lw=1)
-    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="grey",
-                    alpha=0.2, label="±10%")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("measured (SI)")
-    ax.set_ylabel("predicted (SI)")
-    ax.set_title(f"{cal.device}: calibrated")
-    ax.legend(fontsize=8)
-    save_figure(fig, stem)
 
 
 @host_app.command("probe", epilog=_examples(
@@ -1404,18 +1206,18 @@ def host_kernels_cmd(
                              adaptive=adaptive, seed=seed, repeats=repeats,
                              target_s=target_ms / 1e3, predict=predict, fresh=fresh,
                              progress=step)
+    from dse.api import kernel_summary
+
     table = result.table
     summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
                           f" (median kernel time, ms)")
     for col in ("family", "kernels", *(f"{n} thread{'s' if n > 1 else ''}" for n in
                                        sorted(set(parsed)))):
         summary.add_column(col, justify="left" if col == "family" else "right")
-    for family, rows in table.groupby("family"):
-        cells = [str(family), str(rows["params"].nunique())]
-        for n in sorted(set(parsed)):
-            at = rows.loc[rows["threads"] == n, "kernel_median_s"]
-            cells.append(f"{at.median() * 1e3:.3f}" if len(at) else "-")
-        summary.add_row(*cells)
+    for _, r in kernel_summary(table, parsed).iterrows():
+        summary.add_row(r["family"], str(r["kernels"]),
+                        *("-" if math.isnan(r[n]) else f"{r[n] * 1e3:.3f}"
+                          for n in sorted(set(parsed))))
     out.print(summary)
     out.print(f"timed {result.timed} (kernel, threads) pairs, {result.resumed} already done"
               + (f", {result.skipped_budget} left for a rerun (budget reached)"
@@ -1590,16 +1392,9 @@ def host_spread_check_cmd(
     fitted on the other models' single-session runs."""
     import yaml
 
-    from dse.calibrate.spread import (
-        check_runs,
-        describe,
-        fit_spread,
-        host_observations,
-        merge_values,
-        read_runs,
-        spread_values,
-    )
-    from dse.devices.overlay import Overlay, load_overlay
+    from dse.api import spread_overlay
+    from dse.calibrate.spread import check_runs, describe, fit_spread, host_observations, read_runs
+    from dse.devices.overlay import load_overlay
     from dse.report.files import atomic_path
 
     runs = read_runs(runs_file)
@@ -1635,16 +1430,8 @@ def host_spread_check_cmd(
                   f"(no spread: {table['naive_tail_error'].abs().mean():.1%}); p99 error "
                   f"MAPE {table['p99_error'].abs().mean():.1%}", highlight=False)
     if overlay is not None:
-        values = spread_values(spread)
-        provenance = {"latency_spread": f"dse host spread-check {runs_file}: median ratio to "
-                                        f"the median over the single-session runs"}
-        if overlay.is_file():
-            old = load_overlay(overlay)
-            new = old.model_copy(update={"values": merge_values(old.values, values.items()),
-                                         "provenance": {**old.provenance, **provenance}})
-        else:
-            new = Overlay(device=device, runtime="onnxruntime_cpu", values=values,
-                          provenance=provenance)
+        new = spread_overlay(spread, device, runs_file,
+                             load_overlay(overlay) if overlay.is_file() else None)
         with atomic_path(overlay) as tmp:
             tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),
                                           sort_keys=False))
@@ -1748,6 +1535,9 @@ def validate_cmd(
     MACs-proxy baseline left out the same way, with the 90% intervals' coverage."""
     import json
 
+    import pandas as pd
+
+    from dse.api import validation_by_dataset
     from dse.calibrate.validation import by_dataset, overall, validate_all
 
     with err.status("cross-validating") as status:
@@ -1779,12 +1569,12 @@ def validate_cmd(
     for col in ("dataset", "kind", "points", "MAPE", "within ±10%", "MACs proxy",
                 "beating it", "90% coverage"):
         by.add_column(col, justify="left" if col in ("dataset", "kind") else "right")
-    for o in tables:
+    for _, o in validation_by_dataset(table).iterrows():
+        has = "baseline_mape" in o and not pd.isna(o["baseline_mape"])
         by.add_row(o["dataset"], o["kind"], str(o["points"]), f"{o['mape']:.1%}",
-                   f"{o['within_10']:.0%}",
-                   f"{o['baseline_mape']:.1%}" if "baseline_mape" in o else "",
-                   f"{o['beats_baseline']} of {o['rows_with_baseline']}"
-                   if "baseline_mape" in o else "", f"{o['coverage_90']:.0%}")
+                   f"{o['within_10']:.0%}", f"{o['baseline_mape']:.1%}" if has else "",
+                   f"{int(o['beats_baseline'])} of {int(o['rows_with_baseline'])}"
+                   if has else "", f"{o['coverage_90']:.0%}")
     out.print(by)
     for _, r in failed.iterrows():
         out.print(f"not fitted: {r['dataset']} {r['device']}@{r['runtime']}"

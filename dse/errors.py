@@ -11,7 +11,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["DseError", "OnnxError", "Problem", "SpecError", "WorkloadError", "did_you_mean"]
+__all__ = ["DseError", "OnnxError", "Problem", "SpecError", "UsageError", "WorkloadError",
+           "did_you_mean"]
 
 #: Known names listed in full in a message when there are at most this many.
 LIST_AT_MOST = 12
@@ -64,6 +65,11 @@ class WorkloadError(DseError, ValueError):
 
 class OnnxError(WorkloadError):
     """An ONNX file is malformed, hostile or uses operators dse does not know."""
+
+
+class UsageError(DseError, ValueError):
+    """A call's arguments do not go together (a custom catalog with worker processes, a trace
+    asked of an untraced run): the caller's mistake, reported as bad input."""
 
 
 def did_you_mean(name: object, known: Iterable[str], *, what: str = "name") -> str:

@@ -22,7 +22,7 @@ from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.errors import DseError
 
-__all__ = ["COLUMNS", "by_dataset", "overall", "validate_all"]
+__all__ = ["COLUMNS", "by_dataset", "error_summary", "overall", "validate_all"]
 
 COLUMNS = ["dataset", "device", "runtime", "host", "kind", "points", "models", "mape",
            "within_10", "worst", "baseline_mape", "coverage_90", "error"]
@@ -98,15 +98,38 @@ def _summarise(points: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _errors(abs_error: np.ndarray) -> dict[str, float]:
+    """MAPE, the share within ±10% and the worst of absolute relative errors."""
+    return {"mape": float(np.mean(abs_error)), "within_10": float(np.mean(abs_error <= 0.10)),
+            "worst": float(np.max(abs_error))}
+
+
 def _figures(g: pd.DataFrame) -> dict[str, Any]:
     err = g["abs_error"].to_numpy(dtype=float)
     inside = (g["measured"] >= g["low_90"]) & (g["measured"] <= g["high_90"])
     base = g["baseline_error"].to_numpy(dtype=float)
-    return {"points": len(g), "models": int(g["workload"].nunique()),
-            "mape": float(np.mean(err)), "within_10": float(np.mean(err <= 0.10)),
-            "worst": float(np.max(err)),
+    return {"points": len(g), "models": int(g["workload"].nunique()), **_errors(err),
             "baseline_mape": float(np.nanmean(base)) if np.isfinite(base).any() else None,
             "coverage_90": float(inside.mean())}
+
+
+def error_summary(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Per value of ``by`` (sorted): ``points``, ``mape``, ``within_10`` and ``worst`` of a
+    table's ``rel_error`` (predicted / measured - 1), and where the table has a
+    ``baseline_error`` the same of it as ``baseline_mape``, ``baseline_within_10`` and
+    ``baseline_worst``."""
+    base = "baseline_error" in table
+    columns = [by, "points", "mape", "within_10", "worst",
+               *(["baseline_mape", "baseline_within_10", "baseline_worst"] if base else [])]
+    rows = []
+    for key, g in table.groupby(by):
+        row: dict[str, Any] = {by: key, "points": len(g),
+                               **_errors(np.abs(g["rel_error"].to_numpy(dtype=float)))}
+        if base:
+            b = _errors(np.abs(g["baseline_error"].to_numpy(dtype=float)))
+            row.update({f"baseline_{k}": v for k, v in b.items()})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _pooled(g: pd.DataFrame) -> dict[str, Any]:

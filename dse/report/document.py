@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dse.report.markdown import markdown_table
+
 __all__ = ["Block", "Document"]
 
 
@@ -63,12 +65,7 @@ class Document:
             elif b.kind == "items":
                 lines += [f"- {i}" for i in b.items] + [""]
             elif b.kind == "table":
-                cell = [c.replace("|", "\\|") for c in b.header]
-                lines.append("| " + " | ".join(cell) + " |")
-                lines.append("|" + "---|" * len(b.header))
-                lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |"
-                          for r in b.rows]
-                lines.append("")
+                lines += [markdown_table(b.header, b.rows), ""]
             else:
                 lines += [f"![{b.text}]({b.name})", "", f"*{b.text}*", ""]
         return "\n".join(lines).rstrip() + "\n"

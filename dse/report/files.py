@@ -88,17 +88,15 @@ def clean_stale_temporaries(folder: Path | str, targets: Iterable[str]) -> list[
 
 
 def save_figure(fig: Any, stem: Path | str, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
-    """Write a matplotlib figure as ``stem.png``, ``stem.svg``, ... atomically, then close it."""
-    import matplotlib.pyplot as plt
+    """Write a matplotlib figure as ``stem.png``, ``stem.svg``, ... atomically.
 
+    The figure is a :class:`matplotlib.figure.Figure` made without pyplot: it needs no
+    backend (none is chosen for the caller) and is freed with its last reference."""
     stem = Path(stem)
     written = []
-    try:
-        for fmt in formats:
-            target = stem.with_name(f"{stem.name}.{fmt}")
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=fmt, dpi=110)
-            written.append(target)
-    finally:
-        plt.close(fig)
+    for fmt in formats:
+        target = stem.with_name(f"{stem.name}.{fmt}")
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=110)
+        written.append(target)
     return written

@@ -9,6 +9,7 @@ import re
 
 from pydantic import AliasChoices
 
+from dse.report.markdown import markdown_table
 from dse.sim.policies import get_policy, policy_names
 from dse.spec.experiment import Execution, ExperimentConfig
 from dse.spec.schema import _cell, _docstring_fields, _file_schema, _models, _rows
@@ -72,8 +73,8 @@ def reference_markdown() -> str:
     for row in rows:
         sections.setdefault(row[0].split(".")[0].split("[")[0], []).append(row)
     top = [r for r in rows if "." not in r[0]]
-    lines += ["## Top-level keys", "", "| key | type | default | description |",
-              "|---|---|---|---|"]
+    lines += ["## Top-level keys", ""]
+    top_cells: list[list[str]] = []
     for path, kind, default, text, needed in top:
         if path == "name":  # load_experiment takes the file's stem
             default = "the file's stem"
@@ -83,7 +84,8 @@ def reference_markdown() -> str:
         shown = "required" if needed and not default else _cell(
             default if path in ("workload", "workloads") else
             default if path == "name" else f"`{default}`" if default else "")
-        lines.append(f"| `{path}` | {_cell(kind)} | {shown} | {_cell(text)} |")
+        top_cells.append([f"`{path}`", _cell(kind), shown, _cell(text)])
+    lines.append(markdown_table(["key", "type", "default", "description"], top_cells))
     for section, section_rows in sections.items():
         nested = [r for r in section_rows if "." in r[0]]
         if not nested or section == "workload":  # the same keys as workloads[]
@@ -94,9 +96,9 @@ def reference_markdown() -> str:
             lines += [f"Policies: {', '.join(f'`{p}`' for p in policy_names())}. The last "
                       "column says which policies read a key (the policy plug-in's own "
                       "settings); `all` keys are read for every policy.", ""]
-        head = "| key | type | default | description |" + (" applies to |" if is_execution
-                                                              else "")
-        lines += [head, "|---|---|---|---|" + ("---|" if is_execution else "")]
+        head = ["key", "type", "default", "description", *(["applies to"] if is_execution
+                                                              else [])]
+        section_cells = []
         for path, kind, default, text, needed in nested:
             cells = [f"`{path}`", _cell(kind),
                      "required" if needed and not default else
@@ -105,5 +107,6 @@ def reference_markdown() -> str:
                 key = path.split(".", 1)[1].split(".")[0].split("[")[0]
                 key = aliases.get(key, key)
                 cells.append(", ".join(f"`{p}`" for p in applies.get(key, [])) or "all")
-            lines.append("| " + " | ".join(cells) + " |")
+            section_cells.append(cells)
+        lines.append(markdown_table(head, section_cells))
     return "\n".join(lines) + "\n"

@@ -31,9 +31,7 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
         The files written.
     """
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     layers = roof.layers
     shown = layers[np.isfinite(layers["intensity"]) & (layers["achieved_ops_s"] > 0)]
@@ -42,12 +40,13 @@ def plot_roofline(roof: Roofline, stem: Path | str, *,
     hi = max(float(shown["intensity"].max()) if len(shown) else 1.0, roof.ridge_intensity) * 4
     x = np.geomspace(lo, hi, 200)
 
-    fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
+    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = fig.add_subplot()
     ax.plot(x, np.minimum(roof.peak_ops_s, x * roof.mem_bw_bytes_s), color="black", lw=2,
             label=f"roofline: {roof.peak_ops_s / 1e9:,.1f} GOP/s, "
                   f"{roof.mem_bw_bytes_s / 1e9:,.2f} GB/s")
     ax.axvline(roof.ridge_intensity, color="grey", lw=0.8, ls=":")
-    cmap = plt.get_cmap("tab10")
+    cmap = matplotlib.colormaps["tab10"]
     colours = {cls: cmap(i % 10) for i, cls in enumerate(OP_CLASSES)}
     for cls, group in shown.groupby("op_class", sort=False):
         colour = colours.get(str(cls), "grey")

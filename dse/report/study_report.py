@@ -401,10 +401,7 @@ def dimension_figure(trials: pd.DataFrame, dims: Sequence[Dimension],
     dots (a numeric dimension on its own axis, with the best value at each point joined; a
     categorical one as a strip per choice with a box over it), infeasible trials as grey
     crosses at the bottom edge. ``None`` when nothing was searched or no trial finished."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if not dims or trials.empty:
         return None
@@ -412,9 +409,8 @@ def dimension_figure(trials: pd.DataFrame, dims: Sequence[Dimension],
     ok = _ok(trials)
     bad = done[~done["feasible"].astype(bool)]
     rng = np.random.default_rng(0)
-    fig, axes = plt.subplots(len(goals), len(dims), figsize=(3.6 * len(dims),
-                                                             2.9 * len(goals)),
-                             layout="constrained", squeeze=False)
+    fig = Figure(figsize=(3.6 * len(dims), 2.9 * len(goals)), layout="constrained")
+    axes = fig.subplots(len(goals), len(dims), squeeze=False)
     for gi, goal in enumerate(goals):
         ycol = f"value:{goal.metric}"
         for di, dim in enumerate(dims):

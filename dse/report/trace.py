@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dse.errors import UsageError
 from dse.report.files import atomic_path
 from dse.sim.engine import SimResult
 
@@ -15,10 +16,10 @@ def chrome_trace(result: SimResult) -> dict[str, object]:
     """The trace as a dict: one track (thread) per device slot, link and host core.
 
     Raises:
-        ValueError: The run was not traced (``simulate(..., trace=True)``).
+        UsageError: The run was not traced (``simulate(..., trace=True)``).
     """
     if result.events is None:
-        raise ValueError("the run kept no timeline; simulate with trace=True")
+        raise UsageError("the run kept no timeline; simulate with trace=True")
     # Overlapping steps on one resource (the cores of a cluster, the slots of a device,
     # transfers sharing a link) go on lanes of their own: rpi4_cpu/1, rpi4_cpu/2, ...
     lanes: dict[str, list[float]] = {}

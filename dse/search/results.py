@@ -147,16 +147,13 @@ def best_yaml(experiment: Experiment, row: pd.Series, header: str) -> str:
 
 def _plot(front: pd.DataFrame, trials: pd.DataFrame, goals: list[Objective],
           stem: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     pairs = list(itertools.combinations(range(len(goals)), 2))
     if not pairs:
         return []
-    fig, axes = plt.subplots(1, len(pairs), figsize=(5.5 * len(pairs), 4.5),
-                             layout="constrained", squeeze=False)
+    fig = Figure(figsize=(5.5 * len(pairs), 4.5), layout="constrained")
+    axes = fig.subplots(1, len(pairs), squeeze=False)
     ok = trials[(trials["state"] == "COMPLETE") & trials["feasible"]]
     bad = trials[(trials["state"] == "COMPLETE") & ~trials["feasible"]]
     for ax, (i, j) in zip(axes[0], pairs, strict=True):

@@ -30,6 +30,7 @@ __all__ = [
     "Objective",
     "constraints",
     "decode",
+    "grid_size",
     "grid_space",
     "objectives",
     "suggest",
@@ -89,6 +90,15 @@ def decode(params: Mapping[str, Any], dims: Sequence[Dimension]) -> dict[str, An
         if dim.kind == "choice" and dim.path in out and not all(_plain(c) for c in dim.choices):
             out[dim.path] = json.loads(out[dim.path])
     return out
+
+
+def grid_size(dims: Sequence[Dimension], file: str) -> int:
+    """The number of grid points: the product of every dimension's number of values.
+
+    Raises:
+        SpecError: As :func:`grid_space`.
+    """
+    return math.prod(len(v) for v in grid_space(dims, file).values())
 
 
 def grid_space(dims: Sequence[Dimension], file: str) -> dict[str, list[Any]]:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 import multiprocessing
 import os
 import random
@@ -37,13 +36,14 @@ import optuna
 import pandas as pd
 
 from dse.devices import Catalog
-from dse.errors import DseError, Problem, SpecError, did_you_mean
+from dse.errors import DseError, Problem, SpecError, UsageError, did_you_mean
 from dse.metrics import summarize
 from dse.plugins import PluginNotFoundError, Registry
 from dse.search.space import (
     Constraint,
     Objective,
     constraints,
+    grid_size,
     grid_space,
     metric_value,
     objectives,
@@ -57,7 +57,8 @@ from dse.sim.resolve import resolve_experiment
 from dse.sim.run import Report
 from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment
 
-__all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore"]
+__all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore",
+           "planned_trials"]
 
 logger = logging.getLogger(__name__)
 
@@ -369,10 +370,16 @@ def _grid_points(experiment: Experiment) -> list[dict[str, Any]]:
             for combo in itertools.product(*(space[p] for p in paths))]
 
 
-def _grid_size(experiment: Experiment) -> int:
-    """The number of grid points (:func:`grid_space` refuses more than a study may run)."""
-    return math.prod(len(v) for v in grid_space(experiment.dimensions,
-                                                experiment.file).values())
+def planned_trials(experiment: Experiment, *, trials: int | None = None,
+                   sampler: str | None = None) -> int:
+    """How many trials a study of ``experiment`` runs in all: ``trials`` (default:
+    ``search.trials``, else 100), and under the grid sampler at most the grid's points
+    (:func:`~dse.search.space.grid_size`)."""
+    wanted = trials if trials is not None else experiment.search.trials
+    if (sampler or experiment.search.sampler) == "grid":
+        size = grid_size(experiment.dimensions, experiment.file)
+        return min(wanted or size, size)
+    return wanted or 100
 
 
 def _key(params: Mapping[str, Any], paths: Sequence[str]) -> tuple[str, ...]:
@@ -421,9 +428,12 @@ def _run_share(study: optuna.Study, objective: Callable[[optuna.Trial], Sequence
 
 
 def _worker(experiment: Experiment, storage_ref: str, study_name: str, tickets: Any,
-            sampler: str, seed: int | None, deadline: float | None) -> None:
-    """One worker process: open the shared study and run trials while tickets are left."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+            sampler: str, seed: int | None, deadline: float | None, verbosity: int) -> None:
+    """One worker process: open the shared study and run trials while tickets are left.
+
+    ``verbosity`` is optuna's in the parent: a spawned process starts at optuna's default, and
+    logs as its parent was told to (the caller, not dse, chooses it)."""
+    optuna.logging.set_verbosity(verbosity)
     liveness = Liveness(Path(storage_ref.removeprefix("journal:"))) \
         if storage_ref.startswith("journal:") else None
     try:
@@ -513,6 +523,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     Raises:
         SpecError: The experiment, its objectives, constraints or search settings are invalid.
         DseError: The storage cannot be opened; the study was made of a different experiment.
+        UsageError: A custom ``catalog`` with more than one worker.
     """
     experiment = resolve_experiment(experiment if isinstance(experiment, Experiment)
                                     else load_experiment(experiment), catalog=catalog)
@@ -522,8 +533,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
     if fresh and resume_anyway:
         raise SpecError([Problem("--fresh", "", "give --fresh or --resume-anyway, not both")])
     grid = sampler == "grid"
-    size = _grid_size(experiment) if grid else 0
-    total = min(wanted or size, size) if grid else (wanted or 100)
+    total = planned_trials(experiment, trials=wanted, sampler=sampler)
     out_dir = Path(out) if out is not None else Path("out") / experiment.name
     opened = open_storage(storage, out_dir, experiment.name, fresh=fresh)
     try:
@@ -540,7 +550,6 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
             if opened.alone and fail_zombies(store, name):
                 notes.append("trials left running by a dead worker were marked FAIL "
                              f"(reason: {WORKER_DIED!r})")
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         study = optuna.create_study(
             study_name=name, storage=store, load_if_exists=True,
             directions=[g.direction for g in goals],
@@ -559,7 +568,8 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
                            timeout=timeout_s, callbacks=list(callbacks))
         elif remaining:
             if catalog is not None:
-                raise ValueError("a custom catalog cannot be sent to worker processes")
+                raise UsageError("a custom catalog cannot be sent to worker processes; "
+                                 "give workers=1 with it")
             _run_workers(study, experiment, opened.ref, remaining, workers, sampler, seed,
                          timeout_s, _objective(experiment, goals, limits, None), callbacks)
         logger.info("ran %d trials in %.1f s", remaining, time.perf_counter() - start)
@@ -601,7 +611,8 @@ def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, 
     deadline = None if timeout_s is None else time.time() + timeout_s
     procs = [ctx.Process(target=_worker, args=(experiment, storage_ref, study.study_name,
                                                tickets, sampler,
-                                               None if seed is None else seed + i, deadline),
+                                               None if seed is None else seed + i, deadline,
+                                               optuna.logging.get_verbosity()),
                          daemon=False)
              for i in range(1, min(workers, remaining))]
     for p in procs:

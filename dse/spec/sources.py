@@ -90,6 +90,21 @@ def _walk(value: Any, prefix: str, skip: frozenset[str]) -> Iterator[str]:
         yield prefix
 
 
+def value_at(spec: BaseModel, path: str) -> Any:
+    """The value at a dotted path of a spec (a path :func:`numeric_paths` gives:
+    ``peak_ops_s.int8``, ``power.active_w``, ``dvfs.turbo.clock_hz``), ``None`` where the spec
+    has none. A tuple of named models is indexed by the models' names."""
+    value: Any = spec
+    for part in path.split("."):
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, tuple):
+            value = next((v for v in value if getattr(v, "name", None) == part), value)
+        else:
+            value = getattr(value, part, None)
+    return value
+
+
 def source_for(sources: Iterable[Source], path: str) -> Source | None:
     """The source covering a spec path: the one naming the longest prefix, the first on ties."""
     best: Source | None = None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator
 
 __all__ = [
     "Bandwidth",
@@ -22,6 +22,7 @@ __all__ = [
     "Power",
     "Quantity",
     "Seconds",
+    "field_quantities",
     "format_quantity",
     "parse_quantity",
 ]
@@ -117,6 +118,48 @@ OpsPerSecond = Annotated[float, _validator("ops_s")]
 Seconds = Annotated[float, _validator("seconds")]
 Power = Annotated[float, _validator("power")]
 Frequency = Annotated[float, _validator("frequency")]
+
+#: The quantity of each annotated type, by its validator (what a model's field keeps of it).
+_QUANTITY_OF: dict[int, Quantity] = {
+    id(get_args(Bytes)[1]): "bytes", id(get_args(Bandwidth)[1]): "bandwidth",
+    id(get_args(OpsPerSecond)[1]): "ops_s", id(get_args(Seconds)[1]): "seconds",
+    id(get_args(Power)[1]): "power", id(get_args(Frequency)[1]): "frequency"}
+
+
+def field_quantities(*models: type[BaseModel]) -> dict[str, Quantity]:
+    """The quantity of every field annotated with one of this module's types (``Bytes``,
+    ``Bandwidth``, ...), by field name, in ``models`` and the models their fields hold
+    (``peak_ops_s: dict[str, OpsPerSecond]`` counts too): what formats a spec's numbers with
+    their units, read from the models themselves."""
+    found: dict[str, Quantity] = {}
+    seen: set[type[BaseModel]] = set()
+
+    def quantity(metadata: Any) -> Quantity | None:
+        return next((_QUANTITY_OF[id(m)] for m in metadata if id(m) in _QUANTITY_OF), None)
+
+    def visit_type(name: str, annotation: Any) -> None:
+        if get_origin(annotation) is Annotated:
+            q = quantity(annotation.__metadata__)
+            if q is not None:
+                found.setdefault(name, q)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            visit_model(annotation)
+        for arg in get_args(annotation):
+            visit_type(name, arg)
+
+    def visit_model(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            q = quantity(info.metadata)
+            if q is not None:
+                found.setdefault(name, q)
+            visit_type(name, info.annotation)
+
+    for model in models:
+        visit_model(model)
+    return found
 
 
 _FORMAT: dict[Quantity, tuple[str, tuple[tuple[float, str], ...]]] = {

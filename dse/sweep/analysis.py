@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from dse.report.files import atomic_path, save_figure
+from dse.report.markdown import markdown_table
 from dse.sweep.engine import load_results
 
 __all__ = ["KENDALL_AT_MOST", "SweepReport", "analyse", "feature_columns", "write_report"]
@@ -308,11 +309,11 @@ def plot_agreement(matrix: pd.DataFrame, stem: Path, title: str) -> None:
 # ----- summary --------------------------------------------------------------------------------
 
 def _md_table(frame: pd.DataFrame, fmt: str = "{:.3g}", *, ints: Sequence[str] = ()) -> str:
-    """A Markdown table; the columns ``ints`` as whole numbers with thousands separators."""
-    cols = [str(c) for c in frame.columns]
-    lines = ["| | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    """A Markdown table of ``frame`` and its index; the columns ``ints`` as whole numbers with
+    thousands separators."""
+    rows = []
     for idx in frame.index:
-        cells = []
+        cells = [str(idx)]
         for c in frame.columns:
             v = frame.at[idx, c]
             if isinstance(v, float | np.floating | int | np.integer) and pd.isna(v):
@@ -323,8 +324,8 @@ def _md_table(frame: pd.DataFrame, fmt: str = "{:.3g}", *, ints: Sequence[str] =
                 cells.append(fmt.format(v))
             else:
                 cells.append(str(v))
-        lines.append(f"| {idx} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append(cells)
+    return markdown_table(["", *(str(c) for c in frame.columns)], rows)
 
 
 def _ms(seconds: float) -> str:

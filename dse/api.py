@@ -1,0 +1,502 @@
+"""The tables the ``dse`` command prints, as DataFrames.
+
+Each function here answers one command's question from the library (the zoo, the catalog, the
+calibration) and returns numbers in SI units, unformatted; :mod:`dse.cli` only parses its
+arguments, calls one of these, and renders the result. A notebook or a script gets the same
+tables without the command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from dse.errors import DseError, Problem, did_you_mean
+
+__all__ = [
+    "HostKernelFit",
+    "Prediction",
+    "catalog_device",
+    "catalog_entry",
+    "device_table",
+    "fit_host_kernels",
+    "fitted_parameters",
+    "kernel_fit_figures",
+    "kernel_summary",
+    "link_table",
+    "measurements",
+    "platform_table",
+    "predict_measurements",
+    "prediction_errors",
+    "roofline_bounds",
+    "spec_fields",
+    "spread_overlay",
+    "utilization_table",
+    "validation_by_dataset",
+    "zoo_table",
+]
+
+#: Where a derived number comes from (``dse devices show``'s source column).
+DERIVED = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
+
+
+# ----- workloads --------------------------------------------------------------------------------
+
+def zoo_table(*, counts: bool = False,
+              progress: Callable[[int, int, str], None] | None = None) -> pd.DataFrame:
+    """The built-in zoo (``dse workloads``): one row per model with its ``name``, ``task``,
+    ``summary`` and ``options`` (a dict of each option's default); with ``counts``, each model
+    built and its ``params``, ``macs`` and ``nodes`` instead of the summary and options.
+
+    Args:
+        counts: Build every model (seconds) and count it.
+        progress: Called with ``(done, total, label)`` before each model is built.
+    """
+    from dse.workloads import workload, zoo
+
+    names = zoo.names()
+    rows = []
+    for i, name in enumerate(names):
+        model = zoo.get(name)
+        if counts:
+            if progress is not None:
+                progress(i, len(names), f"building {name}")
+            w = workload(name)
+            rows.append({"name": name, "task": model.task, "params": w.params,
+                         "macs": w.macs, "nodes": w.nodes})
+        else:
+            rows.append({"name": name, "task": model.task, "summary": model.summary,
+                         "options": dict(model.options)})
+    columns = ["name", "task", *(("params", "macs", "nodes") if counts else
+                                 ("summary", "options"))]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def roofline_bounds(roof: Any) -> pd.DataFrame:
+    """Where a roofline's time goes (``dse roofline``'s total line): per ``bound`` (sorted),
+    the layers' summed ``time_s`` and its ``share`` of the total."""
+    layers = roof.layers
+    total = max(float(layers["time_s"].sum()), 1e-30)
+    times = layers.groupby("bound")["time_s"].sum()
+    return pd.DataFrame({"bound": [str(b) for b in times.index], "time_s": times.to_numpy(),
+                         "share": times.to_numpy() / total})
+
+
+# ----- simulation -------------------------------------------------------------------------------
+
+def utilization_table(metrics: Any) -> pd.DataFrame:
+    """A simulation's busy resources (``dse simulate``): ``resource`` and its ``busy`` share
+    of the run, busiest first; idle resources left out."""
+    rows = [(name, value) for name, value in sorted(metrics.utilization.items(),
+                                                    key=lambda kv: -kv[1]) if value > 0]
+    return pd.DataFrame(rows, columns=["resource", "busy"])
+
+
+# ----- the catalog ------------------------------------------------------------------------------
+
+def device_table(catalog: Any) -> pd.DataFrame:
+    """The catalog's devices by name (``dse devices``): ``kind``, ``peak_ops_s`` (a dict by
+    precision), ``mem_bw_bytes_s``, ``onchip_mem_bytes`` and ``price_usd`` (``None``: no
+    price)."""
+    return pd.DataFrame(
+        [{"name": name, "kind": d.kind, "peak_ops_s": dict(d.peak_ops_s),
+          "mem_bw_bytes_s": d.mem_bw_bytes_s, "onchip_mem_bytes": d.onchip_mem_bytes,
+          "price_usd": d.price_usd} for name, d in sorted(catalog.devices.items())],
+        columns=["name", "kind", "peak_ops_s", "mem_bw_bytes_s", "onchip_mem_bytes",
+                 "price_usd"])
+
+
+def link_table(catalog: Any) -> pd.DataFrame:
+    """The catalog's links by name: ``bandwidth_bytes_s``, ``latency_s``, ``shared``,
+    ``description``."""
+    return pd.DataFrame(
+        [{"name": name, "bandwidth_bytes_s": link.bandwidth_bytes_s,
+          "latency_s": link.latency_s, "shared": link.shared, "description": link.description}
+         for name, link in sorted(catalog.links.items())],
+        columns=["name", "bandwidth_bytes_s", "latency_s", "shared", "description"])
+
+
+def platform_table(catalog: Any) -> pd.DataFrame:
+    """The catalog's platforms by name: ``host`` (its devices), ``accelerators`` (a dict of
+    each accelerator's count) and ``description``."""
+    return pd.DataFrame(
+        [{"name": name, "host": list(p.host),
+          "accelerators": {a: g.count for a, g in p.accelerators.items()},
+          "description": p.description} for name, p in sorted(catalog.platforms.items())],
+        columns=["name", "host", "accelerators", "description"])
+
+
+def catalog_entry(catalog: Any, name: str) -> tuple[Any, str]:
+    """A device, link or platform of the catalog by name, and its section (``devices``,
+    ``links`` or ``platforms``).
+
+    Raises:
+        SpecError: No entry has that name (the closest known ones named).
+    """
+    from dse.devices.catalog import probe_hint
+    from dse.errors import SpecError
+
+    for section in ("devices", "links", "platforms"):
+        entries = getattr(catalog, section)
+        if name in entries:
+            return entries[name], section
+    known = [*catalog.devices, *catalog.links, *catalog.platforms]
+    raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
+                             + probe_hint(name))])
+
+
+def spec_fields(spec: Any, fitted: Any = None) -> pd.DataFrame:
+    """Every number a catalog entry states or its kind derives (``dse devices show``), in the
+    model's field order: its ``path`` (``peak_ops_s.int8``), ``value``, the ``fitted`` value of
+    ``fitted`` (the entry with an overlay applied; the column only when given) and its
+    ``source`` (``id (kind)``, ``overlay (fitted)``, the derivation, or ``-``)."""
+    from dse.spec.sources import numeric_paths, source_for, value_at
+
+    derived = set(getattr(spec, "derived", ()))
+    paths = set(numeric_paths(spec)) | derived
+    if fitted is not None:
+        paths |= set(numeric_paths(fitted))
+    order = {name: i for i, name in enumerate(type(spec).model_fields)}
+    rows = []
+    for path in sorted(paths, key=lambda p: (order.get(p.split(".")[0], 99), p)):
+        if path in derived:
+            where = DERIVED
+        else:
+            src = source_for(spec.sources, path) or (
+                source_for(fitted.sources, path) if fitted is not None else None)
+            # a fitted source's id is its overlay file, listed under the entry's sources
+            where = "-" if src is None else "overlay (fitted)" if src.kind == "fitted" else \
+                f"{src.id} ({src.kind})"
+        row = {"path": path, "value": value_at(spec, path)}
+        if fitted is not None:
+            row["fitted"] = value_at(fitted, path)
+        rows.append({**row, "source": where})
+    return pd.DataFrame(rows, columns=["path", "value", *(["fitted"] if fitted is not None
+                                                          else []), "source"])
+
+
+# ----- measurements and predictions -------------------------------------------------------------
+
+def measurements(data: str, catalog: Any = None) -> pd.DataFrame:
+    """A measurement CSV (its devices, runtimes and hosts checked against ``catalog``, each
+    problem at its row), or the measurements of a shipped dataset loader by name.
+
+    Raises:
+        DseError: Neither a CSV file nor a dataset; a row of the CSV is invalid.
+    """
+    from dse.calibrate import read_measurements
+    from dse.calibrate.loaders import load, loader_names
+
+    try:
+        is_file = Path(data).suffix == ".csv" or Path(data).is_file()
+    except (OSError, ValueError):  # a name too long for a path, a NUL byte
+        is_file = False
+    if is_file:
+        if catalog is None:
+            return read_measurements(data)
+        from dse.devices.kinds import device_kind
+
+        hosts = {*catalog.platforms, *(n for n, d in catalog.devices.items()
+                                       if device_kind(d.kind).is_host)}
+        return read_measurements(data, known_devices=set(catalog.devices),
+                                 known_runtimes=set(catalog.runtimes), known_hosts=hosts,
+                                 known_links=set(catalog.links))
+    if data in loader_names():
+        return load(data).measurements
+    raise DseError([Problem(data, "", "neither a CSV file nor a dataset: "
+                            + did_you_mean(data, loader_names(), what="dataset"))])
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Measured rows of one device predicted (:func:`predict_measurements`).
+
+    Attributes:
+        table: One row per measurement: ``workload``, ``options``, ``metric``, ``threads``,
+            ``streams``, ``kind`` (single, concurrent, power), ``measured``, ``predicted`` (SI;
+            NaN in a precision the device lacks) and ``rel_error``; with a kernel fit's
+            overlay also its MACs proxy's ``baseline`` and ``baseline_error``.
+        device: The device's name.
+        targets: The targets the rows were predicted on (``device@runtime[@host]``).
+        calibrated: Those of them with fitted values.
+        overlay: The overlay file applied to every row, if one was given.
+        catalog: The catalog the device came from.
+    """
+
+    table: pd.DataFrame
+    device: str
+    targets: list[str]
+    calibrated: list[str]
+    overlay: str | None
+    catalog: Any
+
+
+def predict_measurements(data: str, device: str, *, overlay: str | None = None,
+                         calibration: str = "shipped",
+                         folders: Sequence[Path] = ()) -> Prediction:
+    """Predict a device's measured rows (``dse predict``): by default with the device as
+    dse simulate runs it, the shipped overlay of each row's target (device x runtime, x host
+    where the runtime's timing includes it) applied; with ``overlay`` a fitted overlay file
+    applied to the datasheet spec for every row.
+
+    Args:
+        data: A measurement CSV or a shipped dataset's name.
+        device: The catalog device whose rows to predict.
+        overlay: An overlay file, or ``shipped`` (the default's overlays, said explicitly).
+        calibration: ``shipped`` or ``datasheet`` (without ``overlay``).
+        folders: Extra catalog folders.
+
+    Raises:
+        DseError: Bad input: an unknown device or dataset, no rows of the device, an overlay
+            with ``calibration`` datasheet, no shipped overlay for the rows' targets.
+    """
+    from dse.calibrate import predict
+    from dse.calibrate.fit import row_kind
+    from dse.devices.calibrated import (
+        SHIPPED,
+        catalog_for,
+        check_calibration,
+        is_calibrated,
+        resolve_overlay,
+    )
+
+    fitted = None
+    label = None
+    if overlay == SHIPPED:
+        if calibration != SHIPPED:
+            raise DseError([Problem("--overlay", overlay, "the shipped overlays are "
+                                    "--calibration shipped; give one or the other")])
+    elif overlay is not None:
+        calibration = "datasheet"  # the overlay applies to the datasheet spec
+    catalog = catalog_for(check_calibration(calibration), folders=folders)
+    rows_all = measurements(data, catalog)
+    spec = catalog_device(catalog, device)
+    if overlay is not None and overlay != SHIPPED:
+        from dse.devices.overlay import apply_overlay
+
+        label, fitted = resolve_overlay(overlay, device)
+        spec = apply_overlay(spec, fitted, label=label)
+    rows = rows_all[rows_all["device"] == spec.name].reset_index(drop=True)
+    if rows.empty:
+        raise DseError([Problem(data, "device", f"no rows of {spec.name!r}; "
+                                + did_you_mean(spec.name, rows_all["device"].unique(),
+                                               what="device").split("; ", 1)[-1])])
+    predicted = np.full(len(rows), np.nan)  # a row in a precision the device lacks: NaN
+    targets = list(_by_target(rows, catalog, spec, per_target=fitted is None))
+    calibrated = [name for name, target, _ in targets if is_calibrated(target)]
+    if overlay == SHIPPED and not calibrated:
+        resolve_overlay(SHIPPED, spec.name)  # none shipped for the rows' targets: say so
+    for _, target, part in targets:
+        predicted[part.index] = predict(target, part, catalog=catalog)
+    table = rows[["workload", "options", "metric", "threads", "streams"]].assign(
+        kind=row_kind(spec, rows), measured=rows["value_si"], predicted=predicted,
+        rel_error=predicted / rows["value_si"].to_numpy() - 1.0)
+    proxy = fitted.provenance.get("macs_proxy") if fitted is not None else None
+    if proxy:  # a kernel fit's naive baseline, fitted on the same kernel rows
+        from dse.calibrate.baseline import _macs
+        from dse.calibrate.kernel_fit import proxy_times
+
+        latency = proxy_times({int(t): (v["s_per_mac"], v["fixed_s"]) for t, v in
+                               proxy.items()}, _macs(rows), rows["threads"].to_numpy())
+        baseline = np.where(rows["metric"] == "throughput", 1.0 / latency, latency)
+        table = table.assign(baseline=baseline,
+                             baseline_error=baseline / rows["value_si"].to_numpy() - 1.0)
+    return Prediction(table=table, device=spec.name, targets=[n for n, _, _ in targets],
+                      calibrated=calibrated, overlay=overlay if fitted is not None else None,
+                      catalog=catalog)
+
+
+def prediction_errors(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The errors of a :class:`Prediction`'s table: per kind, and per thread count of the
+    ``single`` rows (with the MACs proxy's beside them where the table has it; empty unless
+    the single rows have several thread counts or a baseline). Columns as
+    :func:`dse.calibrate.validation.error_summary`."""
+    from dse.calibrate.validation import error_summary
+
+    by_kind = error_summary(table, "kind")
+    single = table[table["kind"] == "single"]
+    if single["threads"].nunique() > 1 or "baseline" in table:
+        return by_kind, error_summary(single, "threads")
+    return by_kind, error_summary(single.iloc[:0], "threads")
+
+
+def catalog_device(catalog: Any, name: str, option: str = "--device") -> Any:
+    """A catalog device, or bad input naming the closest known ones (``option`` says which
+    argument named it)."""
+    if name not in catalog.devices:
+        from dse.devices.catalog import probe_hint
+
+        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
+                                + probe_hint(name))])
+    return catalog.device(name)
+
+
+def _by_target(rows: pd.DataFrame, catalog: Any, spec: Any, *,
+               per_target: bool) -> Iterator[tuple[str, Any, pd.DataFrame]]:
+    """``(target name, spec, rows)`` per target of the rows (their runtime, and host where the
+    runtime's timing includes it: :func:`dse.calibrate.targets.with_targets`), or ``spec`` for
+    all rows."""
+    if not per_target:
+        yield spec.name, spec, rows
+        return
+    from dse.calibrate.targets import with_targets
+
+    named = with_targets(rows.assign(row_number=range(len(rows))), catalog)
+    for target, part in named.groupby("target", sort=False):
+        _, runtime, *host = str(target).split("@")
+        yield (str(target), catalog.target(spec.name, runtime if runtime in catalog.runtimes
+                                           else None, host[0] if host else None),
+               rows.iloc[part["row_number"]])
+
+
+# ----- calibration ------------------------------------------------------------------------------
+
+def fitted_parameters(cal: Any) -> pd.DataFrame:
+    """A calibration's fitted values (``dse calibrate``): ``parameter``, ``value`` and
+    ``sd_log`` (the standard deviation of its logarithm: ``exp(sd_log)`` is the x/÷ factor of
+    one sd; a class efficiency, the overall one times a shared multiplier, has the
+    multiplier's; ``inf``: not determined by the data)."""
+    rows = [{"parameter": k, "value": v,
+             "sd_log": cal.uncertainty.get(k, cal.uncertainty.get(f"shared:{k}", np.inf))}
+            for k, v in cal.overlay.provenance["fitted"].items()]
+    return pd.DataFrame(rows, columns=["parameter", "value", "sd_log"])
+
+
+@dataclass(frozen=True)
+class HostKernelFit:
+    """The host's per-kernel cost model fitted on kernel timings (:func:`fit_host_kernels`).
+
+    Attributes:
+        data: The kernel rows priced with the cost model
+            (:class:`dse.calibrate.kernel_fit.KernelData`).
+        fit: The fitted kernel classes and overhead.
+        overlay: The overlay to write, its figures in its provenance.
+        figures: Error figures by name (``kernels_in_sample``, ``kernels_5fold``,
+            ``kernels_leave_family_out``, ``zoo``, ``zoo_unseen_shapes``), each a list of
+            records per thread count; :func:`kernel_fit_figures` tabulates them.
+    """
+
+    data: Any
+    fit: Any
+    overlay: Any
+    figures: dict[str, list[dict[str, Any]]]
+
+
+def fit_host_kernels(kernels: Path, device: Any, catalog: Any, *, statistic: str = "median",
+                     cv: bool = True, zoo: Path | None = None, unseen: bool = False,
+                     progress: Callable[[str], None] | None = None) -> HostKernelFit:
+    """Fit the host's per-kernel cost model on recorded kernel timings (``dse host
+    calibrate``): in sample, optionally 5-fold and leave-one-family-out over the kernels, and
+    with ``zoo`` (whole-model measurements, never fitted on) the error on the zoo beside the
+    MACs proxy, with ``unseen`` also from fits without the kernels whose shapes came from each
+    model.
+
+    Args:
+        kernels: A kernel CSV (``dse host kernels``).
+        device: The host device to fit (:func:`dse.calibrate.kernel_fit.host_device`).
+        catalog: The catalog it is in.
+        statistic: Fit each kernel's ``median`` or ``min`` time over its repeats.
+        cv: Also cross-validate over the kernels.
+        zoo: A measurement CSV of whole models.
+        unseen: With ``zoo``: one fit per model without its shapes.
+        progress: Called with what is being done.
+    """
+    from dse.calibrate import kernel_fit as kf
+
+    def say(what: str) -> None:
+        if progress is not None:
+            progress(what)
+
+    say("pricing kernels with the cost model")
+    data = kf.load_kernel_data(kernels, device, catalog, statistic=statistic)
+    options = kf.FitOptions()
+    figures: dict[str, list[dict[str, Any]]] = {}
+    say("fitting")
+    fit = kf.fit_kernels(data, device, options)
+    figures["kernels_in_sample"] = kf.summarize(fit.table).to_dict("records")
+    if cv:
+        say("5-fold cross-validation over kernels")
+        folds = kf.cross_validate(data, device, options)
+        figures["kernels_5fold"] = kf.summarize(folds).to_dict("records")
+        say("leave one family out")
+        lofo = kf.cross_validate(data, device, options, groups=data.rows["family"].to_numpy())
+        figures["kernels_leave_family_out"] = kf.summarize(lofo).to_dict("records")
+    proxy = kf.macs_proxy(data)
+    label = f"{kernels} ({statistic} of repeats)"
+    overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
+                            figures=figures, baseline=proxy)
+    if zoo is not None:
+        from dse.calibrate import read_measurements
+        from dse.devices.overlay import apply_overlay
+
+        say("predicting the zoo")
+        table = kf.zoo_table(apply_overlay(device, overlay), read_measurements(zoo),
+                             catalog=catalog, proxy=proxy)
+        figures["zoo"] = kf.errors_by_threads(table).to_dict("records")
+        if unseen:
+            held = kf.unseen_shapes(data, device, read_measurements(zoo), catalog=catalog,
+                                    options=options,
+                                    progress=lambda m: say(f"predicting {m} without its shapes"))
+            figures["zoo_unseen_shapes"] = kf.errors_by_threads(held).to_dict("records")
+        overlay = kf.overlay_of(fit, device, runtime="onnxruntime_cpu", data=label,
+                                figures=figures, baseline=proxy)
+    return HostKernelFit(data=data, fit=fit, overlay=overlay, figures=figures)
+
+
+def kernel_fit_figures(figures: dict[str, list[dict[str, Any]]]) -> pd.DataFrame:
+    """The figures of a host kernel fit (``dse host calibrate``), one row per figure and
+    thread count: ``figure``, ``threads``, ``points``, ``mape``, ``within_10``, ``worst`` and
+    the MACs proxy's ``baseline_mape`` (``None`` where the figure has none)."""
+    rows = [{"figure": name, "threads": r["threads"], "points": r["points"],
+             "mape": r["mape"], "within_10": r["within_10"], "worst": r["worst"],
+             "baseline_mape": r.get("baseline_mape")}
+            for name, records in figures.items() for r in records]
+    return pd.DataFrame(rows, columns=["figure", "threads", "points", "mape", "within_10",
+                                       "worst", "baseline_mape"])
+
+
+def kernel_summary(table: pd.DataFrame, threads: Sequence[int]) -> pd.DataFrame:
+    """Timed kernels per family (``dse host kernels``): ``family``, ``kernels`` (distinct
+    shapes) and, per thread count ``n``, the median kernel time in seconds in column
+    ``n`` (NaN: none timed at ``n``)."""
+    counts = sorted(set(threads))
+    rows = []
+    for family, g in table.groupby("family"):
+        row: dict[Any, Any] = {"family": str(family), "kernels": g["params"].nunique()}
+        for n in counts:
+            at = g.loc[g["threads"] == n, "kernel_median_s"]
+            row[n] = at.median() if len(at) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["family", "kernels", *counts])
+
+
+def spread_overlay(spread: Any, device: str, runs_file: Path | str,
+                   existing: Any = None) -> Any:
+    """The overlay of the host target carrying a latency spread fitted on a runs table
+    (``dse host spread-check --overlay``): ``existing`` (an overlay) with its
+    ``latency_spread`` replaced, or a new overlay of ``device`` under ONNX Runtime."""
+    from dse.calibrate.spread import merge_values, spread_values
+    from dse.devices.overlay import Overlay
+
+    values = spread_values(spread)
+    provenance = {"latency_spread": f"dse host spread-check {runs_file}: median ratio to "
+                                    f"the median over the single-session runs"}
+    if existing is not None:
+        return existing.model_copy(update={
+            "values": merge_values(existing.values, values.items()),
+            "provenance": {**existing.provenance, **provenance}})
+    return Overlay(device=device, runtime="onnxruntime_cpu", values=values,
+                   provenance=provenance)
+
+
+def validation_by_dataset(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dse.calibrate.validation.by_dataset` as a table (``dse validate``'s second):
+    one row per dataset and kind; the baseline columns are NaN where no row had one."""
+    from dse.calibrate.validation import by_dataset
+
+    return pd.DataFrame(by_dataset(table))

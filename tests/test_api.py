@@ -1,0 +1,78 @@
+"""dse.api: every table the dse command prints, as a DataFrame the command only renders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dse import api
+from dse.calibrate.validation import error_summary
+from dse.devices import default_catalog
+from dse.errors import DseError
+
+
+def test_zoo_table_lists_every_zoo_model_with_its_options():
+    from dse.workloads import zoo
+
+    table = api.zoo_table()
+    assert list(table.columns) == ["name", "task", "summary", "options"]
+    assert list(table["name"]) == zoo.names()
+    assert all(isinstance(o, dict) for o in table["options"])
+
+
+def test_catalog_tables_hold_si_numbers():
+    cat = default_catalog()
+    devices = api.device_table(cat)
+    assert list(devices.columns) == ["name", "kind", "peak_ops_s", "mem_bw_bytes_s",
+                                     "onchip_mem_bytes", "price_usd"]
+    assert sorted(cat.devices) == list(devices["name"])
+    ncs2 = devices.set_index("name").loc["ncs2"]
+    assert ncs2["mem_bw_bytes_s"] == cat.devices["ncs2"].mem_bw_bytes_s
+    assert list(api.link_table(cat).columns) == ["name", "bandwidth_bytes_s", "latency_s",
+                                                 "shared", "description"]
+    platforms = api.platform_table(cat)
+    assert all(isinstance(a, dict) for a in platforms["accelerators"])
+
+
+def test_spec_fields_give_each_number_its_source_and_the_fitted_value():
+    cat = default_catalog()
+    spec = cat.devices["ncs2"]
+    fields = api.spec_fields(spec)
+    assert list(fields.columns) == ["path", "value", "source"]
+    row = fields.set_index("path").loc["mem_bw_bytes_s"]
+    assert row["value"] == spec.mem_bw_bytes_s and row["source"] != "-"
+    fitted = api.spec_fields(spec, spec.model_copy(update={"mem_bw_bytes_s": 1e9}))
+    assert fitted.set_index("path").loc["mem_bw_bytes_s", "fitted"] == 1e9
+
+
+def test_predict_measurements_and_their_errors_per_kind():
+    pred = api.predict_measurements("mobile_soc", "kirin970_npu")
+    assert {"workload", "metric", "kind", "measured", "predicted", "rel_error"} <= set(
+        pred.table.columns)
+    assert pred.device == "kirin970_npu" and pred.calibrated
+    by_kind, by_threads = api.prediction_errors(pred.table)
+    assert list(by_kind.columns) == ["kind", "points", "mape", "within_10", "worst"]
+    assert by_kind["points"].sum() == len(pred.table)
+    assert isinstance(by_threads, pd.DataFrame)
+    with pytest.raises(DseError, match="no rows of 'ncs2'"):
+        api.predict_measurements("mobile_soc", "ncs2")
+
+
+def test_error_summary_is_mape_within_10_and_worst_with_the_baseline():
+    table = pd.DataFrame({"kind": ["a", "a", "b"], "rel_error": [0.05, -0.2, 0.5],
+                          "baseline_error": [0.3, 0.3, -0.1]})
+    summary = error_summary(table, "kind").set_index("kind")
+    assert summary.loc["a", "points"] == 2
+    assert summary.loc["a", "mape"] == pytest.approx(0.125)
+    assert summary.loc["a", "within_10"] == 0.5 and summary.loc["a", "worst"] == 0.2
+    assert summary.loc["b", "baseline_mape"] == pytest.approx(0.1)
+
+
+def test_kernel_summary_is_the_median_time_per_family_and_thread_count():
+    table = pd.DataFrame({"family": ["conv", "conv", "conv", "gemm"], "params": ["x", "x", "y", "z"],
+                          "threads": [1, 2, 1, 1], "kernel_median_s": [1.0, 0.5, 3.0, 2.0]})
+    summary = api.kernel_summary(table, [2, 1]).set_index("family")
+    assert list(summary.columns) == ["kernels", 1, 2]
+    assert summary.loc["conv", 1] == 2.0 and summary.loc["conv", "kernels"] == 2
+    assert np.isnan(summary.loc["gemm", 2])

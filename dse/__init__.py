@@ -1,9 +1,9 @@
 """dse: design-space exploration and simulation of neural-network inference on edge hardware."""
 
 from dse.errors import DseError, OnnxError, Problem, SpecError, WorkloadError
+from dse.run import Report, simulate
 from dse.search import ExploreResult, explore
 from dse.sim.resolve import load_experiment
-from dse.sim.run import Report, simulate
 from dse.spec.experiment import Experiment, ExperimentConfig
 from dse.workloads import Workload, workload, zoo
 

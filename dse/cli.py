@@ -302,7 +302,7 @@ def workloads_export(
     """Write a zoo model, with random weights, as an ONNX file (atomically)."""
     import onnx
 
-    from dse.report.files import atomic_path
+    from dse.files import atomic_path
     from dse.workloads import zoo
 
     with err.status(f"building {name}"):
@@ -640,7 +640,7 @@ def simulate_cmd(
     """Simulate one configuration of an experiment (the first value of every search list)."""
     from dse.api import utilization_table
     from dse.report.trace import write_chrome_trace
-    from dse.sim import simulate
+    from dse.run import simulate
 
     with err.status("simulating") if not as_json else contextlib.nullcontext():
         report = simulate(experiment, overrides=set_ or [], trace=trace is not None)
@@ -839,8 +839,8 @@ def calibrate_cmd(
               (f"; leave-one-model-out MAPE {cal.cv_mape:.1%}, within ±10% "
                f"{cal.cv_within_10:.0%}" if cal.cv_mape is not None else ""))
     if out_file is not None:
+        from dse.files import atomic_path
         from dse.report.calibration_plot import plot_calibration
-        from dse.report.files import atomic_path
 
         with atomic_path(out_file) as tmp:
             tmp.write_text(cal.overlay_yaml())
@@ -938,7 +938,7 @@ def host_calibrate_cmd(
     from dse.calibrate import kernel_fit as kf
     from dse.catalog import catalog_dir as shipped_dir
     from dse.devices import Catalog, default_catalog
-    from dse.report.files import atomic_path
+    from dse.files import atomic_path
 
     if catalog_dir is None and kernels is None:
         # a fresh calibration of this machine: probe it first, and fit on that device
@@ -1354,8 +1354,8 @@ def host_spread_cmd(
     """Record the host's latency spread: time each workload with ONNX Runtime (p10-p99 of
     every configuration, with the CPU and date), write the runs table, then check it
     (`dse host spread-check`)."""
+    from dse.files import atomic_path
     from dse.measure import MeasureError, measure
-    from dse.report.files import atomic_path
 
     parsed: dict[str, list[int]] = {}
     for flag, text in (("--threads", threads), ("--streams", streams)):
@@ -1395,7 +1395,7 @@ def host_spread_check_cmd(
     from dse.api import spread_overlay
     from dse.calibrate.spread import check_runs, describe, fit_spread, host_observations, read_runs
     from dse.devices.overlay import load_overlay
-    from dse.report.files import atomic_path
+    from dse.files import atomic_path
 
     runs = read_runs(runs_file)
     cat = _catalog(catalog)
@@ -1742,7 +1742,7 @@ def schema_cmd(
 ) -> None:
     """The JSON Schema of an experiment YAML (every value may be a search dimension), for
     editors and validators; with --reference, the Markdown page of every key."""
-    from dse.report.files import atomic_path
+    from dse.files import atomic_path
     from dse.report.reference import reference_markdown
     from dse.spec.schema import experiment_schema
 

@@ -23,7 +23,7 @@ from dse.devices.calibrated import (
 )
 from dse.devices.overlay import apply_overlay, load_overlay
 from dse.errors import DseError, SpecError
-from dse.sim import simulate
+from dse.run import simulate
 
 MV2_ON_CORAL = """\
 name: mv2_coral

@@ -196,7 +196,7 @@ def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
 def _simulated(spec: DeviceSpec, r: Any, catalog: Catalog) -> float:
     """A row with several inferences in flight, simulated: its throughput, or the median
     latency of one inference among the others."""
-    from dse.sim import simulate
+    from dse.run import simulate
 
     cat = catalog.with_devices({spec.name: spec}, replace=True)
     report = simulate(_sim_config(spec, r, catalog), catalog=cat)

@@ -31,7 +31,7 @@ from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.devices.overlay import Overlay
 from dse.errors import DseError
-from dse.report.files import atomic_path
+from dse.files import atomic_path
 
 __all__ = ["fit_catalog", "host_independent", "pooled_measurements"]
 

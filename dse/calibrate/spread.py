@@ -276,7 +276,7 @@ def check_runs(runs: pd.DataFrame, *, catalog: Catalog, device: str = "host",
         median's); ``naive_tail_error`` is the same for the simulator without a spread
         (p99 = p50), the baseline.
     """
-    from dse.sim import simulate
+    from dse.run import simulate
 
     obs = host_observations(runs, device=device)
     spec = catalog.device(device)

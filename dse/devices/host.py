@@ -809,7 +809,7 @@ def write_probe(path: Path | str, *, quick: bool = False,
         SpecError: ``path`` is not a ``.yaml`` file with a valid device name, or the figures do
             not make a valid spec.
     """
-    from dse.report.files import atomic_path
+    from dse.files import atomic_path
 
     path = Path(path)
     name = path.stem

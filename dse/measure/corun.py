@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from dse.errors import DseError, Problem, did_you_mean
-from dse.report.files import atomic_path
+from dse.files import atomic_path
 
 __all__ = ["COLUMNS", "HOG_BYTES", "HOG_PERIOD_S", "ContentionFit", "CorunError",
            "check_settings", "corun", "corun_summary", "fit_contention", "read_corun",

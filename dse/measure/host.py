@@ -46,8 +46,8 @@ import pandas as pd
 from dse.calibrate.loaders import options_json
 from dse.calibrate.measurements import COLUMNS, validate
 from dse.errors import DseError, Problem, did_you_mean
+from dse.files import atomic_path
 from dse.measure.profile import NODE_COLUMNS, node_times
-from dse.report.files import atomic_path
 
 __all__ = ["RUNS_FILE_COLUMNS", "RUNTIMES", "RUN_COLUMNS", "MeasureError", "MeasureResult",
            "WorkloadSource", "measure", "measure_function", "nodes_path", "runs_path",

@@ -51,7 +51,7 @@ import pandas as pd
 from dse.calibrate.loaders import options_json
 from dse.calibrate.measurements import COLUMNS, validate
 from dse.errors import DseError, Problem, did_you_mean
-from dse.report.files import atomic_path
+from dse.files import atomic_path
 from dse.spec import loading
 from dse.spec.loading import read_bytes_bounded, read_text_bounded
 from dse.workloads.graph import PRECISION_BYTES

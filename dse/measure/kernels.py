@@ -61,7 +61,7 @@ from dse.calibrate.kernel_csv import (
     read_kernels,
 )
 from dse.errors import DseError, Problem
-from dse.report.files import atomic_path
+from dse.files import atomic_path
 from dse.workloads.kernel_suite import (
     PROLOGUE,
     KernelSpec,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dse.report.files import save_figure
+from dse.files import save_figure
 
 
 def plot_calibration(cal: Any, stem: Path | str, *,

@@ -34,8 +34,8 @@ TEXT_ROWS = ("bottleneck", "platform", "policy", "infeasible")
 def _column(experiment: str | Path | Experiment, overrides: Sequence[str],
             catalog: Catalog | None) -> dict[str, Any]:
     from dse.errors import DseError
+    from dse.run import simulate
     from dse.search.space import metric_value
-    from dse.sim.run import simulate
 
     cell: dict[str, Any] = dict.fromkeys([*ROWS, *TEXT_ROWS])
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from dse.cost.footprint import Footprint
-from dse.report.files import save_figure
+from dse.files import save_figure
 from dse.spec.units import format_quantity
 
 __all__ = ["footprint_record", "memory_table", "plot_lifetimes"]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from dse.cost.roofline import Roofline
-from dse.report.files import save_figure
+from dse.files import save_figure
 from dse.workloads.ops import OP_CLASSES
 
 __all__ = ["plot_roofline"]

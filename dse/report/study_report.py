@@ -237,8 +237,8 @@ def what_if(experiment: Experiment, best: pd.Series, goals: Sequence[Objective],
     better).
     """
     from dse.errors import DseError
+    from dse.run import simulate
     from dse.search.space import metric_value
-    from dse.sim.run import simulate
 
     dims = experiment.dimensions
     base = {d.path: param_value(best, d) for d in dims}

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from dse.errors import UsageError
-from dse.report.files import atomic_path
+from dse.files import atomic_path
 from dse.sim.engine import SimResult
 
 __all__ = ["chrome_trace", "write_chrome_trace"]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from dse.report.files import save_figure
+from dse.files import save_figure
 from dse.spec.units import format_quantity
 from dse.workloads.graph import PRECISION_BYTES
 

@@ -25,7 +25,7 @@ import optuna
 import pandas as pd
 import yaml
 
-from dse.report.files import atomic_path, clean_stale_temporaries, save_figure
+from dse.files import atomic_path, clean_stale_temporaries, save_figure
 from dse.report.study_report import (
     dimension_figure,
     distinct_configurations,

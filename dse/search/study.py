@@ -39,6 +39,7 @@ from dse.devices import Catalog
 from dse.errors import DseError, Problem, SpecError, UsageError, did_you_mean
 from dse.metrics import summarize
 from dse.plugins import PluginNotFoundError, Registry
+from dse.run import Report
 from dse.search.space import (
     Constraint,
     Objective,
@@ -54,7 +55,6 @@ from dse.sim.bound import bound
 from dse.sim.build import build_plan
 from dse.sim.engine import Simulation
 from dse.sim.resolve import resolve_experiment
-from dse.sim.run import Report
 from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment
 
 __all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore",

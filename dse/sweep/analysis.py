@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from dse.report.files import atomic_path, save_figure
+from dse.files import atomic_path, save_figure
 from dse.report.markdown import markdown_table
 from dse.sweep.engine import load_results
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dse.report.files import atomic_path
+from dse.files import atomic_path
 from dse.sweep.evaluate import FamilySpec, Targets, evaluate_chunk
 
 __all__ = ["PART", "write_chunk", "write_part"]

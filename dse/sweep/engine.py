@@ -4,7 +4,7 @@ A sweep evaluates members ``[0, N)`` of a family, or ``limit`` of them: the firs
 (``sample="first"``) or a uniform sample without replacement drawn with ``seed``
 (``sample="random"``, the default; the indices are sorted). The selected indices are cut into
 chunks of ``chunk`` members in order; chunk ``k`` is written to ``part-<k>.parquet`` in the
-output folder, atomically (:func:`dse.report.files.atomic_path`), as soon as it is done.
+output folder, atomically (:func:`dse.files.atomic_path`), as soon as it is done.
 
 ``manifest.json`` in the folder records what the partitions are of: family, options, precision,
 targets, calibration, chunk size, selection, the dse version, the target devices' specs, and a
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from dse.errors import DseError, Problem, did_you_mean
-from dse.report.files import atomic_path, clean_stale_temporaries
+from dse.files import atomic_path, clean_stale_temporaries
 from dse.sweep.chunks import write_chunk
 from dse.sweep.evaluate import FamilySpec, Targets, open_family, resolve_targets
 

@@ -31,7 +31,7 @@ import pandas as pd
 import pytest
 
 from dse.devices.catalog import Catalog
-from dse.sim import Report, simulate
+from dse.run import Report, simulate
 from dse.sim.bound import bound
 from dse.sim.policies import get_policy
 

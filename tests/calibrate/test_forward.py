@@ -14,7 +14,7 @@ from dse.devices import default_catalog
 from dse.devices.calibrated import calibrated_catalog, is_calibrated, shipped_overlays
 from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay, apply_overlay
-from dse.sim import simulate
+from dse.run import simulate
 from dse.workloads import workload
 
 MODELS = ["squeezenet1_1", "mobilenet_v1", "resnet18", "googlenet", "mobilenet_v2"]

@@ -30,7 +30,7 @@ from dse.cost import model_cost
 from dse.cost.compute import layer_table
 from dse.devices import Catalog
 from dse.devices.overlay import apply_overlay, load_overlay
-from dse.sim import simulate
+from dse.run import simulate
 from dse.workloads.kernels import KERNEL_CLASSES
 
 HOST = catalog_dir("calibration") / "host"

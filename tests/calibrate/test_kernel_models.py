@@ -23,7 +23,7 @@ from dse.cost.compute import kernel_model_terms, layer_table
 from dse.devices import Catalog
 from dse.devices.overlay import Overlay, apply_overlay, load_overlay
 from dse.errors import SpecError
-from dse.sim import simulate
+from dse.run import simulate
 from dse.spec.device import KernelModel
 from dse.workloads.kernels import KERNEL_CLASSES
 

@@ -20,7 +20,7 @@ from dse.calibrate.shipped import pooled_measurements
 from dse.calibrate.targets import with_targets
 from dse.devices import default_catalog
 from dse.devices.calibrated import calibrated_catalog, shipped_overlays
-from dse.sim import simulate
+from dse.run import simulate
 
 ALL = shipped_overlays()
 #: Overlays a fit wrote; the rest are host-independent summaries (dse.calibrate.shipped).

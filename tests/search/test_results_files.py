@@ -10,7 +10,7 @@ import stat
 import pandas as pd
 import pytest
 
-from dse.report.files import atomic_path, clean_stale_temporaries, file_mode
+from dse.files import atomic_path, clean_stale_temporaries, file_mode
 from dse.search import explore
 from dse.search import results as results_mod
 from dse.search.results import write_outputs

@@ -6,7 +6,8 @@ import pytest
 
 from dse.cost.concurrency import contention_slowdown
 from dse.devices import default_catalog
-from dse.sim import bound, build_plan, simulate
+from dse.run import simulate
+from dse.sim import bound, build_plan
 from dse.spec.experiment import load_experiment
 
 LAW = {"knee": 0.0, "slope": 4.0}

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dse.sim import bound, build_plan, simulate
+from dse.run import simulate
+from dse.sim import bound, build_plan
 from dse.spec.experiment import load_experiment
 from tests.sim.scenarios import GEMM_S, TRANSFER_S, catalog, experiment
 

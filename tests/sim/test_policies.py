@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dse.errors import SpecError
-from dse.sim import simulate
+from dse.run import simulate
 from dse.spec.experiment import load_experiment
 from tests.sim.scenarios import catalog, chain_onnx, experiment
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from dse.errors import DseError
-from dse.sim import build_plan, simulate
+from dse.run import simulate
+from dse.sim import build_plan
 from dse.sim.context import PlanContext
 from dse.sim.plan import Infeasible, Worker
 from dse.sim.policies import POLICIES, BasePolicy, get_policy, register_policy

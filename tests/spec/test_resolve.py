@@ -138,7 +138,7 @@ def test_outputs_never_replace_a_special_file_and_are_readable(tmp_path):
     import stat
 
     from dse.errors import DseError
-    from dse.report.files import atomic_path
+    from dse.files import atomic_path
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

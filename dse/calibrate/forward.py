@@ -42,8 +42,17 @@ from dse.errors import DseError, Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.workloads import Workload, workload
 
-__all__ = ["FAST", "Forward", "concurrency", "fitted_spec", "overlay_values", "predict",
-           "row_kind"]
+__all__ = ["FAST", "PREDICTED_POLICIES", "Forward", "concurrency", "fitted_spec",
+           "overlay_values", "predict", "row_kind"]
+
+#: The execution policies (:mod:`dse.sim.policies`) whose measurement rows the forward model
+#: predicts: one inference at a time (``single``), and several in flight where every worker runs
+#: the whole model on the row's device (``threads``, ``data_parallel``, ``coexec`` restricted to
+#: that device; :func:`concurrency`), priced by the closed-loop law on the row's plan or by its
+#: simulation. A ``pipeline`` or ``mapping`` row would need its stages or its mapping, which a
+#: measurement row does not carry. Measurement files are validated against this set
+#: (:func:`dse.calibrate.measurements.validate`).
+PREDICTED_POLICIES = ("single", "threads", "data_parallel", "coexec")
 
 
 def _is_host_kind(spec: DeviceSpec) -> bool:

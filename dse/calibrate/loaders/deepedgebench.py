@@ -96,7 +96,8 @@ def load(file: Path) -> LoadResult:
         options = {**found.options, **MODEL_OPTIONS.get(found.zoo, {})}
         cat_device, host, runtime, threads = target
         name, unit = METRICS[metric]
-        rows.append({"device": cat_device, "host": host, "link": "", "runtime": runtime,
+        rows.append({"row": i, "device": cat_device, "host": host, "link": "",
+                     "runtime": runtime,
                      "workload": found.zoo,
                      "options": options_json(options),
                      "precision": text(r.precision), "policy": "single", "threads": threads,

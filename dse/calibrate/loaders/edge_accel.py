@@ -143,7 +143,8 @@ def load(file: Path) -> LoadResult:
             leave(DUPLICATE)
             continue
         seen[key] = i
-        rows.append({"device": device, "host": host, "link": link, "runtime": runtime,
+        rows.append({"row": i, "device": device, "host": host, "link": link,
+                     "runtime": runtime,
                      "workload": found.zoo,
                      "options": options, "precision": precision, "policy": "single",
                      "threads": threads, "streams": 1, "count": 1, "metric": "latency",

@@ -78,7 +78,7 @@ def load(file: Path) -> LoadResult:
             leave("no zoo model")
             continue
         device, host = target
-        rows.append({"device": device, "host": host, "link": "", "runtime": RUNTIME,
+        rows.append({"row": i, "device": device, "host": host, "link": "", "runtime": RUNTIME,
                      "workload": found.zoo,
                      "options": options_json(found.options),
                      "precision": "int8", "policy": "single", "threads": 1, "streams": 1,

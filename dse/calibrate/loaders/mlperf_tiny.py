@@ -192,7 +192,8 @@ def load(file: Path) -> LoadResult:
         if runtime is None:
             leave(NO_RUNTIME)
             continue
-        row = {"device": board.device, "host": board.host, "link": "", "runtime": runtime,
+        row = {"row": i, "device": board.device, "host": board.host, "link": "",
+               "runtime": runtime,
                "workload": found.zoo,
                "options": options_json(found.options),
                "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,

@@ -46,7 +46,7 @@ def load(file: Path) -> LoadResult:
                              "reason": "no catalog device" if device is None else
                              "no zoo model"})
             continue
-        rows.append({"device": device, "host": HOSTS[r.soc], "link": "",
+        rows.append({"row": i, "device": device, "host": HOSTS[r.soc], "link": "",
                      "workload": found.zoo,
                      "options": options_json(found.options),
                      "runtime": RUNTIMES[r.component],

@@ -103,7 +103,8 @@ def load(file: Path) -> LoadResult:
             rows.append({**row, "_row": i, "_device": device_name, "_model": model})
     rows, dropped = _drop_anomalies(rows)
     unmapped += dropped
-    rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+    rows = [{**{k: v for k, v in row.items() if not k.startswith("_")}, "row": row["_row"]}
+            for row in rows]
     unmapped.sort(key=lambda u: int(str(u["row"])))
     return finish("ncnn", rows, unmapped, file)
 

@@ -64,7 +64,7 @@ def load(file: Path) -> LoadResult:
             unmapped.append({"row": i, "device": str(r.device), "model": str(r.model),
                              "reason": reason})
         else:
-            rows.append(row)
+            rows.append({"row": i, **row})
     return finish("tflite", rows, unmapped, file)
 
 

@@ -177,7 +177,7 @@ def load(file: Path) -> LoadResult:
                           f"{r.dpu_config.strip()}; Vitis AI {r.vitis_ai_version}; "
                           f"model {r.model}{note})"}))
     kept = sorted(_keep_one(candidates, unmapped), key=lambda c: c.row)
-    return finish(NAME, [c.values for c in kept],
+    return finish(NAME, [{"row": c.row, **c.values} for c in kept],
                   sorted(unmapped, key=lambda u: int(str(u["row"]))), file)
 
 

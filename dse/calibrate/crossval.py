@@ -21,9 +21,14 @@ COLUMNS = ["target", "row", "dataset", "device", "host", "workload", "metric", "
 
 
 def leave_one_model_out(forward: Forward, layout: Layout, rows: pd.DataFrame,
-                    measured: np.ndarray) -> pd.DataFrame:
+                        measured: np.ndarray) -> pd.DataFrame:
     """Leave one model out of every target at once; targets a fold would leave with too few
-    points are not fitted in that fold (their rows of the model are not predicted)."""
+    points are not fitted in that fold (their rows of the model are not predicted).
+
+    Returns:
+        One row per held-out point (:data:`COLUMNS`): its target, its row in ``rows``
+        (``_row``), the measured and predicted value, the errors and the 90% interval.
+    """
     keys = (rows["workload"] + rows["options"]).to_numpy()
     kinds = np.empty(len(rows), dtype=object)
     for t in layout.targets:

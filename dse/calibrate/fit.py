@@ -170,9 +170,9 @@ def calibrate_targets(measurements: pd.DataFrame, targets: Mapping[str, DeviceSp
     winograd = runtime is not None and "winograd_3x3" in (runtime.kernels or ())
     median = tuple(WINOGRAD_PRIOR if c == "conv3x3s1" and winograd else 1.0 for c in classes)
     layout = Layout(names, tuple(own), classes, kernel=share and len(models) >= 4, same=same,
-                     prior_median=median,
-                     own_prior=tuple(own_priors(targets[t], paths, runtime) if share else ()
-                                     for t, paths in zip(names, own, strict=True)))
+                    prior_median=median,
+                    own_prior=tuple(own_priors(targets[t], paths, runtime) if share else ()
+                                    for t, paths in zip(names, own, strict=True)))
     measured = rows["value_si"].to_numpy(dtype=float)
     everything = np.ones(len(rows), dtype=bool)
     sol = solve(forward, layout, measured, everything)

@@ -220,8 +220,6 @@ def _metric(metrics: Any, metric: str) -> float:
     return float(metrics.latency_ms["p50"]) * 1e-3
 
 
-
-
 class _Replay:
     """A concurrent row's simulation plan, built once with the datasheet spec and re-timed for
     every trial: the device's layer steps scale with its single-inference layer time, its
@@ -273,10 +271,6 @@ class _Replay:
                                         self.plan.dram_bw_bytes_s))
         result = Simulation(replace(self.plan, workers=workers, units=units)).run()
         return _metric(summarize(result), self.row.metric)
-
-
-#: Parameters the closed-form fast path re-prices without re-running the cost model: they do not
-#: move weights or layers between devices.
 
 
 #: Parameters the fast path re-prices without re-running the cost model: they do not move

@@ -79,9 +79,9 @@ class Layout:
         """The layout of some of the targets (a cross-validation fold)."""
         idx = [self.targets.index(t) for t in targets]
         return Layout(tuple(targets), tuple(self.own[i] for i in idx), self.classes,
-                       self.kernel, tuple((self.same or self.targets)[i] for i in idx),
-                       self.prior_median,
-                       tuple(self.own_prior[i] for i in idx) if self.own_prior else ())
+                      self.kernel, tuple((self.same or self.targets)[i] for i in idx),
+                      self.prior_median,
+                      tuple(self.own_prior[i] for i in idx) if self.own_prior else ())
 
     @property
     def names(self) -> list[str]:
@@ -175,7 +175,7 @@ class Solution:
 
 
 def solve(forward: Forward, layout: Layout, measured: np.ndarray, train: np.ndarray
-           ) -> Solution:
+          ) -> Solution:
     """Bounded MAP: log residuals over the data's scatter, plus the prior's penalties.
 
     The data's scatter is not known before the fit: a first pass weighs the data as if it
@@ -210,7 +210,7 @@ def solve(forward: Forward, layout: Layout, measured: np.ndarray, train: np.ndar
 
 
 def intervals(forward: Forward, layout: Layout, sol: Solution, rows: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Predictions of ``rows`` (a mask) and their 90% interval: parameter uncertainty by the
     delta method (finite differences of the log prediction) plus the residual spread."""
     base = forward(sol.values)

@@ -42,8 +42,17 @@ from dse.errors import DseError, Problem, SpecError
 from dse.spec.device import DeviceSpec
 from dse.workloads import Workload, workload
 
-__all__ = ["FAST", "Forward", "concurrency", "fitted_spec", "overlay_values", "predict",
-           "row_kind"]
+__all__ = ["FAST", "PREDICTED_POLICIES", "Forward", "concurrency", "fitted_spec",
+           "overlay_values", "predict", "row_kind"]
+
+#: The execution policies (:mod:`dse.sim.policies`) whose measurement rows the forward model
+#: predicts: one inference at a time (``single``), and several in flight where every worker runs
+#: the whole model on the row's device (``threads``, ``data_parallel``, ``coexec`` restricted to
+#: that device; :func:`concurrency`), priced by the closed-loop law on the row's plan or by its
+#: simulation. A ``pipeline`` or ``mapping`` row would need its stages or its mapping, which a
+#: measurement row does not carry. Measurement files are validated against this set
+#: (:func:`dse.calibrate.measurements.validate`).
+PREDICTED_POLICIES = ("single", "threads", "data_parallel", "coexec")
 
 
 def _is_host_kind(spec: DeviceSpec) -> bool:
@@ -211,8 +220,6 @@ def _metric(metrics: Any, metric: str) -> float:
     return float(metrics.latency_ms["p50"]) * 1e-3
 
 
-
-
 class _Replay:
     """A concurrent row's simulation plan, built once with the datasheet spec and re-timed for
     every trial: the device's layer steps scale with its single-inference layer time, its
@@ -264,10 +271,6 @@ class _Replay:
                                         self.plan.dram_bw_bytes_s))
         result = Simulation(replace(self.plan, workers=workers, units=units)).run()
         return _metric(summarize(result), self.row.metric)
-
-
-#: Parameters the closed-form fast path re-prices without re-running the cost model: they do not
-#: move weights or layers between devices.
 
 
 #: Parameters the fast path re-prices without re-running the cost model: they do not move

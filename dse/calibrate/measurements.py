@@ -14,7 +14,8 @@ One row per measured number, long format::
   targets. ``workload``: a zoo model (``googlenet``) with
   zoo ``options`` as JSON (``{"width": 0.5}``) or empty; ``precision`` as dse names it.
 - ``policy``/``threads``/``streams``/``count``: the configuration (``single`` with 1/1/1 is one
-  inference at a time on one device).
+  inference at a time on one device); the policy is one the forward model predicts
+  (:data:`dse.calibrate.forward.PREDICTED_POLICIES`).
 - ``metric``: ``latency`` (unit ``s``/``ms``/``us``), ``throughput`` (``fps``, ``img/s``,
   ``inf/s``), ``power`` (``W``/``mW``), ``energy`` (``J``/``mJ``/``uJ``) per inference.
 - ``source``: where the number was published; ``dataset``: which shipped table it came from.
@@ -36,18 +37,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dse.calibrate.forward import PREDICTED_POLICIES
 from dse.errors import DseError, Problem, WorkloadError, did_you_mean
+from dse.sim.policies import policy_names
 from dse.spec import loading
 from dse.spec.loading import read_text_bounded
 from dse.workloads.graph import PRECISION_BYTES
 
-__all__ = ["COLUMNS", "METRIC_UNITS", "OPTIONAL", "MeasurementError", "read_measurements",
-           "validate"]
+__all__ = ["COLUMNS", "METRIC_UNITS", "OPTIONAL", "SCHEMA", "MeasurementError",
+           "read_measurements", "validate"]
 
 COLUMNS = ("device", "host", "link", "runtime", "workload", "options", "precision", "policy",
            "threads", "streams", "count", "metric", "value", "unit", "source", "dataset")
 #: Columns a file may leave out, and what a missing one means (empty: the device's default).
 OPTIONAL = ("runtime",)
+#: The columns of a validated table (:func:`validate`), and what each holds: ``text`` (a string,
+#: empty for the default), ``whole`` (an integer >= 1) or ``number`` (a real number; ``value_si``
+#: in SI units).
+SCHEMA: dict[str, str] = {**dict.fromkeys(COLUMNS, "text"), "threads": "whole",
+                          "streams": "whole", "count": "whole", "value": "number",
+                          "value_si": "number"}
 
 #: metric -> unit -> factor to its SI unit (s, frames/s, W, J).
 METRIC_UNITS: dict[str, dict[str, float]] = {
@@ -56,7 +65,6 @@ METRIC_UNITS: dict[str, dict[str, float]] = {
     "power": {"W": 1.0, "mW": 1e-3},
     "energy": {"J": 1.0, "mJ": 1e-3, "uJ": 1e-6},
 }
-POLICIES = ("single", "threads", "data_parallel", "coexec")
 #: Largest ``threads``, ``streams`` and ``count`` of a row.
 MAX_COUNT = 1_000_000
 
@@ -115,9 +123,8 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
         if str(row.precision) not in PRECISION_BYTES:
             problems.append(Problem(file, at("precision"), f"expected one of "
                                     f"{', '.join(PRECISION_BYTES)}, got {_short(row.precision)}"))
-        if str(row.policy) not in POLICIES:
-            problems.append(Problem(file, at("policy"), f"expected one of {', '.join(POLICIES)}"
-                                    f", got {_short(row.policy)}"))
+        if str(row.policy) not in PREDICTED_POLICIES:
+            problems.append(Problem(file, at("policy"), _policy_problem(row.policy)))
         for col in ("threads", "streams", "count"):
             v = getattr(row, col)
             if not (isinstance(v, int | np.integer) or (isinstance(v, float) and v.is_integer()))\
@@ -155,6 +162,16 @@ def validate(frame: pd.DataFrame, *, file: str = "<measurements>",
     for col in ("options", "host", "link", "runtime"):
         frame[col] = frame[col].fillna("").astype(str)
     return frame
+
+
+def _policy_problem(policy: object) -> str:
+    """Why a row's policy cannot be calibrated: not a policy at all, or a registered one whose
+    rows the forward model does not predict."""
+    known = ", ".join(PREDICTED_POLICIES)
+    if str(policy) in policy_names():
+        return (f"policy {str(policy)!r} cannot be calibrated: the forward model predicts rows "
+                f"of {known} only")
+    return f"expected one of {known}, got {_short(policy)}"
 
 
 def _ragged_rows(text: str, file: str) -> list[Problem]:

@@ -19,14 +19,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from dse.calibrate.fit import (
-    Calibration,
-    _check_points,
-    _device_path,
-    calibrate_targets,
-    default_free,
-)
+from dse.calibrate.fit import Calibration, calibrate_targets
 from dse.calibrate.loaders import load, loader_names
+from dse.calibrate.params import default_free, is_device_path
+from dse.calibrate.rows import check_points
 from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.devices.overlay import Overlay
@@ -68,7 +64,7 @@ def fit_catalog(out_dir: Path | str, *, datasets: Sequence[str] | None = None,
         specs = dict(group.specs)
         for target in list(specs):
             part = group.rows[group.rows["target"] == target]
-            problems = _check_points(target, part, default_free(specs[target], part))
+            problems = check_points(target, part, default_free(specs[target], part))
             if problems:
                 summary.append(_row(target, part, error=problems[0].message))
                 del specs[target]
@@ -141,7 +137,7 @@ def _row(target: str, part: pd.DataFrame, **figures: object) -> dict[str, object
 def host_independent(fits: Iterable[Calibration]) -> list[Overlay]:
     """For a device whose targets are per host (its runtime's timing includes the host's
     work), the overlay of the device under that runtime on a host not measured: the device's
-    own parameters, which its hosts share in the fit (:data:`dse.calibrate.fit.DEVICE_PATHS`),
+    own parameters, which its hosts share in the fit (:data:`dse.calibrate.params.DEVICE_PATHS`),
     and the geometric mean of the per-host fixed costs. What a what-if device built on it
     (``base:``) and a platform with another host inherit."""
     by: dict[tuple[str, str | None], list[Overlay]] = {}
@@ -155,7 +151,7 @@ def host_independent(fits: Iterable[Calibration]) -> list[Overlay]:
             continue
         values: dict[str, Any] = {}
         for path, value in overlays[0].values.items():
-            if _device_path(path) or not isinstance(value, int | float):
+            if is_device_path(path) or not isinstance(value, int | float):
                 values[path] = value
             else:
                 values[path] = float(np.exp(np.mean([np.log(o.values[path])

@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from dse.calibrate.baseline import macs_proxy_cv
-from dse.calibrate.fit import _check_points, calibrate_targets, default_free
+from dse.calibrate.fit import calibrate_targets
 from dse.calibrate.loaders import load, loader_names
+from dse.calibrate.params import default_free
+from dse.calibrate.rows import check_points
 from dse.calibrate.targets import groups
 from dse.devices import Catalog, default_catalog
 from dse.errors import DseError
@@ -32,7 +34,7 @@ def validate_all(datasets: Sequence[str] | None = None, *, catalog: Catalog | No
                  progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """The leave-one-model-out table: one row per dataset, device, runtime, host and kind.
 
-    Kinds (:func:`dse.calibrate.fit.row_kind`): ``single`` (one inference at a time on one
+    Kinds (:func:`dse.calibrate.forward.row_kind`): ``single`` (one inference at a time on one
     device), ``concurrent`` (threads, sessions or devices in flight) and ``power`` (power and
     energy). ``baseline_mape`` is the MACs proxy's error on the same held-out timing points;
     ``coverage_90`` the share of held-out points inside dse's 90% prediction interval.
@@ -51,7 +53,7 @@ def validate_all(datasets: Sequence[str] | None = None, *, catalog: Catalog | No
         specs = dict(group.specs)
         for target in list(specs):
             part = group.rows[group.rows["target"] == target]
-            problems = _check_points(target, part, default_free(specs[target], part))
+            problems = check_points(target, part, default_free(specs[target], part))
             if problems:
                 first = part.iloc[0]
                 errors.append({"dataset": ", ".join(sorted(set(part["dataset"]))),

@@ -101,7 +101,7 @@ def roofline_times(ops: np.ndarray, traffic: np.ndarray, launches: np.ndarray, *
     """The cost model's core: compute, memory and total time of every layer, vectorised.
 
     The one place a layer's time is computed: :func:`layer_table` (and so the simulator and the
-    closed-form bound) and the calibration fitter (:class:`dse.calibrate.fit.Forward`, over the
+    closed-form bound) and the calibration fitter (:class:`dse.calibrate.forward.Forward`, over the
     layers of many measurement rows and several targets at once) both call it.
 
     Args:

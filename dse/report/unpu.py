@@ -181,8 +181,7 @@ def measured_table(models: list[str], catalog: Catalog | None = None,
     was measured, else the fastest stack), beside the engine's prediction from datasheet
     values and the naive ops / claimed peak. ``error`` and ``naive_error`` are relative to the
     measurement (positive: predicted slower). Empty when the data file is absent."""
-    from dse.calibrate.loaders import data_dir
-    from dse.calibrate.loaders.mlperf_tiny import load
+    from dse.calibrate.loaders import data_dir, load
     from dse.cost.model import model_cost
     from dse.workloads import workload
 
@@ -190,7 +189,7 @@ def measured_table(models: list[str], catalog: Catalog | None = None,
     path = data or data_dir() / "mlperf_tiny_results.csv"
     if not path.is_file():
         return pd.DataFrame()
-    rows = load(path).measurements
+    rows = load("mlperf_tiny", path).measurements
     rows = rows[(rows["metric"] == "latency") & rows["workload"].isin(models)]
     out = []
     for (name, model), group in rows.groupby(["device", "workload"], sort=True):

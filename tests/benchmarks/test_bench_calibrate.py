@@ -5,7 +5,7 @@ A fit evaluates its forward model hundreds of times, and leave-one-model-out cro
 repeats the fit once per model. Baseline, measured in the same run: :func:`dse.calibrate.predict`
 on a spec with the trial values applied (an overlay validated, every row priced by
 :func:`dse.cost.model_cost` or simulated), which is what each evaluation did before
-:class:`dse.calibrate.fit.Forward`.
+:class:`dse.calibrate.forward.Forward`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from __future__ import annotations
 import pytest
 
 from dse.calibrate import predict
-from dse.calibrate.fit import Forward, default_free, fitted_spec
+from dse.calibrate.forward import Forward, fitted_spec
 from dse.calibrate.loaders import load
+from dse.calibrate.params import default_free
 from dse.devices import default_catalog
 from tests.benchmarks.timing import best_of, finite
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from dse.calibrate import MeasurementError, calibrate, predict, read_measurements, validate
-from dse.calibrate.fit import default_free
 from dse.calibrate.loaders import load
 from dse.calibrate.measurements import COLUMNS
+from dse.calibrate.params import default_free
 from dse.cli import main
 from dse.devices import default_catalog
 from dse.devices.overlay import Overlay, apply_overlay
@@ -133,9 +133,9 @@ def test_calibrate_cli_writes_an_overlay_that_devices_show_reads(tmp_path, capsy
 
 def test_fixed_costs_the_data_cannot_tell_stay_near_their_prior():
     """Fitted on large models only, a fixed cost per inference or per kernel is not
-    identified; the priors (dse.calibrate.fit.OVERHEAD_PRIOR_S, KERNEL_PRIOR_S) keep the fit
+    identified; the priors (dse.calibrate.params.OVERHEAD_PRIOR_S, KERNEL_PRIOR_S) keep the fit
     from putting milliseconds on them, so a small model held out is still predicted."""
-    from dse.calibrate.fit import KERNEL_PRIOR_S, OVERHEAD_PRIOR_S, own_priors
+    from dse.calibrate.params import KERNEL_PRIOR_S, OVERHEAD_PRIOR_S, own_priors
 
     cat = default_catalog()
     spec = cat.device("rpi4_cpu")

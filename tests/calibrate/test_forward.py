@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from dse.calibrate import calibrate, predict, validate
-from dse.calibrate.fit import Forward, default_free, overlay_values
+from dse.calibrate.forward import Forward, overlay_values
+from dse.calibrate.params import default_free
 from dse.cost import model_cost
 from dse.cost.concurrency import contention_slowdown
 from dse.devices import default_catalog

@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
+from dse.calibrate.loaders import (
+    BaseLoader,
+    LoadResult,
+    finish,
+    options_json,
+    register_loader,
+    text,
+)
 from dse.workloads.zoo.aliases import match
 
 #: Device text of the table -> (catalog device, host platform, link, CPU threads).
@@ -74,52 +81,59 @@ DUPLICATE = ("duplicate of an earlier row (same device, host, link, model and co
              "model re-listed under a new name at commit 285cacf, the 75e6756 row is kept")
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#")
-    rows: list[dict[str, object]] = []
-    unmapped: list[dict[str, object]] = []
-    seen: dict[tuple[object, ...], int] = {}
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        device_text, model, metric = text(r.device), text(r.model), text(r.metric)
+class CoralLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
 
-        def leave(reason: str, i: int = i, device: str = device_text, model: str = model) -> None:
-            unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+    name = "coral"
+    filename = "coral_edgetpu_reference_benchmarks.csv"
 
-        if metric != METRIC:
-            leave(OTHER_METRICS.get(metric, f"metric {metric!r} not loaded"))
-            continue
-        if device_text in NO_DEVICE:
-            leave(NO_DEVICE[device_text])
-            continue
-        if device_text not in DEVICES:
-            leave("no catalog device")
-            continue
-        device, host, link, threads = DEVICES[device_text]
-        on_tpu = text(r.target) == "edgetpu"
-        if not on_tpu == model.endswith("_edgetpu") == (device in EDGE_TPUS):
-            leave("target, device and model compilation disagree")
-            continue
-        if not text(r.precision).startswith("int8") or int(r.batch) != 1:
-            leave(f"precision {r.precision!r} / batch {r.batch!r} not int8 at batch 1")
-            continue
-        found = match(model, table="coral")
-        if found is None:
-            leave("no zoo model")
-            continue
-        options = options_json(found.options)
-        runtime = TPU_RUNTIME if on_tpu else CPU_RUNTIME
-        key = (device, host, link, runtime, found.zoo, options, "int8", "single", threads,
-               "latency")
-        if key in seen:
-            leave(DUPLICATE)
-            continue
-        seen[key] = i
-        rows.append({"device": device, "host": host, "link": link, "runtime": runtime,
-                     "workload": found.zoo, "options": options, "precision": "int8",
-                     "policy": "single",
-                     "threads": threads, "streams": 1, "count": 1, "metric": "latency",
-                     "value": float(r.value), "unit": text(r.unit), "source": text(r.source)})
-    return finish("coral", rows, unmapped, file)
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#")
+        rows: list[dict[str, object]] = []
+        unmapped: list[dict[str, object]] = []
+        seen: dict[tuple[object, ...], int] = {}
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            device_text, model, metric = text(r.device), text(r.model), text(r.metric)
+
+            def leave(reason: str, i: int = i, device: str = device_text,
+                      model: str = model) -> None:
+                unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+
+            if metric != METRIC:
+                leave(OTHER_METRICS.get(metric, f"metric {metric!r} not loaded"))
+                continue
+            if device_text in NO_DEVICE:
+                leave(NO_DEVICE[device_text])
+                continue
+            if device_text not in DEVICES:
+                leave("no catalog device")
+                continue
+            device, host, link, threads = DEVICES[device_text]
+            on_tpu = text(r.target) == "edgetpu"
+            if not on_tpu == model.endswith("_edgetpu") == (device in EDGE_TPUS):
+                leave("target, device and model compilation disagree")
+                continue
+            if not text(r.precision).startswith("int8") or int(r.batch) != 1:
+                leave(f"precision {r.precision!r} / batch {r.batch!r} not int8 at batch 1")
+                continue
+            found = match(model, table="coral")
+            if found is None:
+                leave("no zoo model")
+                continue
+            options = options_json(found.options)
+            runtime = TPU_RUNTIME if on_tpu else CPU_RUNTIME
+            key = (device, host, link, runtime, found.zoo, options, "int8", "single", threads,
+                   "latency")
+            if key in seen:
+                leave(DUPLICATE)
+                continue
+            seen[key] = i
+            rows.append({"row": i, "device": device, "host": host, "link": link, "runtime": runtime,
+                         "workload": found.zoo, "options": options, "precision": "int8",
+                         "policy": "single",
+                         "threads": threads, "streams": 1, "count": 1, "metric": "latency",
+                         "value": float(r.value), "unit": text(r.unit), "source": text(r.source)})
+        return finish("coral", rows, unmapped, file)
 
 
-register_loader("coral", "coral_edgetpu_reference_benchmarks.csv", load)
+register_loader(CoralLoader)

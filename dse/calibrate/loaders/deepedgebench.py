@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
+from dse.calibrate.loaders import (
+    BaseLoader,
+    LoadResult,
+    finish,
+    options_json,
+    register_loader,
+    text,
+)
 from dse.workloads.zoo.aliases import match
 
 #: board (start of the table's device text) -> framework -> (device, host, runtime, threads).
@@ -62,47 +69,54 @@ def _board(device: str) -> str | None:
     return None
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#")
-    rows, unmapped = [], []
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        device, model = text(r.device), text(r.model)
-        framework, metric = text(r.framework), text(r.metric)
+class DeepEdgeBenchLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
 
-        def leave(reason: str, i: int = i, device: str = device, model: str = model) -> None:
-            unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+    name = "deepedgebench"
+    filename = "deepedgebench_latency_power.csv"
 
-        board = _board(device)
-        if board is None or board in NO_DEVICE:
-            leave("no catalog device")
-            continue
-        if metric == "board_power_idle_mean":
-            leave("idle board power (no inference running)")
-            continue
-        if metric == "latency_mean":
-            leave("mean latency (the median is kept)")
-            continue
-        target = DEVICES[board].get(framework)
-        if target is None:
-            leave(OTHER_FRAMEWORKS.get(framework, f"framework {framework!r} not mapped"))
-            continue
-        if metric not in METRICS:
-            leave(f"metric {metric!r} not used")
-            continue
-        found = match(model, table="deepedgebench")
-        if found is None:
-            leave("no zoo model")
-            continue
-        options = {**found.options, **MODEL_OPTIONS.get(found.zoo, {})}
-        cat_device, host, runtime, threads = target
-        name, unit = METRICS[metric]
-        rows.append({"device": cat_device, "host": host, "link": "", "runtime": runtime,
-                     "workload": found.zoo,
-                     "options": options_json(options),
-                     "precision": text(r.precision), "policy": "single", "threads": threads,
-                     "streams": 1, "count": 1, "metric": name, "value": float(r.value),
-                     "unit": unit, "source": SOURCE.format(path=text(r.source))})
-    return finish("deepedgebench", rows, unmapped, file)
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#")
+        rows, unmapped = [], []
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            device, model = text(r.device), text(r.model)
+            framework, metric = text(r.framework), text(r.metric)
+
+            def leave(reason: str, i: int = i, device: str = device, model: str = model) -> None:
+                unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+
+            board = _board(device)
+            if board is None or board in NO_DEVICE:
+                leave("no catalog device")
+                continue
+            if metric == "board_power_idle_mean":
+                leave("idle board power (no inference running)")
+                continue
+            if metric == "latency_mean":
+                leave("mean latency (the median is kept)")
+                continue
+            target = DEVICES[board].get(framework)
+            if target is None:
+                leave(OTHER_FRAMEWORKS.get(framework, f"framework {framework!r} not mapped"))
+                continue
+            if metric not in METRICS:
+                leave(f"metric {metric!r} not used")
+                continue
+            found = match(model, table="deepedgebench")
+            if found is None:
+                leave("no zoo model")
+                continue
+            options = {**found.options, **MODEL_OPTIONS.get(found.zoo, {})}
+            cat_device, host, runtime, threads = target
+            name, unit = METRICS[metric]
+            rows.append({"row": i, "device": cat_device, "host": host, "link": "",
+                         "runtime": runtime,
+                         "workload": found.zoo,
+                         "options": options_json(options),
+                         "precision": text(r.precision), "policy": "single", "threads": threads,
+                         "streams": 1, "count": 1, "metric": name, "value": float(r.value),
+                         "unit": unit, "source": SOURCE.format(path=text(r.source))})
+        return finish("deepedgebench", rows, unmapped, file)
 
 
-register_loader("deepedgebench", "deepedgebench_latency_power.csv", load)
+register_loader(DeepEdgeBenchLoader)

@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
+from dse.calibrate.loaders import (
+    BaseLoader,
+    LoadResult,
+    finish,
+    options_json,
+    register_loader,
+    text,
+)
 from dse.workloads.zoo.aliases import match
 
 #: (device, host, link, runtime, precision, threads)
@@ -107,48 +114,56 @@ def _target(source: str, device: str, note: str) -> Target | str:
     return ALLAN.get((device, framework), f"no catalog device for {device} with {framework!r}")
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#")
-    rows: list[dict[str, object]] = []
-    unmapped: list[dict[str, object]] = []
-    seen: dict[tuple[object, ...], int] = {}
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        device_text, model, source = text(r.device), text(r.model), text(r.source)
+class EdgeAccelLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
 
-        def leave(reason: str, i: int = i, device: str = device_text, model: str = model) -> None:
-            unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+    name = "edge_accel"
+    filename = "edge_accel_small_tables.csv"
 
-        if text(r.metric) != "latency" or int(r.batch) != 1:
-            leave(f"metric {r.metric!r} at batch {r.batch!r} not loaded")
-            continue
-        target = _target(source, device_text, text(r.note))
-        if isinstance(target, str):
-            leave(target)
-            continue
-        device, host, link, runtime, precision, threads = target
-        if model in MODEL_REASONS:
-            leave(MODEL_REASONS[model])
-            continue
-        found = match(model, table="edge")
-        if found is None:
-            leave("no zoo model")
-            continue
-        opts = found.options
-        if found.zoo == "ssd_mobilenet_v2" and runtime in QUANT_FILE_RUNTIMES:
-            opts = {**opts, **QUANT_POSTPROCESS}
-        options = options_json(opts)
-        key = (device, host, link, runtime, found.zoo, options, precision, "single", threads,
-               "latency")
-        if key in seen:
-            leave(DUPLICATE)
-            continue
-        seen[key] = i
-        rows.append({"device": device, "host": host, "link": link, "runtime": runtime,
-                     "workload": found.zoo,
-                     "options": options, "precision": precision, "policy": "single",
-                     "threads": threads, "streams": 1, "count": 1, "metric": "latency",
-                     "value": float(r.value), "unit": text(r.unit), "source": source})
-    return finish("edge_accel", rows, unmapped, file)
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#")
+        rows: list[dict[str, object]] = []
+        unmapped: list[dict[str, object]] = []
+        seen: dict[tuple[object, ...], int] = {}
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            device_text, model, source = text(r.device), text(r.model), text(r.source)
+
+            def leave(reason: str, i: int = i, device: str = device_text,
+                      model: str = model) -> None:
+                unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+
+            if text(r.metric) != "latency" or int(r.batch) != 1:
+                leave(f"metric {r.metric!r} at batch {r.batch!r} not loaded")
+                continue
+            target = _target(source, device_text, text(r.note))
+            if isinstance(target, str):
+                leave(target)
+                continue
+            device, host, link, runtime, precision, threads = target
+            if model in MODEL_REASONS:
+                leave(MODEL_REASONS[model])
+                continue
+            found = match(model, table="edge")
+            if found is None:
+                leave("no zoo model")
+                continue
+            opts = found.options
+            if found.zoo == "ssd_mobilenet_v2" and runtime in QUANT_FILE_RUNTIMES:
+                opts = {**opts, **QUANT_POSTPROCESS}
+            options = options_json(opts)
+            key = (device, host, link, runtime, found.zoo, options, precision, "single", threads,
+                   "latency")
+            if key in seen:
+                leave(DUPLICATE)
+                continue
+            seen[key] = i
+            rows.append({"row": i, "device": device, "host": host, "link": link,
+                         "runtime": runtime,
+                         "workload": found.zoo,
+                         "options": options, "precision": precision, "policy": "single",
+                         "threads": threads, "streams": 1, "count": 1, "metric": "latency",
+                         "value": float(r.value), "unit": text(r.unit), "source": source})
+        return finish("edge_accel", rows, unmapped, file)
 
 
-register_loader("edge_accel", "edge_accel_small_tables.csv", load)
+register_loader(EdgeAccelLoader)

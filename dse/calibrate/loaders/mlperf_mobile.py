@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
+from dse.calibrate.loaders import (
+    BaseLoader,
+    LoadResult,
+    finish,
+    options_json,
+    register_loader,
+    text,
+)
 from dse.workloads.zoo.aliases import match
 
 #: SoC (regex on the lower-cased soc/system text) -> (device, host). "855" alone, not 855+/860.
@@ -47,46 +54,52 @@ def _model(task: str) -> str:
     return task.removesuffix("-performance")
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#")
-    rows, unmapped = [], []
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        soc = text(r.soc) or text(r.system)
-        model = text(r.task_or_model)
+class MlperfMobileLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
 
-        def leave(reason: str, i: int = i, soc: str = soc, model: str = model) -> None:
-            unmapped.append({"row": i, "device": soc, "model": model, "reason": reason})
+    name = "mlperf_mobile"
+    filename = "mlperf_mobile_results.csv"
 
-        target = _soc(f"{text(r.soc)} {text(r.system)}")
-        if target is None:
-            leave("no catalog device")
-            continue
-        if re.search(NOT_NPU, text(r.accelerator).lower()):
-            leave("run not on the NPU/DSP")
-            continue
-        if text(r.result_validity).upper() not in ("", "VALID"):
-            leave("result not valid")
-            continue
-        if text(r.scenario) != "SingleStream":
-            leave("offline throughput (batching/concurrency not stated)")
-            continue
-        if text(r.metric) != "p50_latency":
-            leave("mean/p90 latency (the median is kept)")
-            continue
-        found = match(_model(model), table="mlperf_mobile")
-        if found is None or not found.exact:
-            leave("no zoo model")
-            continue
-        device, host = target
-        rows.append({"device": device, "host": host, "link": "", "runtime": RUNTIME,
-                     "workload": found.zoo,
-                     "options": options_json(found.options),
-                     "precision": "int8", "policy": "single", "threads": 1, "streams": 1,
-                     "count": 1, "metric": "latency", "value": float(r.value), "unit": "ms",
-                     "source": SOURCE.format(version=text(r.mlperf_mobile_version),
-                                             submitter=text(r.submitter),
-                                             path=text(r.source))})
-    return finish("mlperf_mobile", rows, unmapped, file)
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#")
+        rows, unmapped = [], []
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            soc = text(r.soc) or text(r.system)
+            model = text(r.task_or_model)
+
+            def leave(reason: str, i: int = i, soc: str = soc, model: str = model) -> None:
+                unmapped.append({"row": i, "device": soc, "model": model, "reason": reason})
+
+            target = _soc(f"{text(r.soc)} {text(r.system)}")
+            if target is None:
+                leave("no catalog device")
+                continue
+            if re.search(NOT_NPU, text(r.accelerator).lower()):
+                leave("run not on the NPU/DSP")
+                continue
+            if text(r.result_validity).upper() not in ("", "VALID"):
+                leave("result not valid")
+                continue
+            if text(r.scenario) != "SingleStream":
+                leave("offline throughput (batching/concurrency not stated)")
+                continue
+            if text(r.metric) != "p50_latency":
+                leave("mean/p90 latency (the median is kept)")
+                continue
+            found = match(_model(model), table="mlperf_mobile")
+            if found is None or not found.exact:
+                leave("no zoo model")
+                continue
+            device, host = target
+            rows.append({"row": i, "device": device, "host": host, "link": "", "runtime": RUNTIME,
+                         "workload": found.zoo,
+                         "options": options_json(found.options),
+                         "precision": "int8", "policy": "single", "threads": 1, "streams": 1,
+                         "count": 1, "metric": "latency", "value": float(r.value), "unit": "ms",
+                         "source": SOURCE.format(version=text(r.mlperf_mobile_version),
+                                                 submitter=text(r.submitter),
+                                                 path=text(r.source))})
+        return finish("mlperf_mobile", rows, unmapped, file)
 
 
-register_loader("mlperf_mobile", "mlperf_mobile_results.csv", load)
+register_loader(MlperfMobileLoader)

@@ -34,7 +34,14 @@ from typing import Any
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader, text
+from dse.calibrate.loaders import (
+    BaseLoader,
+    LoadResult,
+    finish,
+    options_json,
+    register_loader,
+    text,
+)
 from dse.workloads.zoo.aliases import match
 
 
@@ -146,65 +153,72 @@ def _version(v: str) -> tuple[int, ...]:
     return tuple(int(x) for x in re.findall(r"\d+", v))
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#")
-    candidates: list[tuple[int, dict[str, object], tuple[object, ...]]] = []
-    unmapped: list[dict[str, object]] = []
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        name, bench = text(r.device), text(r.benchmark)
+class MlperfTinyLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
 
-        def leave(reason: str, i: int = i, name: str = name, bench: str = bench) -> None:
-            unmapped.append({"row": i, "device": name, "model": bench, "reason": reason})
+    name = "mlperf_tiny"
+    filename = "mlperf_tiny_results.csv"
 
-        board = _board(name)
-        if board is None:
-            leave("no catalog device")
-            continue
-        detail = " ".join((name, text(r.processor), text(r.accelerator),
-                           text(r.proc_freq))).lower()
-        if board.refuse and re.search(board.refuse, detail):
-            leave("other configuration of the chip than the catalog device")
-            continue
-        if board.needs_accelerator and not re.search(
-                board.needs_accelerator, f"{text(r.accelerator)} {text(r.framework)}".lower()):
-            leave("accelerator not named: run may be on the host CPU")
-            continue
-        if board.clock and any(abs(f - board.clock) > 0.5
-                               for f in _clocks_mhz(f"{name} {text(r.proc_freq)}")):
-            leave("core clock differs from the catalog device")
-            continue
-        if text(r.division).lower() != "closed":
-            leave("open division (model may differ from the reference)")
-            continue
-        quant = f"{text(r.quantization)} {name}".lower()
-        if re.search(r"fp16|fp32|float", quant):
-            leave("not int8")
-            continue
-        found = match(bench, table="mlperf_tiny")
-        if found is None:
-            leave("no zoo model")
-            continue
-        metric, unit, value = _metric(r)
-        if metric is None:
-            leave("energy-mode throughput (performance-mode latency kept)")
-            continue
-        runtime = runtime_of(r, name, board)
-        if runtime is None:
-            leave(NO_RUNTIME)
-            continue
-        row = {"device": board.device, "host": board.host, "link": "", "runtime": runtime,
-               "workload": found.zoo,
-               "options": options_json(found.options),
-               "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,
-               "metric": metric, "value": value, "unit": unit,
-               "source": SOURCE.format(version=text(r.mlperf_tiny_version),
-                                       submitter=text(r.submitter),
-                                       software=_software(r, name, board), path=text(r.source))}
-        # Order: latest MLPerf Tiny version first, then the best (lowest) value.
-        rank = (tuple(-x for x in _version(text(r.mlperf_tiny_version))), value)
-        candidates.append((i, row, rank))
-    rows = _dedup(candidates, unmapped, table)
-    return finish("mlperf_tiny", rows, unmapped, file)
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#")
+        candidates: list[tuple[int, dict[str, object], tuple[object, ...]]] = []
+        unmapped: list[dict[str, object]] = []
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            name, bench = text(r.device), text(r.benchmark)
+
+            def leave(reason: str, i: int = i, name: str = name, bench: str = bench) -> None:
+                unmapped.append({"row": i, "device": name, "model": bench, "reason": reason})
+
+            board = _board(name)
+            if board is None:
+                leave("no catalog device")
+                continue
+            detail = " ".join((name, text(r.processor), text(r.accelerator),
+                               text(r.proc_freq))).lower()
+            if board.refuse and re.search(board.refuse, detail):
+                leave("other configuration of the chip than the catalog device")
+                continue
+            if board.needs_accelerator and not re.search(
+                    board.needs_accelerator, f"{text(r.accelerator)} {text(r.framework)}".lower()):
+                leave("accelerator not named: run may be on the host CPU")
+                continue
+            if board.clock and any(abs(f - board.clock) > 0.5
+                                   for f in _clocks_mhz(f"{name} {text(r.proc_freq)}")):
+                leave("core clock differs from the catalog device")
+                continue
+            if text(r.division).lower() != "closed":
+                leave("open division (model may differ from the reference)")
+                continue
+            quant = f"{text(r.quantization)} {name}".lower()
+            if re.search(r"fp16|fp32|float", quant):
+                leave("not int8")
+                continue
+            found = match(bench, table="mlperf_tiny")
+            if found is None:
+                leave("no zoo model")
+                continue
+            metric, unit, value = _metric(r)
+            if metric is None:
+                leave("energy-mode throughput (performance-mode latency kept)")
+                continue
+            runtime = runtime_of(r, name, board)
+            if runtime is None:
+                leave(NO_RUNTIME)
+                continue
+            row = {"row": i, "device": board.device, "host": board.host, "link": "",
+                   "runtime": runtime,
+                   "workload": found.zoo,
+                   "options": options_json(found.options),
+                   "precision": "int8", "policy": "single", "threads": 1, "streams": 1, "count": 1,
+                   "metric": metric, "value": value, "unit": unit,
+                   "source": SOURCE.format(version=text(r.mlperf_tiny_version),
+                                           submitter=text(r.submitter),
+                                           software=_software(r, name, board), path=text(r.source))}
+            # Order: latest MLPerf Tiny version first, then the best (lowest) value.
+            rank = (tuple(-x for x in _version(text(r.mlperf_tiny_version))), value)
+            candidates.append((i, row, rank))
+        rows = _dedup(candidates, unmapped, table)
+        return finish("mlperf_tiny", rows, unmapped, file)
 
 
 def _metric(r: Any) -> tuple[str | None, str, float]:
@@ -250,4 +264,4 @@ def _dedup(candidates: list[tuple[int, dict[str, object], tuple[object, ...]]],
     return rows
 
 
-register_loader("mlperf_tiny", "mlperf_tiny_results.csv", load)
+register_loader(MlperfTinyLoader)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
+from dse.calibrate.loaders import BaseLoader, LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import match
 
 DEVICES = {
@@ -35,27 +35,33 @@ CPU_THREADS = {"A7": 4, "A15": 4, "A53": 4, "A73": 4}
 SOURCE = "Wang, Pathania, Mitra, Neural Network Inference on Mobile SoCs (Table I)"
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#")
-    rows, unmapped = [], []
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        device = DEVICES.get((r.soc, r.component))
-        found = match(r.network, table="mobile_soc")
-        if device is None or found is None:
-            unmapped.append({"row": i, "device": f"{r.soc} {r.component}", "model": r.network,
-                             "reason": "no catalog device" if device is None else
-                             "no zoo model"})
-            continue
-        rows.append({"device": device, "host": HOSTS[r.soc], "link": "",
-                     "workload": found.zoo,
-                     "options": options_json(found.options),
-                     "runtime": RUNTIMES[r.component],
-                     "precision": "fp16" if r.component == "NPU" else "fp32",
-                     "policy": "single", "threads": CPU_THREADS.get(r.component, 1),
-                     "streams": 1, "count": 1,
-                     "metric": "throughput", "value": r.throughput_img_s, "unit": "img/s",
-                     "source": SOURCE})
-    return finish("mobile_soc", rows, unmapped, file)
+class MobileSocLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
+
+    name = "mobile_soc"
+    filename = "mobile_soc_throughput.csv"
+
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#")
+        rows, unmapped = [], []
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            device = DEVICES.get((r.soc, r.component))
+            found = match(r.network, table="mobile_soc")
+            if device is None or found is None:
+                unmapped.append({"row": i, "device": f"{r.soc} {r.component}", "model": r.network,
+                                 "reason": "no catalog device" if device is None else
+                                 "no zoo model"})
+                continue
+            rows.append({"row": i, "device": device, "host": HOSTS[r.soc], "link": "",
+                         "workload": found.zoo,
+                         "options": options_json(found.options),
+                         "runtime": RUNTIMES[r.component],
+                         "precision": "fp16" if r.component == "NPU" else "fp32",
+                         "policy": "single", "threads": CPU_THREADS.get(r.component, 1),
+                         "streams": 1, "count": 1,
+                         "metric": "throughput", "value": r.throughput_img_s, "unit": "img/s",
+                         "source": SOURCE})
+        return finish("mobile_soc", rows, unmapped, file)
 
 
-register_loader("mobile_soc", "mobile_soc_throughput.csv", load)
+register_loader(MobileSocLoader)

@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
+from dse.calibrate.loaders import BaseLoader, LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import match
 
 FILENAME = "ncnn_benchncnn_results.csv"
@@ -89,23 +89,30 @@ INPUT_RESOLUTION = {"squeezenet": 227}
 NO_DEVICE = "no catalog device"
 
 
-def load(file: Path) -> LoadResult:
-    # no comment="#": device names contain '#' (AMD EPYC ... AOCC_4.2.0-Build#89)
-    table = pd.read_csv(file)
-    rows: list[dict[str, object]] = []
-    unmapped: list[dict[str, object]] = []
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        device_name, model = str(r.device), str(r.model)
-        row, reason = _map(r, device_name, model)
-        if row is None:
-            unmapped.append({"row": i, "device": device_name, "model": model, "reason": reason})
-        else:
-            rows.append({**row, "_row": i, "_device": device_name, "_model": model})
-    rows, dropped = _drop_anomalies(rows)
-    unmapped += dropped
-    rows = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
-    unmapped.sort(key=lambda u: int(str(u["row"])))
-    return finish("ncnn", rows, unmapped, file)
+class NcnnLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
+
+    name = "ncnn"
+    filename = FILENAME
+
+    def load(self, file: Path) -> LoadResult:
+        # no comment="#": device names contain '#' (AMD EPYC ... AOCC_4.2.0-Build#89)
+        table = pd.read_csv(file)
+        rows: list[dict[str, object]] = []
+        unmapped: list[dict[str, object]] = []
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            device_name, model = str(r.device), str(r.model)
+            row, reason = _map(r, device_name, model)
+            if row is None:
+                unmapped.append({"row": i, "device": device_name, "model": model, "reason": reason})
+            else:
+                rows.append({**row, "_row": i, "_device": device_name, "_model": model})
+        rows, dropped = _drop_anomalies(rows)
+        unmapped += dropped
+        rows = [{**{k: v for k, v in row.items() if not k.startswith("_")}, "row": row["_row"]}
+                for row in rows]
+        unmapped.sort(key=lambda u: int(str(u["row"])))
+        return finish("ncnn", rows, unmapped, file)
 
 
 def _map(r: Any, device_name: str, model: str) -> tuple[dict[str, object] | None, str]:
@@ -190,4 +197,4 @@ def _drop_anomalies(rows: list[dict[str, object]]
     return kept, dropped
 
 
-register_loader("ncnn", FILENAME, load)
+register_loader(NcnnLoader)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
+from dse.calibrate.loaders import BaseLoader, LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import match
 
 FILENAME = "tflite_official_mobile_latency.csv"
@@ -45,27 +45,33 @@ PIXEL4_CPU = ("Pixel 4 CPU, 4 threads with big-core affinity: prime + 3 gold cor
 NNAPI = "NNAPI picks the accelerator at run time"
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file)
-    rows: list[dict[str, object]] = []
-    unmapped: list[dict[str, object]] = []
-    seen: set[tuple[object, ...]] = set()
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        row, reason = _map(r)
-        if row is not None:
-            key = tuple(row[c] for c in ("device", "host", "link", "runtime", "workload",
-                                         "options",
-                                         "precision", "policy", "threads", "streams", "count",
-                                         "metric"))
-            if key in seen:
-                row, reason = None, "duplicate of an earlier row with the same configuration"
-            seen.add(key)
-        if row is None:
-            unmapped.append({"row": i, "device": str(r.device), "model": str(r.model),
-                             "reason": reason})
-        else:
-            rows.append(row)
-    return finish("tflite", rows, unmapped, file)
+class TfliteLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
+
+    name = "tflite"
+    filename = FILENAME
+
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file)
+        rows: list[dict[str, object]] = []
+        unmapped: list[dict[str, object]] = []
+        seen: set[tuple[object, ...]] = set()
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            row, reason = _map(r)
+            if row is not None:
+                key = tuple(row[c] for c in ("device", "host", "link", "runtime", "workload",
+                                             "options",
+                                             "precision", "policy", "threads", "streams", "count",
+                                             "metric"))
+                if key in seen:
+                    row, reason = None, "duplicate of an earlier row with the same configuration"
+                seen.add(key)
+            if row is None:
+                unmapped.append({"row": i, "device": str(r.device), "model": str(r.model),
+                                 "reason": reason})
+            else:
+                rows.append({"row": i, **row})
+        return finish("tflite", rows, unmapped, file)
 
 
 def _map(r: Any) -> tuple[dict[str, object] | None, str]:
@@ -93,4 +99,4 @@ def _map(r: Any) -> tuple[dict[str, object] | None, str]:
             "source": f"{r.source}, {device_name}"}, ""
 
 
-register_loader("tflite", FILENAME, load)
+register_loader(TfliteLoader)

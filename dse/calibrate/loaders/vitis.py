@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import LoadResult, finish, options_json, register_loader
+from dse.calibrate.loaders import BaseLoader, LoadResult, finish, options_json, register_loader
 from dse.workloads.zoo.aliases import ZooMatch, match
 
 NAME = "vitis"
@@ -136,49 +136,55 @@ def _board_problem(board: Board, dpu_config: str) -> str | None:
     return None
 
 
-def load(file: Path) -> LoadResult:
-    table = pd.read_csv(file, comment="#", keep_default_na=False, dtype=str)
-    unmapped: list[dict[str, object]] = []
-    candidates: list[_Candidate] = []
-    for i, r in enumerate(table.itertuples(index=False), start=2):
-        def leave(reason: str, r=r, i=i) -> None:
-            unmapped.append({"row": i, "device": r.device, "model": r.model, "reason": reason})
+class VitisLoader(BaseLoader):
+    """The table as measurements, by this module's mapping (protocol: :class:`BaseLoader`)."""
 
-        board = BOARDS.get(r.device)
-        if board is None:
-            leave(LEFT_OUT_BOARDS.get(r.device, NO_DEVICE))
-            continue
-        if problem := _board_problem(board, r.dpu_config):
-            leave(problem)
-            continue
-        config = CONFIGS.get((r.metric, r.threads_or_streams))
-        if config is None:
-            leave(NO_CONFIG)
-            continue
-        found = match(source_name(r.model), table=NAME)
-        if found is None:
-            leave(NO_MODEL)
-            continue
-        metric, unit, multi = config
-        if unit != r.unit:
-            leave(f"unit {r.unit!r}, expected {unit!r}")
-            continue
-        count = board.cores if multi else 1
-        policy = ("data_parallel" if count > 1 else "threads") if multi else "single"
-        note = "" if found.exact else f"; close relative: {found.note}"
-        candidates.append(_Candidate(
-            row=i, board=r.device, model=r.model, exact=found.exact,
-            version=_version(r.vitis_ai_version), framework=framework(r.model), values={
-                "device": board.device, "host": board.host, "link": "", "runtime": RUNTIME,
-                "workload": found.zoo, "options": _options(found), "precision": "int8",
-                "policy": policy, "threads": MULTI_THREADS if multi else 1, "streams": 1,
-                "count": count, "metric": metric, "value": float(r.value), "unit": unit,
-                "source": f"{r.source} ({r.device_label_raw.strip()}, "
-                          f"{r.dpu_config.strip()}; Vitis AI {r.vitis_ai_version}; "
-                          f"model {r.model}{note})"}))
-    kept = sorted(_keep_one(candidates, unmapped), key=lambda c: c.row)
-    return finish(NAME, [c.values for c in kept],
-                  sorted(unmapped, key=lambda u: int(str(u["row"]))), file)
+    name = NAME
+    filename = FILENAME
+
+    def load(self, file: Path) -> LoadResult:
+        table = pd.read_csv(file, comment="#", keep_default_na=False, dtype=str)
+        unmapped: list[dict[str, object]] = []
+        candidates: list[_Candidate] = []
+        for i, r in enumerate(table.itertuples(index=False), start=2):
+            def leave(reason: str, r=r, i=i) -> None:
+                unmapped.append({"row": i, "device": r.device, "model": r.model, "reason": reason})
+
+            board = BOARDS.get(r.device)
+            if board is None:
+                leave(LEFT_OUT_BOARDS.get(r.device, NO_DEVICE))
+                continue
+            if problem := _board_problem(board, r.dpu_config):
+                leave(problem)
+                continue
+            config = CONFIGS.get((r.metric, r.threads_or_streams))
+            if config is None:
+                leave(NO_CONFIG)
+                continue
+            found = match(source_name(r.model), table=NAME)
+            if found is None:
+                leave(NO_MODEL)
+                continue
+            metric, unit, multi = config
+            if unit != r.unit:
+                leave(f"unit {r.unit!r}, expected {unit!r}")
+                continue
+            count = board.cores if multi else 1
+            policy = ("data_parallel" if count > 1 else "threads") if multi else "single"
+            note = "" if found.exact else f"; close relative: {found.note}"
+            candidates.append(_Candidate(
+                row=i, board=r.device, model=r.model, exact=found.exact,
+                version=_version(r.vitis_ai_version), framework=framework(r.model), values={
+                    "device": board.device, "host": board.host, "link": "", "runtime": RUNTIME,
+                    "workload": found.zoo, "options": _options(found), "precision": "int8",
+                    "policy": policy, "threads": MULTI_THREADS if multi else 1, "streams": 1,
+                    "count": count, "metric": metric, "value": float(r.value), "unit": unit,
+                    "source": f"{r.source} ({r.device_label_raw.strip()}, "
+                              f"{r.dpu_config.strip()}; Vitis AI {r.vitis_ai_version}; "
+                              f"model {r.model}{note})"}))
+        kept = sorted(_keep_one(candidates, unmapped), key=lambda c: c.row)
+        return finish(NAME, [{"row": c.row, **c.values} for c in kept],
+                      sorted(unmapped, key=lambda u: int(str(u["row"]))), file)
 
 
 @dataclass(frozen=True)
@@ -229,4 +235,4 @@ def _keep_one(candidates: list[_Candidate],
     return kept
 
 
-register_loader(NAME, FILENAME, load)
+register_loader(VitisLoader)

@@ -17,6 +17,9 @@ import numpy as np
 import pandas as pd
 
 from dse.errors import DseError, Problem, did_you_mean
+from dse.report.study_outputs import write_outputs
+from dse.search import ExploreResult
+from dse.search import explore as run_study
 
 __all__ = [
     "HostKernelFit",
@@ -24,6 +27,7 @@ __all__ = [
     "catalog_device",
     "catalog_entry",
     "device_table",
+    "explore",
     "fit_host_kernels",
     "fitted_parameters",
     "kernel_fit_figures",
@@ -40,6 +44,18 @@ __all__ = [
     "validation_by_dataset",
     "zoo_table",
 ]
+
+
+def explore(experiment: Any, *, write: bool = True, **options: Any) -> ExploreResult:
+    """Search an experiment's dimensions (:func:`dse.search.explore`, which takes
+    ``options``) and write its output files into the study's folder
+    (:func:`dse.report.study_outputs.write_outputs`: trials, front, plots, best YAMLs, report);
+    ``write=False`` leaves the folder to the study's journal. ``dse explore`` and
+    :func:`dse.explore` are this."""
+    result = run_study(experiment, **options)
+    if write and result.out is not None:
+        write_outputs(result, result.out)
+    return result
 
 #: Where a derived number comes from (``dse devices show``'s source column).
 DERIVED = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
@@ -256,7 +272,7 @@ def predict_measurements(data: str, device: str, *, overlay: str | None = None,
             with ``calibration`` datasheet, no shipped overlay for the rows' targets.
     """
     from dse.calibrate import predict
-    from dse.calibrate.fit import row_kind
+    from dse.calibrate.forward import row_kind
     from dse.devices.calibrated import (
         SHIPPED,
         catalog_for,

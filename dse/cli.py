@@ -723,7 +723,8 @@ def explore_cmd(
         TimeRemainingColumn,
     )
 
-    from dse.search import explore, planned_trials
+    from dse.api import explore
+    from dse.search import planned_trials
     from dse.sim.resolve import load_experiment
 
     # optuna logs every trial at INFO; the progress bar says as much
@@ -1676,7 +1677,8 @@ def sweep_cmd(
     different sweep there is refused unless --fresh. 'dse sweep report DIR' writes summary.md
     and the figures again from the Parquet files.
     """
-    from dse.sweep import run_sweep, write_report
+    from dse.report.sweep_report import write_report
+    from dse.sweep import run_sweep
 
     if family == "report":
         if folder is None:

@@ -1,4 +1,5 @@
-"""The code base stays lint-clean (ruff) and type-clean (mypy on dse/)."""
+"""The code base stays lint-clean (ruff), type-clean (mypy on dse/) and layered (import-linter:
+the contracts in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,10 @@ def test_ruff(root):
 def test_mypy(root, tmp_path):
     proc = subprocess.run([_tool("mypy"), "--cache-dir", str(tmp_path / "mypy")], cwd=root,
                           capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_layers_and_no_import_cycles(root):
+    proc = subprocess.run([_tool("lint-imports"), "--no-cache"], cwd=root, capture_output=True,
+                          text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -36,9 +36,6 @@ import pandas as pd
 
 from dse.calibrate.crossval import leave_one_model_out
 from dse.calibrate.forward import Forward, overlay_values
-
-# Re-exported for dse.cli, which imports it from here until it imports dse.calibrate.forward.
-from dse.calibrate.forward import row_kind as row_kind
 from dse.calibrate.params import (
     CLASS_PRIOR_SD,
     WINOGRAD_PRIOR,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +39,13 @@ from dse.devices import Catalog, default_catalog
 from dse.devices.kinds import device_kind
 from dse.devices.overlay import Overlay, apply_overlay
 from dse.errors import DseError, Problem, SpecError
+from dse.metrics import summarize
+from dse.run import simulate
+from dse.sim.build import build_plan
+from dse.sim.engine import Simulation
+from dse.sim.routes import with_contention
 from dse.spec.device import DeviceSpec
+from dse.spec.experiment import load_experiment
 from dse.workloads import Workload, workload
 
 __all__ = ["FAST", "PREDICTED_POLICIES", "Forward", "concurrency", "fitted_spec",
@@ -205,7 +211,6 @@ def _sim_config(spec: DeviceSpec, r: Any, catalog: Catalog) -> dict[str, Any]:
 def _simulated(spec: DeviceSpec, r: Any, catalog: Catalog) -> float:
     """A row with several inferences in flight, simulated: its throughput, or the median
     latency of one inference among the others."""
-    from dse.run import simulate
 
     cat = catalog.with_devices({spec.name: spec}, replace=True)
     report = simulate(_sim_config(spec, r, catalog), catalog=cat)
@@ -228,8 +233,6 @@ class _Replay:
     pricing the model and planning again."""
 
     def __init__(self, spec: DeviceSpec, r: Any, catalog: Catalog, layer_s: float) -> None:
-        from dse.sim.plan import build_plan
-        from dse.spec.experiment import load_experiment
 
         cat = catalog.with_devices({spec.name: spec}, replace=True)
         config = load_experiment(_sim_config(spec, r, catalog)).fixed(None)
@@ -243,12 +246,6 @@ class _Replay:
 
     def __call__(self, layer_s: float, overhead_s: float, driver_s: float,
                  slot_speedup: tuple[float, ...] | None = None) -> float:
-        from dataclasses import replace
-
-        from dse.metrics import summarize
-        from dse.sim.engine import Simulation
-        from dse.sim.plan import with_contention
-
         scale = layer_s / self.layer_s if self.layer_s > 0 else 1.0
 
         def step(st: Any) -> Any:
@@ -267,8 +264,7 @@ class _Replay:
             units = {n: replace(u, spec=u.spec.model_copy(update={"slot_speedup": slot_speedup}))
                      if n in self.units else u for n, u in units.items()}
         # the shared DRAM's law on the trial's demands, as the plan applies it
-        workers = tuple(with_contention(workers, units, set(self.plan.clusters),
-                                        self.plan.dram_bw_bytes_s))
+        workers = tuple(with_contention(workers, units, self.plan.dram_bw_bytes_s))
         result = Simulation(replace(self.plan, workers=workers, units=units)).run()
         return _metric(summarize(result), self.row.metric)
 
@@ -481,7 +477,7 @@ class Forward:
     def _contention(self, specs: list[DeviceSpec], per: list[Mapping[str, float]],
                     layers_s: np.ndarray, bw: np.ndarray) -> np.ndarray:
         """The slowdown of each row's device layers beside the other devices on its DRAM, as
-        the plan times them (:meth:`dse.sim.plan.PlanContext.with_contention`): ``sharers``
+        the plan times them (:meth:`dse.sim.context.PlanContext.with_contention`): ``sharers``
         identical devices run the row's model, each with the speed-up of its busy slots, all
         with the demand of one (traffic / layer time)."""
         slow = np.ones(len(layers_s))
@@ -555,8 +551,6 @@ def _speedup(spec: DeviceSpec, values: Mapping[str, float], busy: int) -> float:
 
 def _closed_shape(spec: DeviceSpec, r: Any, catalog: Catalog) -> _Closed:
     """The devices, threads, slots and host cores of a concurrent accelerator row's plan."""
-    from dse.sim.plan import build_plan
-    from dse.spec.experiment import load_experiment
 
     cat = catalog.with_devices({spec.name: spec}, replace=True)
     plan = build_plan(load_experiment(_sim_config(spec, r, catalog)).fixed(None), catalog=cat)

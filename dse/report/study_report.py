@@ -26,6 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from dse.search.results import (
+    IDENTITY_METRICS,
+    distinct_configurations,
+    feasible_trials,
+    host_of,
+)
+
 if TYPE_CHECKING:
     from dse.devices import Catalog
     from dse.report.document import Document
@@ -50,62 +57,8 @@ __all__ = [
     "within",
 ]
 
-#: The simulated metrics two configurations must share (to 6 significant digits) to count as
-#: the same configuration: everything a frame experiences. Energy, power and price are left out
-#: on purpose: an idle extra device changes them without changing what runs.
-IDENTITY_METRICS = ("throughput_fps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms")
-
 #: How much better a value must be to count as "still improving" (5%).
 TOLERANCE = 0.05
-
-
-def _ok(trials: pd.DataFrame) -> pd.DataFrame:
-    if trials.empty:
-        return trials
-    return trials[(trials["state"] == "COMPLETE") & trials["feasible"].astype(bool)]
-
-
-def host_of(platform: Any) -> str:
-    """The host part of a platform label (``raspberry_pi4+3xncs2`` -> ``raspberry_pi4``)."""
-    return str(platform or "").split("+", 1)[0]
-
-
-def _signif(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return None
-    return float(f"{float(value):.6g}")
-
-
-def distinct_configurations(trials: pd.DataFrame) -> pd.DataFrame:
-    """The feasible trials, effectively identical configurations merged into one row.
-
-    Two trials are the same configuration when they share the host, the set of devices that
-    processed frames (``devices_used``) and every metric of :data:`IDENTITY_METRICS` to 6
-    significant digits: the same work ran on the same hardware with the same result, so the
-    parameters that differ between them changed nothing that runs (a ``threads`` policy with
-    three sticks plugged in uses one; ``infer_requests`` above a device's slots are capped).
-    The row kept is the cheapest (lowest price, then energy per inference, then power, then
-    trial number): the others only add idle hardware. ``equivalent`` counts the merged trials,
-    ``same_as`` lists the others' trial numbers.
-    """
-    ok = _ok(trials)
-    if ok.empty:
-        return ok.assign(equivalent=pd.Series(dtype=int), same_as=pd.Series(dtype=str))
-    key = pd.DataFrame({
-        "host": ok["platform"].map(host_of),
-        "devices": ok["devices_used"] if "devices_used" in ok else ok["platform"],
-        **{m: ok[m].map(_signif) for m in IDENTITY_METRICS if m in ok},
-    }, index=ok.index).astype(str).agg("|".join, axis=1)
-    order = [c for c in ("price_usd", "energy_per_inference_j", "average_power_w", "trial")
-             if c in ok]
-    rows = []
-    for _, group in ok.groupby(key, sort=False):
-        group = group.sort_values(order, na_position="last")
-        keep = group.iloc[0].copy()
-        keep["equivalent"] = len(group)
-        keep["same_as"] = ", ".join(str(t) for t in group["trial"].iloc[1:])
-        rows.append(keep)
-    return pd.DataFrame(rows).reset_index(drop=True)
 
 
 def _fronts(values: np.ndarray) -> np.ndarray:
@@ -325,7 +278,7 @@ def scaling(trials: pd.DataFrame, dim: Dimension, goal: Objective) -> pd.DataFra
     """Best feasible ``goal`` at each value of a numeric dimension: columns ``value``,
     ``trials`` (feasible trials there), ``best`` (best objective there) and ``best_so_far``
     (best over this and every smaller value) and ``trial`` (the trial reaching ``best``)."""
-    ok = _ok(trials)
+    ok = feasible_trials(trials)
     col = f"param:{dim.path}"
     if ok.empty or col not in ok or not _numeric(dim):
         return pd.DataFrame(columns=["value", "trials", "best", "best_so_far", "trial"])
@@ -347,7 +300,7 @@ def best_per_choice(trials: pd.DataFrame, dim: Dimension, goal: Objective) -> pd
     """Best feasible ``goal`` at each choice of a dimension, in the YAML's order: columns
     ``value`` (the choice as text), ``trials`` (feasible trials with it), ``best`` and
     ``trial`` (the trial reaching it; missing when no trial with that choice was feasible)."""
-    ok = _ok(trials)
+    ok = feasible_trials(trials)
     col = f"param:{dim.path}"
     keys = [c if not isinstance(c, list | dict) else json.dumps(c) for c in dim.choices] \
         if dim.kind == "choice" else []
@@ -406,7 +359,7 @@ def dimension_figure(trials: pd.DataFrame, dims: Sequence[Dimension],
     if not dims or trials.empty:
         return None
     done = trials[trials["state"] == "COMPLETE"]
-    ok = _ok(trials)
+    ok = feasible_trials(trials)
     bad = done[~done["feasible"].astype(bool)]
     rng = np.random.default_rng(0)
     fig = Figure(figsize=(3.6 * len(dims), 2.9 * len(goals)), layout="constrained")
@@ -675,7 +628,7 @@ def study_document(result: ExploreResult, files: Sequence[str], *,
     if asked:
         doc.text(f"**Question** (from the experiment's header): {asked}")
     distinct = ranked(distinct_configurations(trials), goals)
-    n_ok = len(_ok(trials))
+    n_ok = len(feasible_trials(trials))
     n_front = int((distinct["front"] == 1).sum()) if not distinct.empty else 0
     doc.text(f"{len(trials)} trials, {n_ok} feasible, **{len(distinct)} distinct feasible "
              f"configurations** ({n_ok - len(distinct)} merged as duplicates, rule below), "

@@ -40,6 +40,7 @@ from dse.errors import DseError, Problem, SpecError, UsageError, did_you_mean
 from dse.metrics import summarize
 from dse.plugins import PluginNotFoundError, Registry
 from dse.run import Report
+from dse.search.results import pareto_table, trials_table
 from dse.search.space import (
     Constraint,
     Objective,
@@ -128,7 +129,8 @@ class ExploreResult:
             values, every metric, feasibility and reason, duration.
         pareto: The feasible, non-dominated trials (the best one for a single objective).
         objectives: What was optimised.
-        out: The output folder (when written).
+        out: The output folder (the study's journal; :func:`dse.explore` writes the files
+            there).
         notes: What the user should hear about: a journal moved aside (``fresh``), a changed
             experiment resumed anyway, trials of dead workers marked failed.
     """
@@ -488,7 +490,7 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
             seed: int | None = None, out: str | Path | None = None,
             catalog: Catalog | None = None,
             callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = (),
-            write: bool = True, fresh: bool = False,
+            fresh: bool = False,
             resume_anyway: bool = False) -> ExploreResult:
     """Search an experiment's dimensions with Optuna.
 
@@ -515,7 +517,6 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         out: Output folder (default: ``out/<experiment name>``).
         catalog: Device catalog (default: the built-in one).
         callbacks: Called after every trial of this process (progress bars).
-        write: Write the output files (trials, front, plots, best YAMLs, report).
         fresh: Start a new study: the old journal is moved aside to
             ``NAME.journal.old-<UTC time>`` (a study in a storage URL is deleted).
         resume_anyway: Resume even though the experiment changed.
@@ -575,15 +576,9 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         logger.info("ran %d trials in %.1f s", remaining, time.perf_counter() - start)
     finally:
         opened.close()
-    from dse.search.results import pareto_table, trials_table, write_outputs
-
     table = trials_table(study, experiment, goals)
     front = pareto_table(table, goals)
-    result = ExploreResult(experiment, study, table, front, goals, limits,
-                           out_dir if write else None, tuple(notes))
-    if write:
-        write_outputs(result, out_dir)
-    return result
+    return ExploreResult(experiment, study, table, front, goals, limits, out_dir, tuple(notes))
 
 
 def _run_workers(study: optuna.Study, experiment: Experiment, storage_ref: str, remaining: int,

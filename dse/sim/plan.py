@@ -17,10 +17,9 @@ platform's units (:mod:`dse.sim.units`), the context a policy works in
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from dse.errors import DseError
 from dse.spec.device import DeviceSpec
@@ -170,25 +169,3 @@ class Infeasible(DseError):
     everything dse raises on purpose, but it never leaves ``build_plan``: bad input is a
     :class:`~dse.errors.SpecError` instead.
     """
-
-
-#: Names that moved out of this module (issue 15), for callers not updated yet.
-_MOVED = {"build_plan": "dse.sim.build", "PlanContext": "dse.sim.context"}
-
-
-def __getattr__(name: str) -> Any:
-    # NOTE: resolved on access, since dse.sim.build and dse.sim.context import this module;
-    # new code imports them from their modules.
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    if name == "with_contention":
-        return _with_contention
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _with_contention(workers: Any, units: Mapping[str, Unit], clusters: object,
-                     dram_bw_bytes_s: float | None) -> Any:
-    """:func:`dse.sim.routes.with_contention` under its former signature (``clusters`` is
-    ignored: each unit's :attr:`Unit.role` says whether it is a host cluster)."""
-    routes = importlib.import_module("dse.sim.routes")
-    return routes.with_contention(workers, units, dram_bw_bytes_s)

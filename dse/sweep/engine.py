@@ -33,6 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from dse._version import __version__
 from dse.errors import DseError, Problem, did_you_mean
 from dse.files import atomic_path, clean_stale_temporaries
 from dse.sweep.chunks import write_chunk
@@ -115,8 +116,6 @@ def _fingerprint(data: Mapping[str, Any]) -> str:
 
 def _manifest(family: FamilySpec, targets: Targets, *, size: int, members: int, chunk: int,
               limit: int | None, sample: str, seed: int) -> dict[str, Any]:
-    from dse import __version__
-
     resolved = resolve_targets(targets)
     devices = {t.name: t.device.model_dump(mode="json") for t in resolved}
     body = {

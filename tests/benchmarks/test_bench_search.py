@@ -26,7 +26,7 @@ import pytest
 import dse
 from dse.catalog import catalog_dir
 from dse.metrics import summarize
-from dse.search.results import write_outputs
+from dse.report.study_outputs import write_outputs
 from dse.search.space import grid_space, suggest
 from dse.sim import Simulation, bound, build_plan
 from tests.benchmarks.timing import finite, pick

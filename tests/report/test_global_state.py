@@ -7,10 +7,10 @@ from __future__ import annotations
 import matplotlib
 import optuna
 
+from dse.api import explore
 from dse.cost import roofline
 from dse.devices import default_catalog
 from dse.report import plot_roofline
-from dse.search import explore
 from dse.workloads import workload
 
 from ..search.test_explore import SMALL

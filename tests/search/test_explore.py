@@ -14,8 +14,8 @@ import optuna
 import pytest
 
 import dse
+from dse.api import explore
 from dse.errors import SpecError
-from dse.search import explore
 
 SMALL = {
     "name": "small",

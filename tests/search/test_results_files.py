@@ -10,10 +10,10 @@ import stat
 import pandas as pd
 import pytest
 
+from dse.api import explore
 from dse.files import atomic_path, clean_stale_temporaries, file_mode
-from dse.search import explore
-from dse.search import results as results_mod
-from dse.search.results import write_outputs
+from dse.report import study_outputs as results_mod
+from dse.report.study_outputs import write_outputs
 from tests.search.test_explore import SMALL
 
 

@@ -7,7 +7,7 @@ import optuna
 from optuna.trial import TrialState
 
 import dse.search.storage as storage
-from dse.search import explore
+from dse.api import explore
 from dse.search.storage import JournalFile, journal_storage, needs_sync
 from tests.search.test_explore import SMALL
 

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 import dse.search.study as study_mod
+from dse.api import explore
 from dse.cli import main
 from dse.errors import DseError, SpecError
-from dse.search import explore
 from dse.search.storage import HEARTBEAT_S
 from tests.search.test_explore import SMALL
 

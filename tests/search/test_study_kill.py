@@ -23,7 +23,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from dse.search import explore
+from dse.api import explore
 from dse.search.storage import WORKER_DIED, FlockLock, journal_storage
 from tests.search.test_explore import SMALL
 

@@ -9,9 +9,9 @@ import optuna
 import pytest
 import yaml
 
+from dse.api import explore
 from dse.cli import main
 from dse.errors import DseError, SpecError
-from dse.search import explore
 from dse.search.storage import journal_storage
 from tests.search.test_explore import SMALL
 

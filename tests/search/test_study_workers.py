@@ -9,8 +9,8 @@ import optuna
 import pandas as pd
 import yaml
 
+from dse.api import explore
 from dse.cli import main
-from dse.search import explore
 from dse.search.space import suggest
 from dse.search.storage import WORKER_DIED, Liveness, journal_storage
 from dse.spec.experiment import load_experiment

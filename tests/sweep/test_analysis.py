@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dse.sweep import analyse, load_results, run_sweep, write_report
+from dse.report.sweep_report import analyse, write_report
+from dse.sweep import load_results, run_sweep
 from tests.sweep.common import EDGETPUS, OPTIONS, TARGETS
 
 

@@ -91,10 +91,9 @@ def _root(
     """Design-space exploration and simulation of neural-network inference on edge hardware."""
 
 
-@contextlib.contextmanager
-def _progress_bar(description: str, *, remaining: bool = False) -> Any:
-    """A transient progress bar on stderr; yields the ``(done, total, label)`` callback the
-    measuring functions take."""
+def _progress(*, remaining: bool = False, best: bool = False) -> Any:
+    """A progress bar on stderr: description, bar, done of total, elapsed time (and the time
+    remaining, and a task's ``best`` field); transient unless it shows the best value."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -105,8 +104,16 @@ def _progress_bar(description: str, *, remaining: bool = False) -> Any:
     )
 
     columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), *([TimeRemainingColumn()] if remaining else [])]
-    bar = Progress(*columns, console=err, transient=True)
+               *([TextColumn("{task.fields[best]}")] if best else []), TimeElapsedColumn(),
+               *([TimeRemainingColumn()] if remaining else [])]
+    return Progress(*columns, console=err, transient=not best)
+
+
+@contextlib.contextmanager
+def _progress_bar(description: str, *, remaining: bool = False) -> Any:
+    """A transient progress bar on stderr; yields the ``(done, total, label)`` callback the
+    measuring functions take."""
+    bar = _progress(remaining=remaining)
     with bar:
         task = bar.add_task(description, total=None)
 
@@ -714,14 +721,6 @@ def explore_cmd(
     experiment is refused unless --fresh or --resume-anyway.
     """
     import optuna
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from dse.api import explore
     from dse.search import planned_trials
@@ -731,9 +730,7 @@ def explore_cmd(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     exp = load_experiment(experiment, overrides=set_ or [])
     total = planned_trials(exp, trials=trials, sampler=sampler)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=err)
+    progress = _progress(remaining=True, best=True)
 
     def done(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]

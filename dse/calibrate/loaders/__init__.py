@@ -13,10 +13,10 @@ import abc
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import overload
+from typing import Any, overload
 
 import pandas as pd
 
@@ -26,8 +26,20 @@ from dse.plugins import Registry
 from dse.spec import loading
 from dse.spec.loading import check_regular_file
 
-__all__ = ["LOADERS", "BaseLoader", "LoadResult", "RegisteredLoader", "data_dir", "finish", "load",
-           "loader_names", "options_json", "register_loader", "text"]
+__all__ = [
+    "LOADERS",
+    "BaseLoader",
+    "LoadResult",
+    "RegisteredLoader",
+    "data_dir",
+    "finish",
+    "load",
+    "loader_names",
+    "options_json",
+    "register_loader",
+    "table_rows",
+    "text",
+]
 
 
 @dataclass(frozen=True)
@@ -199,6 +211,13 @@ def load(name: str, path: Path | str | None = None) -> LoadResult:
                                 "the shared measurement tables)")]
         raise DseError(problems)
     return entry.load(file)
+
+
+def table_rows(file: Path) -> Iterator[tuple[int, Any]]:
+    """The rows of a published table (a CSV whose ``#`` lines are comments), each with the
+    number the loaders report it by (the header is row 1, the first data row 2)."""
+    table = pd.read_csv(file, comment="#")
+    return enumerate(table.itertuples(index=False), start=2)
 
 
 def text(value: object) -> str:

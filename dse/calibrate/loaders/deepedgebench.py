@@ -17,14 +17,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
     options_json,
     register_loader,
+    table_rows,
     text,
 )
 from dse.workloads.zoo.aliases import match
@@ -76,9 +75,8 @@ class DeepEdgeBenchLoader(BaseLoader):
     filename = "deepedgebench_latency_power.csv"
 
     def load(self, file: Path) -> LoadResult:
-        table = pd.read_csv(file, comment="#")
         rows, unmapped = [], []
-        for i, r in enumerate(table.itertuples(index=False), start=2):
+        for i, r in table_rows(file):
             device, model = text(r.device), text(r.model)
             framework, metric = text(r.framework), text(r.metric)
 

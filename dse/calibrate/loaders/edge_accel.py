@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
     options_json,
     register_loader,
+    table_rows,
     text,
 )
 from dse.workloads.zoo.aliases import match
@@ -121,11 +120,10 @@ class EdgeAccelLoader(BaseLoader):
     filename = "edge_accel_small_tables.csv"
 
     def load(self, file: Path) -> LoadResult:
-        table = pd.read_csv(file, comment="#")
         rows: list[dict[str, object]] = []
         unmapped: list[dict[str, object]] = []
         seen: dict[tuple[object, ...], int] = {}
-        for i, r in enumerate(table.itertuples(index=False), start=2):
+        for i, r in table_rows(file):
             device_text, model, source = text(r.device), text(r.model), text(r.source)
 
             def leave(reason: str, i: int = i, device: str = device_text,

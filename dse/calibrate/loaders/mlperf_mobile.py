@@ -17,14 +17,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
-
 from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
     options_json,
     register_loader,
+    table_rows,
     text,
 )
 from dse.workloads.zoo.aliases import match
@@ -61,9 +60,8 @@ class MlperfMobileLoader(BaseLoader):
     filename = "mlperf_mobile_results.csv"
 
     def load(self, file: Path) -> LoadResult:
-        table = pd.read_csv(file, comment="#")
         rows, unmapped = [], []
-        for i, r in enumerate(table.itertuples(index=False), start=2):
+        for i, r in table_rows(file):
             soc = text(r.soc) or text(r.system)
             model = text(r.task_or_model)
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import pytest
+
+from dse.sim.plan import Worker
+from dse.sim.policies import POLICIES, BasePolicy, register_policy
 from dse.testing.policies import PolicyConformance
 
 STREAM = {"frames": 30, "warmup": 3}
@@ -62,3 +66,31 @@ class TestMapping(PolicyConformance):
     experiment = _on_pi("mapping", "coral_usb", 1, "int8",
                         mapping={"GlobalAveragePool": "rpi4_cpu", "conv28": "rpi4_cpu",
                                  "Flatten": "rpi4_cpu"})
+
+
+class _HalfLost(BasePolicy):
+    """Threads on the first device, but every other frame enters a queue no worker takes."""
+
+    name = "conformance_half_lost"
+
+    def workers(self, ctx):
+        unit = ctx.units()[0]
+        routes = ctx.routes(unit)
+        return [Worker(f"{unit.name}/0", "frames", None, routes, unit.name)], \
+            ["frames", "nowhere"], False
+
+
+class _LosesFrames(PolicyConformance):
+    policy = "conformance_half_lost"
+    experiment = _on_pi("conformance_half_lost", "ncs2", 1, "fp16")
+
+
+def test_the_suite_catches_a_policy_that_loses_frames(monkeypatch):
+    monkeypatch.setattr(POLICIES, "_items", dict(POLICIES._items))
+    register_policy(_HalfLost())
+    suite = _LosesFrames()
+    with pytest.raises(AssertionError):
+        suite.test_every_frame_that_enters_leaves_once()
+    # the bound sees the queue no worker takes: no stream of frames gets through it
+    with pytest.raises(AssertionError):
+        suite.test_the_simulator_never_beats_the_bound()

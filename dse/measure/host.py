@@ -195,6 +195,22 @@ class _Target:
         return proto.SerializeToString()
 
 
+def load_targets(workloads: Sequence[WorkloadSource], options: Mapping[str, Any] | None
+                 ) -> tuple[list[_Target], list[Problem]]:
+    """Every workload checked and loaded (:func:`_target`), and the problems of all of them
+    together: nothing is timed before every workload has loaded."""
+    problems: list[Problem] = []
+    if not workloads:
+        problems.append(Problem("measure", "workloads", "expected at least one workload"))
+    targets: list[_Target] = []
+    for source in workloads:
+        try:
+            targets.append(_target(source, options or {}))
+        except DseError as exc:
+            problems += exc.problems or [Problem(str(source), "", str(exc))]
+    return targets, problems
+
+
 def _target(source: WorkloadSource, options: Mapping[str, Any]) -> _Target:
     """Check one workload source (zoo name or ONNX file) and load its dse graph.
 
@@ -289,14 +305,8 @@ def measure(
         OnnxError: A missing, malformed or hostile ONNX file.
     """
     problems = _check_settings(threads, streams, warmup, repeats, device)
-    if not workloads:
-        problems.append(Problem("measure", "workloads", "expected at least one workload"))
-    targets: list[_Target] = []
-    for source in workloads:
-        try:
-            targets.append(_target(source, options or {}))
-        except DseError as exc:
-            problems += exc.problems or [Problem(str(source), "", str(exc))]
+    targets, found = load_targets(workloads, options)
+    problems += found
     if problems:
         raise MeasureError(problems)
 

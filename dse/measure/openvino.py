@@ -61,7 +61,7 @@ from dse.measure.host import (
     WorkloadSource,
     _round,
     _Target,
-    _target,
+    load_targets,
     settings_problems,
 )
 
@@ -147,17 +147,11 @@ def measure(
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         problems.append(Problem("measure", "rounds", f"expected a whole number >= 1, got "
                                 f"{rounds!r}"))
-    if not workloads:
-        problems.append(Problem("measure", "workloads", "expected at least one workload"))
     if not latency_mode and not streams:
         problems.append(Problem("measure", "streams", "nothing to time: no latency mode and no "
                                 "throughput-mode streams"))
-    targets: list[_Target] = []
-    for source in workloads:
-        try:
-            targets.append(_target(source, options or {}))
-        except DseError as exc:
-            problems += exc.problems or [Problem(str(source), "", str(exc))]
+    targets, found = load_targets(workloads, options)
+    problems += found
     if problems:
         raise MeasureError(problems)
     ov = import_openvino()

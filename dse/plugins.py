@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 #: The entry-point groups dse reads, one per extension point.
 ENTRY_POINT_GROUPS = ("dse.kinds", "dse.policies", "dse.frontends", "dse.runtimes", "dse.loaders",
-                      "dse.samplers", "dse.zoo")
+                      "dse.samplers", "dse.zoo", "dse.ops")
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])

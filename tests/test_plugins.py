@@ -32,6 +32,7 @@ from dse.workloads.frontends import (
     frontends,
     register_frontend,
 )
+from dse.workloads.ops import COUNTERS
 from dse.workloads.zoo.registry import ZOO
 
 
@@ -162,6 +163,7 @@ def test_a_policy_entry_point_is_found(monkeypatch):
     (LOADERS, "dse.loaders", "coral"),
     (SAMPLER_FACTORIES, "dse.samplers", "tpe"),
     (ZOO, "dse.zoo", "resnet50"),
+    (COUNTERS, "dse.ops", "Conv"),
 ])
 def test_each_extension_point_is_a_registry(registry, group, builtin):
     assert isinstance(registry, Registry)

@@ -56,7 +56,9 @@ from dse.sim.bound import bound
 from dse.sim.build import build_plan
 from dse.sim.engine import Simulation
 from dse.sim.resolve import resolve_experiment
-from dse.spec.experiment import MAX_TRIALS, SAMPLERS, Experiment, load_experiment
+from dse.spec.experiment import MAX_TRIALS, Experiment, load_experiment
+from dse.spec.samplers import SAMPLER_FACTORIES as _SPEC_SAMPLERS
+from dse.spec.samplers import SAMPLERS
 
 __all__ = ["SAMPLERS", "SAMPLER_FACTORIES", "ExploreResult", "SamplerFactory", "evaluate", "explore",
            "planned_trials"]
@@ -173,9 +175,10 @@ class SamplerFactory(Protocol):
                  ) -> optuna.samplers.BaseSampler: ...
 
 #: The samplers by name: the built-ins below (their names are :data:`SAMPLERS`) and the
-#: ``dse.samplers`` entry-point group.
-SAMPLER_FACTORIES: Registry[SamplerFactory] = Registry("dse.samplers", what="sampler",
-                                                       instantiate=False)
+#: ``dse.samplers`` entry-point group. The registry is the spec layer's
+#: (:data:`dse.spec.samplers.SAMPLER_FACTORIES`), so that ``search.sampler`` is validated against
+#: it; it loads this module before its first lookup.
+SAMPLER_FACTORIES: Registry[SamplerFactory] = _SPEC_SAMPLERS
 
 
 def _with_constraints(constraints_func: ConstraintsFunc | None) -> dict[str, Any]:
@@ -509,8 +512,9 @@ def explore(experiment: Experiment | str | Path | Mapping[str, Any], *,
         workers: Local worker processes sharing the study (1 to 4 per CPU core): this one
             and ``workers - 1`` more, taking trials one at a time (forked on a journal,
             spawned for a storage URL).
-        sampler: ``tpe``, ``nsga2``, ``random`` or ``grid`` (default: ``search.sampler``, else
-            ``tpe``, or ``nsga2`` for several objectives). A grid runs every point exactly
+        sampler: ``tpe``, ``nsga2``, ``random``, ``grid`` or a registered plug-in's name
+            (:data:`SAMPLER_FACTORIES`; default: ``search.sampler``, else ``tpe``, or ``nsga2``
+            for several objectives). A grid runs every point exactly
             once, however many workers share it.
         seed: Sampler seed (default: ``search.seed``); with one worker a seed reproduces a
             study exactly.

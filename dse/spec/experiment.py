@@ -35,17 +35,20 @@ from pydantic import (
     Field,
     FiniteFloat,
     StrictBool,
+    field_validator,
     model_validator,
 )
 
 from dse.errors import Problem, SpecError, did_you_mean
 from dse.spec.loading import load_yaml, load_yaml_text, validate
 from dse.spec.platform import MAX_DEVICES, AcceleratorGroup
+from dse.spec.samplers import SAMPLERS, sampler_names
 from dse.spec.sources import Frozen
 from dse.spec.units import Seconds
 
 __all__ = [
     "METRICS",
+    "SAMPLERS",
     "Constraint",
     "Dimension",
     "Execution",
@@ -390,23 +393,26 @@ class Bounds(Frozen):
         return self
 
 
-#: The samplers ``search.sampler`` may name.
-SAMPLERS = ("tpe", "nsga2", "random", "grid")
-
-
 class SearchSettings(Frozen):
     """How ``dse explore`` searches.
 
     Attributes:
         trials: Finished trials wanted (default 100; a grid search: the grid size).
-        sampler: ``tpe``, ``nsga2``, ``random`` or ``grid`` (default: ``tpe``, or ``nsga2`` for
-            several objectives).
+        sampler: ``tpe``, ``nsga2``, ``random``, ``grid`` or a plug-in's name (entry-point group
+            ``dse.samplers``) (default: ``tpe``, or ``nsga2`` for several objectives).
         seed: Sampler seed; with one worker a seed reproduces a study exactly.
     """
 
     trials: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
-    sampler: Literal["tpe", "nsga2", "random", "grid"] | None = None
+    sampler: str | None = None
     seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
+
+    @field_validator("sampler")
+    @classmethod
+    def _known_sampler(cls, value: str | None) -> str | None:
+        if value is not None and value not in sampler_names():
+            raise ValueError(did_you_mean(value, sampler_names(), what="sampler"))
+        return value
 
 
 class ExperimentConfig(Frozen):

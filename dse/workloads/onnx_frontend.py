@@ -542,10 +542,11 @@ def _build(
             problems.append(Problem(source, where, f"a tensor of shape {list(too_large[0])} "
                                     "has 2**63 elements or more; expected fewer"))
             continue
-        view = NodeView(node.op_type, tuple(in_shapes), tuple(weights), tuple(out_shapes),
+        # A custom domain's op is counted by the counter registered as ``domain::OpType``.
+        view = NodeView(_op_key(node), tuple(in_shapes), tuple(weights), tuple(out_shapes),
                         _attrs(node))
         try:
-            count = count_node(view) if node.domain in _DEFAULT_DOMAINS else None
+            count = count_node(view)
             big = count is not None and max(abs(int(count.macs)), abs(int(count.ops))) >= \
                 loading.MAX_INT
         except (ArithmeticError, ValueError, TypeError, IndexError, KeyError) as exc:

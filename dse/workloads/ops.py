@@ -3,8 +3,21 @@
 Each ONNX op type maps to a counter: a pure function from the node's tensor shapes and attributes
 to its ``op_class``, its multiply-accumulates (``macs``) and its arithmetic operations (``ops``,
 where one MAC counts as two ops and element-wise work counts one op per output element unless
-stated). Counters are registered by op type in :data:`COUNTERS`; an op type without a counter is
+stated). Counters are plug-ins registered by op type in :data:`COUNTERS` (a
+:class:`dse.plugins.Registry`, entry-point group ``dse.ops``); an op type without a counter is
 *unknown* and the ONNX frontend reports it rather than counting it as zero.
+
+Add one in code with the decorator (a taken op type is refused unless ``replace=True``)::
+
+    @register_counter("com.example::FancyOp")
+    def fancy(n: NodeView) -> Count:
+        return Count("eltwise", 0, n.out_elems)
+
+or from another distribution, one entry point per op type, named by it (an op type outside the
+standard domain is ``domain::OpType``, as the frontend keys it)::
+
+    [project.entry-points."dse.ops"]
+    "com.example::FancyOp" = "my_package.ops:fancy"
 
 Op classes (DESIGN.md §2): ``conv``, ``dwconv``, ``matmul`` (fully connected and batched
 matrix products), ``pool``, ``eltwise``, ``norm``, ``activation``, ``attention``,
@@ -19,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dse.plugins import Registry
 from dse.spec.vocabulary import OP_CLASSES
 
 __all__ = [
@@ -75,15 +89,21 @@ class Count:
 
 Counter = Callable[[NodeView], Count]
 
-COUNTERS: dict[str, Counter] = {}
+#: The counters by ONNX op type: the built-ins below and the ``dse.ops`` entry-point group (an
+#: entry point is named by its op type and names the counter function).
+COUNTERS: Registry[Counter] = Registry("dse.ops", what="op type", instantiate=False)
 
 
-def register_counter(*op_types: str) -> Callable[[Counter], Counter]:
-    """Register a counter function for one or more ONNX op types (decorator)."""
+def register_counter(*op_types: str, replace: bool = False) -> Callable[[Counter], Counter]:
+    """Register a counter function for one or more ONNX op types (decorator).
+
+    Raises:
+        ValueError: An op type already has a counter and ``replace`` is false.
+    """
 
     def deco(fn: Counter) -> Counter:
         for op in op_types:
-            COUNTERS[op] = fn
+            COUNTERS.register(fn, op, replace=replace)
         return fn
 
     return deco
@@ -91,8 +111,7 @@ def register_counter(*op_types: str) -> Callable[[Counter], Counter]:
 
 def count_node(node: NodeView) -> Count | None:
     """Count one node, or return ``None`` if its op type has no counter."""
-    counter = COUNTERS.get(node.op)
-    return counter(node) if counter is not None else None
+    return COUNTERS.get(node.op)(node) if node.op in COUNTERS else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,12 +302,9 @@ def _per_elem(op_class: str, table: Mapping[str, int]) -> Counter:
     return counter
 
 
-for _op in _ELTWISE_OPS_PER_ELEM:
-    COUNTERS[_op] = _per_elem("eltwise", _ELTWISE_OPS_PER_ELEM)
-for _op in _ACTIVATION_OPS_PER_ELEM:
-    COUNTERS[_op] = _per_elem("activation", _ACTIVATION_OPS_PER_ELEM)
-for _op in _NORM_OPS_PER_ELEM:
-    COUNTERS[_op] = _per_elem("norm", _NORM_OPS_PER_ELEM)
+register_counter(*_ELTWISE_OPS_PER_ELEM)(_per_elem("eltwise", _ELTWISE_OPS_PER_ELEM))
+register_counter(*_ACTIVATION_OPS_PER_ELEM)(_per_elem("activation", _ACTIVATION_OPS_PER_ELEM))
+register_counter(*_NORM_OPS_PER_ELEM)(_per_elem("norm", _NORM_OPS_PER_ELEM))
 
 
 @register_counter("LRN")

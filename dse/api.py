@@ -22,6 +22,7 @@ from dse.search import ExploreResult
 from dse.search import explore as run_study
 
 __all__ = [
+    "Contention",
     "HostKernelFit",
     "Prediction",
     "catalog_device",
@@ -30,10 +31,15 @@ __all__ = [
     "explore",
     "fit_host_kernels",
     "fitted_parameters",
+    "front_table",
+    "host_contention",
+    "host_summary",
     "kernel_fit_figures",
     "kernel_summary",
     "link_table",
     "measurements",
+    "memory_footprint",
+    "metrics_table",
     "platform_table",
     "predict_measurements",
     "prediction_errors",
@@ -46,6 +52,8 @@ __all__ = [
 ]
 
 
+# ----- search -----------------------------------------------------------------------------------
+
 def explore(experiment: Any, *, write: bool = True, **options: Any) -> ExploreResult:
     """Search an experiment's dimensions (:func:`dse.search.explore`, which takes
     ``options``) and write its output files into the study's folder
@@ -57,9 +65,16 @@ def explore(experiment: Any, *, write: bool = True, **options: Any) -> ExploreRe
         write_outputs(result, result.out)
     return result
 
-#: Where a derived number comes from (``dse devices show``'s source column).
-DERIVED = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
 
+def front_table(result: ExploreResult) -> pd.DataFrame:
+    """The Pareto front of a study (``dse explore``'s table), best first: its ``trial``, each
+    searched parameter (``param:PATH``) and each objective's value (``value:METRIC``), in the
+    units the metric's name says."""
+    front = result.pareto
+    params = [c for c in front.columns if c.startswith("param:")]
+    values = [f"value:{g.metric}" for g in result.objectives]
+    # an empty front may lack the columns: it still has them here
+    return front.reindex(columns=["trial", *params, *values]).reset_index(drop=True)
 
 # ----- workloads --------------------------------------------------------------------------------
 
@@ -103,7 +118,55 @@ def roofline_bounds(roof: Any) -> pd.DataFrame:
                          "share": times.to_numpy() / total})
 
 
+def memory_footprint(w: Any, precision: str, *, device: str | None = None,
+                     runtime: str | None = None, catalog: Any = None) -> Any:
+    """A workload's memory footprint (``dse workloads show --memory``): on ``device`` (a
+    catalog name; ``None``: no memories checked) under ``runtime`` (default: the device's;
+    ``None`` without a device: none). Returns the :class:`dse.cost.footprint.Footprint`.
+
+    Raises:
+        DseError: An unknown device or runtime (the closest known ones named).
+    """
+    from dse.cost.footprint import footprint
+
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    spec = catalog_device(catalog, device) if device else None
+    name = runtime or (spec.default_runtime if spec is not None else None)
+    if name is not None and name not in catalog.runtimes:
+        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
+                                                               what="runtime"))])
+    return footprint(w, spec, precision, runtime=catalog.runtimes.get(name) if name else None)
+
+
 # ----- simulation -------------------------------------------------------------------------------
+
+def metrics_table(report: Any) -> pd.DataFrame:
+    """A simulation's headline numbers (``dse simulate``'s first table): one row per
+    ``metric`` with its ``value`` and ``unit``: ``throughput`` and the closed-form
+    ``throughput_bound`` (fps), the bound's ``bottlenecks`` (a list), ``latency_p50``,
+    ``latency_p95`` and ``latency_p99`` (s), ``energy_per_inference`` (J), ``average_power``
+    (W), ``price`` (USD; ``None``: not priced), ``sustained`` (a bool; only for a stream with
+    a rate) and ``frames_per_device`` (a dict). Empty for an infeasible configuration."""
+    columns = ["metric", "value", "unit"]
+    m = report.metrics
+    if m is None:
+        return pd.DataFrame([], columns=columns)
+    rows: list[tuple[str, Any, str]] = [
+        ("throughput", m.throughput_fps, "fps"),
+        ("throughput_bound", report.bound.throughput_fps, "fps"),
+        ("bottlenecks", list(report.bound.bottlenecks), ""),
+        *((f"latency_{k}", m.latency_ms[k] / 1e3, "s") for k in ("p50", "p95", "p99")),
+        ("energy_per_inference", m.energy_per_inference_j, "J"),
+        ("average_power", m.average_power_w, "W"),
+        ("price", m.price_usd, "USD"),
+        *((("sustained", m.sustained, ""),) if m.sustained is not None else ()),
+        ("frames_per_device", dict(m.frames_per_device), "frames"),
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
 
 def utilization_table(metrics: Any) -> pd.DataFrame:
     """A simulation's busy resources (``dse simulate``): ``resource`` and its ``busy`` share
@@ -114,6 +177,10 @@ def utilization_table(metrics: Any) -> pd.DataFrame:
 
 
 # ----- the catalog ------------------------------------------------------------------------------
+
+#: Where a derived number comes from (``dse devices show``'s source column).
+DERIVED = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
+
 
 def device_table(catalog: Any) -> pd.DataFrame:
     """The catalog's devices by name (``dse devices``): ``kind``, ``peak_ops_s`` (a dict by
@@ -194,6 +261,77 @@ def spec_fields(spec: Any, fitted: Any = None) -> pd.DataFrame:
         rows.append({**row, "source": where})
     return pd.DataFrame(rows, columns=["path", "value", *(["fitted"] if fitted is not None
                                                           else []), "source"])
+
+
+# ----- this machine -----------------------------------------------------------------------------
+
+def host_summary(spec: Any) -> pd.DataFrame:
+    """A probed host (``dse host probe``): one row per ``field`` with its ``value`` (SI, or
+    text), its ``quantity`` (a :mod:`dse.spec.units` quantity such as ``frequency``; ``""``:
+    a count or text) and a ``note`` (what shares a cache)."""
+    rows: list[tuple[str, Any, str, str]] = [
+        ("cpu", spec.description, "", ""), ("cores", spec.cores, "", ""),
+        ("clock (loaded)", spec.clock_hz or 0, "frequency", ""),
+        ("fp32 ops/cycle/core", (spec.ops_per_cycle_per_core or {}).get("fp32", 0), "", ""),
+        ("fp32 peak", spec.peak_ops_s["fp32"], "ops_s", ""),
+        ("memory bw (all CPUs)", spec.mem_bw_bytes_s, "bandwidth", "")]
+    if spec.mem_bw_one_thread_bytes_s:
+        rows.append(("memory bw (1 thread)", spec.mem_bw_one_thread_bytes_s, "bandwidth", ""))
+    for key, cache in (spec.caches or {}).items():
+        cpus = cache.shared_by_cpus
+        rows.append((f"{key} cache", cache.size_bytes, "bytes",
+                     f"shared by {cpus} CPU{'s' if cpus > 1 else ''}"))
+    return pd.DataFrame(rows, columns=["field", "value", "quantity", "note"])
+
+
+@dataclass(frozen=True)
+class Contention:
+    """The contention law fitted on a co-run table (:func:`host_contention`).
+
+    Attributes:
+        fit: The law and its errors (:class:`dse.measure.corun.ContentionFit`); its ``pairs``
+            are the table ``dse host contention`` prints.
+        device: The device the demands were priced on.
+        basis: ``wall`` or ``cpu``: the time the slowdowns came from.
+        cpu: The CPU the table was measured on.
+    """
+
+    fit: Any
+    device: str
+    basis: str
+    cpu: str
+
+    def record(self) -> dict[str, Any]:
+        """The fit as JSON-ready data (``--json``): the law (``None``: no saturation), the
+        bandwidth, basis, CPU, the three errors and the pairs' rows."""
+        fit = self.fit
+        return {"law": {k: (None if np.isinf(v) else v) for k, v in fit.law.items()},
+                "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": self.basis, "cpu": self.cpu,
+                "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape,
+                "naive_mape": fit.naive_mape, "pairs": fit.pairs.to_dict(orient="records")}
+
+
+def host_contention(data: Path | str, *, basis: str = "wall", device: str = "host",
+                    catalog: Any = None) -> Contention:
+    """Fit the contention law on the hog rows of a raw co-run table (``dse host
+    contention``) and predict its model pairs (never fitted on), the demands priced on
+    ``device`` under ONNX Runtime.
+
+    Raises:
+        DseError: A malformed table, an unknown device.
+    """
+    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
+
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    raw = read_corun(data)
+    spec = catalog_device(catalog, device)
+    models = sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair", "co_runner"]})
+    demands = task_demands(models, spec, runtime=catalog.runtimes.get("onnxruntime_cpu"))
+    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    return Contention(fit=fit, device=spec.name, basis=basis, cpu=str(raw["cpu"].iloc[0]))
 
 
 # ----- measurements and predictions -------------------------------------------------------------

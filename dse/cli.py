@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dse import api
 from dse.errors import DseError, Problem, WorkloadError
 
 #: Short column headings of metrics, so that a front's table reads at 80 columns.
@@ -121,6 +122,21 @@ def _progress_bar(description: str, *, remaining: bool = False) -> Any:
             bar.update(task, completed=done, total=total, description=label)
 
         yield step
+
+
+def _int_list(text: str, option: str, *,
+              expected: str = "whole numbers separated by commas, such as 1,2",
+              minimum: int | None = None, error: type[DseError] = DseError) -> list[int]:
+    """The whole numbers of a comma-separated flag (``--threads 1,2``; blank items skipped),
+    or ``error`` naming ``option`` and saying what was ``expected``: none at all, a part that
+    is not a whole number, one below ``minimum`` (the library checks its own bounds)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or (minimum is not None and min(values) < minimum):
+        raise error([Problem(option, text, f"expected {expected}")])
+    return values
 
 
 def _parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
@@ -249,19 +265,12 @@ def workloads_show(
 def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None,
                  out_dir: Path, *, plot: bool, as_json: bool) -> None:
     """``workloads show --memory``: the footprint table and the arena's lifetime plot."""
-    from dse.cost.footprint import footprint
-    from dse.errors import did_you_mean
     from dse.report.memory_plot import footprint_record, memory_table, plot_lifetimes
 
     catalog = _catalog(None)
-    spec = _device(catalog, device) if device else None
-    name = runtime or (spec.default_runtime if spec is not None else None)
-    if name is not None and name not in catalog.runtimes:
-        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
-                                                               what="runtime"))])
-    rt = catalog.runtimes.get(name) if name else None
     with err.status("planning the arena"):
-        fp = footprint(w, spec, precision, runtime=rt)
+        fp = api.memory_footprint(w, precision, device=device, runtime=runtime,
+                                  catalog=catalog)
     if as_json:
         out.print_json(json.dumps(footprint_record(fp)))
     else:
@@ -271,7 +280,7 @@ def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None
         for note in fp.notes:
             out.print(f"[dim]{note}[/dim]", highlight=False)
     if plot:
-        stem = out_dir / f"memory_{w.name}_{spec.name if spec else 'any'}_{precision}"
+        stem = out_dir / f"memory_{w.name}_{fp.device or 'any'}_{precision}"
         with err.status("plotting"):
             paths = plot_lifetimes(fp, stem)
         for path in paths:
@@ -645,7 +654,6 @@ def simulate_cmd(
         help="Write the timeline as Chrome trace JSON (open in Perfetto).")] = None,
 ) -> None:
     """Simulate one configuration of an experiment (the first value of every search list)."""
-    from dse.api import utilization_table
     from dse.report.trace import write_chrome_trace
     from dse.run import simulate
 
@@ -665,25 +673,26 @@ def simulate_cmd(
         return
     m = report.metrics
     assert m is not None
+    v = api.metrics_table(report).set_index("metric")["value"]
     table = Table(show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("throughput", f"{m.throughput_fps:,.2f} fps  (bound "
-                  f"{report.bound.throughput_fps:,.2f}: {', '.join(report.bound.bottlenecks)})")
-    table.add_row("latency p50 / p95 / p99", " / ".join(f"{m.latency_ms[k]:,.2f}"
+    table.add_row("throughput", f"{v['throughput']:,.2f} fps  (bound "
+                  f"{v['throughput_bound']:,.2f}: {', '.join(v['bottlenecks'])})")
+    table.add_row("latency p50 / p95 / p99", " / ".join(f"{v[f'latency_{k}'] * 1e3:,.2f}"
                                                       for k in ("p50", "p95", "p99")) + " ms")
-    table.add_row("energy per inference", f"{m.energy_per_inference_j * 1e3:,.2f} mJ")
-    table.add_row("average power", f"{m.average_power_w:,.2f} W")
-    table.add_row("price", "-" if m.price_usd is None else f"${m.price_usd:,.2f}")
-    if m.sustained is not None:
-        table.add_row("sustains the stream", "yes" if m.sustained else "no")
-    table.add_row("frames per device", ", ".join(f"{k}: {v}"
-                                                 for k, v in m.frames_per_device.items()))
+    table.add_row("energy per inference", f"{v['energy_per_inference'] * 1e3:,.2f} mJ")
+    table.add_row("average power", f"{v['average_power']:,.2f} W")
+    table.add_row("price", "-" if v["price"] is None else f"${v['price']:,.2f}")
+    if "sustained" in v:
+        table.add_row("sustains the stream", "yes" if v["sustained"] else "no")
+    table.add_row("frames per device", ", ".join(f"{k}: {n}"
+                                                 for k, n in v["frames_per_device"].items()))
     out.print(table)
     util = Table(title="utilization")
     util.add_column("resource")
     util.add_column("busy", justify="right")
-    for _, r in utilization_table(m).iterrows():
+    for _, r in api.utilization_table(m).iterrows():
         util.add_row(r["resource"], f"{r['busy']:.1%}")
     out.print(util)
     for note in m.notes:
@@ -722,7 +731,6 @@ def explore_cmd(
     """
     import optuna
 
-    from dse.api import explore
     from dse.search import planned_trials
     from dse.sim.resolve import load_experiment
 
@@ -746,7 +754,7 @@ def explore_cmd(
 
     task = progress.add_task(exp.name, total=int(total), best="")
     try:
-        result = explore(exp, trials=trials, timeout_s=timeout, storage=storage,
+        result = api.explore(exp, trials=trials, timeout_s=timeout, storage=storage,
                          workers=workers, sampler=sampler, seed=seed, out=out_dir,
                          callbacks=[done], fresh=fresh, resume_anyway=resume_anyway)
         progress.update(task, completed=len(result.trials))
@@ -758,12 +766,13 @@ def explore_cmd(
     table = _listing(f"{exp.name}: {len(result.trials)} trials, "
                      f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "
                      f"feasible, Pareto front of {len(front)}")
-    params = [c for c in front.columns if c.startswith("param:")]
-    values = [f"value:{g.metric}" for g in result.objectives]
+    shown = api.front_table(result)
+    values = [c for c in shown.columns if c.startswith("value:")]
+    # records keep each column's type (a row of iterrows would make the trial a float)
     rows = [[str(row["trial"]), *(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
-                                  for c in [*params, *values])]
-            for _, row in front.head(10).iterrows()]
-    for i, col in enumerate(["trial", *params, *values]):
+                                  for c in shown.columns[1:])]
+            for row in shown.head(10).to_dict("records")]
+    for i, col in enumerate(shown.columns):
         # A column is never narrower than its longest word: rich folds between words only.
         words = [w for r in rows for w in r[i].replace(",", " ").split()]
         numeric = col == "trial" or col in values or all(
@@ -953,7 +962,9 @@ def host_calibrate_cmd(
 
         with err.status("timing kernels") as status:
             # adaptive sampling around the worst errors of the cost model on this host
-            run_kernels(kernels_out, threads=_int_list(threads, "--threads"), budget_min=budget,
+            run_kernels(kernels_out, threads=_int_list(
+                threads, "--threads", expected="whole numbers >= 1, comma-separated",
+                minimum=1), budget_min=budget,
                         predict=cost_model_predictor(device),
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
@@ -978,16 +989,6 @@ def host_calibrate_cmd(
     out.print(t)
     out.print(f"overhead per inference {fit.overhead_per_inference_s * 1e6:.1f} us; "
               f"wrote {out_file}", highlight=False)
-
-
-def _int_list(text: str, option: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise DseError([Problem(option, text, "expected whole numbers >= 1, comma-separated")])
-    return values
 
 
 @app.command("calibrate-catalog", epilog=_examples(
@@ -1036,15 +1037,19 @@ def host_probe_cmd(
     ] = Path("dse_host/host.yaml"),
 ) -> None:
     """Measure this machine (a few seconds) and write it as a catalog device and platform."""
-    from dse.devices.host import summary, write_probe
+    from dse.devices.host import write_probe
+    from dse.spec.units import format_quantity
 
     with err.status("probing this machine: clock under load, GEMM, memory bandwidth"):
         spec, written = write_probe(out_file)
     table = Table(title=f"{spec.name}: probed")
     table.add_column("field")
     table.add_column("value", justify="right")
-    for field, value in summary(spec):
-        table.add_row(field, value)
+    for _, r in api.host_summary(spec).iterrows():
+        value = r["value"]
+        text = format_quantity(value, r["quantity"]) if r["quantity"] else \
+            f"{value:g}" if isinstance(value, float) else str(value)
+        table.add_row(r["field"], text + (f" ({r['note']})" if r["note"] else ""))
     out.print(table)
     for path in written:
         out.print(f"wrote {path}", highlight=False)
@@ -1097,16 +1102,15 @@ def measure_cmd(
 
     fn = measure_function(runtime)
     openvino = runtime == "openvino"
-    problems = []
+    problems: list[Problem] = []
     parsed: dict[str, list[int]] = {}
     lists = [("--streams", streams or ("1,2,3,4" if openvino else "1"))]
     lists.append(("--requests", requests) if openvino else ("--threads", threads))
     for flag, text in lists:
         try:
-            parsed[flag] = [int(part) for part in text.split(",")] if text else []
-        except ValueError:
-            problems.append(Problem(flag, text, "expected whole numbers separated by commas, "
-                                    "such as 1,2"))
+            parsed[flag] = _int_list(text, flag) if text else []
+        except DseError as exc:  # with every other problem of the flags
+            problems.extend(exc.problems)
     if not openvino and rounds != 1:
         problems.append(Problem("--rounds", str(rounds), "an openvino setting"))
     if openvino and (profile or threads != "1"):
@@ -1183,11 +1187,7 @@ def host_kernels_cmd(
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
     from dse.measure.kernels import KernelsError, cost_model_predictor, run_kernels
 
-    try:
-        parsed = [int(part) for part in threads.split(",")]
-    except ValueError:
-        raise KernelsError([Problem("--threads", threads, "expected whole numbers separated by "
-                                    "commas, such as 1,2")]) from None
+    parsed = _int_list(threads, "--threads", error=KernelsError)
     predict = None
     if overlay is not None:
         from dse.devices import default_catalog
@@ -1300,26 +1300,15 @@ def host_contention_cmd(
 ) -> None:
     """Fit the contention law on the hog rows of a co-run table and predict the co-run
     throughput of its model pairs (never fitted on), beside the naive no-slowdown figure."""
-    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
-
-    raw = read_corun(data)
     cat = _catalog(catalog)
-    spec = _device(cat, device)
-    runtime = cat.runtimes.get("onnxruntime_cpu")
     with err.status("pricing the models and fitting the contention law"):
-        demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
-                                                                  "co_runner"]}),
-                               spec, runtime=runtime)
-        fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+        contention = api.host_contention(data, basis=basis, device=device, catalog=cat)
     if as_json:
-        out.print_json(json.dumps({
-            "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
-            "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": basis, "cpu": str(raw["cpu"].iloc[0]),
-            "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape, "naive_mape": fit.naive_mape,
-            "pairs": fit.pairs.to_dict(orient="records")}, default=float))
+        out.print_json(json.dumps(contention.record(), default=float))
         return
+    fit = contention.fit
     sat = fit.law["saturation"]
-    out.print(f"law on {spec.name} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
+    out.print(f"law on {contention.device} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
               f"{fit.law['knee']:.3g}, saturation {'none' if math.isinf(sat) else f'{sat:.3g}'},"
               f" slope {fit.law['slope']:.3g}; slowdown error on the {len(fit.hog)} hog rows it "
               f"was fitted on {fit.fit_mape:.1%}", highlight=False)
@@ -1355,13 +1344,8 @@ def host_spread_cmd(
     from dse.files import atomic_path
     from dse.measure import MeasureError, measure
 
-    parsed: dict[str, list[int]] = {}
-    for flag, text in (("--threads", threads), ("--streams", streams)):
-        try:
-            parsed[flag] = [int(part) for part in text.split(",")]
-        except ValueError:
-            raise MeasureError([Problem(flag, text, "expected whole numbers separated by "
-                                        "commas, such as 1,2")]) from None
+    parsed = {flag: _int_list(text, flag, error=MeasureError)
+              for flag, text in (("--threads", threads), ("--streams", streams))}
     with err.status("measuring") as status:
         result = measure(workloads, threads=parsed["--threads"], streams=parsed["--streams"],
                          warmup=warmup, repeats=repeats,
@@ -1688,33 +1672,26 @@ def sweep_cmd(
     if folder is not None:
         raise DseError([Problem(str(folder), "", "a second argument is taken only by 'dse "
                                 "sweep report DIR'; the output folder is --out DIR")])
-    options = _parse_options(option or [])
+    settings: dict[str, Any] = {
+        "family": family, "options": _parse_options(option or []),
+        "targets": targets.split(",") if targets else [], "limit": limit, "sample": sample,
+        "seed": seed, "precision": precision, "calibration": calibration, "chunk": chunk,
+        "out": out_dir}
     if family.endswith((".yaml", ".yml")):
-        # a sweep file states what is swept; a flag given here overrides it (flags left at
-        # their defaults do not)
-        from dse.spec.sweep import load_sweep
+        # a sweep file states what is swept; a flag given here overrides it
+        from dse.spec.sweep import load_sweep, merge_options
 
-        spec = load_sweep(family)
-        family, options = spec.family, {**spec.options, **options}
-        targets = targets or ",".join(spec.targets)
-        limit = limit if limit is not None else spec.limit
-        sample = sample if sample != "random" else spec.sample
-        seed = seed or spec.seed
-        precision = precision if precision != "auto" else spec.precision
-        calibration = calibration if calibration != "shipped" else spec.calibration
-        chunk = chunk if chunk != 1000 else spec.chunk
-        out_dir = out_dir or Path("sweeps") / spec.name
-    if not targets:
+        settings = merge_options(load_sweep(family), settings)
+    if not settings["targets"]:
         raise DseError([Problem("--targets", "", "give the targets, such as --targets "
                                 "coral_usb,ncs2")])
-    if sample not in ("random", "first"):
-        raise DseError([Problem("--sample", "", f"expected random or first, got {sample!r}")])
+    if settings["sample"] not in ("random", "first"):
+        raise DseError([Problem("--sample", "", f"expected random or first, got "
+                                f"{settings['sample']!r}")])
     with _progress_bar("sweeping", remaining=True) as step:
-        result = run_sweep(family, targets.split(","), options=options,
-                           precision=precision, calibration=calibration, limit=limit,
-                           sample=sample, seed=seed,  # type: ignore[arg-type]
-                           out=out_dir, engine=engine, address=address, workers=workers,
-                           chunk=chunk, fresh=fresh, progress=step)
+        result = run_sweep(settings.pop("family"), settings.pop("targets"), **settings,
+                           engine=engine, address=address, workers=workers, fresh=fresh,
+                           progress=step)
     rate = (result.evaluated and result.members / max(result.seconds, 1e-9))
     out.print(f"{result.members:,} members in {result.chunks} chunks; {result.evaluated} "
               f"evaluated now in {result.seconds:.1f} s"

@@ -25,6 +25,7 @@ __all__ = [
     "Contention",
     "HostKernelFit",
     "Prediction",
+    "SpreadCheck",
     "catalog_device",
     "catalog_entry",
     "device_table",
@@ -35,6 +36,7 @@ __all__ = [
     "host_contention",
     "host_summary",
     "kernel_fit_figures",
+    "kernel_predictor",
     "kernel_summary",
     "link_table",
     "measurements",
@@ -45,6 +47,7 @@ __all__ = [
     "prediction_errors",
     "roofline_bounds",
     "spec_fields",
+    "spread_check",
     "spread_overlay",
     "utilization_table",
     "validation_by_dataset",
@@ -627,6 +630,86 @@ def kernel_summary(table: pd.DataFrame, threads: Sequence[int]) -> pd.DataFrame:
             row[n] = at.median() if len(at) else np.nan
         rows.append(row)
     return pd.DataFrame(rows, columns=["family", "kernels", *counts])
+
+
+@dataclass(frozen=True)
+class SpreadCheck:
+    """Simulated against measured latency tails of a runs table (:func:`spread_check`).
+
+    Attributes:
+        table: One row per configuration (:func:`dse.calibrate.spread.check_runs`): measured
+            and simulated p50 and p99 (ms), ``p99_error``, ``tail_error`` (of p99/p50) and
+            ``naive_tail_error`` (without a spread).
+        spread: The spread fitted on every single-session row.
+        machines: Where the runs were measured (``cpu (N cores), date``, ``; ``-separated;
+            ``?``: the table does not say).
+        tail_mape: The mean absolute ``tail_error``.
+        naive_tail_mape: The same without a spread.
+        p99_mape: The mean absolute ``p99_error``.
+    """
+
+    table: pd.DataFrame
+    spread: Any
+    machines: str
+    tail_mape: float
+    naive_tail_mape: float
+    p99_mape: float
+
+
+def spread_check(runs_file: Path | str, *, device: str = "host", catalog: Any = None,
+                 overlay: Path | None = None) -> SpreadCheck:
+    """Check a host runs table (``dse host spread-check``): each configuration simulated with
+    the spread fitted on the other models' single-session runs, against its measured tails.
+
+    Args:
+        runs_file: A runs table (``dse host spread`` or ``dse measure``'s ``.runs.csv``).
+        device: The host device the runs are of.
+        catalog: The catalog (default: DSE_CATALOG's).
+        overlay: A fitted overlay of the host: the medians come from it where the file exists.
+    """
+    from dse.calibrate.spread import check_runs, fit_spread, host_observations, read_runs
+
+    runs = read_runs(runs_file)
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    if overlay is not None and Path(overlay).is_file():
+        # the medians from the fitted host (dse host calibrate), the spread from the runs
+        from dse.devices.overlay import apply_overlay, load_overlay
+
+        fitted = apply_overlay(catalog_device(catalog, device), load_overlay(overlay),
+                               label=str(overlay))
+        catalog = catalog.with_devices({device: fitted}, replace=True)
+    table = check_runs(runs, catalog=catalog, device=device)
+    spread = fit_spread(host_observations(runs, device=device))
+    machines = ", ".join(sorted({f"{r.cpu} ({r.cores} cores), {r.date}" for r in
+                                 runs.itertuples(index=False)})) if "cpu" in runs else "?"
+    return SpreadCheck(table=table, spread=spread, machines=machines,
+                       tail_mape=float(table["tail_error"].abs().mean()),
+                       naive_tail_mape=float(table["naive_tail_error"].abs().mean()),
+                       p99_mape=float(table["p99_error"].abs().mean()))
+
+
+def kernel_predictor(overlay: Path | str, catalog: Any = None) -> Callable[..., Any]:
+    """The cost model of the host target of ``catalog`` (default: DSE_CATALOG's) with a
+    fitted overlay applied, as the predictor :func:`dse.measure.kernels.run_kernels` draws its
+    adaptive kernels with (``dse host kernels --overlay``); the overlay is read first.
+
+    Raises:
+        DseError: The overlay cannot be read or is not of the host; no host in the catalog.
+    """
+    from dse.devices.calibrated import resolve_overlay
+    from dse.devices.overlay import apply_overlay
+    from dse.measure.kernels import cost_model_predictor
+
+    _, fitted = resolve_overlay(overlay, "host")
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    host = catalog.target("host", "onnxruntime_cpu")
+    return cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
 
 
 def spread_overlay(spread: Any, device: str, runs_file: Path | str,

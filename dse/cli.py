@@ -1185,19 +1185,11 @@ def host_kernels_cmd(
 ) -> None:
     """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
-    from dse.measure.kernels import KernelsError, cost_model_predictor, run_kernels
+    from dse.measure.kernels import KernelsError, run_kernels
 
     parsed = _int_list(threads, "--threads", error=KernelsError)
-    predict = None
-    if overlay is not None:
-        from dse.devices import default_catalog
-        from dse.devices.calibrated import resolve_overlay
-        from dse.devices.overlay import apply_overlay
-
-        # read before anything is timed: bad input fails fast
-        _, fitted = resolve_overlay(overlay, "host")
-        host = default_catalog().target("host", "onnxruntime_cpu")
-        predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
+    # read before anything is timed: bad input fails fast
+    predict = api.kernel_predictor(overlay) if overlay is not None else None
     with _progress_bar("building the suite", remaining=True) as step:
         result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
                              zoo=False if no_zoo else (zoo or True), random=random,
@@ -1374,29 +1366,20 @@ def host_spread_check_cmd(
     fitted on the other models' single-session runs."""
     import yaml
 
-    from dse.api import spread_overlay
-    from dse.calibrate.spread import check_runs, describe, fit_spread, host_observations, read_runs
+    from dse.calibrate.spread import describe
     from dse.devices.overlay import load_overlay
     from dse.files import atomic_path
 
-    runs = read_runs(runs_file)
-    cat = _catalog(catalog)
-    if overlay is not None and overlay.is_file():
-        # the medians from the fitted host (dse host calibrate), the spread from the runs
-        from dse.devices.overlay import apply_overlay
-
-        fitted = apply_overlay(_device(cat, device), load_overlay(overlay), label=str(overlay))
-        cat = cat.with_devices({device: fitted}, replace=True)
     with err.status("simulating"):
-        table = check_runs(runs, catalog=cat, device=device)
-    spread = fit_spread(host_observations(runs, device=device))
+        check = api.spread_check(runs_file, device=device, catalog=_catalog(catalog),
+                                 overlay=overlay)
+    table, spread = check.table, check.spread
     if as_json:
         out.print_json(json.dumps({"spread": spread.model_dump(exclude_none=True),
                                    "rows": table.to_dict(orient="records")}))
     else:
-        cpu = ", ".join(sorted({f"{r.cpu} ({r.cores} cores), {r.date}" for r in
-                                runs.itertuples(index=False)})) if "cpu" in runs else "?"
-        t = Table(title=f"{runs_file}: simulated vs measured latency (ms); measured on {cpu}")
+        t = Table(title=f"{runs_file}: simulated vs measured latency (ms); measured on "
+                        f"{check.machines}")
         for col in ("workload", "threads", "streams", "measured p50", "measured p99",
                     "sim p50", "sim p99", "p99 error", "p99/p50 error", "no spread"):
             t.add_column(col, justify="left" if col == "workload" else "right")
@@ -1408,11 +1391,11 @@ def host_spread_check_cmd(
                       f"{r['naive_tail_error']:+.1%}")
         out.print(t)
         out.print(f"spread fitted on every single-session row: {describe(spread)} of the "
-                  f"median; p99/p50 error MAPE {table['tail_error'].abs().mean():.1%} "
-                  f"(no spread: {table['naive_tail_error'].abs().mean():.1%}); p99 error "
-                  f"MAPE {table['p99_error'].abs().mean():.1%}", highlight=False)
+                  f"median; p99/p50 error MAPE {check.tail_mape:.1%} "
+                  f"(no spread: {check.naive_tail_mape:.1%}); p99 error "
+                  f"MAPE {check.p99_mape:.1%}", highlight=False)
     if overlay is not None:
-        new = spread_overlay(spread, device, runs_file,
+        new = api.spread_overlay(spread, device, runs_file,
                              load_overlay(overlay) if overlay.is_file() else None)
         with atomic_path(overlay) as tmp:
             tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),

@@ -151,3 +151,23 @@ def test_memory_footprint_on_a_device_and_its_runtime():
     assert api.memory_footprint(w, "int8").device == ""
     with pytest.raises(DseError, match="--runtime"):
         api.memory_footprint(w, "int8", runtime="no_such_runtime")
+
+
+def test_spread_check_of_the_recorded_runs():
+    from dse.catalog import catalog_dir
+
+    check = api.spread_check(catalog_dir("calibration") / "host" / "spread.csv",
+                             catalog=_recorded_host())
+    assert {"workload", "threads", "streams", "p99_error", "tail_error",
+            "naive_tail_error"} <= set(check.table.columns)
+    assert check.tail_mape == pytest.approx(check.table["tail_error"].abs().mean())
+    assert "cores)" in check.machines
+
+
+def test_kernel_predictor_reads_the_overlay_first(tmp_path):
+    from dse.catalog import catalog_dir
+
+    with pytest.raises(DseError, match="file not found"):
+        api.kernel_predictor(tmp_path / "nosuch.yaml")
+    overlay = catalog_dir("calibration") / "host" / "overlays" / "host@onnxruntime.yaml"
+    assert callable(api.kernel_predictor(overlay, _recorded_host()))

@@ -28,6 +28,7 @@ __all__ = [
     "SpreadCheck",
     "catalog_device",
     "catalog_entry",
+    "device_roofline",
     "device_table",
     "explore",
     "fit_host_kernels",
@@ -109,6 +110,33 @@ def zoo_table(*, counts: bool = False,
     columns = ["name", "task", *(("params", "macs", "nodes") if counts else
                                  ("summary", "options"))]
     return pd.DataFrame(rows, columns=columns)
+
+
+def device_roofline(catalog: Any, device: str, source: str, *, precision: str | None = None,
+                    dvfs: str | None = None, options: dict[str, Any] | None = None) -> Any:
+    """Every layer of a workload priced on one device of ``catalog`` (``dse roofline``), at
+    ``precision`` (default: the device's first) and DVFS level ``dvfs``; the workload is a zoo
+    name or an ONNX file, built with ``options``. Returns the
+    :class:`dse.cost.roofline.Roofline`.
+
+    Raises:
+        DseError: An unknown device (named as the ``DEVICE`` argument), a precision it does not
+            run, an unknown DVFS level; a workload that cannot be built.
+    """
+    from dse.cost import roofline
+    from dse.workloads import workload
+
+    spec = catalog_device(catalog, device, "DEVICE")
+    precision = precision or spec.precisions[0]
+    if precision not in spec.peak_ops_s:
+        raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
+                                f"runs {', '.join(spec.precisions)}")])
+    w = workload(source, precision=precision, **(options or {}))
+    link = catalog.link(spec.link) if spec.link else None
+    try:
+        return roofline(w, spec, precision, link=link, dvfs=dvfs)
+    except KeyError as exc:
+        raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
 
 
 def roofline_bounds(roof: Any) -> pd.DataFrame:

@@ -584,33 +584,22 @@ def roofline_cmd(
     --calibration datasheet); the total is a lower bound on one frame's latency (no transfers
     over the link, no host work, no per-inference overhead).
     """
-    from dse.api import roofline_bounds
-    from dse.cost import roofline
     from dse.report import plot_roofline
-    from dse.workloads import workload
 
     cat = _calibrated(calibration, catalog)
     spec = _device(cat, device, "DEVICE")
     _say_calibration(cat, calibration, [device], as_json=as_json)
-    precision = precision or spec.precisions[0]
-    if precision not in spec.peak_ops_s:
-        raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
-                                f"runs {', '.join(spec.precisions)}")])
     with err.status(f"pricing every layer of {source} on {device}"):
-        w = workload(source, precision=precision, **_parse_options(option or []))
-        link = cat.link(spec.link) if spec.link else None
-        try:
-            roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
-        except KeyError as exc:
-            raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
-    layers = roof.layers
+        roof = api.device_roofline(cat, device, source, precision=precision, dvfs=dvfs,
+                                   options=_parse_options(option or []))
+    layers, precision = roof.layers, roof.precision
     if as_json:
         out.print_json(layers.drop(columns=[]).to_json(orient="records"))
     else:
         # at 80 columns: each layer's op type, traffic and weight placement are in --json
         # (and the plot); a long layer name folds, every other cell stays whole; "ceiling" is
         # the attainable ops/s at the layer's intensity
-        table = _listing(f"{w.name} on {device} ({precision})")
+        table = _listing(f"{roof.workload} on {device} ({precision})")
         for col in ("layer", "class", "MOPs", "ops/B", "ceiling", "time", "bound"):
             table.add_column(col, justify="left" if col in ("layer", "class", "bound") else
                              "right", no_wrap=col != "layer", overflow="fold")
@@ -626,7 +615,7 @@ def roofline_cmd(
         unsupported = int((~layers["supported"]).sum())
         out.print(f"layers {len(layers)}, {_fmt('latency_s', layers['time_s'].sum())} in total: "
                   + ", ".join(f"{b.bound} {b.share:.0%}"
-                              for b in roofline_bounds(roof).itertuples(index=False))
+                              for b in api.roofline_bounds(roof).itertuples(index=False))
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
                   + (f"; {unsupported} layers unsupported on {device} (bound*)"
                      if unsupported else ""))
@@ -635,7 +624,7 @@ def roofline_cmd(
                   + (f" and its transfers over {spec.link}" if spec.link else "")
                   + " (dse simulate has them)", highlight=False)
     if not no_plot:
-        stem = out_dir / f"roofline_{w.name}_{device}_{precision}"
+        stem = out_dir / f"roofline_{roof.workload}_{device}_{precision}"
         with err.status("plotting"):
             paths = plot_roofline(roof, stem)
         for path in paths:

@@ -171,3 +171,17 @@ def test_kernel_predictor_reads_the_overlay_first(tmp_path):
         api.kernel_predictor(tmp_path / "nosuch.yaml")
     overlay = catalog_dir("calibration") / "host" / "overlays" / "host@onnxruntime.yaml"
     assert callable(api.kernel_predictor(overlay, _recorded_host()))
+
+
+def test_device_roofline_prices_every_layer_at_the_devices_first_precision():
+    cat = default_catalog()
+    roof = api.device_roofline(cat, "coral_usb", "mobilenet_v2")
+    assert roof.precision == cat.devices["coral_usb"].precisions[0]
+    assert roof.workload == "mobilenet_v2" and len(roof.layers) > 50
+    bounds = api.roofline_bounds(roof)
+    assert list(bounds.columns) == ["bound", "time_s", "share"]
+    assert bounds["share"].sum() == pytest.approx(1.0)
+    with pytest.raises(DseError, match="--precision: ncs2 does not run int4"):
+        api.device_roofline(cat, "ncs2", "resnet50", precision="int4")
+    with pytest.raises(DseError, match="DEVICE"):
+        api.device_roofline(cat, "nosuch", "resnet50")

@@ -1240,13 +1240,10 @@ def host_corun_cmd(
         pinned = None
         problems.append(Problem("--cores", cores, "expected two CPU numbers, such as 0,1"))
     if problems:  # with every problem of the rest of the settings
-        import os
-
         from dse.measure.corun import check_settings
 
-        usable = sorted(os.sched_getaffinity(0))[:2]
         raise CorunError(problems + check_settings(workloads, levels, window, rounds, 0,
-                                                   pinned or usable))
+                                                   pinned or None))
     with _progress_bar("co-running") as step:
         # every finished round is written at once: an interrupted run keeps them
         raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,

@@ -23,6 +23,7 @@ from dse.search import explore as run_study
 
 __all__ = [
     "Contention",
+    "DeviceView",
     "HostKernelFit",
     "Prediction",
     "SpreadCheck",
@@ -30,6 +31,7 @@ __all__ = [
     "catalog_entry",
     "device_roofline",
     "device_table",
+    "device_view",
     "explore",
     "fit_host_kernels",
     "fitted_parameters",
@@ -262,6 +264,96 @@ def catalog_entry(catalog: Any, name: str) -> tuple[Any, str]:
     known = [*catalog.devices, *catalog.links, *catalog.platforms]
     raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
                              + probe_hint(name))])
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """A catalog entry as ``dse devices show`` shows it (:func:`device_view`).
+
+    Attributes:
+        spec: The entry as the catalog states it (datasheet values).
+        section: ``devices``, ``links`` or ``platforms``.
+        fitted: The device with fitted values (an overlay file's, or its target's shipped
+            overlay), shown beside ``spec``; ``None``: no second column.
+        overlay: The label of the overlay file applied, if one was given.
+        calibrated: The catalog the fitted values came from (``None`` with an overlay file or
+            for a link or platform).
+        calibration: ``shipped`` or ``datasheet``: the choice ``calibrated`` was made with.
+        runtime: The runtime of the target shown (``--runtime``, else the device's default;
+            ``None``: not a target, or no runtime named).
+        target_fitted: Whether ``fitted`` carries fitted values (a target without a shipped
+            overlay is shown with its datasheet values).
+        file: The YAML file the entry came from, if known.
+    """
+
+    spec: Any
+    section: str
+    fitted: Any
+    overlay: str | None
+    calibrated: Any
+    calibration: str
+    runtime: Any
+    target_fitted: bool
+    file: Any
+
+
+def device_view(name: str, *, overlay: str | None = None, runtime: str | None = None,
+                host: str | None = None, calibration: str = "shipped",
+                folders: Sequence[Path] = ()) -> DeviceView:
+    """One catalog entry and, for a device, the fitted values to show beside its datasheet
+    values (``dse devices show``): its target's shipped overlay (under ``runtime``, with
+    ``host``; with ``calibration`` datasheet: none), or an ``overlay`` file's.
+
+    Raises:
+        DseError: An unknown name; a target or overlay asked of a link or platform; an overlay
+            file with ``runtime``; ``overlay`` shipped where none is shipped.
+    """
+    from dse.devices import Catalog, default_catalog
+    from dse.devices.calibrated import (
+        SHIPPED,
+        catalog_for,
+        check_calibration,
+        is_calibrated,
+        resolve_overlay,
+    )
+    from dse.devices.catalog import catalog_folders
+    from dse.devices.overlay import apply_overlay
+    from dse.errors import SpecError
+
+    calibrated: Any = catalog_for(check_calibration(calibration), folders=folders)
+    cat = Catalog(*catalog_folders(), *folders) if folders else default_catalog()
+    spec, section = catalog_entry(cat, name)
+    if (overlay is not None or runtime is not None or host is not None) and \
+            name not in cat.devices:
+        flag = "--overlay" if overlay is not None else "--runtime"
+        raise SpecError([Problem(flag, name, "a target is a device under a runtime; "
+                                 f"{name!r} is not a device")])
+    fitted = label = None
+    if overlay is not None and overlay != SHIPPED:
+        if runtime is not None or host is not None:
+            raise SpecError([Problem("--runtime", name, "give --overlay FILE or --runtime, not "
+                                     "both (--overlay shipped --runtime R shows the shipped "
+                                     "overlay of that target)")])
+        label, fitted_overlay = resolve_overlay(overlay, name)
+        fitted = apply_overlay(spec, fitted_overlay, label=label)
+        calibrated = None
+    elif name in cat.devices:
+        if overlay == SHIPPED:
+            resolve_overlay(overlay, name, runtime=runtime, host=host)  # or: none is shipped
+            calibration, calibrated = SHIPPED, catalog_for("shipped", folders=folders)
+        fitted = calibrated.target(name, runtime, host)
+        if runtime is None and host is None and not is_calibrated(fitted):
+            fitted = None  # the datasheet values: no second column
+    else:
+        calibrated = None
+    rt = None
+    if runtime is not None or host is not None:
+        rt_name = runtime or spec.default_runtime
+        rt = cat.runtime(rt_name) if rt_name else None
+    return DeviceView(spec=spec, section=section, fitted=fitted, overlay=label,
+                      calibrated=calibrated, calibration=calibration, runtime=rt,
+                      target_fitted=fitted is not None and is_calibrated(fitted),
+                      file=cat.files.get(f"{section}/{name}"))
 
 
 def spec_fields(spec: Any, fitted: Any = None) -> pd.DataFrame:

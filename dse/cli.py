@@ -473,50 +473,26 @@ def devices_show(
     """One catalog entry, every number with its source, and the fitted values of its shipped
     overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
     another overlay's)."""
-    from dse.api import catalog_entry, spec_fields
-    from dse.devices.calibrated import SHIPPED, resolve_overlay
-    from dse.devices.overlay import apply_overlay
-    from dse.errors import SpecError
+    from dse.api import spec_fields
 
-    calibrated = _calibrated(calibration, catalog)
-    cat = _catalog(catalog)
-    spec, section = catalog_entry(cat, name)
-    if (overlay is not None or runtime is not None or host is not None) and \
-            name not in cat.devices:
-        flag = "--overlay" if overlay is not None else "--runtime"
-        raise SpecError([Problem(flag, name, "a target is a device under a runtime; "
-                                 f"{name!r} is not a device")])
-    from dse.devices.calibrated import is_calibrated
-
-    fitted = None
-    say = err if as_json else out
-    if overlay is not None and overlay != SHIPPED:
-        if runtime is not None or host is not None:
-            raise SpecError([Problem("--runtime", name, "give --overlay FILE or --runtime, not "
-                                     "both (--overlay shipped --runtime R shows the shipped "
-                                     "overlay of that target)")])
-        label, fitted_overlay = resolve_overlay(overlay, name)
-        fitted = apply_overlay(spec, fitted_overlay, label=label)
-        say.print(f"devices: datasheet values; fitted: overlay {label}", highlight=False,
-                  markup=False)
-    elif name in cat.devices:
-        if overlay == SHIPPED:
-            resolve_overlay(overlay, name, runtime=runtime, host=host)  # or: none is shipped
-            calibration, calibrated = SHIPPED, _calibrated(SHIPPED, catalog)
-        fitted = calibrated.target(name, runtime, host)
-        if runtime is None and host is None and not is_calibrated(fitted):
-            fitted = None  # the datasheet values: no second column
-        _say_calibration(calibrated, calibration, [name], as_json=as_json)
+    with err.status("loading the device catalog"):
+        view = api.device_view(name, overlay=overlay, runtime=runtime, host=host,
+                               calibration=calibration, folders=catalog or ())
+    spec, fitted = view.spec, view.fitted
+    if view.overlay is not None:
+        (err if as_json else out).print(f"devices: datasheet values; fitted: overlay "
+                                        f"{view.overlay}", highlight=False, markup=False)
+    elif view.calibrated is not None:
+        _say_calibration(view.calibrated, view.calibration, [name], as_json=as_json)
     target_note = ""
     if runtime is not None or host is not None:
-        rt = cat.runtime(runtime or spec.default_runtime) if (runtime or spec.default_runtime) \
-            else None
+        rt = view.runtime
         target_note = (f"target: {name} under {rt.name} {rt.version} ({rt.description}); fuses "
                        f"{', '.join(rt.fuses) if rt.fuses is not None else 'not documented'}; "
                        f"kernels "
                        f"{', '.join(rt.kernels) if rt.kernels is not None else 'not documented'}"
                        if rt else f"target: {name} (no runtime named)")
-        if fitted is None or not is_calibrated(fitted):
+        if not view.target_fitted:
             target_note += "\nno overlay fitted on this target: datasheet values"
     if as_json:
         data = {"spec": spec.model_dump(mode="json")}
@@ -527,7 +503,7 @@ def devices_show(
     out.print(f"[bold]{name}[/bold]  {getattr(spec, 'description', '')}")
     if target_note:
         out.print(target_note, highlight=False)
-    file = cat.files.get(f"{section}/{name}")
+    file = view.file
     if file is not None:
         out.print(f"file: {file}", highlight=False)
     table = _listing()

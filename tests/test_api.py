@@ -185,3 +185,18 @@ def test_device_roofline_prices_every_layer_at_the_devices_first_precision():
         api.device_roofline(cat, "ncs2", "resnet50", precision="int4")
     with pytest.raises(DseError, match="DEVICE"):
         api.device_roofline(cat, "nosuch", "resnet50")
+
+
+def test_device_view_puts_the_targets_fitted_values_beside_the_datasheet():
+    view = api.device_view("coral_usb")
+    assert view.section == "devices" and view.calibration == "shipped"
+    assert view.fitted is not None and view.target_fitted and view.overlay is None
+    assert view.runtime is None and str(view.file).endswith("coral_usb.yaml")
+    datasheet = api.device_view("coral_usb", calibration="datasheet")
+    assert datasheet.fitted is None
+    target = api.device_view("coral_usb", runtime="edgetpu")
+    assert target.runtime.name == "edgetpu"
+    link = api.device_view("usb3_hub")
+    assert link.section == "links" and link.fitted is None and link.calibrated is None
+    with pytest.raises(DseError, match="is not a device"):
+        api.device_view("usb3_hub", runtime="edgetpu")

@@ -82,6 +82,7 @@ def front_table(result: ExploreResult) -> pd.DataFrame:
     # an empty front may lack the columns: it still has them here
     return front.reindex(columns=["trial", *params, *values]).reset_index(drop=True)
 
+
 # ----- workloads --------------------------------------------------------------------------------
 
 def zoo_table(*, counts: bool = False,
@@ -113,6 +114,31 @@ def zoo_table(*, counts: bool = False,
                                  ("summary", "options"))]
     return pd.DataFrame(rows, columns=columns)
 
+
+def memory_footprint(w: Any, precision: str, *, device: str | None = None,
+                     runtime: str | None = None, catalog: Any = None) -> Any:
+    """A workload's memory footprint (``dse workloads show --memory``): on ``device`` (a
+    catalog name; ``None``: no memories checked) under ``runtime`` (default: the device's;
+    ``None`` without a device: none). Returns the :class:`dse.cost.footprint.Footprint`.
+
+    Raises:
+        DseError: An unknown device or runtime (the closest known ones named).
+    """
+    from dse.cost.footprint import footprint
+
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    spec = catalog_device(catalog, device) if device else None
+    name = runtime or (spec.default_runtime if spec is not None else None)
+    if name is not None and name not in catalog.runtimes:
+        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
+                                                               what="runtime"))])
+    return footprint(w, spec, precision, runtime=catalog.runtimes.get(name) if name else None)
+
+
+# ----- roofline ---------------------------------------------------------------------------------
 
 def device_roofline(catalog: Any, device: str, source: str, *, precision: str | None = None,
                     dvfs: str | None = None, options: dict[str, Any] | None = None) -> Any:
@@ -149,29 +175,6 @@ def roofline_bounds(roof: Any) -> pd.DataFrame:
     times = layers.groupby("bound")["time_s"].sum()
     return pd.DataFrame({"bound": [str(b) for b in times.index], "time_s": times.to_numpy(),
                          "share": times.to_numpy() / total})
-
-
-def memory_footprint(w: Any, precision: str, *, device: str | None = None,
-                     runtime: str | None = None, catalog: Any = None) -> Any:
-    """A workload's memory footprint (``dse workloads show --memory``): on ``device`` (a
-    catalog name; ``None``: no memories checked) under ``runtime`` (default: the device's;
-    ``None`` without a device: none). Returns the :class:`dse.cost.footprint.Footprint`.
-
-    Raises:
-        DseError: An unknown device or runtime (the closest known ones named).
-    """
-    from dse.cost.footprint import footprint
-
-    if catalog is None:
-        from dse.devices import default_catalog
-
-        catalog = default_catalog()
-    spec = catalog_device(catalog, device) if device else None
-    name = runtime or (spec.default_runtime if spec is not None else None)
-    if name is not None and name not in catalog.runtimes:
-        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
-                                                               what="runtime"))])
-    return footprint(w, spec, precision, runtime=catalog.runtimes.get(name) if name else None)
 
 
 # ----- simulation -------------------------------------------------------------------------------
@@ -264,6 +267,17 @@ def catalog_entry(catalog: Any, name: str) -> tuple[Any, str]:
     known = [*catalog.devices, *catalog.links, *catalog.platforms]
     raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
                              + probe_hint(name))])
+
+
+def catalog_device(catalog: Any, name: str, option: str = "--device") -> Any:
+    """A catalog device, or bad input naming the closest known ones (``option`` says which
+    argument named it)."""
+    if name not in catalog.devices:
+        from dse.devices.catalog import probe_hint
+
+        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
+                                + probe_hint(name))])
+    return catalog.device(name)
 
 
 @dataclass(frozen=True)
@@ -384,77 +398,6 @@ def spec_fields(spec: Any, fitted: Any = None) -> pd.DataFrame:
         rows.append({**row, "source": where})
     return pd.DataFrame(rows, columns=["path", "value", *(["fitted"] if fitted is not None
                                                           else []), "source"])
-
-
-# ----- this machine -----------------------------------------------------------------------------
-
-def host_summary(spec: Any) -> pd.DataFrame:
-    """A probed host (``dse host probe``): one row per ``field`` with its ``value`` (SI, or
-    text), its ``quantity`` (a :mod:`dse.spec.units` quantity such as ``frequency``; ``""``:
-    a count or text) and a ``note`` (what shares a cache)."""
-    rows: list[tuple[str, Any, str, str]] = [
-        ("cpu", spec.description, "", ""), ("cores", spec.cores, "", ""),
-        ("clock (loaded)", spec.clock_hz or 0, "frequency", ""),
-        ("fp32 ops/cycle/core", (spec.ops_per_cycle_per_core or {}).get("fp32", 0), "", ""),
-        ("fp32 peak", spec.peak_ops_s["fp32"], "ops_s", ""),
-        ("memory bw (all CPUs)", spec.mem_bw_bytes_s, "bandwidth", "")]
-    if spec.mem_bw_one_thread_bytes_s:
-        rows.append(("memory bw (1 thread)", spec.mem_bw_one_thread_bytes_s, "bandwidth", ""))
-    for key, cache in (spec.caches or {}).items():
-        cpus = cache.shared_by_cpus
-        rows.append((f"{key} cache", cache.size_bytes, "bytes",
-                     f"shared by {cpus} CPU{'s' if cpus > 1 else ''}"))
-    return pd.DataFrame(rows, columns=["field", "value", "quantity", "note"])
-
-
-@dataclass(frozen=True)
-class Contention:
-    """The contention law fitted on a co-run table (:func:`host_contention`).
-
-    Attributes:
-        fit: The law and its errors (:class:`dse.measure.corun.ContentionFit`); its ``pairs``
-            are the table ``dse host contention`` prints.
-        device: The device the demands were priced on.
-        basis: ``wall`` or ``cpu``: the time the slowdowns came from.
-        cpu: The CPU the table was measured on.
-    """
-
-    fit: Any
-    device: str
-    basis: str
-    cpu: str
-
-    def record(self) -> dict[str, Any]:
-        """The fit as JSON-ready data (``--json``): the law (``None``: no saturation), the
-        bandwidth, basis, CPU, the three errors and the pairs' rows."""
-        fit = self.fit
-        return {"law": {k: (None if np.isinf(v) else v) for k, v in fit.law.items()},
-                "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": self.basis, "cpu": self.cpu,
-                "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape,
-                "naive_mape": fit.naive_mape, "pairs": fit.pairs.to_dict(orient="records")}
-
-
-def host_contention(data: Path | str, *, basis: str = "wall", device: str = "host",
-                    catalog: Any = None) -> Contention:
-    """Fit the contention law on the hog rows of a raw co-run table (``dse host
-    contention``) and predict its model pairs (never fitted on), the demands priced on
-    ``device`` under ONNX Runtime.
-
-    Raises:
-        DseError: A malformed table, an unknown device.
-    """
-    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
-
-    if catalog is None:
-        from dse.devices import default_catalog
-
-        catalog = default_catalog()
-    raw = read_corun(data)
-    spec = catalog_device(catalog, device)
-    models = sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair", "co_runner"]})
-    demands = task_demands(models, spec, runtime=catalog.runtimes.get("onnxruntime_cpu"))
-    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
-    return Contention(fit=fit, device=spec.name, basis=basis, cpu=str(raw["cpu"].iloc[0]))
 
 
 # ----- measurements and predictions -------------------------------------------------------------
@@ -602,17 +545,6 @@ def prediction_errors(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return by_kind, error_summary(single.iloc[:0], "threads")
 
 
-def catalog_device(catalog: Any, name: str, option: str = "--device") -> Any:
-    """A catalog device, or bad input naming the closest known ones (``option`` says which
-    argument named it)."""
-    if name not in catalog.devices:
-        from dse.devices.catalog import probe_hint
-
-        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
-                                + probe_hint(name))])
-    return catalog.device(name)
-
-
 def _by_target(rows: pd.DataFrame, catalog: Any, spec: Any, *,
                per_target: bool) -> Iterator[tuple[str, Any, pd.DataFrame]]:
     """``(target name, spec, rows)`` per target of the rows (their runtime, and host where the
@@ -631,6 +563,14 @@ def _by_target(rows: pd.DataFrame, catalog: Any, spec: Any, *,
                rows.iloc[part["row_number"]])
 
 
+def validation_by_dataset(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dse.calibrate.validation.by_dataset` as a table (``dse validate``'s second):
+    one row per dataset and kind; the baseline columns are NaN where no row had one."""
+    from dse.calibrate.validation import by_dataset
+
+    return pd.DataFrame(by_dataset(table))
+
+
 # ----- calibration ------------------------------------------------------------------------------
 
 def fitted_parameters(cal: Any) -> pd.DataFrame:
@@ -642,6 +582,27 @@ def fitted_parameters(cal: Any) -> pd.DataFrame:
              "sd_log": cal.uncertainty.get(k, cal.uncertainty.get(f"shared:{k}", np.inf))}
             for k, v in cal.overlay.provenance["fitted"].items()]
     return pd.DataFrame(rows, columns=["parameter", "value", "sd_log"])
+
+
+# ----- this machine -----------------------------------------------------------------------------
+
+def host_summary(spec: Any) -> pd.DataFrame:
+    """A probed host (``dse host probe``): one row per ``field`` with its ``value`` (SI, or
+    text), its ``quantity`` (a :mod:`dse.spec.units` quantity such as ``frequency``; ``""``:
+    a count or text) and a ``note`` (what shares a cache)."""
+    rows: list[tuple[str, Any, str, str]] = [
+        ("cpu", spec.description, "", ""), ("cores", spec.cores, "", ""),
+        ("clock (loaded)", spec.clock_hz or 0, "frequency", ""),
+        ("fp32 ops/cycle/core", (spec.ops_per_cycle_per_core or {}).get("fp32", 0), "", ""),
+        ("fp32 peak", spec.peak_ops_s["fp32"], "ops_s", ""),
+        ("memory bw (all CPUs)", spec.mem_bw_bytes_s, "bandwidth", "")]
+    if spec.mem_bw_one_thread_bytes_s:
+        rows.append(("memory bw (1 thread)", spec.mem_bw_one_thread_bytes_s, "bandwidth", ""))
+    for key, cache in (spec.caches or {}).items():
+        cpus = cache.shared_by_cpus
+        rows.append((f"{key} cache", cache.size_bytes, "bytes",
+                     f"shared by {cpus} CPU{'s' if cpus > 1 else ''}"))
+    return pd.DataFrame(rows, columns=["field", "value", "quantity", "note"])
 
 
 @dataclass(frozen=True)
@@ -752,6 +713,77 @@ def kernel_summary(table: pd.DataFrame, threads: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["family", "kernels", *counts])
 
 
+def kernel_predictor(overlay: Path | str, catalog: Any = None) -> Callable[..., Any]:
+    """The cost model of the host target of ``catalog`` (default: DSE_CATALOG's) with a
+    fitted overlay applied, as the predictor :func:`dse.measure.kernels.run_kernels` draws its
+    adaptive kernels with (``dse host kernels --overlay``); the overlay is read first.
+
+    Raises:
+        DseError: The overlay cannot be read or is not of the host; no host in the catalog.
+    """
+    from dse.devices.calibrated import resolve_overlay
+    from dse.devices.overlay import apply_overlay
+    from dse.measure.kernels import cost_model_predictor
+
+    _, fitted = resolve_overlay(overlay, "host")
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    host = catalog.target("host", "onnxruntime_cpu")
+    return cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
+
+
+@dataclass(frozen=True)
+class Contention:
+    """The contention law fitted on a co-run table (:func:`host_contention`).
+
+    Attributes:
+        fit: The law and its errors (:class:`dse.measure.corun.ContentionFit`); its ``pairs``
+            are the table ``dse host contention`` prints.
+        device: The device the demands were priced on.
+        basis: ``wall`` or ``cpu``: the time the slowdowns came from.
+        cpu: The CPU the table was measured on.
+    """
+
+    fit: Any
+    device: str
+    basis: str
+    cpu: str
+
+    def record(self) -> dict[str, Any]:
+        """The fit as JSON-ready data (``--json``): the law (``None``: no saturation), the
+        bandwidth, basis, CPU, the three errors and the pairs' rows."""
+        fit = self.fit
+        return {"law": {k: (None if np.isinf(v) else v) for k, v in fit.law.items()},
+                "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": self.basis, "cpu": self.cpu,
+                "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape,
+                "naive_mape": fit.naive_mape, "pairs": fit.pairs.to_dict(orient="records")}
+
+
+def host_contention(data: Path | str, *, basis: str = "wall", device: str = "host",
+                    catalog: Any = None) -> Contention:
+    """Fit the contention law on the hog rows of a raw co-run table (``dse host
+    contention``) and predict its model pairs (never fitted on), the demands priced on
+    ``device`` under ONNX Runtime.
+
+    Raises:
+        DseError: A malformed table, an unknown device.
+    """
+    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
+
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    raw = read_corun(data)
+    spec = catalog_device(catalog, device)
+    models = sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair", "co_runner"]})
+    demands = task_demands(models, spec, runtime=catalog.runtimes.get("onnxruntime_cpu"))
+    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    return Contention(fit=fit, device=spec.name, basis=basis, cpu=str(raw["cpu"].iloc[0]))
+
+
 @dataclass(frozen=True)
 class SpreadCheck:
     """Simulated against measured latency tails of a runs table (:func:`spread_check`).
@@ -811,27 +843,6 @@ def spread_check(runs_file: Path | str, *, device: str = "host", catalog: Any = 
                        p99_mape=float(table["p99_error"].abs().mean()))
 
 
-def kernel_predictor(overlay: Path | str, catalog: Any = None) -> Callable[..., Any]:
-    """The cost model of the host target of ``catalog`` (default: DSE_CATALOG's) with a
-    fitted overlay applied, as the predictor :func:`dse.measure.kernels.run_kernels` draws its
-    adaptive kernels with (``dse host kernels --overlay``); the overlay is read first.
-
-    Raises:
-        DseError: The overlay cannot be read or is not of the host; no host in the catalog.
-    """
-    from dse.devices.calibrated import resolve_overlay
-    from dse.devices.overlay import apply_overlay
-    from dse.measure.kernels import cost_model_predictor
-
-    _, fitted = resolve_overlay(overlay, "host")
-    if catalog is None:
-        from dse.devices import default_catalog
-
-        catalog = default_catalog()
-    host = catalog.target("host", "onnxruntime_cpu")
-    return cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
-
-
 def spread_overlay(spread: Any, device: str, runs_file: Path | str,
                    existing: Any = None) -> Any:
     """The overlay of the host target carrying a latency spread fitted on a runs table
@@ -849,11 +860,3 @@ def spread_overlay(spread: Any, device: str, runs_file: Path | str,
             "provenance": {**existing.provenance, **provenance}})
     return Overlay(device=device, runtime="onnxruntime_cpu", values=values,
                    provenance=provenance)
-
-
-def validation_by_dataset(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`dse.calibrate.validation.by_dataset` as a table (``dse validate``'s second):
-    one row per dataset and kind; the baseline columns are NaN where no row had one."""
-    from dse.calibrate.validation import by_dataset
-
-    return pd.DataFrame(by_dataset(table))

@@ -165,7 +165,6 @@ def workloads_list(
     """List the built-in zoo (run a subcommand for one model)."""
     if ctx.invoked_subcommand is not None:
         return
-    from dse.api import zoo_table
 
     table = _listing("dse zoo")
     table.add_column("name", no_wrap=True)
@@ -174,14 +173,14 @@ def workloads_list(
         for col in ("params", "MMACs", "nodes"):
             table.add_column(col, justify="right")
         with _progress_bar("building zoo models") as step:
-            models = zoo_table(counts=True, progress=step)
+            models = api.zoo_table(counts=True, progress=step)
         for _, m in models.iterrows():
             table.add_row(m["name"], m["task"], f"{m['params']:,}", f"{m['macs'] / 1e6:,.1f}",
                           f"{m['nodes']}")
     else:
         table.add_column("summary")
         table.add_column("options", no_wrap=True)
-        for _, m in zoo_table().iterrows():
+        for _, m in api.zoo_table().iterrows():
             # one option (key=value) a line: only the summary wraps, at spaces
             table.add_row(m["name"], m["task"], m["summary"],
                           "\n".join(f"{k}={v}" for k, v in m["options"].items()))
@@ -385,9 +384,7 @@ def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
 
 
 def _device(catalog: Any, name: str, option: str = "--device") -> Any:
-    from dse.api import catalog_device
-
-    return catalog_device(catalog, name, option)
+    return api.catalog_device(catalog, name, option)
 
 
 def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
@@ -411,8 +408,6 @@ def devices_list(
         return
     import pandas as pd
 
-    from dse.api import device_table, link_table, platform_table
-
     cat = _calibrated(calibration, catalog)
     _say_calibration(cat, calibration, as_json=as_json)
     if as_json:
@@ -428,7 +423,7 @@ def devices_list(
     for col in ("name", "kind", "peak", "memory bw", "on-chip", "USD"):
         table.add_column(col, justify="left" if col in ("name", "kind") else "right",
                          no_wrap=col in ("name", "kind"))
-    for _, d in device_table(cat).iterrows():
+    for _, d in api.device_table(cat).iterrows():
         peak = "\n".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d["peak_ops_s"].items())
         table.add_row(d["name"], d["kind"], peak, _fmt("mem_bw_bytes_s", d["mem_bw_bytes_s"]),
                       _fmt("onchip_mem_bytes", d["onchip_mem_bytes"]),
@@ -439,7 +434,7 @@ def devices_list(
     for col in ("name", "bandwidth", "latency", "shared", "description"):
         links.add_column(col, no_wrap=col != "description",
                          justify="right" if col in ("bandwidth", "latency") else "left")
-    for _, link in link_table(cat).iterrows():
+    for _, link in api.link_table(cat).iterrows():
         links.add_row(link["name"], _fmt("bandwidth_bytes_s", link["bandwidth_bytes_s"]),
                       _fmt("latency_s", link["latency_s"]), "yes" if link["shared"] else "no",
                       link["description"])
@@ -447,7 +442,7 @@ def devices_list(
     platforms = _listing("platforms")
     for col in ("name", "host + accelerators", "description"):
         platforms.add_column(col, no_wrap=col == "name")
-    for _, p in platform_table(cat).iterrows():
+    for _, p in api.platform_table(cat).iterrows():
         platforms.add_row(p["name"], "\n".join([*p["host"], *(f"+ {n}x {a}" for a, n in
                                                              p["accelerators"].items())]),
                           p["description"])
@@ -473,7 +468,6 @@ def devices_show(
     """One catalog entry, every number with its source, and the fitted values of its shipped
     overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
     another overlay's)."""
-    from dse.api import spec_fields
 
     with err.status("loading the device catalog"):
         view = api.device_view(name, overlay=overlay, runtime=runtime, host=host,
@@ -513,7 +507,7 @@ def devices_show(
         table.add_column("fitted", justify="right", no_wrap=True)
     table.add_column("source")
     sources = {s.id: s for s in [*spec.sources, *(fitted.sources if fitted is not None else ())]}
-    for _, r in spec_fields(spec, fitted).iterrows():
+    for _, r in api.spec_fields(spec, fitted).iterrows():
         value = r["value"]
         row = [r["path"], "-" if value is None else _fmt(r["path"], value)]
         if fitted is not None:
@@ -760,9 +754,7 @@ def explore_cmd(
 
 
 def _measurements(data: str, catalog: Any = None) -> Any:
-    from dse.api import measurements
-
-    return measurements(data, catalog)
+    return api.measurements(data, catalog)
 
 
 @app.command("calibrate", epilog=_examples(
@@ -783,7 +775,6 @@ def calibrate_cmd(
                                         "cross-validation.")] = False,
 ) -> None:
     """Fit a device's free parameters to measurements; report in-sample and LOO error."""
-    from dse.api import fitted_parameters
     from dse.calibrate import calibrate
 
     measurements = _measurements(data)
@@ -794,7 +785,7 @@ def calibrate_cmd(
     table.add_column("parameter")
     table.add_column("value", justify="right")
     table.add_column("x/÷ (1 sd)", justify="right")
-    for _, r in fitted_parameters(cal).iterrows():
+    for _, r in api.fitted_parameters(cal).iterrows():
         sd = r["sd_log"]
         table.add_row(r["parameter"], _fmt(r["parameter"], r["value"]),
                       f"{math.exp(sd):.2f}" if sd < 5 else "not determined by the data")
@@ -834,7 +825,6 @@ def predict_cmd(
     """Predict measured rows with a device and report the error of each: by default the device
     as dse simulate runs it, the shipped overlay of each row's target (device x runtime, x host
     where the runtime's timing includes it) applied."""
-    from dse import api
 
     with err.status(f"predicting the rows of {device}"):
         pred = api.predict_measurements(data, device, overlay=overlay, calibration=calibration)
@@ -906,7 +896,6 @@ def host_calibrate_cmd(
     write its overlay; with --zoo, report whole-model error beside the MACs proxy."""
     import yaml
 
-    from dse.api import fit_host_kernels, kernel_fit_figures
     from dse.calibrate import kernel_fit as kf
     from dse.catalog import catalog_dir as shipped_dir
     from dse.devices import Catalog, default_catalog
@@ -934,7 +923,7 @@ def host_calibrate_cmd(
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
     with err.status("pricing kernels with the cost model") as status:
-        host = fit_host_kernels(kernels, device, catalog, statistic=statistic, cv=cv, zoo=zoo,
+        host = api.fit_host_kernels(kernels, device, catalog, statistic=statistic, cv=cv, zoo=zoo,
                                 unseen=unseen, progress=status.update)
     data, fit, overlay, figures = host.data, host.fit, host.overlay, host.figures
     with atomic_path(out_file) as tmp:
@@ -946,7 +935,7 @@ def host_calibrate_cmd(
                 "MACs proxy MAPE"):
         t.add_column(col, justify="left" if col == "figure" else "right",
                      no_wrap=col == "figure", min_width=25 if col == "figure" else None)
-    for _, r in kernel_fit_figures(figures).iterrows():
+    for _, r in api.kernel_fit_figures(figures).iterrows():
         proxy_mape = r["baseline_mape"]
         t.add_row(r["figure"], str(r["threads"]), str(r["points"]), f"{r['mape']:.1%}",
                   f"{r['within_10']:.0%}", f"{r['worst']:.0%}",
@@ -1161,7 +1150,6 @@ def host_kernels_cmd(
                              adaptive=adaptive, seed=seed, repeats=repeats,
                              target_s=target_ms / 1e3, predict=predict, fresh=fresh,
                              progress=step)
-    from dse.api import kernel_summary
 
     table = result.table
     summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
@@ -1169,7 +1157,7 @@ def host_kernels_cmd(
     for col in ("family", "kernels", *(f"{n} thread{'s' if n > 1 else ''}" for n in
                                        sorted(set(parsed)))):
         summary.add_column(col, justify="left" if col == "family" else "right")
-    for _, r in kernel_summary(table, parsed).iterrows():
+    for _, r in api.kernel_summary(table, parsed).iterrows():
         summary.add_row(r["family"], str(r["kernels"]),
                         *("-" if math.isnan(r[n]) else f"{r[n] * 1e3:.3f}"
                           for n in sorted(set(parsed))))
@@ -1464,7 +1452,6 @@ def validate_cmd(
 
     import pandas as pd
 
-    from dse.api import validation_by_dataset
     from dse.calibrate.validation import by_dataset, overall, validate_all
 
     with err.status("cross-validating") as status:
@@ -1496,7 +1483,7 @@ def validate_cmd(
     for col in ("dataset", "kind", "points", "MAPE", "within ±10%", "MACs proxy",
                 "beating it", "90% coverage"):
         by.add_column(col, justify="left" if col in ("dataset", "kind") else "right")
-    for _, o in validation_by_dataset(table).iterrows():
+    for _, o in api.validation_by_dataset(table).iterrows():
         has = "baseline_mape" in o and not pd.isna(o["baseline_mape"])
         by.add_row(o["dataset"], o["kind"], str(o["points"]), f"{o['mape']:.1%}",
                    f"{o['within_10']:.0%}", f"{o['baseline_mape']:.1%}" if has else "",

@@ -22,29 +22,43 @@ from dse.search import ExploreResult
 from dse.search import explore as run_study
 
 __all__ = [
+    "Contention",
+    "DeviceView",
     "HostKernelFit",
     "Prediction",
+    "SpreadCheck",
     "catalog_device",
     "catalog_entry",
+    "device_roofline",
     "device_table",
+    "device_view",
     "explore",
     "fit_host_kernels",
     "fitted_parameters",
+    "front_table",
+    "host_contention",
+    "host_summary",
     "kernel_fit_figures",
+    "kernel_predictor",
     "kernel_summary",
     "link_table",
     "measurements",
+    "memory_footprint",
+    "metrics_table",
     "platform_table",
     "predict_measurements",
     "prediction_errors",
     "roofline_bounds",
     "spec_fields",
+    "spread_check",
     "spread_overlay",
     "utilization_table",
     "validation_by_dataset",
     "zoo_table",
 ]
 
+
+# ----- search -----------------------------------------------------------------------------------
 
 def explore(experiment: Any, *, write: bool = True, **options: Any) -> ExploreResult:
     """Search an experiment's dimensions (:func:`dse.search.explore`, which takes
@@ -57,8 +71,16 @@ def explore(experiment: Any, *, write: bool = True, **options: Any) -> ExploreRe
         write_outputs(result, result.out)
     return result
 
-#: Where a derived number comes from (``dse devices show``'s source column).
-DERIVED = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
+
+def front_table(result: ExploreResult) -> pd.DataFrame:
+    """The Pareto front of a study (``dse explore``'s table), best first: its ``trial``, each
+    searched parameter (``param:PATH``) and each objective's value (``value:METRIC``), in the
+    units the metric's name says."""
+    front = result.pareto
+    params = [c for c in front.columns if c.startswith("param:")]
+    values = [f"value:{g.metric}" for g in result.objectives]
+    # an empty front may lack the columns: it still has them here
+    return front.reindex(columns=["trial", *params, *values]).reset_index(drop=True)
 
 
 # ----- workloads --------------------------------------------------------------------------------
@@ -93,6 +115,58 @@ def zoo_table(*, counts: bool = False,
     return pd.DataFrame(rows, columns=columns)
 
 
+def memory_footprint(w: Any, precision: str, *, device: str | None = None,
+                     runtime: str | None = None, catalog: Any = None) -> Any:
+    """A workload's memory footprint (``dse workloads show --memory``): on ``device`` (a
+    catalog name; ``None``: no memories checked) under ``runtime`` (default: the device's;
+    ``None`` without a device: none). Returns the :class:`dse.cost.footprint.Footprint`.
+
+    Raises:
+        DseError: An unknown device or runtime (the closest known ones named).
+    """
+    from dse.cost.footprint import footprint
+
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    spec = catalog_device(catalog, device) if device else None
+    name = runtime or (spec.default_runtime if spec is not None else None)
+    if name is not None and name not in catalog.runtimes:
+        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
+                                                               what="runtime"))])
+    return footprint(w, spec, precision, runtime=catalog.runtimes.get(name) if name else None)
+
+
+# ----- roofline ---------------------------------------------------------------------------------
+
+def device_roofline(catalog: Any, device: str, source: str, *, precision: str | None = None,
+                    dvfs: str | None = None, options: dict[str, Any] | None = None) -> Any:
+    """Every layer of a workload priced on one device of ``catalog`` (``dse roofline``), at
+    ``precision`` (default: the device's first) and DVFS level ``dvfs``; the workload is a zoo
+    name or an ONNX file, built with ``options``. Returns the
+    :class:`dse.cost.roofline.Roofline`.
+
+    Raises:
+        DseError: An unknown device (named as the ``DEVICE`` argument), a precision it does not
+            run, an unknown DVFS level; a workload that cannot be built.
+    """
+    from dse.cost import roofline
+    from dse.workloads import workload
+
+    spec = catalog_device(catalog, device, "DEVICE")
+    precision = precision or spec.precisions[0]
+    if precision not in spec.peak_ops_s:
+        raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
+                                f"runs {', '.join(spec.precisions)}")])
+    w = workload(source, precision=precision, **(options or {}))
+    link = catalog.link(spec.link) if spec.link else None
+    try:
+        return roofline(w, spec, precision, link=link, dvfs=dvfs)
+    except KeyError as exc:
+        raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
+
+
 def roofline_bounds(roof: Any) -> pd.DataFrame:
     """Where a roofline's time goes (``dse roofline``'s total line): per ``bound`` (sorted),
     the layers' summed ``time_s`` and its ``share`` of the total."""
@@ -105,6 +179,31 @@ def roofline_bounds(roof: Any) -> pd.DataFrame:
 
 # ----- simulation -------------------------------------------------------------------------------
 
+def metrics_table(report: Any) -> pd.DataFrame:
+    """A simulation's headline numbers (``dse simulate``'s first table): one row per
+    ``metric`` with its ``value`` and ``unit``: ``throughput`` and the closed-form
+    ``throughput_bound`` (fps), the bound's ``bottlenecks`` (a list), ``latency_p50``,
+    ``latency_p95`` and ``latency_p99`` (s), ``energy_per_inference`` (J), ``average_power``
+    (W), ``price`` (USD; ``None``: not priced), ``sustained`` (a bool; only for a stream with
+    a rate) and ``frames_per_device`` (a dict). Empty for an infeasible configuration."""
+    columns = ["metric", "value", "unit"]
+    m = report.metrics
+    if m is None:
+        return pd.DataFrame([], columns=columns)
+    rows: list[tuple[str, Any, str]] = [
+        ("throughput", m.throughput_fps, "fps"),
+        ("throughput_bound", report.bound.throughput_fps, "fps"),
+        ("bottlenecks", list(report.bound.bottlenecks), ""),
+        *((f"latency_{k}", m.latency_ms[k] / 1e3, "s") for k in ("p50", "p95", "p99")),
+        ("energy_per_inference", m.energy_per_inference_j, "J"),
+        ("average_power", m.average_power_w, "W"),
+        ("price", m.price_usd, "USD"),
+        *((("sustained", m.sustained, ""),) if m.sustained is not None else ()),
+        ("frames_per_device", dict(m.frames_per_device), "frames"),
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
 def utilization_table(metrics: Any) -> pd.DataFrame:
     """A simulation's busy resources (``dse simulate``): ``resource`` and its ``busy`` share
     of the run, busiest first; idle resources left out."""
@@ -114,6 +213,10 @@ def utilization_table(metrics: Any) -> pd.DataFrame:
 
 
 # ----- the catalog ------------------------------------------------------------------------------
+
+#: Where a derived number comes from (``dse devices show``'s source column).
+DERIVED = "derived by the kind (from cores/clock/ops per cycle or DPU size)"
+
 
 def device_table(catalog: Any) -> pd.DataFrame:
     """The catalog's devices by name (``dse devices``): ``kind``, ``peak_ops_s`` (a dict by
@@ -164,6 +267,107 @@ def catalog_entry(catalog: Any, name: str) -> tuple[Any, str]:
     known = [*catalog.devices, *catalog.links, *catalog.platforms]
     raise SpecError([Problem("catalog", "", did_you_mean(name, known, what="catalog name")
                              + probe_hint(name))])
+
+
+def catalog_device(catalog: Any, name: str, option: str = "--device") -> Any:
+    """A catalog device, or bad input naming the closest known ones (``option`` says which
+    argument named it)."""
+    if name not in catalog.devices:
+        from dse.devices.catalog import probe_hint
+
+        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
+                                + probe_hint(name))])
+    return catalog.device(name)
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """A catalog entry as ``dse devices show`` shows it (:func:`device_view`).
+
+    Attributes:
+        spec: The entry as the catalog states it (datasheet values).
+        section: ``devices``, ``links`` or ``platforms``.
+        fitted: The device with fitted values (an overlay file's, or its target's shipped
+            overlay), shown beside ``spec``; ``None``: no second column.
+        overlay: The label of the overlay file applied, if one was given.
+        calibrated: The catalog the fitted values came from (``None`` with an overlay file or
+            for a link or platform).
+        calibration: ``shipped`` or ``datasheet``: the choice ``calibrated`` was made with.
+        runtime: The runtime of the target shown (``--runtime``, else the device's default;
+            ``None``: not a target, or no runtime named).
+        target_fitted: Whether ``fitted`` carries fitted values (a target without a shipped
+            overlay is shown with its datasheet values).
+        file: The YAML file the entry came from, if known.
+    """
+
+    spec: Any
+    section: str
+    fitted: Any
+    overlay: str | None
+    calibrated: Any
+    calibration: str
+    runtime: Any
+    target_fitted: bool
+    file: Any
+
+
+def device_view(name: str, *, overlay: str | None = None, runtime: str | None = None,
+                host: str | None = None, calibration: str = "shipped",
+                folders: Sequence[Path] = ()) -> DeviceView:
+    """One catalog entry and, for a device, the fitted values to show beside its datasheet
+    values (``dse devices show``): its target's shipped overlay (under ``runtime``, with
+    ``host``; with ``calibration`` datasheet: none), or an ``overlay`` file's.
+
+    Raises:
+        DseError: An unknown name; a target or overlay asked of a link or platform; an overlay
+            file with ``runtime``; ``overlay`` shipped where none is shipped.
+    """
+    from dse.devices import Catalog, default_catalog
+    from dse.devices.calibrated import (
+        SHIPPED,
+        catalog_for,
+        check_calibration,
+        is_calibrated,
+        resolve_overlay,
+    )
+    from dse.devices.catalog import catalog_folders
+    from dse.devices.overlay import apply_overlay
+    from dse.errors import SpecError
+
+    calibrated: Any = catalog_for(check_calibration(calibration), folders=folders)
+    cat = Catalog(*catalog_folders(), *folders) if folders else default_catalog()
+    spec, section = catalog_entry(cat, name)
+    if (overlay is not None or runtime is not None or host is not None) and \
+            name not in cat.devices:
+        flag = "--overlay" if overlay is not None else "--runtime"
+        raise SpecError([Problem(flag, name, "a target is a device under a runtime; "
+                                 f"{name!r} is not a device")])
+    fitted = label = None
+    if overlay is not None and overlay != SHIPPED:
+        if runtime is not None or host is not None:
+            raise SpecError([Problem("--runtime", name, "give --overlay FILE or --runtime, not "
+                                     "both (--overlay shipped --runtime R shows the shipped "
+                                     "overlay of that target)")])
+        label, fitted_overlay = resolve_overlay(overlay, name)
+        fitted = apply_overlay(spec, fitted_overlay, label=label)
+        calibrated = None
+    elif name in cat.devices:
+        if overlay == SHIPPED:
+            resolve_overlay(overlay, name, runtime=runtime, host=host)  # or: none is shipped
+            calibration, calibrated = SHIPPED, catalog_for("shipped", folders=folders)
+        fitted = calibrated.target(name, runtime, host)
+        if runtime is None and host is None and not is_calibrated(fitted):
+            fitted = None  # the datasheet values: no second column
+    else:
+        calibrated = None
+    rt = None
+    if runtime is not None or host is not None:
+        rt_name = runtime or spec.default_runtime
+        rt = cat.runtime(rt_name) if rt_name else None
+    return DeviceView(spec=spec, section=section, fitted=fitted, overlay=label,
+                      calibrated=calibrated, calibration=calibration, runtime=rt,
+                      target_fitted=fitted is not None and is_calibrated(fitted),
+                      file=cat.files.get(f"{section}/{name}"))
 
 
 def spec_fields(spec: Any, fitted: Any = None) -> pd.DataFrame:
@@ -341,17 +545,6 @@ def prediction_errors(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return by_kind, error_summary(single.iloc[:0], "threads")
 
 
-def catalog_device(catalog: Any, name: str, option: str = "--device") -> Any:
-    """A catalog device, or bad input naming the closest known ones (``option`` says which
-    argument named it)."""
-    if name not in catalog.devices:
-        from dse.devices.catalog import probe_hint
-
-        raise DseError([Problem(option, "", did_you_mean(name, catalog.devices, what="device")
-                                + probe_hint(name))])
-    return catalog.device(name)
-
-
 def _by_target(rows: pd.DataFrame, catalog: Any, spec: Any, *,
                per_target: bool) -> Iterator[tuple[str, Any, pd.DataFrame]]:
     """``(target name, spec, rows)`` per target of the rows (their runtime, and host where the
@@ -370,6 +563,14 @@ def _by_target(rows: pd.DataFrame, catalog: Any, spec: Any, *,
                rows.iloc[part["row_number"]])
 
 
+def validation_by_dataset(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`dse.calibrate.validation.by_dataset` as a table (``dse validate``'s second):
+    one row per dataset and kind; the baseline columns are NaN where no row had one."""
+    from dse.calibrate.validation import by_dataset
+
+    return pd.DataFrame(by_dataset(table))
+
+
 # ----- calibration ------------------------------------------------------------------------------
 
 def fitted_parameters(cal: Any) -> pd.DataFrame:
@@ -381,6 +582,27 @@ def fitted_parameters(cal: Any) -> pd.DataFrame:
              "sd_log": cal.uncertainty.get(k, cal.uncertainty.get(f"shared:{k}", np.inf))}
             for k, v in cal.overlay.provenance["fitted"].items()]
     return pd.DataFrame(rows, columns=["parameter", "value", "sd_log"])
+
+
+# ----- this machine -----------------------------------------------------------------------------
+
+def host_summary(spec: Any) -> pd.DataFrame:
+    """A probed host (``dse host probe``): one row per ``field`` with its ``value`` (SI, or
+    text), its ``quantity`` (a :mod:`dse.spec.units` quantity such as ``frequency``; ``""``:
+    a count or text) and a ``note`` (what shares a cache)."""
+    rows: list[tuple[str, Any, str, str]] = [
+        ("cpu", spec.description, "", ""), ("cores", spec.cores, "", ""),
+        ("clock (loaded)", spec.clock_hz or 0, "frequency", ""),
+        ("fp32 ops/cycle/core", (spec.ops_per_cycle_per_core or {}).get("fp32", 0), "", ""),
+        ("fp32 peak", spec.peak_ops_s["fp32"], "ops_s", ""),
+        ("memory bw (all CPUs)", spec.mem_bw_bytes_s, "bandwidth", "")]
+    if spec.mem_bw_one_thread_bytes_s:
+        rows.append(("memory bw (1 thread)", spec.mem_bw_one_thread_bytes_s, "bandwidth", ""))
+    for key, cache in (spec.caches or {}).items():
+        cpus = cache.shared_by_cpus
+        rows.append((f"{key} cache", cache.size_bytes, "bytes",
+                     f"shared by {cpus} CPU{'s' if cpus > 1 else ''}"))
+    return pd.DataFrame(rows, columns=["field", "value", "quantity", "note"])
 
 
 @dataclass(frozen=True)
@@ -491,6 +713,136 @@ def kernel_summary(table: pd.DataFrame, threads: Sequence[int]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["family", "kernels", *counts])
 
 
+def kernel_predictor(overlay: Path | str, catalog: Any = None) -> Callable[..., Any]:
+    """The cost model of the host target of ``catalog`` (default: DSE_CATALOG's) with a
+    fitted overlay applied, as the predictor :func:`dse.measure.kernels.run_kernels` draws its
+    adaptive kernels with (``dse host kernels --overlay``); the overlay is read first.
+
+    Raises:
+        DseError: The overlay cannot be read or is not of the host; no host in the catalog.
+    """
+    from dse.devices.calibrated import resolve_overlay
+    from dse.devices.overlay import apply_overlay
+    from dse.measure.kernels import cost_model_predictor
+
+    _, fitted = resolve_overlay(overlay, "host")
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    host = catalog.target("host", "onnxruntime_cpu")
+    return cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
+
+
+@dataclass(frozen=True)
+class Contention:
+    """The contention law fitted on a co-run table (:func:`host_contention`).
+
+    Attributes:
+        fit: The law and its errors (:class:`dse.measure.corun.ContentionFit`); its ``pairs``
+            are the table ``dse host contention`` prints.
+        device: The device the demands were priced on.
+        basis: ``wall`` or ``cpu``: the time the slowdowns came from.
+        cpu: The CPU the table was measured on.
+    """
+
+    fit: Any
+    device: str
+    basis: str
+    cpu: str
+
+    def record(self) -> dict[str, Any]:
+        """The fit as JSON-ready data (``--json``): the law (``None``: no saturation), the
+        bandwidth, basis, CPU, the three errors and the pairs' rows."""
+        fit = self.fit
+        return {"law": {k: (None if np.isinf(v) else v) for k, v in fit.law.items()},
+                "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": self.basis, "cpu": self.cpu,
+                "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape,
+                "naive_mape": fit.naive_mape, "pairs": fit.pairs.to_dict(orient="records")}
+
+
+def host_contention(data: Path | str, *, basis: str = "wall", device: str = "host",
+                    catalog: Any = None) -> Contention:
+    """Fit the contention law on the hog rows of a raw co-run table (``dse host
+    contention``) and predict its model pairs (never fitted on), the demands priced on
+    ``device`` under ONNX Runtime.
+
+    Raises:
+        DseError: A malformed table, an unknown device.
+    """
+    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
+
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    raw = read_corun(data)
+    spec = catalog_device(catalog, device)
+    models = sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair", "co_runner"]})
+    demands = task_demands(models, spec, runtime=catalog.runtimes.get("onnxruntime_cpu"))
+    fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+    return Contention(fit=fit, device=spec.name, basis=basis, cpu=str(raw["cpu"].iloc[0]))
+
+
+@dataclass(frozen=True)
+class SpreadCheck:
+    """Simulated against measured latency tails of a runs table (:func:`spread_check`).
+
+    Attributes:
+        table: One row per configuration (:func:`dse.calibrate.spread.check_runs`): measured
+            and simulated p50 and p99 (ms), ``p99_error``, ``tail_error`` (of p99/p50) and
+            ``naive_tail_error`` (without a spread).
+        spread: The spread fitted on every single-session row.
+        machines: Where the runs were measured (``cpu (N cores), date``, ``; ``-separated;
+            ``?``: the table does not say).
+        tail_mape: The mean absolute ``tail_error``.
+        naive_tail_mape: The same without a spread.
+        p99_mape: The mean absolute ``p99_error``.
+    """
+
+    table: pd.DataFrame
+    spread: Any
+    machines: str
+    tail_mape: float
+    naive_tail_mape: float
+    p99_mape: float
+
+
+def spread_check(runs_file: Path | str, *, device: str = "host", catalog: Any = None,
+                 overlay: Path | None = None) -> SpreadCheck:
+    """Check a host runs table (``dse host spread-check``): each configuration simulated with
+    the spread fitted on the other models' single-session runs, against its measured tails.
+
+    Args:
+        runs_file: A runs table (``dse host spread`` or ``dse measure``'s ``.runs.csv``).
+        device: The host device the runs are of.
+        catalog: The catalog (default: DSE_CATALOG's).
+        overlay: A fitted overlay of the host: the medians come from it where the file exists.
+    """
+    from dse.calibrate.spread import check_runs, fit_spread, host_observations, read_runs
+
+    runs = read_runs(runs_file)
+    if catalog is None:
+        from dse.devices import default_catalog
+
+        catalog = default_catalog()
+    if overlay is not None and Path(overlay).is_file():
+        # the medians from the fitted host (dse host calibrate), the spread from the runs
+        from dse.devices.overlay import apply_overlay, load_overlay
+
+        fitted = apply_overlay(catalog_device(catalog, device), load_overlay(overlay),
+                               label=str(overlay))
+        catalog = catalog.with_devices({device: fitted}, replace=True)
+    table = check_runs(runs, catalog=catalog, device=device)
+    spread = fit_spread(host_observations(runs, device=device))
+    machines = ", ".join(sorted({f"{r.cpu} ({r.cores} cores), {r.date}" for r in
+                                 runs.itertuples(index=False)})) if "cpu" in runs else "?"
+    return SpreadCheck(table=table, spread=spread, machines=machines,
+                       tail_mape=float(table["tail_error"].abs().mean()),
+                       naive_tail_mape=float(table["naive_tail_error"].abs().mean()),
+                       p99_mape=float(table["p99_error"].abs().mean()))
+
+
 def spread_overlay(spread: Any, device: str, runs_file: Path | str,
                    existing: Any = None) -> Any:
     """The overlay of the host target carrying a latency spread fitted on a runs table
@@ -508,11 +860,3 @@ def spread_overlay(spread: Any, device: str, runs_file: Path | str,
             "provenance": {**existing.provenance, **provenance}})
     return Overlay(device=device, runtime="onnxruntime_cpu", values=values,
                    provenance=provenance)
-
-
-def validation_by_dataset(table: pd.DataFrame) -> pd.DataFrame:
-    """:func:`dse.calibrate.validation.by_dataset` as a table (``dse validate``'s second):
-    one row per dataset and kind; the baseline columns are NaN where no row had one."""
-    from dse.calibrate.validation import by_dataset
-
-    return pd.DataFrame(by_dataset(table))

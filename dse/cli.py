@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dse import api
 from dse.errors import DseError, Problem, WorkloadError
 
 #: Short column headings of metrics, so that a front's table reads at 80 columns.
@@ -123,6 +124,21 @@ def _progress_bar(description: str, *, remaining: bool = False) -> Any:
         yield step
 
 
+def _int_list(text: str, option: str, *,
+              expected: str = "whole numbers separated by commas, such as 1,2",
+              minimum: int | None = None, error: type[DseError] = DseError) -> list[int]:
+    """The whole numbers of a comma-separated flag (``--threads 1,2``; blank items skipped),
+    or ``error`` naming ``option`` and saying what was ``expected``: none at all, a part that
+    is not a whole number, one below ``minimum`` (the library checks its own bounds)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or (minimum is not None and min(values) < minimum):
+        raise error([Problem(option, text, f"expected {expected}")])
+    return values
+
+
 def _parse_input_shapes(values: list[str]) -> dict[str, list[int]]:
     shapes: dict[str, list[int]] = {}
     problems = []
@@ -149,7 +165,6 @@ def workloads_list(
     """List the built-in zoo (run a subcommand for one model)."""
     if ctx.invoked_subcommand is not None:
         return
-    from dse.api import zoo_table
 
     table = _listing("dse zoo")
     table.add_column("name", no_wrap=True)
@@ -158,14 +173,14 @@ def workloads_list(
         for col in ("params", "MMACs", "nodes"):
             table.add_column(col, justify="right")
         with _progress_bar("building zoo models") as step:
-            models = zoo_table(counts=True, progress=step)
+            models = api.zoo_table(counts=True, progress=step)
         for _, m in models.iterrows():
             table.add_row(m["name"], m["task"], f"{m['params']:,}", f"{m['macs'] / 1e6:,.1f}",
                           f"{m['nodes']}")
     else:
         table.add_column("summary")
         table.add_column("options", no_wrap=True)
-        for _, m in zoo_table().iterrows():
+        for _, m in api.zoo_table().iterrows():
             # one option (key=value) a line: only the summary wraps, at spaces
             table.add_row(m["name"], m["task"], m["summary"],
                           "\n".join(f"{k}={v}" for k, v in m["options"].items()))
@@ -249,19 +264,12 @@ def workloads_show(
 def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None,
                  out_dir: Path, *, plot: bool, as_json: bool) -> None:
     """``workloads show --memory``: the footprint table and the arena's lifetime plot."""
-    from dse.cost.footprint import footprint
-    from dse.errors import did_you_mean
     from dse.report.memory_plot import footprint_record, memory_table, plot_lifetimes
 
     catalog = _catalog(None)
-    spec = _device(catalog, device) if device else None
-    name = runtime or (spec.default_runtime if spec is not None else None)
-    if name is not None and name not in catalog.runtimes:
-        raise DseError([Problem("--runtime", "", did_you_mean(name, catalog.runtimes,
-                                                               what="runtime"))])
-    rt = catalog.runtimes.get(name) if name else None
     with err.status("planning the arena"):
-        fp = footprint(w, spec, precision, runtime=rt)
+        fp = api.memory_footprint(w, precision, device=device, runtime=runtime,
+                                  catalog=catalog)
     if as_json:
         out.print_json(json.dumps(footprint_record(fp)))
     else:
@@ -271,7 +279,7 @@ def _show_memory(w: Any, precision: str, device: str | None, runtime: str | None
         for note in fp.notes:
             out.print(f"[dim]{note}[/dim]", highlight=False)
     if plot:
-        stem = out_dir / f"memory_{w.name}_{spec.name if spec else 'any'}_{precision}"
+        stem = out_dir / f"memory_{w.name}_{fp.device or 'any'}_{precision}"
         with err.status("plotting"):
             paths = plot_lifetimes(fp, stem)
         for path in paths:
@@ -376,9 +384,7 @@ def _calibrated(calibration: str, folders: list[Path] | None) -> Any:
 
 
 def _device(catalog: Any, name: str, option: str = "--device") -> Any:
-    from dse.api import catalog_device
-
-    return catalog_device(catalog, name, option)
+    return api.catalog_device(catalog, name, option)
 
 
 def _say_calibration(catalog: Any, calibration: str, devices: list[str] | None = None, *,
@@ -402,8 +408,6 @@ def devices_list(
         return
     import pandas as pd
 
-    from dse.api import device_table, link_table, platform_table
-
     cat = _calibrated(calibration, catalog)
     _say_calibration(cat, calibration, as_json=as_json)
     if as_json:
@@ -419,7 +423,7 @@ def devices_list(
     for col in ("name", "kind", "peak", "memory bw", "on-chip", "USD"):
         table.add_column(col, justify="left" if col in ("name", "kind") else "right",
                          no_wrap=col in ("name", "kind"))
-    for _, d in device_table(cat).iterrows():
+    for _, d in api.device_table(cat).iterrows():
         peak = "\n".join(f"{p} {_fmt('peak_ops_s', v)}" for p, v in d["peak_ops_s"].items())
         table.add_row(d["name"], d["kind"], peak, _fmt("mem_bw_bytes_s", d["mem_bw_bytes_s"]),
                       _fmt("onchip_mem_bytes", d["onchip_mem_bytes"]),
@@ -430,7 +434,7 @@ def devices_list(
     for col in ("name", "bandwidth", "latency", "shared", "description"):
         links.add_column(col, no_wrap=col != "description",
                          justify="right" if col in ("bandwidth", "latency") else "left")
-    for _, link in link_table(cat).iterrows():
+    for _, link in api.link_table(cat).iterrows():
         links.add_row(link["name"], _fmt("bandwidth_bytes_s", link["bandwidth_bytes_s"]),
                       _fmt("latency_s", link["latency_s"]), "yes" if link["shared"] else "no",
                       link["description"])
@@ -438,7 +442,7 @@ def devices_list(
     platforms = _listing("platforms")
     for col in ("name", "host + accelerators", "description"):
         platforms.add_column(col, no_wrap=col == "name")
-    for _, p in platform_table(cat).iterrows():
+    for _, p in api.platform_table(cat).iterrows():
         platforms.add_row(p["name"], "\n".join([*p["host"], *(f"+ {n}x {a}" for a, n in
                                                              p["accelerators"].items())]),
                           p["description"])
@@ -464,50 +468,25 @@ def devices_show(
     """One catalog entry, every number with its source, and the fitted values of its shipped
     overlay beside the datasheet values (--calibration datasheet: without them; --overlay FILE:
     another overlay's)."""
-    from dse.api import catalog_entry, spec_fields
-    from dse.devices.calibrated import SHIPPED, resolve_overlay
-    from dse.devices.overlay import apply_overlay
-    from dse.errors import SpecError
 
-    calibrated = _calibrated(calibration, catalog)
-    cat = _catalog(catalog)
-    spec, section = catalog_entry(cat, name)
-    if (overlay is not None or runtime is not None or host is not None) and \
-            name not in cat.devices:
-        flag = "--overlay" if overlay is not None else "--runtime"
-        raise SpecError([Problem(flag, name, "a target is a device under a runtime; "
-                                 f"{name!r} is not a device")])
-    from dse.devices.calibrated import is_calibrated
-
-    fitted = None
-    say = err if as_json else out
-    if overlay is not None and overlay != SHIPPED:
-        if runtime is not None or host is not None:
-            raise SpecError([Problem("--runtime", name, "give --overlay FILE or --runtime, not "
-                                     "both (--overlay shipped --runtime R shows the shipped "
-                                     "overlay of that target)")])
-        label, fitted_overlay = resolve_overlay(overlay, name)
-        fitted = apply_overlay(spec, fitted_overlay, label=label)
-        say.print(f"devices: datasheet values; fitted: overlay {label}", highlight=False,
-                  markup=False)
-    elif name in cat.devices:
-        if overlay == SHIPPED:
-            resolve_overlay(overlay, name, runtime=runtime, host=host)  # or: none is shipped
-            calibration, calibrated = SHIPPED, _calibrated(SHIPPED, catalog)
-        fitted = calibrated.target(name, runtime, host)
-        if runtime is None and host is None and not is_calibrated(fitted):
-            fitted = None  # the datasheet values: no second column
-        _say_calibration(calibrated, calibration, [name], as_json=as_json)
+    with err.status("loading the device catalog"):
+        view = api.device_view(name, overlay=overlay, runtime=runtime, host=host,
+                               calibration=calibration, folders=catalog or ())
+    spec, fitted = view.spec, view.fitted
+    if view.overlay is not None:
+        (err if as_json else out).print(f"devices: datasheet values; fitted: overlay "
+                                        f"{view.overlay}", highlight=False, markup=False)
+    elif view.calibrated is not None:
+        _say_calibration(view.calibrated, view.calibration, [name], as_json=as_json)
     target_note = ""
     if runtime is not None or host is not None:
-        rt = cat.runtime(runtime or spec.default_runtime) if (runtime or spec.default_runtime) \
-            else None
+        rt = view.runtime
         target_note = (f"target: {name} under {rt.name} {rt.version} ({rt.description}); fuses "
                        f"{', '.join(rt.fuses) if rt.fuses is not None else 'not documented'}; "
                        f"kernels "
                        f"{', '.join(rt.kernels) if rt.kernels is not None else 'not documented'}"
                        if rt else f"target: {name} (no runtime named)")
-        if fitted is None or not is_calibrated(fitted):
+        if not view.target_fitted:
             target_note += "\nno overlay fitted on this target: datasheet values"
     if as_json:
         data = {"spec": spec.model_dump(mode="json")}
@@ -518,7 +497,7 @@ def devices_show(
     out.print(f"[bold]{name}[/bold]  {getattr(spec, 'description', '')}")
     if target_note:
         out.print(target_note, highlight=False)
-    file = cat.files.get(f"{section}/{name}")
+    file = view.file
     if file is not None:
         out.print(f"file: {file}", highlight=False)
     table = _listing()
@@ -528,7 +507,7 @@ def devices_show(
         table.add_column("fitted", justify="right", no_wrap=True)
     table.add_column("source")
     sources = {s.id: s for s in [*spec.sources, *(fitted.sources if fitted is not None else ())]}
-    for _, r in spec_fields(spec, fitted).iterrows():
+    for _, r in api.spec_fields(spec, fitted).iterrows():
         value = r["value"]
         row = [r["path"], "-" if value is None else _fmt(r["path"], value)]
         if fitted is not None:
@@ -575,33 +554,22 @@ def roofline_cmd(
     --calibration datasheet); the total is a lower bound on one frame's latency (no transfers
     over the link, no host work, no per-inference overhead).
     """
-    from dse.api import roofline_bounds
-    from dse.cost import roofline
     from dse.report import plot_roofline
-    from dse.workloads import workload
 
     cat = _calibrated(calibration, catalog)
     spec = _device(cat, device, "DEVICE")
     _say_calibration(cat, calibration, [device], as_json=as_json)
-    precision = precision or spec.precisions[0]
-    if precision not in spec.peak_ops_s:
-        raise DseError([Problem("--precision", "", f"{device} does not run {precision}; it "
-                                f"runs {', '.join(spec.precisions)}")])
     with err.status(f"pricing every layer of {source} on {device}"):
-        w = workload(source, precision=precision, **_parse_options(option or []))
-        link = cat.link(spec.link) if spec.link else None
-        try:
-            roof = roofline(w, spec, precision, link=link, dvfs=dvfs)
-        except KeyError as exc:
-            raise DseError([Problem("--dvfs", "", str(exc.args[0]))]) from None
-    layers = roof.layers
+        roof = api.device_roofline(cat, device, source, precision=precision, dvfs=dvfs,
+                                   options=_parse_options(option or []))
+    layers, precision = roof.layers, roof.precision
     if as_json:
         out.print_json(layers.drop(columns=[]).to_json(orient="records"))
     else:
         # at 80 columns: each layer's op type, traffic and weight placement are in --json
         # (and the plot); a long layer name folds, every other cell stays whole; "ceiling" is
         # the attainable ops/s at the layer's intensity
-        table = _listing(f"{w.name} on {device} ({precision})")
+        table = _listing(f"{roof.workload} on {device} ({precision})")
         for col in ("layer", "class", "MOPs", "ops/B", "ceiling", "time", "bound"):
             table.add_column(col, justify="left" if col in ("layer", "class", "bound") else
                              "right", no_wrap=col != "layer", overflow="fold")
@@ -617,7 +585,7 @@ def roofline_cmd(
         unsupported = int((~layers["supported"]).sum())
         out.print(f"layers {len(layers)}, {_fmt('latency_s', layers['time_s'].sum())} in total: "
                   + ", ".join(f"{b.bound} {b.share:.0%}"
-                              for b in roofline_bounds(roof).itertuples(index=False))
+                              for b in api.roofline_bounds(roof).itertuples(index=False))
                   + f"; ridge at {roof.ridge_intensity:.3g} ops/B"
                   + (f"; {unsupported} layers unsupported on {device} (bound*)"
                      if unsupported else ""))
@@ -626,7 +594,7 @@ def roofline_cmd(
                   + (f" and its transfers over {spec.link}" if spec.link else "")
                   + " (dse simulate has them)", highlight=False)
     if not no_plot:
-        stem = out_dir / f"roofline_{w.name}_{device}_{precision}"
+        stem = out_dir / f"roofline_{roof.workload}_{device}_{precision}"
         with err.status("plotting"):
             paths = plot_roofline(roof, stem)
         for path in paths:
@@ -645,7 +613,6 @@ def simulate_cmd(
         help="Write the timeline as Chrome trace JSON (open in Perfetto).")] = None,
 ) -> None:
     """Simulate one configuration of an experiment (the first value of every search list)."""
-    from dse.api import utilization_table
     from dse.report.trace import write_chrome_trace
     from dse.run import simulate
 
@@ -665,25 +632,26 @@ def simulate_cmd(
         return
     m = report.metrics
     assert m is not None
+    v = api.metrics_table(report).set_index("metric")["value"]
     table = Table(show_header=False)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("throughput", f"{m.throughput_fps:,.2f} fps  (bound "
-                  f"{report.bound.throughput_fps:,.2f}: {', '.join(report.bound.bottlenecks)})")
-    table.add_row("latency p50 / p95 / p99", " / ".join(f"{m.latency_ms[k]:,.2f}"
+    table.add_row("throughput", f"{v['throughput']:,.2f} fps  (bound "
+                  f"{v['throughput_bound']:,.2f}: {', '.join(v['bottlenecks'])})")
+    table.add_row("latency p50 / p95 / p99", " / ".join(f"{v[f'latency_{k}'] * 1e3:,.2f}"
                                                       for k in ("p50", "p95", "p99")) + " ms")
-    table.add_row("energy per inference", f"{m.energy_per_inference_j * 1e3:,.2f} mJ")
-    table.add_row("average power", f"{m.average_power_w:,.2f} W")
-    table.add_row("price", "-" if m.price_usd is None else f"${m.price_usd:,.2f}")
-    if m.sustained is not None:
-        table.add_row("sustains the stream", "yes" if m.sustained else "no")
-    table.add_row("frames per device", ", ".join(f"{k}: {v}"
-                                                 for k, v in m.frames_per_device.items()))
+    table.add_row("energy per inference", f"{v['energy_per_inference'] * 1e3:,.2f} mJ")
+    table.add_row("average power", f"{v['average_power']:,.2f} W")
+    table.add_row("price", "-" if v["price"] is None else f"${v['price']:,.2f}")
+    if "sustained" in v:
+        table.add_row("sustains the stream", "yes" if v["sustained"] else "no")
+    table.add_row("frames per device", ", ".join(f"{k}: {n}"
+                                                 for k, n in v["frames_per_device"].items()))
     out.print(table)
     util = Table(title="utilization")
     util.add_column("resource")
     util.add_column("busy", justify="right")
-    for _, r in utilization_table(m).iterrows():
+    for _, r in api.utilization_table(m).iterrows():
         util.add_row(r["resource"], f"{r['busy']:.1%}")
     out.print(util)
     for note in m.notes:
@@ -722,7 +690,6 @@ def explore_cmd(
     """
     import optuna
 
-    from dse.api import explore
     from dse.search import planned_trials
     from dse.sim.resolve import load_experiment
 
@@ -746,7 +713,7 @@ def explore_cmd(
 
     task = progress.add_task(exp.name, total=int(total), best="")
     try:
-        result = explore(exp, trials=trials, timeout_s=timeout, storage=storage,
+        result = api.explore(exp, trials=trials, timeout_s=timeout, storage=storage,
                          workers=workers, sampler=sampler, seed=seed, out=out_dir,
                          callbacks=[done], fresh=fresh, resume_anyway=resume_anyway)
         progress.update(task, completed=len(result.trials))
@@ -758,12 +725,13 @@ def explore_cmd(
     table = _listing(f"{exp.name}: {len(result.trials)} trials, "
                      f"{int(result.trials['feasible'].sum()) if len(result.trials) else 0} "
                      f"feasible, Pareto front of {len(front)}")
-    params = [c for c in front.columns if c.startswith("param:")]
-    values = [f"value:{g.metric}" for g in result.objectives]
+    shown = api.front_table(result)
+    values = [c for c in shown.columns if c.startswith("value:")]
+    # records keep each column's type (a row of iterrows would make the trial a float)
     rows = [[str(row["trial"]), *(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c])
-                                  for c in [*params, *values])]
-            for _, row in front.head(10).iterrows()]
-    for i, col in enumerate(["trial", *params, *values]):
+                                  for c in shown.columns[1:])]
+            for row in shown.head(10).to_dict("records")]
+    for i, col in enumerate(shown.columns):
         # A column is never narrower than its longest word: rich folds between words only.
         words = [w for r in rows for w in r[i].replace(",", " ").split()]
         numeric = col == "trial" or col in values or all(
@@ -786,9 +754,7 @@ def explore_cmd(
 
 
 def _measurements(data: str, catalog: Any = None) -> Any:
-    from dse.api import measurements
-
-    return measurements(data, catalog)
+    return api.measurements(data, catalog)
 
 
 @app.command("calibrate", epilog=_examples(
@@ -809,7 +775,6 @@ def calibrate_cmd(
                                         "cross-validation.")] = False,
 ) -> None:
     """Fit a device's free parameters to measurements; report in-sample and LOO error."""
-    from dse.api import fitted_parameters
     from dse.calibrate import calibrate
 
     measurements = _measurements(data)
@@ -820,7 +785,7 @@ def calibrate_cmd(
     table.add_column("parameter")
     table.add_column("value", justify="right")
     table.add_column("x/÷ (1 sd)", justify="right")
-    for _, r in fitted_parameters(cal).iterrows():
+    for _, r in api.fitted_parameters(cal).iterrows():
         sd = r["sd_log"]
         table.add_row(r["parameter"], _fmt(r["parameter"], r["value"]),
                       f"{math.exp(sd):.2f}" if sd < 5 else "not determined by the data")
@@ -860,7 +825,6 @@ def predict_cmd(
     """Predict measured rows with a device and report the error of each: by default the device
     as dse simulate runs it, the shipped overlay of each row's target (device x runtime, x host
     where the runtime's timing includes it) applied."""
-    from dse import api
 
     with err.status(f"predicting the rows of {device}"):
         pred = api.predict_measurements(data, device, overlay=overlay, calibration=calibration)
@@ -932,7 +896,6 @@ def host_calibrate_cmd(
     write its overlay; with --zoo, report whole-model error beside the MACs proxy."""
     import yaml
 
-    from dse.api import fit_host_kernels, kernel_fit_figures
     from dse.calibrate import kernel_fit as kf
     from dse.catalog import catalog_dir as shipped_dir
     from dse.devices import Catalog, default_catalog
@@ -953,12 +916,14 @@ def host_calibrate_cmd(
 
         with err.status("timing kernels") as status:
             # adaptive sampling around the worst errors of the cost model on this host
-            run_kernels(kernels_out, threads=_int_list(threads, "--threads"), budget_min=budget,
+            run_kernels(kernels_out, threads=_int_list(
+                threads, "--threads", expected="whole numbers >= 1, comma-separated",
+                minimum=1), budget_min=budget,
                         predict=cost_model_predictor(device),
                         progress=lambda d, n, what: status.update(f"kernels {d}/{n}: {what}"))
         kernels = kernels_out
     with err.status("pricing kernels with the cost model") as status:
-        host = fit_host_kernels(kernels, device, catalog, statistic=statistic, cv=cv, zoo=zoo,
+        host = api.fit_host_kernels(kernels, device, catalog, statistic=statistic, cv=cv, zoo=zoo,
                                 unseen=unseen, progress=status.update)
     data, fit, overlay, figures = host.data, host.fit, host.overlay, host.figures
     with atomic_path(out_file) as tmp:
@@ -970,7 +935,7 @@ def host_calibrate_cmd(
                 "MACs proxy MAPE"):
         t.add_column(col, justify="left" if col == "figure" else "right",
                      no_wrap=col == "figure", min_width=25 if col == "figure" else None)
-    for _, r in kernel_fit_figures(figures).iterrows():
+    for _, r in api.kernel_fit_figures(figures).iterrows():
         proxy_mape = r["baseline_mape"]
         t.add_row(r["figure"], str(r["threads"]), str(r["points"]), f"{r['mape']:.1%}",
                   f"{r['within_10']:.0%}", f"{r['worst']:.0%}",
@@ -978,16 +943,6 @@ def host_calibrate_cmd(
     out.print(t)
     out.print(f"overhead per inference {fit.overhead_per_inference_s * 1e6:.1f} us; "
               f"wrote {out_file}", highlight=False)
-
-
-def _int_list(text: str, option: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values or min(values) < 1:
-        raise DseError([Problem(option, text, "expected whole numbers >= 1, comma-separated")])
-    return values
 
 
 @app.command("calibrate-catalog", epilog=_examples(
@@ -1036,15 +991,19 @@ def host_probe_cmd(
     ] = Path("dse_host/host.yaml"),
 ) -> None:
     """Measure this machine (a few seconds) and write it as a catalog device and platform."""
-    from dse.devices.host import summary, write_probe
+    from dse.devices.host import write_probe
+    from dse.spec.units import format_quantity
 
     with err.status("probing this machine: clock under load, GEMM, memory bandwidth"):
         spec, written = write_probe(out_file)
     table = Table(title=f"{spec.name}: probed")
     table.add_column("field")
     table.add_column("value", justify="right")
-    for field, value in summary(spec):
-        table.add_row(field, value)
+    for _, r in api.host_summary(spec).iterrows():
+        value = r["value"]
+        text = format_quantity(value, r["quantity"]) if r["quantity"] else \
+            f"{value:g}" if isinstance(value, float) else str(value)
+        table.add_row(r["field"], text + (f" ({r['note']})" if r["note"] else ""))
     out.print(table)
     for path in written:
         out.print(f"wrote {path}", highlight=False)
@@ -1097,16 +1056,15 @@ def measure_cmd(
 
     fn = measure_function(runtime)
     openvino = runtime == "openvino"
-    problems = []
+    problems: list[Problem] = []
     parsed: dict[str, list[int]] = {}
     lists = [("--streams", streams or ("1,2,3,4" if openvino else "1"))]
     lists.append(("--requests", requests) if openvino else ("--threads", threads))
     for flag, text in lists:
         try:
-            parsed[flag] = [int(part) for part in text.split(",")] if text else []
-        except ValueError:
-            problems.append(Problem(flag, text, "expected whole numbers separated by commas, "
-                                    "such as 1,2"))
+            parsed[flag] = _int_list(text, flag) if text else []
+        except DseError as exc:  # with every other problem of the flags
+            problems.extend(exc.problems)
     if not openvino and rounds != 1:
         problems.append(Problem("--rounds", str(rounds), "an openvino setting"))
     if openvino and (profile or threads != "1"):
@@ -1181,30 +1139,17 @@ def host_kernels_cmd(
 ) -> None:
     """Time a suite of single kernels (the zoo's layer shapes, random and adaptive draws) with
     ONNX Runtime on this machine, resumably, into a kernel CSV."""
-    from dse.measure.kernels import KernelsError, cost_model_predictor, run_kernels
+    from dse.measure.kernels import KernelsError, run_kernels
 
-    try:
-        parsed = [int(part) for part in threads.split(",")]
-    except ValueError:
-        raise KernelsError([Problem("--threads", threads, "expected whole numbers separated by "
-                                    "commas, such as 1,2")]) from None
-    predict = None
-    if overlay is not None:
-        from dse.devices import default_catalog
-        from dse.devices.calibrated import resolve_overlay
-        from dse.devices.overlay import apply_overlay
-
-        # read before anything is timed: bad input fails fast
-        _, fitted = resolve_overlay(overlay, "host")
-        host = default_catalog().target("host", "onnxruntime_cpu")
-        predict = cost_model_predictor(apply_overlay(host, fitted, label=str(overlay)))
+    parsed = _int_list(threads, "--threads", error=KernelsError)
+    # read before anything is timed: bad input fails fast
+    predict = api.kernel_predictor(overlay) if overlay is not None else None
     with _progress_bar("building the suite", remaining=True) as step:
         result = run_kernels(out_file, threads=parsed, runtime=runtime, budget_min=budget,
                              zoo=False if no_zoo else (zoo or True), random=random,
                              adaptive=adaptive, seed=seed, repeats=repeats,
                              target_s=target_ms / 1e3, predict=predict, fresh=fresh,
                              progress=step)
-    from dse.api import kernel_summary
 
     table = result.table
     summary = Table(title=f"kernels on {table['cpu'].iloc[0] if len(table) else 'this machine'}"
@@ -1212,7 +1157,7 @@ def host_kernels_cmd(
     for col in ("family", "kernels", *(f"{n} thread{'s' if n > 1 else ''}" for n in
                                        sorted(set(parsed)))):
         summary.add_column(col, justify="left" if col == "family" else "right")
-    for _, r in kernel_summary(table, parsed).iterrows():
+    for _, r in api.kernel_summary(table, parsed).iterrows():
         summary.add_row(r["family"], str(r["kernels"]),
                         *("-" if math.isnan(r[n]) else f"{r[n] * 1e3:.3f}"
                           for n in sorted(set(parsed))))
@@ -1259,13 +1204,10 @@ def host_corun_cmd(
         pinned = None
         problems.append(Problem("--cores", cores, "expected two CPU numbers, such as 0,1"))
     if problems:  # with every problem of the rest of the settings
-        import os
-
         from dse.measure.corun import check_settings
 
-        usable = sorted(os.sched_getaffinity(0))[:2]
         raise CorunError(problems + check_settings(workloads, levels, window, rounds, 0,
-                                                   pinned or usable))
+                                                   pinned or None))
     with _progress_bar("co-running") as step:
         # every finished round is written at once: an interrupted run keeps them
         raw = corun(workloads, hog_gb_s=levels, pairs=pairs, window_s=window, rounds=rounds,
@@ -1300,26 +1242,15 @@ def host_contention_cmd(
 ) -> None:
     """Fit the contention law on the hog rows of a co-run table and predict the co-run
     throughput of its model pairs (never fitted on), beside the naive no-slowdown figure."""
-    from dse.measure.corun import corun_summary, fit_contention, read_corun, task_demands
-
-    raw = read_corun(data)
     cat = _catalog(catalog)
-    spec = _device(cat, device)
-    runtime = cat.runtimes.get("onnxruntime_cpu")
     with err.status("pricing the models and fitting the contention law"):
-        demands = task_demands(sorted({*raw["workload"], *raw.loc[raw["kind"] == "pair",
-                                                                  "co_runner"]}),
-                               spec, runtime=runtime)
-        fit = fit_contention(corun_summary(raw, basis=basis), demands, spec.mem_bw_bytes_s)
+        contention = api.host_contention(data, basis=basis, device=device, catalog=cat)
     if as_json:
-        out.print_json(json.dumps({
-            "law": {k: (None if math.isinf(v) else v) for k, v in fit.law.items()},
-            "mem_bw_bytes_s": fit.mem_bw_bytes_s, "basis": basis, "cpu": str(raw["cpu"].iloc[0]),
-            "fit_mape": fit.fit_mape, "pair_mape": fit.pair_mape, "naive_mape": fit.naive_mape,
-            "pairs": fit.pairs.to_dict(orient="records")}, default=float))
+        out.print_json(json.dumps(contention.record(), default=float))
         return
+    fit = contention.fit
     sat = fit.law["saturation"]
-    out.print(f"law on {spec.name} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
+    out.print(f"law on {contention.device} ({fit.mem_bw_bytes_s / 1e9:.3g} GB/s): knee "
               f"{fit.law['knee']:.3g}, saturation {'none' if math.isinf(sat) else f'{sat:.3g}'},"
               f" slope {fit.law['slope']:.3g}; slowdown error on the {len(fit.hog)} hog rows it "
               f"was fitted on {fit.fit_mape:.1%}", highlight=False)
@@ -1355,13 +1286,8 @@ def host_spread_cmd(
     from dse.files import atomic_path
     from dse.measure import MeasureError, measure
 
-    parsed: dict[str, list[int]] = {}
-    for flag, text in (("--threads", threads), ("--streams", streams)):
-        try:
-            parsed[flag] = [int(part) for part in text.split(",")]
-        except ValueError:
-            raise MeasureError([Problem(flag, text, "expected whole numbers separated by "
-                                        "commas, such as 1,2")]) from None
+    parsed = {flag: _int_list(text, flag, error=MeasureError)
+              for flag, text in (("--threads", threads), ("--streams", streams))}
     with err.status("measuring") as status:
         result = measure(workloads, threads=parsed["--threads"], streams=parsed["--streams"],
                          warmup=warmup, repeats=repeats,
@@ -1390,29 +1316,20 @@ def host_spread_check_cmd(
     fitted on the other models' single-session runs."""
     import yaml
 
-    from dse.api import spread_overlay
-    from dse.calibrate.spread import check_runs, describe, fit_spread, host_observations, read_runs
+    from dse.calibrate.spread import describe
     from dse.devices.overlay import load_overlay
     from dse.files import atomic_path
 
-    runs = read_runs(runs_file)
-    cat = _catalog(catalog)
-    if overlay is not None and overlay.is_file():
-        # the medians from the fitted host (dse host calibrate), the spread from the runs
-        from dse.devices.overlay import apply_overlay
-
-        fitted = apply_overlay(_device(cat, device), load_overlay(overlay), label=str(overlay))
-        cat = cat.with_devices({device: fitted}, replace=True)
     with err.status("simulating"):
-        table = check_runs(runs, catalog=cat, device=device)
-    spread = fit_spread(host_observations(runs, device=device))
+        check = api.spread_check(runs_file, device=device, catalog=_catalog(catalog),
+                                 overlay=overlay)
+    table, spread = check.table, check.spread
     if as_json:
         out.print_json(json.dumps({"spread": spread.model_dump(exclude_none=True),
                                    "rows": table.to_dict(orient="records")}))
     else:
-        cpu = ", ".join(sorted({f"{r.cpu} ({r.cores} cores), {r.date}" for r in
-                                runs.itertuples(index=False)})) if "cpu" in runs else "?"
-        t = Table(title=f"{runs_file}: simulated vs measured latency (ms); measured on {cpu}")
+        t = Table(title=f"{runs_file}: simulated vs measured latency (ms); measured on "
+                        f"{check.machines}")
         for col in ("workload", "threads", "streams", "measured p50", "measured p99",
                     "sim p50", "sim p99", "p99 error", "p99/p50 error", "no spread"):
             t.add_column(col, justify="left" if col == "workload" else "right")
@@ -1424,11 +1341,11 @@ def host_spread_check_cmd(
                       f"{r['naive_tail_error']:+.1%}")
         out.print(t)
         out.print(f"spread fitted on every single-session row: {describe(spread)} of the "
-                  f"median; p99/p50 error MAPE {table['tail_error'].abs().mean():.1%} "
-                  f"(no spread: {table['naive_tail_error'].abs().mean():.1%}); p99 error "
-                  f"MAPE {table['p99_error'].abs().mean():.1%}", highlight=False)
+                  f"median; p99/p50 error MAPE {check.tail_mape:.1%} "
+                  f"(no spread: {check.naive_tail_mape:.1%}); p99 error "
+                  f"MAPE {check.p99_mape:.1%}", highlight=False)
     if overlay is not None:
-        new = spread_overlay(spread, device, runs_file,
+        new = api.spread_overlay(spread, device, runs_file,
                              load_overlay(overlay) if overlay.is_file() else None)
         with atomic_path(overlay) as tmp:
             tmp.write_text(yaml.safe_dump(new.model_dump(mode="json", exclude_none=True),
@@ -1535,7 +1452,6 @@ def validate_cmd(
 
     import pandas as pd
 
-    from dse.api import validation_by_dataset
     from dse.calibrate.validation import by_dataset, overall, validate_all
 
     with err.status("cross-validating") as status:
@@ -1567,7 +1483,7 @@ def validate_cmd(
     for col in ("dataset", "kind", "points", "MAPE", "within ±10%", "MACs proxy",
                 "beating it", "90% coverage"):
         by.add_column(col, justify="left" if col in ("dataset", "kind") else "right")
-    for _, o in validation_by_dataset(table).iterrows():
+    for _, o in api.validation_by_dataset(table).iterrows():
         has = "baseline_mape" in o and not pd.isna(o["baseline_mape"])
         by.add_row(o["dataset"], o["kind"], str(o["points"]), f"{o['mape']:.1%}",
                    f"{o['within_10']:.0%}", f"{o['baseline_mape']:.1%}" if has else "",
@@ -1688,33 +1604,26 @@ def sweep_cmd(
     if folder is not None:
         raise DseError([Problem(str(folder), "", "a second argument is taken only by 'dse "
                                 "sweep report DIR'; the output folder is --out DIR")])
-    options = _parse_options(option or [])
+    settings: dict[str, Any] = {
+        "family": family, "options": _parse_options(option or []),
+        "targets": targets.split(",") if targets else [], "limit": limit, "sample": sample,
+        "seed": seed, "precision": precision, "calibration": calibration, "chunk": chunk,
+        "out": out_dir}
     if family.endswith((".yaml", ".yml")):
-        # a sweep file states what is swept; a flag given here overrides it (flags left at
-        # their defaults do not)
-        from dse.spec.sweep import load_sweep
+        # a sweep file states what is swept; a flag given here overrides it
+        from dse.spec.sweep import load_sweep, merge_options
 
-        spec = load_sweep(family)
-        family, options = spec.family, {**spec.options, **options}
-        targets = targets or ",".join(spec.targets)
-        limit = limit if limit is not None else spec.limit
-        sample = sample if sample != "random" else spec.sample
-        seed = seed or spec.seed
-        precision = precision if precision != "auto" else spec.precision
-        calibration = calibration if calibration != "shipped" else spec.calibration
-        chunk = chunk if chunk != 1000 else spec.chunk
-        out_dir = out_dir or Path("sweeps") / spec.name
-    if not targets:
+        settings = merge_options(load_sweep(family), settings)
+    if not settings["targets"]:
         raise DseError([Problem("--targets", "", "give the targets, such as --targets "
                                 "coral_usb,ncs2")])
-    if sample not in ("random", "first"):
-        raise DseError([Problem("--sample", "", f"expected random or first, got {sample!r}")])
+    if settings["sample"] not in ("random", "first"):
+        raise DseError([Problem("--sample", "", f"expected random or first, got "
+                                f"{settings['sample']!r}")])
     with _progress_bar("sweeping", remaining=True) as step:
-        result = run_sweep(family, targets.split(","), options=options,
-                           precision=precision, calibration=calibration, limit=limit,
-                           sample=sample, seed=seed,  # type: ignore[arg-type]
-                           out=out_dir, engine=engine, address=address, workers=workers,
-                           chunk=chunk, fresh=fresh, progress=step)
+        result = run_sweep(settings.pop("family"), settings.pop("targets"), **settings,
+                           engine=engine, address=address, workers=workers, fresh=fresh,
+                           progress=step)
     rate = (result.evaluated and result.members / max(result.seconds, 1e-9))
     out.print(f"{result.members:,} members in {result.chunks} chunks; {result.evaluated} "
               f"evaluated now in {result.seconds:.1f} s"

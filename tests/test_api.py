@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,3 +78,125 @@ def test_kernel_summary_is_the_median_time_per_family_and_thread_count():
     assert list(summary.columns) == ["kernels", 1, 2]
     assert summary.loc["conv", 1] == 2.0 and summary.loc["conv", "kernels"] == 2
     assert np.isnan(summary.loc["gemm", 2])
+
+
+def test_metrics_table_holds_the_headline_numbers_in_si_units():
+    from dse.run import simulate
+
+    report = simulate("experiments/multi_ncs.yaml")
+    table = api.metrics_table(report)
+    assert list(table.columns) == ["metric", "value", "unit"]
+    v = table.set_index("metric")
+    assert v.loc["throughput", "value"] == report.metrics.throughput_fps
+    assert v.loc["latency_p99", "unit"] == "s"
+    assert v.loc["latency_p99", "value"] == pytest.approx(report.metrics.latency_ms["p99"] / 1e3)
+    assert v.loc["bottlenecks", "value"] == list(report.bound.bottlenecks)
+    assert "sustained" not in v.index  # no stream rate: nothing to sustain
+    assert api.metrics_table(dataclasses.replace(report, metrics=None)).empty
+
+
+def test_front_table_is_the_trial_its_parameters_and_objectives():
+    from types import SimpleNamespace
+
+    front = pd.DataFrame({"trial": [3, 1], "param:execution.threads": [2, 1],
+                          "value:throughput_fps": [10.0, 5.0], "bottlenecks": ["a", "b"]})
+    result = SimpleNamespace(pareto=front,
+                             objectives=[SimpleNamespace(metric="throughput_fps")])
+    table = api.front_table(result)
+    assert list(table.columns) == ["trial", "param:execution.threads", "value:throughput_fps"]
+    assert table["trial"].tolist() == [3, 1]
+    empty = api.front_table(SimpleNamespace(pareto=pd.DataFrame(), objectives=result.objectives))
+    assert empty.empty and list(empty.columns) == ["trial", "value:throughput_fps"]
+
+
+def _recorded_host():
+    from dse.catalog import catalog_dir
+    from dse.devices import Catalog
+
+    return Catalog(catalog_dir("devices"), catalog_dir("calibration") / "host")
+
+
+def test_host_summary_gives_the_probed_numbers_with_their_quantities():
+    spec = _recorded_host().device("host")
+    table = api.host_summary(spec)
+    assert list(table.columns) == ["field", "value", "quantity", "note"]
+    rows = table.set_index("field")
+    assert rows.loc["clock (loaded)", "value"] == spec.clock_hz
+    assert rows.loc["clock (loaded)", "quantity"] == "frequency"
+    assert rows.loc["cores", "value"] == spec.cores and rows.loc["cores", "quantity"] == ""
+    assert rows.loc["l3 cache", "note"].startswith("shared by ")
+
+
+def test_host_contention_fits_the_recorded_table_and_reads_as_json():
+    from dse.catalog import catalog_dir
+
+    data = catalog_dir("calibration") / "host" / "corun.csv"
+    contention = api.host_contention(data, catalog=_recorded_host())
+    assert contention.device == "host" and contention.basis == "wall" and contention.cpu
+    record = contention.record()
+    assert {"law", "mem_bw_bytes_s", "fit_mape", "pair_mape", "naive_mape", "pairs"} <= set(
+        record)
+    assert len(record["pairs"]) == len(contention.fit.pairs)
+    with pytest.raises(DseError, match="unknown device 'host'"):
+        api.host_contention(data, catalog=default_catalog())
+
+
+def test_memory_footprint_on_a_device_and_its_runtime():
+    from dse.workloads import workload
+
+    w = workload("ds_cnn", precision="int8")
+    fp = api.memory_footprint(w, "int8", device="stm32h743_m7")
+    assert fp.device == "stm32h743_m7" and fp.runtime == default_catalog().devices[
+        "stm32h743_m7"].default_runtime
+    assert api.memory_footprint(w, "int8").device == ""
+    with pytest.raises(DseError, match="--runtime"):
+        api.memory_footprint(w, "int8", runtime="no_such_runtime")
+
+
+def test_spread_check_of_the_recorded_runs():
+    from dse.catalog import catalog_dir
+
+    check = api.spread_check(catalog_dir("calibration") / "host" / "spread.csv",
+                             catalog=_recorded_host())
+    assert {"workload", "threads", "streams", "p99_error", "tail_error",
+            "naive_tail_error"} <= set(check.table.columns)
+    assert check.tail_mape == pytest.approx(check.table["tail_error"].abs().mean())
+    assert "cores)" in check.machines
+
+
+def test_kernel_predictor_reads_the_overlay_first(tmp_path):
+    from dse.catalog import catalog_dir
+
+    with pytest.raises(DseError, match="file not found"):
+        api.kernel_predictor(tmp_path / "nosuch.yaml")
+    overlay = catalog_dir("calibration") / "host" / "overlays" / "host@onnxruntime.yaml"
+    assert callable(api.kernel_predictor(overlay, _recorded_host()))
+
+
+def test_device_roofline_prices_every_layer_at_the_devices_first_precision():
+    cat = default_catalog()
+    roof = api.device_roofline(cat, "coral_usb", "mobilenet_v2")
+    assert roof.precision == cat.devices["coral_usb"].precisions[0]
+    assert roof.workload == "mobilenet_v2" and len(roof.layers) > 50
+    bounds = api.roofline_bounds(roof)
+    assert list(bounds.columns) == ["bound", "time_s", "share"]
+    assert bounds["share"].sum() == pytest.approx(1.0)
+    with pytest.raises(DseError, match="--precision: ncs2 does not run int4"):
+        api.device_roofline(cat, "ncs2", "resnet50", precision="int4")
+    with pytest.raises(DseError, match="DEVICE"):
+        api.device_roofline(cat, "nosuch", "resnet50")
+
+
+def test_device_view_puts_the_targets_fitted_values_beside_the_datasheet():
+    view = api.device_view("coral_usb")
+    assert view.section == "devices" and view.calibration == "shipped"
+    assert view.fitted is not None and view.target_fitted and view.overlay is None
+    assert view.runtime is None and str(view.file).endswith("coral_usb.yaml")
+    datasheet = api.device_view("coral_usb", calibration="datasheet")
+    assert datasheet.fitted is None
+    target = api.device_view("coral_usb", runtime="edgetpu")
+    assert target.runtime.name == "edgetpu"
+    link = api.device_view("usb3_hub")
+    assert link.section == "links" and link.fitted is None and link.calibrated is None
+    with pytest.raises(DseError, match="is not a device"):
+        api.device_view("usb3_hub", runtime="edgetpu")

@@ -81,7 +81,7 @@ from dse.spec.units import format_quantity
 
 __all__ = ["HOST", "Cache", "Cpu", "Figure", "ProbeFigures", "ProbeSettings", "cpu_model_name", "device_data",
            "fp32_ops_per_cycle", "measure_clock", "measure_copy_bandwidth", "measure_gemm",
-           "measure_probe", "probe", "probe_yaml", "read_caches", "read_cpu", "summary",
+           "measure_probe", "probe", "probe_yaml", "read_caches", "read_cpu",
            "usable_cpus", "write_probe"]
 
 logger = logging.getLogger(__name__)
@@ -829,20 +829,3 @@ def write_probe(path: Path | str, *, quick: bool = False,
                 {"description": f"{spec.description}; no accelerators", "host": {name: 1}},
                 sort_keys=False, width=100), encoding="utf-8")
     return spec, [path, platform]
-
-
-def summary(spec: DeviceSpec) -> list[tuple[str, str]]:
-    """(field, value) rows of a probed spec, for printing."""
-    rows = [("cpu", spec.description), ("cores", str(spec.cores)),
-            ("clock (loaded)", format_quantity(spec.clock_hz or 0, "frequency")),
-            ("fp32 ops/cycle/core", f"{(spec.ops_per_cycle_per_core or {}).get('fp32', 0):g}"),
-            ("fp32 peak", format_quantity(spec.peak_ops_s["fp32"], "ops_s")),
-            ("memory bw (all CPUs)", format_quantity(spec.mem_bw_bytes_s, "bandwidth"))]
-    if spec.mem_bw_one_thread_bytes_s:
-        rows.append(("memory bw (1 thread)",
-                     format_quantity(spec.mem_bw_one_thread_bytes_s, "bandwidth")))
-    for key, cache in (spec.caches or {}).items():
-        rows.append((f"{key} cache", f"{format_quantity(cache.size_bytes, 'bytes')} "
-                     f"(shared by {cache.shared_by_cpus} CPU{'s' if cache.shared_by_cpus > 1 else ''})"))
-    return rows
-

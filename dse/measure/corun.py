@@ -206,9 +206,10 @@ def _window_stats(spans: Sequence[tuple[float, float, float]], start: float, end
 
 
 def check_settings(workloads: Sequence[str], hog_gb_s: Sequence[float | str],
-                   window_s: float, rounds: int, warmup: int, cores: Sequence[int]
+                   window_s: float, rounds: int, warmup: int, cores: Sequence[int] | None
                    ) -> list[Problem]:
-    """Every problem of a co-run's settings (:func:`corun` raises them as one error)."""
+    """Every problem of a co-run's settings (:func:`corun` raises them as one error);
+    ``cores`` ``None``: the first two usable CPUs, as :func:`corun` pins to."""
     from dse.workloads import zoo
 
     problems = []
@@ -229,6 +230,7 @@ def check_settings(workloads: Sequence[str], hog_gb_s: Sequence[float | str],
     if warmup < 0:
         problems.append(Problem("corun", "warmup", f"expected >= 0, got {warmup!r}"))
     usable = sorted(os.sched_getaffinity(0))
+    cores = list(cores) if cores is not None else usable[:2]
     if len(cores) != 2 or len(set(cores)) != 2 or any(c not in usable for c in cores):
         problems.append(Problem("corun", "cores", f"expected two different usable CPUs of "
                                 f"{usable}, got {list(cores)}"))

@@ -20,8 +20,9 @@ its assumptions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -29,7 +30,8 @@ from dse.errors import SpecError
 from dse.spec.loading import load_yaml, validate
 from dse.spec.sources import Frozen
 
-__all__ = ["MAX_CHUNK", "MAX_TARGETS", "SweepFile", "is_sweep_file", "load_sweep"]
+__all__ = ["MAX_CHUNK", "MAX_TARGETS", "SweepFile", "is_sweep_file", "load_sweep",
+           "merge_options"]
 
 #: Bounds of a sweep file's counts.
 MAX_TARGETS = 64
@@ -82,6 +84,36 @@ def load_sweep(path: Path | str) -> SweepFile:
     if problems or spec is None:
         raise SpecError(problems)
     return spec
+
+
+#: The settings of a sweep a command-line flag can override (:func:`merge_options`).
+_OVERRIDABLE = ("targets", "limit", "sample", "seed", "precision", "calibration", "chunk")
+
+
+def merge_options(spec: SweepFile, flags: Mapping[str, Any]) -> dict[str, Any]:
+    """A sweep file's settings with the command line's flags over them (``dse sweep
+    FILE.yaml``): the file states what is swept, a flag given overrides it, a flag left at
+    its default (``None``, empty, or the field's default here) does not.
+
+    Args:
+        spec: The sweep file.
+        flags: Any of ``options`` (the family's, merged over the file's), ``targets`` (a
+            list), ``limit``, ``sample``, ``seed``, ``precision``, ``calibration``, ``chunk``
+            and ``out`` (the output folder; default ``sweeps/<name>``).
+
+    Returns:
+        ``family``, ``options``, ``out`` and every overridable setting, as
+        :func:`dse.sweep.run_sweep` takes them.
+    """
+    merged: dict[str, Any] = {"family": spec.family,
+                              "options": {**spec.options, **(flags.get("options") or {})},
+                              "out": flags.get("out") or Path("sweeps") / spec.name}
+    for name in _OVERRIDABLE:
+        given = flags.get(name)
+        left = given is None or given == [] or given == SweepFile.model_fields[name].default
+        merged[name] = getattr(spec, name) if left else given
+    merged["targets"] = list(merged["targets"])
+    return merged
 
 
 def is_sweep_file(path: Path | str) -> bool:

@@ -670,7 +670,8 @@ def explore_cmd(
         help="Optuna storage URL, e.g. postgresql+psycopg2://user@host/db (default: a journal "
         "file in the output folder).")] = None,
     workers: Annotated[int, typer.Option(help="Local worker processes.")] = 1,
-    sampler: Annotated[str | None, typer.Option(help="tpe, nsga2, random or grid.")] = None,
+    sampler: Annotated[str | None, typer.Option(
+        help="tpe, nsga2, random, grid or a plug-in sampler's name.")] = None,
     seed: Annotated[int | None, typer.Option(help="Sampler seed.")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: "
                                                  "out/<experiment name>).")] = None,

@@ -220,6 +220,17 @@ def table_rows(file: Path) -> Iterator[tuple[int, Any]]:
     return enumerate(table.itertuples(index=False), start=2)
 
 
+def leaver(unmapped: list[dict[str, object]], row: int, device: object, model: object
+           ) -> Callable[[str], None]:
+    """The function that leaves file row ``row`` (of ``device`` and ``model``, as the table
+    names them) out of the measurements, with its reason, into ``unmapped``."""
+
+    def leave(reason: str) -> None:
+        unmapped.append({"row": row, "device": device, "model": model, "reason": reason})
+
+    return leave
+
+
 def text(value: object) -> str:
     """A CSV cell as text: empty for a missing value (pandas reads those as NaN)."""
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)

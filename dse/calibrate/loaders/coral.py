@@ -20,6 +20,7 @@ from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
+    leaver,
     options_json,
     register_loader,
     table_rows,
@@ -93,9 +94,7 @@ class CoralLoader(BaseLoader):
         for i, r in table_rows(file):
             device_text, model, metric = text(r.device), text(r.model), text(r.metric)
 
-            def leave(reason: str, i: int = i, device: str = device_text,
-                      model: str = model) -> None:
-                unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+            leave = leaver(unmapped, i, device_text, model)
 
             if metric != METRIC:
                 leave(OTHER_METRICS.get(metric, f"metric {metric!r} not loaded"))

@@ -21,6 +21,7 @@ from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
+    leaver,
     options_json,
     register_loader,
     table_rows,
@@ -75,13 +76,13 @@ class DeepEdgeBenchLoader(BaseLoader):
     filename = "deepedgebench_latency_power.csv"
 
     def load(self, file: Path) -> LoadResult:
-        rows, unmapped = [], []
+        rows: list[dict[str, object]] = []
+        unmapped: list[dict[str, object]] = []
         for i, r in table_rows(file):
             device, model = text(r.device), text(r.model)
             framework, metric = text(r.framework), text(r.metric)
 
-            def leave(reason: str, i: int = i, device: str = device, model: str = model) -> None:
-                unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+            leave = leaver(unmapped, i, device, model)
 
             board = _board(device)
             if board is None or board in NO_DEVICE:

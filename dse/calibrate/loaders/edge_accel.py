@@ -21,6 +21,7 @@ from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
+    leaver,
     options_json,
     register_loader,
     table_rows,
@@ -126,9 +127,7 @@ class EdgeAccelLoader(BaseLoader):
         for i, r in table_rows(file):
             device_text, model, source = text(r.device), text(r.model), text(r.source)
 
-            def leave(reason: str, i: int = i, device: str = device_text,
-                      model: str = model) -> None:
-                unmapped.append({"row": i, "device": device, "model": model, "reason": reason})
+            leave = leaver(unmapped, i, device_text, model)
 
             if text(r.metric) != "latency" or int(r.batch) != 1:
                 leave(f"metric {r.metric!r} at batch {r.batch!r} not loaded")

@@ -21,6 +21,7 @@ from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
+    leaver,
     options_json,
     register_loader,
     table_rows,
@@ -60,13 +61,13 @@ class MlperfMobileLoader(BaseLoader):
     filename = "mlperf_mobile_results.csv"
 
     def load(self, file: Path) -> LoadResult:
-        rows, unmapped = [], []
+        rows: list[dict[str, object]] = []
+        unmapped: list[dict[str, object]] = []
         for i, r in table_rows(file):
             soc = text(r.soc) or text(r.system)
             model = text(r.task_or_model)
 
-            def leave(reason: str, i: int = i, soc: str = soc, model: str = model) -> None:
-                unmapped.append({"row": i, "device": soc, "model": model, "reason": reason})
+            leave = leaver(unmapped, i, soc, model)
 
             target = _soc(f"{text(r.soc)} {text(r.system)}")
             if target is None:

@@ -38,6 +38,7 @@ from dse.calibrate.loaders import (
     BaseLoader,
     LoadResult,
     finish,
+    leaver,
     options_json,
     register_loader,
     text,
@@ -166,8 +167,7 @@ class MlperfTinyLoader(BaseLoader):
         for i, r in enumerate(table.itertuples(index=False), start=2):
             name, bench = text(r.device), text(r.benchmark)
 
-            def leave(reason: str, i: int = i, name: str = name, bench: str = bench) -> None:
-                unmapped.append({"row": i, "device": name, "model": bench, "reason": reason})
+            leave = leaver(unmapped, i, name, bench)
 
             board = _board(name)
             if board is None:

@@ -28,7 +28,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from dse.calibrate.loaders import BaseLoader, LoadResult, finish, options_json, register_loader
+from dse.calibrate.loaders import (
+    BaseLoader,
+    LoadResult,
+    finish,
+    leaver,
+    options_json,
+    register_loader,
+)
 from dse.workloads.zoo.aliases import ZooMatch, match
 
 NAME = "vitis"
@@ -147,8 +154,7 @@ class VitisLoader(BaseLoader):
         unmapped: list[dict[str, object]] = []
         candidates: list[_Candidate] = []
         for i, r in enumerate(table.itertuples(index=False), start=2):
-            def leave(reason: str, r=r, i=i) -> None:
-                unmapped.append({"row": i, "device": r.device, "model": r.model, "reason": reason})
+            leave = leaver(unmapped, i, r.device, r.model)
 
             board = BOARDS.get(r.device)
             if board is None:

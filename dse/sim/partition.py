@@ -6,16 +6,13 @@ part is a workload of its own, so the cost model prices it as it prices a whole 
 
 from __future__ import annotations
 
-import itertools
-
 import networkx as nx
 import numpy as np
 
-from dse.errors import Problem, SpecError
 from dse.sim import memo
 from dse.workloads.graph import Workload
 
-__all__ = ["cut_index", "part", "split", "split_index"]
+__all__ = ["cut_index", "part", "split_index"]
 
 
 def part(w: Workload, start: int, end: int) -> Workload:
@@ -66,25 +63,3 @@ def split_index(w: Workload, layer: str) -> int:
     """Layers up to and including ``layer`` (-1: no layer of that name)."""
     names = [w.graph.nodes[n]["name"] for n in w.order]
     return names.index(layer) + 1 if layer in names else -1
-
-
-def split(w: Workload, cuts: list[str], *, file: str = "experiment") -> list[Workload]:
-    """The workload cut after each named layer, as consecutive parts (topological order).
-
-    Raises:
-        SpecError: A cut names no layer, or the cuts are out of order.
-    """
-    names = [w.graph.nodes[n]["name"] for n in w.order]
-    index = {name: i for i, name in enumerate(names)}
-    problems = [Problem(file, f"execution.stages.{i}.until",
-                        f"no layer named {c!r} in {w.name}")
-                for i, c in enumerate(cuts) if c not in index]
-    if problems:
-        raise SpecError(problems)
-    bounds = [index[c] + 1 for c in cuts]
-    if bounds != sorted(bounds) or len(set(bounds)) != len(bounds) or len(names) in bounds:
-        raise SpecError([Problem(file, "execution.stages",
-                                 f"cuts must follow the layer order and leave layers for the "
-                                 f"last stage, got {cuts}")])
-    edges = [0, *bounds, len(names)]
-    return [part(w, a, b) for a, b in itertools.pairwise(edges)]

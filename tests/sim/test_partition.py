@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from dse.errors import SpecError
-from dse.sim.partition import cut_index, part, split, split_index
+from dse.sim.partition import cut_index, part, split_index
 from dse.workloads import workload
 from tests.sim.scenarios import chain_onnx
 
@@ -24,10 +21,8 @@ def test_cuts_by_layer_and_by_weight_fraction(tmp_path):
 
 def test_parts_are_workloads_with_their_boundary_tensors(tmp_path):
     w = workload(chain_onnx(tmp_path), precision="fp32")
-    head, tail = split(w, ["fc1"])
+    head, tail = part(w, 0, cut_index(w, "fc1")), part(w, cut_index(w, "fc1"), 3)
     assert (names(head), names(tail)) == (["fc1"], ["act", "fc2"])
     assert list(head.graph.graph["inputs"]) == ["x"] and list(head.graph.graph["outputs"]) == ["h"]
     assert list(tail.graph.graph["inputs"]) == ["h"] and list(tail.graph.graph["outputs"]) == ["y"]
     assert part(w, 0, 1) is part(w, 0, 1)  # one object per part: its costs are cached
-    with pytest.raises(SpecError, match=r"execution.stages.0.until: no layer named 'nope'"):
-        split(w, ["nope"])
